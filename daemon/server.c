@@ -1,0 +1,306 @@
+/* server.c: UDP and TCP listeners on libevent, answering from the live dataset. */
+#include "config.h"
+
+#include "daemon/server.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/conf.h"
+#include "daemon/dataset.h"
+#include "dns/answer.h"
+#include "dns/log.h"
+#include "dns/xalloc.h"
+
+#define UDP_BATCH 64		/* datagrams handled per readiness event */
+#define TCP_BACKLOG 128
+#define TCP_OUTBUF_MAX (256 * 1024) /* stop reading from a client this far behind */
+
+struct tcp_conn;
+
+struct listener {
+	int udp_fd;
+	struct event *udp_ev;
+	struct evconnlistener *tcp;
+	struct server *server;
+	int family;
+};
+
+struct server {
+	struct event_base *base;
+	struct listener *ls;
+	size_t n_ls;
+	struct dataset *live;
+	unsigned tcp_conns;
+	unsigned tcp_max;
+	struct timeval tcp_idle;
+	struct tcp_conn *conns;	/* open TCP connections, for shutdown */
+	uint8_t out[ANSWER_BUF_SIZE + 2];
+	uint8_t in[ANSWER_BUF_SIZE];
+};
+
+struct tcp_conn {
+	struct server *server;
+	struct bufferevent *bev;
+	struct tcp_conn *prev, *next;
+};
+
+/* ---- UDP ----------------------------------------------------------- */
+
+/* Receive with the destination address so that replies leave from the
+ * address the query came to, even on a wildcard socket. */
+static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	struct server *s = l->server;
+	(void)what;
+	for (int i = 0; i < UDP_BATCH; i++) {
+		struct sockaddr_storage from;
+		union {
+			char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+			struct cmsghdr align;
+		} cbuf;
+		struct iovec iov = {.iov_base = s->in, .iov_len = sizeof(s->in)};
+		struct msghdr mh = {
+			.msg_name = &from, .msg_namelen = sizeof(from),
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
+		};
+		ssize_t n = recvmsg(fd, &mh, 0);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_msg(LOG_LEVEL_WARNING, "server: udp: recvmsg: %s",
+					strerror(errno));
+			return;
+		}
+		size_t len = answer_query(&s->live->answer, s->in, (size_t)n,
+					  s->out, ANSWER_UDP);
+		if (len == 0)
+			continue;
+		iov.iov_base = s->out;
+		iov.iov_len = len;
+		/* Echo the pktinfo back as the source address of the reply;
+		 * recvmsg() left msg_controllen at what it filled in. */
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		if (c == NULL) {
+			mh.msg_control = NULL;
+			mh.msg_controllen = 0;
+		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			((struct in_pktinfo *)CMSG_DATA(c))->ipi_ifindex = 0;
+		}
+		if (sendmsg(fd, &mh, 0) < 0 && errno != EAGAIN)
+			log_msg(LOG_LEVEL_DEBUG, "server: udp: sendmsg: %s",
+				strerror(errno));
+	}
+}
+
+static int sock_open(const struct conf_listen *cl, int type)
+{
+	int fd = socket(cl->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int on = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (cl->addr.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (type == SOCK_DGRAM) {
+		if (cl->addr.ss_family == AF_INET)
+			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+		else
+			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+	}
+	if (bind(fd, (const struct sockaddr *)&cl->addr, cl->addr_len) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- TCP (RFC 7766: 2-octet length framing, pipelining) ------------ */
+
+static void tcp_close(struct tcp_conn *c)
+{
+	struct server *s = c->server;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	bufferevent_free(c->bev);
+	free(c);
+	s->tcp_conns--;
+}
+
+static void tcp_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *c = arg;
+	struct server *s = c->server;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	for (;;) {
+		uint8_t hdr[2];
+		if (evbuffer_copyout(in, hdr, 2) < 2)
+			return;
+		size_t qlen = (size_t)hdr[0] << 8 | hdr[1];
+		if (evbuffer_get_length(in) < 2 + qlen)
+			return;
+		evbuffer_drain(in, 2);
+		evbuffer_remove(in, s->in, qlen);
+		size_t len = answer_query(&s->live->answer, s->in, qlen,
+					  s->out + 2, ANSWER_TCP);
+		if (len == 0)
+			continue;
+		s->out[0] = (uint8_t)(len >> 8);
+		s->out[1] = (uint8_t)len;
+		bufferevent_write(bev, s->out, len + 2);
+		if (evbuffer_get_length(bufferevent_get_output(bev)) > TCP_OUTBUF_MAX) {
+			/* A client that does not read its answers gets no more
+			 * until it catches up. */
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
+	}
+}
+
+static void tcp_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	bufferevent_enable(bev, EV_READ);
+}
+
+static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		tcp_close(arg);
+}
+
+static void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+			  struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg;
+	struct server *s = l->server;
+	(void)lev;
+	(void)sa;
+	(void)salen;
+	if (s->tcp_conns >= s->tcp_max) {
+		/* Over the cap: close at once rather than leave the client
+		 * waiting in the backlog (RFC 7766 6.2.2 lets servers shed). */
+		log_msg(LOG_LEVEL_DEBUG, "server: tcp: connection limit %u reached",
+			s->tcp_max);
+		evutil_closesocket(fd);
+		return;
+	}
+	struct bufferevent *bev = bufferevent_socket_new(s->base, fd,
+							 BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	struct tcp_conn *c = xcalloc(1, sizeof(*c));
+	c->server = s;
+	c->bev = bev;
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	s->tcp_conns++;
+	bufferevent_setcb(bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, c);
+	bufferevent_set_timeouts(bev, &s->tcp_idle, &s->tcp_idle);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static int listener_open(struct server *s, struct listener *l,
+			 const struct conf_listen *cl)
+{
+	l->server = s;
+	l->family = cl->addr.ss_family;
+	l->udp_fd = sock_open(cl, SOCK_DGRAM);
+	if (l->udp_fd < 0) {
+		log_msg(LOG_LEVEL_ERR, "server: listen %s: udp: %s", cl->text,
+			strerror(errno));
+		return -1;
+	}
+	l->udp_ev = event_new(s->base, l->udp_fd, EV_READ | EV_PERSIST,
+			      udp_read_cb, l);
+	event_add(l->udp_ev, NULL);
+
+	int tfd = sock_open(cl, SOCK_STREAM);
+	if (tfd < 0) {
+		log_msg(LOG_LEVEL_ERR, "server: listen %s: tcp: %s", cl->text,
+			strerror(errno));
+		return -1;
+	}
+	l->tcp = evconnlistener_new(s->base, tcp_accept_cb, l,
+				    LEV_OPT_CLOSE_ON_FREE, TCP_BACKLOG, tfd);
+	if (l->tcp == NULL) {
+		log_msg(LOG_LEVEL_ERR, "server: listen %s: tcp: %s", cl->text,
+			strerror(errno));
+		close(tfd);
+		return -1;
+	}
+	return 0;
+}
+
+struct server *server_new(struct event_base *base, const struct conf *conf)
+{
+	struct server *s = xcalloc(1, sizeof(*s));
+	s->base = base;
+	s->tcp_max = conf->tcp_max_connections;
+	s->tcp_idle.tv_sec = conf->tcp_idle_timeout_ms / 1000;
+	s->tcp_idle.tv_usec = (conf->tcp_idle_timeout_ms % 1000) * 1000;
+	s->ls = xcalloc(conf->n_listen, sizeof(*s->ls));
+	for (size_t i = 0; i < conf->n_listen; i++) {
+		s->ls[i].udp_fd = -1;
+		s->n_ls = i + 1;
+		if (listener_open(s, &s->ls[i], &conf->listen[i]) < 0) {
+			server_free(s);
+			return NULL;
+		}
+		log_msg(LOG_LEVEL_INFO, "server: listening on %s (udp, tcp)",
+			conf->listen[i].text);
+	}
+	return s;
+}
+
+void server_publish(struct server *s, struct dataset *ds)
+{
+	struct dataset *old = s->live;
+	s->live = ds;
+	dataset_free(old);
+}
+
+const struct dataset *server_dataset(const struct server *s)
+{
+	return s->live;
+}
+
+void server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	while (s->conns != NULL)
+		tcp_close(s->conns);
+	for (size_t i = 0; i < s->n_ls; i++) {
+		struct listener *l = &s->ls[i];
+		if (l->udp_ev != NULL)
+			event_free(l->udp_ev);
+		if (l->udp_fd >= 0)
+			close(l->udp_fd);
+		if (l->tcp != NULL)
+			evconnlistener_free(l->tcp);
+	}
+	free(s->ls);
+	dataset_free(s->live);
+	free(s);
+}

@@ -1,0 +1,32 @@
+/* server.h: the listening sockets (UDP and TCP on libevent) and the live dataset. */
+#ifndef GD_SERVER_H
+#define GD_SERVER_H
+
+struct conf;
+struct dataset;
+struct event_base;
+struct server;
+
+/*
+ * Open a UDP and a TCP socket on every listen address of conf and register
+ * them with base.  Start-up only: returns NULL after logging which address
+ * could not be bound and why.
+ */
+struct server *server_new(struct event_base *base, const struct conf *conf);
+
+/*
+ * Make ds the dataset every following query is answered from, and free the
+ * previous one.  Runs on the event loop thread, between queries, so no query
+ * can still be reading the old dataset.  Takes ownership of ds.
+ */
+void server_publish(struct server *s, struct dataset *ds);
+
+/* The dataset queries are answered from now (never NULL after the first
+ * server_publish). */
+const struct dataset *server_dataset(const struct server *s);
+
+/* Close every socket and connection and free the live dataset; NULL is a
+ * no-op. */
+void server_free(struct server *s);
+
+#endif

@@ -1,0 +1,268 @@
+/* answer.c: RFC 1034 4.3.2 authoritative answers from the zone database. */
+#include "config.h"
+
+#include "dns/answer.h"
+
+#include <string.h>
+
+#include "dns/chaos.h"
+#include "dns/packet.h"
+#include "dns/query.h"
+#include "dns/rrtype.h"
+#include "dns/zonedb.h"
+#include "dns/ztree.h"
+
+#define CNAME_CHAIN_MAX 8	/* hops followed before answering as is */
+#define ADDL_MAX 32
+
+/* State of one answer as it is built. */
+struct ans {
+	const struct answer_data *d;
+	const struct query *q;
+	struct pkt *p;
+	enum answer_transport tr;
+	uint16_t flags;
+	bool truncated;
+	unsigned n_addl;
+	struct {
+		const struct znode *node;
+		bool required;
+	} addl[ADDL_MAX];
+};
+
+/* Where a name led inside one zone. */
+struct walk {
+	const struct znode *node;	/* deepest existing node, or the cut */
+	bool exact;			/* node is the name itself */
+	bool referral;			/* node is a cut above or at the name */
+};
+
+static void truncate_answer(struct ans *a)
+{
+	/* RFC 2181 9: the client retries over TCP, so send nothing partial. */
+	a->truncated = true;
+	a->flags |= HDR_TC;
+	pkt_clear_records(a->p);
+}
+
+static void put_set(struct ans *a, enum pkt_section sec, const uint8_t *owner,
+		    const struct zrrset *s, uint32_t ttl)
+{
+	if (a->truncated)
+		return;
+	if (pkt_put_rrset(a->p, sec, owner, RRCLASS_IN, s, ttl) < 0) {
+		truncate_answer(a);
+		return;
+	}
+	for (unsigned i = 0; i < s->n_addl && a->n_addl < ADDL_MAX; i++) {
+		a->addl[a->n_addl].node = s->addl[i];
+		a->addl[a->n_addl].required = i < s->n_required;
+		a->n_addl++;
+	}
+}
+
+static void put_additional(struct ans *a)
+{
+	for (unsigned i = 0; i < a->n_addl && !a->truncated; i++) {
+		const struct znode *n = a->addl[i].node;
+		static const uint16_t types[2] = {RRTYPE_A, RRTYPE_AAAA};
+		for (unsigned t = 0; t < 2; t++) {
+			const struct zrrset *s = znode_rrset(n, types[t]);
+			if (s == NULL)
+				continue;
+			if (pkt_put_rrset(a->p, PKT_ADDITIONAL, n->name, RRCLASS_IN,
+					  s, s->ttl) < 0 &&
+			    a->addl[i].required) {
+				/* RFC 9471 3: in-domain glue that does not fit
+				 * means the referral must be retried over TCP. */
+				truncate_answer(a);
+				return;
+			}
+		}
+	}
+}
+
+static void put_soa(struct ans *a, const struct zone *z)
+{
+	put_set(a, PKT_AUTHORITY, z->apex->name, z->soa, z->neg_ttl);
+}
+
+/* Descend from the apex towards the name, stopping at the first cut. */
+static void zone_walk(const struct zone *z, const struct dname_split *n,
+		      unsigned apex_label, uint16_t qtype, struct walk *w)
+{
+	const struct znode *node = z->apex;
+	w->referral = false;
+	for (unsigned i = apex_label; i-- > 0;) {
+		const struct znode *c = zone_lookup_suffix(z, n, i);
+		if (c == NULL)
+			break;
+		node = c;
+		/* RFC 4035 3.1.4.1 analogue: DS at a cut lives in the parent. */
+		if ((c->flags & ZNODE_CUT) && !(i == 0 && qtype == RRTYPE_DS)) {
+			w->referral = true;
+			break;
+		}
+	}
+	w->node = node;
+	w->exact = node->labels == n->labels;
+}
+
+static void referral(struct ans *a, const struct znode *cut)
+{
+	a->flags &= (uint16_t)~HDR_AA;
+	put_set(a, PKT_AUTHORITY, cut->name, znode_rrset(cut, RRTYPE_NS),
+		znode_rrset(cut, RRTYPE_NS)->ttl);
+}
+
+/* RFC 8482 4.2: over UDP an ANY query gets one RRset; TCP gets them all. */
+static void answer_any(struct ans *a, const struct znode *n, const uint8_t *owner)
+{
+	unsigned count = a->tr == ANSWER_TCP ? n->n_rrsets : 1;
+	for (unsigned i = 0; i < count; i++)
+		put_set(a, PKT_ANSWER, owner, &n->rrsets[i], n->rrsets[i].ttl);
+}
+
+/*
+ * Answer from node n (the name itself, or the wildcard that covers it) for
+ * owner.  Returns the CNAME target to follow, or NULL when done.
+ */
+static const uint8_t *answer_node(struct ans *a, const struct zone *z,
+				  const struct znode *n, const uint8_t *owner)
+{
+	uint16_t qtype = a->q->qtype;
+	if (qtype == RRTYPE_ANY && n->n_rrsets > 0) {
+		answer_any(a, n, owner);
+		return NULL;
+	}
+	const struct zrrset *s = znode_rrset(n, qtype);
+	if (s != NULL) {
+		put_set(a, PKT_ANSWER, owner, s, s->ttl);
+		return NULL;
+	}
+	const struct zrrset *cname = znode_rrset(n, RRTYPE_CNAME);
+	if (cname != NULL) {
+		put_set(a, PKT_ANSWER, owner, cname, cname->ttl);
+		return cname->data + 2;
+	}
+	put_soa(a, z); /* NODATA (RFC 2308 2.2) */
+	return NULL;
+}
+
+/* Answer an IN query, following CNAMEs through the zones we serve. */
+static unsigned answer_in(struct ans *a)
+{
+	struct dname_split target;
+	const struct dname_split *name = &a->q->qname;
+	const uint8_t *owner = a->q->qname.name;
+	unsigned apex_label, rcode = RCODE_NOERROR;
+
+	for (unsigned hop = 0; hop <= CNAME_CHAIN_MAX && !a->truncated; hop++) {
+		const struct zone *z = zonedb_find(a->d->zones, name, &apex_label);
+		if (z == NULL)
+			return hop == 0 ? RCODE_REFUSED : rcode;
+		if (hop == 0)
+			a->flags |= HDR_AA;
+
+		struct walk w;
+		zone_walk(z, name, apex_label, a->q->qtype, &w);
+		const uint8_t *next;
+		if (w.referral) {
+			referral(a, w.node);
+			return rcode;
+		} else if (w.exact) {
+			next = answer_node(a, z, w.node, owner);
+		} else if (w.node->wild != NULL) {
+			/* RFC 4592 3.3.1: the closest encloser's wildcard. */
+			next = answer_node(a, z, w.node->wild, owner);
+		} else {
+			put_soa(a, z);
+			return RCODE_NXDOMAIN;
+		}
+		if (next == NULL)
+			return rcode;
+		dname_split(next, &target);
+		name = &target;
+		owner = next;
+	}
+	return rcode;
+}
+
+static unsigned resolve(struct ans *a)
+{
+	const struct query *q = a->q;
+	if (q->qclass == RRCLASS_CH)
+		return chaos_answer(&a->d->conf, q, a->p, &a->flags);
+	if (q->qclass != RRCLASS_IN && q->qclass != RRCLASS_ANY)
+		return RCODE_REFUSED;
+	switch (q->qtype) {
+	case RRTYPE_AXFR:
+	case RRTYPE_IXFR:
+		return RCODE_REFUSED; /* no zone transfers are offered */
+	case RRTYPE_OPT:
+		return RCODE_FORMERR; /* a meta type, not a question */
+	default:
+		break;
+	}
+	unsigned rcode = answer_in(a);
+	put_additional(a);
+	return rcode;
+}
+
+static size_t udp_limit(const struct answer_data *d, const struct query *q)
+{
+	if (!q->edns)
+		return DNS_UDP_MIN;
+	size_t size = q->edns_udp_size < DNS_UDP_MIN ? DNS_UDP_MIN : q->edns_udp_size;
+	size_t max = d->conf.udp_max_payload < DNS_UDP_MIN ? DNS_UDP_MIN
+							   : d->conf.udp_max_payload;
+	return size < max ? size : max;
+}
+
+static void put_opt(struct pkt *p, const struct answer_data *d,
+		    const struct query *q, unsigned rcode)
+{
+	uint8_t rdata[4 + 256];
+	uint16_t rdlen = 0;
+	if (q->nsid && d->conf.nsid != NULL && d->conf.nsid_len <= 256 - 4) {
+		rdata[0] = 0;
+		rdata[1] = EDNS_OPT_NSID;
+		rdata[2] = (uint8_t)(d->conf.nsid_len >> 8);
+		rdata[3] = (uint8_t)d->conf.nsid_len;
+		memcpy(rdata + 4, d->conf.nsid, d->conf.nsid_len);
+		rdlen = (uint16_t)(4 + d->conf.nsid_len);
+	}
+	/* RFC 6891 6.1.3: TTL = extended rcode, version 0, flags (DO clear:
+	 * we do not sign). */
+	uint32_t ttl = (uint32_t)(rcode >> 4) << 24;
+	pkt_put_rr(p, PKT_ADDITIONAL, (const uint8_t *)"", RRTYPE_OPT,
+		   d->conf.udp_max_payload, ttl, rdata, rdlen);
+}
+
+size_t answer_query(const struct answer_data *d, const uint8_t *query,
+		    size_t qlen, uint8_t *out, enum answer_transport tr)
+{
+	struct query q;
+	int rc = query_parse(query, qlen, &q);
+	if (rc == QUERY_DROP)
+		return 0;
+
+	size_t limit = tr == ANSWER_TCP ? ANSWER_BUF_SIZE : udp_limit(d, &q);
+	size_t opt_len = 0;
+	if (q.edns)
+		opt_len = 11 + (q.nsid && d->conf.nsid ? 4 + d->conf.nsid_len : 0);
+
+	struct pkt p;
+	struct ans a = {.d = d, .q = &q, .p = &p, .tr = tr};
+	pkt_start(&p, out, limit - opt_len, query,
+		  q.have_question ? q.question_end : DNS_HEADER_SIZE,
+		  q.have_question ? q.qname.name : NULL);
+	unsigned rcode = (unsigned)rc;
+	if (rc == RCODE_NOERROR)
+		rcode = resolve(&a);
+	p.max = limit;
+	if (q.edns)
+		put_opt(&p, d, &q, rcode);
+	pkt_finish(&p, a.flags, rcode & 0xF);
+	return p.len;
+}

@@ -1,0 +1,183 @@
+/* packet.c: response building with RFC 1035 4.1.4 name compression. */
+#include "config.h"
+
+#include "dns/packet.h"
+
+#include <string.h>
+
+#include "dns/dname.h"
+#include "dns/rrtype.h"
+#include "dns/ztree.h"
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query,
+	       size_t question_end, const uint8_t *qname)
+{
+	p->buf = buf;
+	p->max = max;
+	p->n_comp = 0;
+	memset(p->count, 0, sizeof(p->count));
+	memcpy(buf, query, question_end);
+	p->len = question_end;
+	/* Keep ID, opcode, RD and CD (RFC 1035 4.1.1, RFC 6840 5.9). */
+	buf[2] = (uint8_t)((buf[2] & 0x79) | 0x80);
+	buf[3] = buf[3] & 0x10;
+	put16(buf + 4, question_end > DNS_HEADER_SIZE ? 1 : 0);
+	memset(buf + 6, 0, 6);
+	if (qname != NULL) {
+		p->comp[0].name = qname;
+		p->comp[0].off = DNS_HEADER_SIZE;
+		p->n_comp = 1;
+	}
+}
+
+static int comp_find(const struct pkt *p, const uint8_t *name)
+{
+	for (unsigned i = 0; i < p->n_comp; i++)
+		if (dname_equal(p->comp[i].name, name))
+			return p->comp[i].off;
+	return -1;
+}
+
+/* Write name at p->len, compressed against earlier names.  Returns 0, or -1
+ * when it would pass p->max. */
+static int put_name(struct pkt *p, const uint8_t *name)
+{
+	const uint8_t *s = name;
+	int ptr = -1;
+	while (*s != 0 && (ptr = comp_find(p, s)) < 0)
+		s += 1 + *s;
+	size_t literal = (size_t)(s - name);
+	size_t need = literal + (ptr >= 0 ? 2 : 1);
+	if (p->len + need > p->max)
+		return -1;
+	/* Remember where each literal suffix now starts for later names. */
+	for (const uint8_t *l = name; l < s; l += 1 + *l) {
+		size_t off = p->len + (size_t)(l - name);
+		if (p->n_comp < PKT_COMP_MAX && off < 0x4000) {
+			p->comp[p->n_comp].name = l;
+			p->comp[p->n_comp].off = (uint16_t)off;
+			p->n_comp++;
+		}
+	}
+	memcpy(p->buf + p->len, name, literal);
+	p->len += literal;
+	if (ptr >= 0) {
+		put16(p->buf + p->len, (uint16_t)(0xC000 | ptr));
+		p->len += 2;
+	} else {
+		p->buf[p->len++] = 0;
+	}
+	return 0;
+}
+
+static int put_rdata(struct pkt *p, uint16_t type, const uint8_t *rd,
+		     uint16_t rdlen)
+{
+	uint16_t names[2];
+	unsigned n = rdata_compressible_names(type, rd, rdlen, names);
+	size_t start = p->len, from = 0;
+	for (unsigned i = 0; i < n; i++) {
+		size_t chunk = names[i] - from;
+		if (p->len + chunk > p->max)
+			return -1;
+		memcpy(p->buf + p->len, rd + from, chunk);
+		p->len += chunk;
+		if (put_name(p, rd + names[i]) < 0)
+			return -1;
+		from = names[i] + dname_len(rd + names[i]);
+	}
+	if (p->len + (rdlen - from) > p->max)
+		return -1;
+	memcpy(p->buf + p->len, rd + from, rdlen - from);
+	p->len += rdlen - from;
+	put16(p->buf + start - 2, (uint16_t)(p->len - start));
+	return 0;
+}
+
+static int put_rr(struct pkt *p, const uint8_t *owner, uint16_t type,
+		  uint16_t rrclass, uint32_t ttl, const uint8_t *rd,
+		  uint16_t rdlen, bool compress)
+{
+	if (put_name(p, owner) < 0 || p->len + 10 > p->max)
+		return -1;
+	uint8_t *h = p->buf + p->len;
+	put16(h, type);
+	put16(h + 2, rrclass);
+	put32(h + 4, ttl);
+	put16(h + 8, rdlen);
+	p->len += 10;
+	if (compress)
+		return put_rdata(p, type, rd, rdlen);
+	if (p->len + rdlen > p->max)
+		return -1;
+	memcpy(p->buf + p->len, rd, rdlen);
+	p->len += rdlen;
+	return 0;
+}
+
+int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
+		  uint16_t rrclass, const struct zrrset *s, uint32_t ttl)
+{
+	size_t len0 = p->len;
+	unsigned comp0 = p->n_comp;
+	const uint8_t *d = s->data;
+	for (unsigned i = 0; i < s->count; i++) {
+		uint16_t rdlen = (uint16_t)(d[0] << 8 | d[1]);
+		if (put_rr(p, owner, s->type, rrclass, ttl, d + 2, rdlen, true) < 0) {
+			p->len = len0;
+			p->n_comp = comp0;
+			return -1;
+		}
+		d += 2 + rdlen;
+	}
+	p->count[sec] += s->count;
+	return 0;
+}
+
+int pkt_put_rr(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
+	       uint16_t type, uint16_t rrclass, uint32_t ttl,
+	       const uint8_t *rdata, uint16_t rdlen)
+{
+	size_t len0 = p->len;
+	unsigned comp0 = p->n_comp;
+	if (put_rr(p, owner, type, rrclass, ttl, rdata, rdlen, false) < 0) {
+		p->len = len0;
+		p->n_comp = comp0;
+		return -1;
+	}
+	p->count[sec]++;
+	return 0;
+}
+
+void pkt_clear_records(struct pkt *p)
+{
+	size_t qend = DNS_HEADER_SIZE;
+	if (p->buf[5] != 0) /* QDCOUNT 1: skip the question */
+		qend += dname_len(p->buf + DNS_HEADER_SIZE) + 4;
+	p->len = qend;
+	memset(p->count, 0, sizeof(p->count));
+	p->n_comp = p->n_comp > 0 ? 1 : 0;
+}
+
+void pkt_finish(struct pkt *p, uint16_t set_flags, unsigned rcode)
+{
+	p->buf[2] |= (uint8_t)(set_flags >> 8);
+	p->buf[3] = (uint8_t)((p->buf[3] | (set_flags & 0xFF) | (rcode & 0xF)));
+	put16(p->buf + 6, p->count[PKT_ANSWER]);
+	put16(p->buf + 8, p->count[PKT_AUTHORITY]);
+	put16(p->buf + 10, p->count[PKT_ADDITIONAL]);
+}

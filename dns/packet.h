@@ -1,0 +1,58 @@
+/* packet.h: building a response in a caller's buffer, with name compression. */
+#ifndef GD_PACKET_H
+#define GD_PACKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct zrrset;
+
+enum pkt_section { PKT_ANSWER = 0, PKT_AUTHORITY = 1, PKT_ADDITIONAL = 2 };
+
+#define PKT_COMP_MAX 64
+
+/*
+ * A response under construction.  Everything lives in the struct or the
+ * caller's buffer: building a response allocates nothing.  max is the size
+ * the response may reach (the UDP limit or 65535), minus whatever the caller
+ * reserved for the OPT record.
+ */
+struct pkt {
+	uint8_t *buf;
+	size_t len;
+	size_t max;
+	uint16_t count[3];
+	unsigned n_comp;
+	struct {
+		const uint8_t *name;	/* wire name equal to what sits at off */
+		uint16_t off;
+	} comp[PKT_COMP_MAX];
+};
+
+/* Start a response in buf (capacity cap >= 512): copy the query's header and
+ * question (pkt[0..question_end), question_end 12 when there is none), set
+ * QR, clear AA/TC/RA/AD/Z and the counts, QDCOUNT 1 when a question was
+ * copied.  qname (lowercase wire) is registered for compression at offset 12
+ * when not NULL. */
+void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query,
+	       size_t question_end, const uint8_t *qname);
+
+/* Append an RRset with the given owner name (any case, wire form), class
+ * and TTL.  Names in RDATA are compressed for RFC 1035 types only.  Returns
+ * 0, or -1 when it does not fit (the packet is left as it was). */
+int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
+		  uint16_t rrclass, const struct zrrset *s, uint32_t ttl);
+
+/* Append one record with raw RDATA (no compression inside).  0 or -1. */
+int pkt_put_rr(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
+	       uint16_t type, uint16_t rrclass, uint32_t ttl,
+	       const uint8_t *rdata, uint16_t rdlen);
+
+/* Drop every record after the question (used when setting TC). */
+void pkt_clear_records(struct pkt *p);
+
+/* Set header flag bits and the low 4 bits of the rcode; write the counts. */
+void pkt_finish(struct pkt *p, uint16_t set_flags, unsigned rcode);
+
+#endif

@@ -1,0 +1,109 @@
+/* query.c: query parsing. */
+#include "config.h"
+
+#include "dns/query.h"
+
+#include "dns/rrtype.h"
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static int parse_question(const uint8_t *pkt, size_t len, struct query *q)
+{
+	int off = dname_parse_query(pkt, len, DNS_HEADER_SIZE, &q->qname);
+	if (off < 0 || (size_t)off + 4 > len)
+		return -1;
+	q->qtype = rd16(pkt + off);
+	q->qclass = rd16(pkt + off + 2);
+	q->question_end = (size_t)off + 4;
+	q->have_question = true;
+	return 0;
+}
+
+/* RFC 6891 6.1.2: options are {code, length, data}; all must fit exactly. */
+static int parse_opt_rdata(const uint8_t *p, size_t rdlen, struct query *q)
+{
+	size_t o = 0;
+	while (o < rdlen) {
+		if (rdlen - o < 4)
+			return -1;
+		uint16_t code = rd16(p + o), olen = rd16(p + o + 2);
+		o += 4;
+		if (olen > rdlen - o)
+			return -1;
+		if (code == EDNS_OPT_NSID)
+			q->nsid = true; /* RFC 5001 2.1: the request is empty */
+		/* Unknown options are ignored (RFC 6891 6.1.2). */
+		o += olen;
+	}
+	return 0;
+}
+
+/* Walk the additional section; pick out the OPT record. */
+static int parse_additional(const uint8_t *pkt, size_t len, size_t off,
+			    unsigned count, struct query *q)
+{
+	bool seen_opt = false;
+	for (unsigned i = 0; i < count; i++) {
+		size_t owner = off;
+		int next = dname_skip(pkt, len, off);
+		if (next < 0 || (size_t)next + 10 > len)
+			return -1;
+		off = (size_t)next;
+		uint16_t type = rd16(pkt + off);
+		uint16_t rdlen = rd16(pkt + off + 8);
+		if (off + 10 + rdlen > len)
+			return -1;
+		if (type == RRTYPE_OPT) {
+			/* RFC 6891 6.1.1: one OPT, owned by the root. */
+			if (seen_opt || pkt[owner] != 0)
+				return -1;
+			seen_opt = true;
+			q->edns_udp_size = rd16(pkt + off + 2);
+			q->edns_version = pkt[off + 5];
+			q->edns_flags = rd16(pkt + off + 6);
+			if (parse_opt_rdata(pkt + off + 10, rdlen, q) < 0)
+				return -1;
+		}
+		off += 10 + (size_t)rdlen;
+	}
+	q->edns = seen_opt;
+	return 0;
+}
+
+int query_parse(const uint8_t *pkt, size_t len, struct query *q)
+{
+	q->pkt = pkt;
+	q->len = len;
+	q->have_question = false;
+	q->edns = false;
+	q->nsid = false;
+	q->edns_version = 0;
+	if (len < DNS_HEADER_SIZE)
+		return QUERY_DROP;
+	q->id = rd16(pkt);
+	q->flags = rd16(pkt + 2);
+	if (q->flags & HDR_QR)
+		return QUERY_DROP; /* never answer a response: no loops */
+
+	uint16_t qdcount = rd16(pkt + 4), ancount = rd16(pkt + 6);
+	uint16_t nscount = rd16(pkt + 8), arcount = rd16(pkt + 10);
+	if (qdcount != 1)
+		return HDR_OPCODE(q->flags) != OPCODE_QUERY ? RCODE_NOTIMP
+							    : RCODE_FORMERR;
+	if (parse_question(pkt, len, q) < 0)
+		return RCODE_FORMERR;
+	if (HDR_OPCODE(q->flags) != OPCODE_QUERY)
+		return RCODE_NOTIMP;
+	if (ancount != 0 || nscount != 0)
+		return RCODE_FORMERR;
+	if (parse_additional(pkt, len, q->question_end, arcount, q) < 0) {
+		q->edns = false; /* RFC 6891 7: no OPT in reply to a bad one */
+		return RCODE_FORMERR;
+	}
+	if (q->edns && q->edns_version > 0)
+		return RCODE_BADVERS; /* RFC 6891 6.1.3 */
+	return RCODE_NOERROR;
+}

@@ -1,0 +1,44 @@
+/* query.h: parsing an incoming DNS query (header, question, EDNS) without allocation. */
+#ifndef GD_QUERY_H
+#define GD_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns/dname.h"
+
+/* What query_parse() found.  Pointers refer into the caller's packet. */
+struct query {
+	const uint8_t *pkt;
+	size_t len;
+	uint16_t id;
+	uint16_t flags;
+	uint16_t qtype;
+	uint16_t qclass;
+	bool have_question;	/* question parsed: echo pkt[12..question_end) */
+	size_t question_end;
+	struct dname_split qname;
+
+	bool edns;		/* a well-formed OPT record was present */
+	uint16_t edns_udp_size;
+	uint8_t edns_version;
+	uint16_t edns_flags;	/* DO bit etc. (RFC 6891 6.1.4) */
+	bool nsid;		/* NSID option present (RFC 5001) */
+};
+
+/* query_parse() result beyond an rcode: the packet gets no answer at all. */
+#define QUERY_DROP (-1)
+
+/*
+ * Parse the query pkt[0..len).  Returns QUERY_DROP for packets that must not
+ * be answered (shorter than a header, or QR set: a response sent to us),
+ * otherwise the rcode to answer with: RCODE_NOERROR when the query is fit to
+ * be looked up, RCODE_FORMERR (QDCOUNT != 1, bad name, ANCOUNT/NSCOUNT not 0,
+ * truncated or malformed records, several OPT, OPT not at the root),
+ * RCODE_NOTIMP (opcode other than QUERY), RCODE_BADVERS (EDNS version > 0).
+ * Whatever the result, q->have_question and q->edns say what may be echoed.
+ */
+int query_parse(const uint8_t *pkt, size_t len, struct query *q);
+
+#endif

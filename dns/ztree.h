@@ -1,0 +1,116 @@
+/* ztree.h: one zone held in memory for answering: nodes, RRsets in wire form. */
+#ifndef GD_ZTREE_H
+#define GD_ZTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dns/dname.h"
+
+struct arena;
+struct znode;
+
+/*
+ * An RRset kept in wire form: data holds count records, each as a 2-octet
+ * RDLENGTH (network order) followed by RDATA with uncompressed names.
+ * addl lists the nodes whose A/AAAA go in the additional section when this
+ * RRset is answered (NS, MX, SRV targets inside the zone), resolved at load.
+ */
+struct zrrset {
+	uint16_t type;
+	uint16_t count;
+	uint32_t ttl;
+	const uint8_t *data;
+	uint32_t data_len;
+	uint16_t n_addl;
+	uint16_t n_required;	/* the first n_required addl entries are
+				 * in-bailiwick glue (RFC 9471): TC if cut */
+	const struct znode **addl;
+};
+
+enum {
+	ZNODE_APEX = 1 << 0,
+	ZNODE_CUT = 1 << 1,	 /* delegation point: NS below the apex */
+	ZNODE_OCCLUDED = 1 << 2, /* below a cut: glue only, never answered */
+};
+
+/*
+ * A name in the zone.  Empty non-terminals exist as nodes with no RRsets,
+ * so a failed descent always means the name does not exist (RFC 4592 2.2.2).
+ * wild points at the "*" child when there is one.  dyn is reserved for a
+ * per-client (geo) answer attached by a later stage.
+ */
+struct znode {
+	const uint8_t *name;	/* lowercase wire form */
+	uint32_t hash;		/* dname_hash(name) */
+	uint8_t name_len;
+	uint8_t labels;
+	uint16_t flags;
+	uint16_t n_rrsets;
+	struct zrrset *rrsets;	/* sorted by type */
+	const struct znode *parent;
+	const struct znode *wild;
+	const void *dyn;
+};
+
+struct zone {
+	struct znode *apex;
+	const struct zrrset *soa;
+	uint32_t neg_ttl;	/* RFC 2308 3: min(SOA TTL, SOA MINIMUM) */
+	char *name_str;		/* presentation form, for logs */
+	struct znode **table;	/* open addressing, power-of-two size */
+	uint32_t mask;
+	uint32_t n_nodes;
+	uint32_t n_records;
+	struct arena *arena;
+};
+
+/* --- building (load time, control plane; aborts on OOM) --------------- */
+
+/* A new empty zone whose apex is name (any case).  Never NULL. */
+struct zone *zone_new(const uint8_t *apex);
+
+/* The node for name (must be at or below the apex), created with every
+ * missing ancestor (empty non-terminals) when create is set.  Returns NULL
+ * only when create is false and the name does not exist. */
+struct znode *zone_node(struct zone *z, const uint8_t *name, bool create);
+
+/* Attach an RRset to a node.  data/len as in struct zrrset and copied into
+ * the zone.  The caller has merged records and removed duplicates; a second
+ * RRset of the same type on one node is a caller bug. */
+void zone_add_rrset(struct zone *z, struct znode *n, uint16_t type,
+		    uint32_t ttl, uint16_t count, const uint8_t *data,
+		    size_t len);
+
+/* Find the RRset of type at a node, or NULL. */
+const struct zrrset *znode_rrset(const struct znode *n, uint16_t type);
+
+/* After all RRsets are added: sort RRsets, set cut/occluded flags, wildcard
+ * links, the SOA and negative TTL, and resolve additional-section targets.
+ * Returns 0, or -1 when the apex has no SOA (the loader reports that). */
+int zone_finish(struct zone *z);
+
+/* Free a zone and all its data; NULL is a no-op. */
+void zone_free(struct zone *z);
+
+/* Memory held by the zone, in bytes. */
+size_t zone_memory(const struct zone *z);
+
+/* --- lookup (query path: no allocation) ------------------------------ */
+
+/* The node whose name is the suffix of q starting at label i, or NULL. */
+const struct znode *zone_lookup_suffix(const struct zone *z,
+				       const struct dname_split *q,
+				       unsigned i);
+
+/* Name offsets of the RDATA names that may be compressed (RFC 3597 4:
+ * only the RFC 1035 types).  Fills off[] (at most 2) and returns how many. */
+unsigned rdata_compressible_names(uint16_t type, const uint8_t *rdata,
+				  uint16_t rdlen, uint16_t off[2]);
+
+/* Offset of the target name within RDATA for types whose target gets
+ * additional-section processing (NS, MX, SRV), or -1. */
+int rdata_target_name(uint16_t type, const uint8_t *rdata, uint16_t rdlen);
+
+#endif

@@ -1,0 +1,139 @@
+/* zfreader.c: logical lines of a master file: comments, quotes, parentheses. */
+#include "config.h"
+
+#include "zones/zfreader.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/log.h"
+#include "dns/xalloc.h"
+
+struct zfreader {
+	FILE *fp;
+	char *path;
+	unsigned line;		/* physical lines read so far */
+	char *buf;		/* the logical line being assembled */
+	size_t len, cap;
+	char *phys;		/* getline() buffer */
+	size_t phys_cap;
+};
+
+struct zfreader *zfreader_open(const char *path, struct diag *d,
+			       const char *at_file, unsigned at_line)
+{
+	FILE *fp = fopen(path, "r");
+	if (fp == NULL) {
+		if (at_file != NULL)
+			diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
+				    "$INCLUDE '%s': cannot open: %s", path,
+				    strerror(errno));
+		else
+			diag_report(d, LOG_LEVEL_ERR, path, 0,
+				    "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	struct zfreader *r = xcalloc(1, sizeof(*r));
+	r->fp = fp;
+	r->path = xstrdup(path);
+	r->cap = 256;
+	r->buf = xmalloc(r->cap);
+	return r;
+}
+
+const char *zfreader_path(const struct zfreader *r)
+{
+	return r->path;
+}
+
+static void append(struct zfreader *r, char c)
+{
+	if (r->len + 2 > r->cap) {
+		r->cap *= 2;
+		r->buf = xrealloc(r->buf, r->cap);
+	}
+	r->buf[r->len++] = c;
+}
+
+/* Scan one physical line into the logical line.  Tracks parenthesis depth
+ * and quoting across lines; a ';' outside quotes ends the physical line. */
+static void scan(struct zfreader *r, const char *s, int *depth, bool *quoted)
+{
+	for (; *s != '\0' && *s != '\n' && *s != '\r'; s++) {
+		char c = *s;
+		if (c == '\\' && s[1] != '\0' && s[1] != '\n') {
+			append(r, c);
+			append(r, *++s);
+			continue;
+		}
+		if (c == '"')
+			*quoted = !*quoted;
+		else if (!*quoted && c == ';')
+			break;
+		else if (!*quoted && (c == '(' || c == ')')) {
+			*depth += c == '(' ? 1 : -1;
+			c = ' ';
+		}
+		append(r, c);
+	}
+	if (*depth > 0 || *quoted)
+		append(r, ' ');
+}
+
+static bool is_blank(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s != ' ' && *s != '\t')
+			return false;
+	return true;
+}
+
+int zfreader_next(struct zfreader *r, struct zfline *out, struct diag *d)
+{
+	for (;;) {
+		int depth = 0;
+		bool quoted = false;
+		unsigned start = 0;
+		r->len = 0;
+		do {
+			ssize_t n = getline(&r->phys, &r->phys_cap, r->fp);
+			if (n < 0) {
+				if (start == 0)
+					return 0;
+				diag_report(d, LOG_LEVEL_ERR, r->path, start,
+					    "%s not closed before end of file",
+					    quoted ? "quoted string" : "'('");
+				return -1;
+			}
+			r->line++;
+			if (start == 0)
+				start = r->line;
+			scan(r, r->phys, &depth, &quoted);
+			if (depth < 0) {
+				diag_report(d, LOG_LEVEL_ERR, r->path, r->line,
+					    "')' without '('");
+				return -1;
+			}
+		} while (depth > 0 || quoted);
+		r->buf[r->len] = '\0';
+		if (is_blank(r->buf))
+			continue;
+		out->text = r->buf;
+		out->line = start;
+		out->blank_owner = r->buf[0] == ' ' || r->buf[0] == '\t';
+		return 1;
+	}
+}
+
+void zfreader_close(struct zfreader *r)
+{
+	if (r == NULL)
+		return;
+	fclose(r->fp);
+	free(r->path);
+	free(r->buf);
+	free(r->phys);
+	free(r);
+}

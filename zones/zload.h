@@ -1,0 +1,22 @@
+/* zload.h: loading and validating one zone's master file into a dns/ztree zone. */
+#ifndef GD_ZLOAD_H
+#define GD_ZLOAD_H
+
+struct diag;
+struct zone;
+
+/*
+ * Load the zone whose apex is name (presentation form) from file.  Records
+ * are parsed with ldns; $ORIGIN, $TTL and $INCLUDE (paths relative to the
+ * including file's directory) are handled here.  Every problem is reported
+ * to d as file:line: an unparsable record, a class other than IN, data
+ * outside the zone, no or several SOA, an SOA below the apex, no NS at the
+ * apex, CNAME beside other data, duplicate records (errors); RRset TTL
+ * mismatches, data hidden below a delegation, and in-zone NS targets without
+ * addresses ("missing glue") (warnings).
+ * Returns the finished zone (caller frees with zone_free), or NULL when any
+ * error was reported.
+ */
+struct zone *zload_file(const char *name, const char *file, struct diag *d);
+
+#endif
