@@ -113,6 +113,7 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 		if (listen_changed(old->conf, ds->conf))
 			log_msg(LOG_LEVEL_WARNING, "reload: listen and tcp-* settings "
 				"changed; they take effect at the next restart");
+		log_set_level((enum log_level)ds->conf->log_level);
 		ds->generation = ++r->generation;
 		size_t nz = ds->zones->n_zones;
 		server_publish(r->server, ds);

@@ -26,7 +26,8 @@ int log_level_parse(const char *name, enum log_level *level);
  * text with the subsystem and object: "zones: example.com: ...". */
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void log_vmsg(enum log_level level, const char *fmt, va_list ap);
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /*
  * A diagnostics sink: loaders report problems here with file and line, and

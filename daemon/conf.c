@@ -1,0 +1,1041 @@
+/* conf.c: load geodnsd.yaml: libyaml events -> a node tree -> a schema walk. */
+#include "config.h"
+
+#include "daemon/conf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "dns/xalloc.h"
+
+/* The tree is built recursively, so nesting is bounded. */
+#define CONF_MAX_DEPTH 64
+/* identity and version are answered as one TXT character-string (RFC 1035
+ * section 3.3.14), which holds at most 255 bytes. */
+#define CONF_TXT_MAX 255
+
+/*
+ * Stage 1: the YAML document as a small tree of nodes, each with its line.
+ */
+
+enum cnode_type {
+	CNODE_NULL,	/* empty value, "~" or "null" */
+	CNODE_SCALAR,
+	CNODE_SEQ,
+	CNODE_MAP,
+	CNODE_BAD,	/* an error already reported (an alias): skipped */
+};
+
+struct cnode {
+	enum cnode_type type;
+	unsigned line;
+	char *text;		/* CNODE_SCALAR: the value */
+	struct cnode **kids;	/* SEQ: items; MAP: key 2i, value 2i+1 */
+	size_t n;		/* entries used in kids */
+	size_t cap;
+};
+
+struct loader {
+	const char *path;
+	struct diag *d;
+	unsigned errors;
+	FILE *fp;
+	yaml_parser_t parser;
+	struct conf *conf;
+};
+
+static void conf_error(struct loader *ld, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Report one error against the config file and count it. */
+static void conf_error(struct loader *ld, unsigned line, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ld->errors++;
+	diag_report(ld->d, LOG_LEVEL_ERR, ld->path, line, "%s", msg);
+}
+
+static struct cnode *cnode_new(enum cnode_type type, unsigned line)
+{
+	struct cnode *n = xcalloc(1, sizeof(*n));
+	n->type = type;
+	n->line = line;
+	return n;
+}
+
+static void cnode_free(struct cnode *n)
+{
+	if (n == NULL)
+		return;
+	for (size_t i = 0; i < n->n; i++)
+		cnode_free(n->kids[i]);
+	free(n->kids);
+	free(n->text);
+	free(n);
+}
+
+static void cnode_push(struct cnode *n, struct cnode *kid)
+{
+	if (n->n == n->cap) {
+		n->cap = n->cap ? n->cap * 2 : 8;
+		n->kids = xrealloc(n->kids, n->cap * sizeof(*n->kids));
+	}
+	n->kids[n->n++] = kid;
+}
+
+/* How a node reads in a message: "'abc'", "a sequence", ... */
+static const char *cnode_desc(const struct cnode *n, char *buf, size_t size)
+{
+	switch (n->type) {
+	case CNODE_SCALAR:
+		snprintf(buf, size, "'%s'", n->text);
+		return buf;
+	case CNODE_SEQ:
+		return "a sequence";
+	case CNODE_MAP:
+		return "a mapping";
+	default:
+		return "an empty value";
+	}
+}
+
+/* The line holding byte offset off: reader errors (bad UTF-8) carry only an
+ * offset, and the reader runs ahead of the parser's mark.  0 if unknown. */
+static unsigned offset_line(FILE *fp, size_t off)
+{
+	unsigned line = 1;
+	int c;
+
+	if (fp == NULL || fseek(fp, 0, SEEK_SET) != 0)
+		return 0;
+	for (size_t i = 0; i < off && (c = getc(fp)) != EOF; i++)
+		if (c == '\n')
+			line++;
+	return line;
+}
+
+/* Report libyaml's own error text with the line it points at. */
+static void tree_syntax_error(struct loader *ld)
+{
+	const yaml_parser_t *p = &ld->parser;
+	const char *problem = p->problem ? p->problem : "unknown error";
+
+	switch (p->error) {
+	case YAML_MEMORY_ERROR:
+		conf_error(ld, 0, "out of memory while parsing YAML");
+		break;
+	case YAML_READER_ERROR:
+		conf_error(ld, offset_line(ld->fp, p->problem_offset),
+			   "cannot read YAML: %s", problem);
+		break;
+	default:
+		if (p->context != NULL)
+			conf_error(ld, p->problem_mark.line + 1,
+				   "YAML syntax error: %s (%s at line %zu)",
+				   problem, p->context,
+				   p->context_mark.line + 1);
+		else
+			conf_error(ld, p->problem_mark.line + 1,
+				   "YAML syntax error: %s", problem);
+		break;
+	}
+}
+
+static int tree_next(struct loader *ld, yaml_event_t *ev)
+{
+	if (yaml_parser_parse(&ld->parser, ev))
+		return 0;
+	tree_syntax_error(ld);
+	return -1;
+}
+
+/* Read and drop one structural event (stream or document start or end). */
+static int tree_skip(struct loader *ld)
+{
+	yaml_event_t ev;
+
+	if (tree_next(ld, &ev) < 0)
+		return -1;
+	yaml_event_delete(&ev);
+	return 0;
+}
+
+/* Anchors only exist to be aliased, and aliases are refused (below). */
+static void tree_check_anchor(struct loader *ld, const yaml_event_t *ev)
+{
+	const yaml_char_t *anchor = NULL;
+
+	if (ev->type == YAML_SCALAR_EVENT)
+		anchor = ev->data.scalar.anchor;
+	else if (ev->type == YAML_SEQUENCE_START_EVENT)
+		anchor = ev->data.sequence_start.anchor;
+	else if (ev->type == YAML_MAPPING_START_EVENT)
+		anchor = ev->data.mapping_start.anchor;
+	if (anchor != NULL)
+		conf_error(ld, ev->start_mark.line + 1,
+			   "YAML anchors are not supported ('&%s')",
+			   (const char *)anchor);
+}
+
+static bool is_null_word(const char *s)
+{
+	/* YAML 1.2 core schema null; only for plain (unquoted) scalars. */
+	return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+static struct cnode *tree_scalar(struct loader *ld, const yaml_event_t *ev)
+{
+	const char *value = (const char *)ev->data.scalar.value;
+	size_t len = ev->data.scalar.length;
+	unsigned line = ev->start_mark.line + 1;
+	struct cnode *n;
+
+	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    is_null_word(value))
+		return cnode_new(CNODE_NULL, line);
+	if (memchr(value, '\0', len) != NULL) {
+		conf_error(ld, line, "value contains a NUL byte");
+		return cnode_new(CNODE_BAD, line);
+	}
+	n = cnode_new(CNODE_SCALAR, line);
+	n->text = xstrndup(value, len);
+	return n;
+}
+
+static struct cnode *tree_node(struct loader *ld, yaml_event_t *ev, int depth);
+
+static struct cnode *tree_seq(struct loader *ld, unsigned line, int depth)
+{
+	struct cnode *seq = cnode_new(CNODE_SEQ, line), *item;
+	yaml_event_t ev;
+
+	for (;;) {
+		if (tree_next(ld, &ev) < 0)
+			goto fail;
+		if (ev.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&ev);
+			return seq;
+		}
+		item = tree_node(ld, &ev, depth + 1);
+		if (item == NULL)
+			goto fail;
+		cnode_push(seq, item);
+	}
+fail:
+	cnode_free(seq);
+	return NULL;
+}
+
+/* Add one pair to a mapping; bad or duplicate keys are reported and the pair
+ * dropped, so the walk still sees every other key. */
+static void tree_map_add(struct loader *ld, struct cnode *map,
+			 struct cnode *key, struct cnode *val)
+{
+	char desc[64];
+
+	if (key->type != CNODE_SCALAR) {
+		if (key->type != CNODE_BAD)
+			conf_error(ld, key->line,
+				   "mapping key must be a string, not %s",
+				   cnode_desc(key, desc, sizeof(desc)));
+		goto drop;
+	}
+	for (size_t i = 0; i < map->n; i += 2) {
+		const struct cnode *old = map->kids[i];
+		if (strcmp(old->text, key->text) == 0) {
+			conf_error(ld, key->line,
+				   "duplicate key '%s' (first at line %u)",
+				   key->text, old->line);
+			goto drop;
+		}
+	}
+	cnode_push(map, key);
+	cnode_push(map, val);
+	return;
+drop:
+	cnode_free(key);
+	cnode_free(val);
+}
+
+static struct cnode *tree_map(struct loader *ld, unsigned line, int depth)
+{
+	struct cnode *map = cnode_new(CNODE_MAP, line), *key, *val;
+	yaml_event_t ev;
+
+	for (;;) {
+		if (tree_next(ld, &ev) < 0)
+			goto fail;
+		if (ev.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&ev);
+			return map;
+		}
+		key = tree_node(ld, &ev, depth + 1);
+		if (key == NULL)
+			goto fail;
+		val = NULL;
+		if (tree_next(ld, &ev) == 0)
+			val = tree_node(ld, &ev, depth + 1);
+		if (val == NULL) {
+			cnode_free(key);
+			goto fail;
+		}
+		tree_map_add(ld, map, key, val);
+	}
+fail:
+	cnode_free(map);
+	return NULL;
+}
+
+/* Turn the node event ev (consumed) and what follows it into a node.
+ * Returns NULL after a fatal error (syntax, nesting). */
+static struct cnode *tree_node(struct loader *ld, yaml_event_t *ev, int depth)
+{
+	unsigned line = ev->start_mark.line + 1;
+	yaml_event_type_t type = ev->type;
+	struct cnode *n = NULL;
+
+	if (depth > CONF_MAX_DEPTH) {
+		conf_error(ld, line, "nesting deeper than %d levels",
+			   CONF_MAX_DEPTH);
+		yaml_event_delete(ev);
+		return NULL;
+	}
+	tree_check_anchor(ld, ev);
+	if (type == YAML_SCALAR_EVENT) {
+		n = tree_scalar(ld, ev);
+	} else if (type == YAML_ALIAS_EVENT) {
+		conf_error(ld, line, "YAML aliases are not supported ('*%s')",
+			   (const char *)ev->data.alias.anchor);
+		n = cnode_new(CNODE_BAD, line);
+	} else if (type != YAML_SEQUENCE_START_EVENT &&
+		   type != YAML_MAPPING_START_EVENT) {
+		conf_error(ld, line, "unexpected YAML event %d", (int)type);
+	}
+	yaml_event_delete(ev);
+	if (type == YAML_SEQUENCE_START_EVENT)
+		n = tree_seq(ld, line, depth);
+	else if (type == YAML_MAPPING_START_EVENT)
+		n = tree_map(ld, line, depth);
+	return n;
+}
+
+/* Parse the one YAML document in fp into *root (NULL for an empty file). */
+static int tree_load(struct loader *ld, FILE *fp, struct cnode **root)
+{
+	yaml_event_t ev;
+	int rc = -1;
+
+	*root = NULL;
+	if (!yaml_parser_initialize(&ld->parser)) {
+		conf_error(ld, 0, "out of memory while parsing YAML");
+		return -1;
+	}
+	ld->fp = fp;
+	yaml_parser_set_input_file(&ld->parser, fp);
+	if (tree_skip(ld) < 0 || tree_next(ld, &ev) < 0)
+		goto out;
+	if (ev.type == YAML_STREAM_END_EVENT) {
+		yaml_event_delete(&ev);
+		rc = 0;
+		goto out;
+	}
+	yaml_event_delete(&ev);		/* DOCUMENT-START */
+	if (tree_next(ld, &ev) < 0)
+		goto out;
+	*root = tree_node(ld, &ev, 0);
+	if (*root == NULL || tree_skip(ld) < 0 || tree_next(ld, &ev) < 0)
+		goto out;
+	if (ev.type != YAML_STREAM_END_EVENT) {
+		conf_error(ld, ev.start_mark.line + 1,
+			   "only one YAML document is allowed");
+		yaml_event_delete(&ev);
+		goto out;
+	}
+	yaml_event_delete(&ev);
+	rc = 0;
+out:
+	yaml_parser_delete(&ld->parser);
+	if (rc < 0) {
+		cnode_free(*root);
+		*root = NULL;
+	}
+	return rc;
+}
+
+/*
+ * Stage 2: the schema.  Each mapping is a section: a table of keys, each
+ * with a setter that checks its value and stores it into obj.
+ */
+
+struct conf_key;
+typedef void (*conf_set_fn)(struct loader *ld, const struct conf_key *ck,
+			    const struct cnode *key, const struct cnode *val,
+			    void *obj);
+
+struct conf_key {
+	const char *name;
+	bool required;
+	conf_set_fn set;
+	long min, max;		/* integer keys: the accepted range */
+};
+
+struct conf_section {
+	const char *what;	/* "'server'": "... must be a mapping" */
+	const char *where;	/* "in 'server'": "unknown key 'x' ..." */
+	const struct conf_key *keys;	/* < 64, ending with a NULL name */
+};
+
+static const struct conf_key *section_find(const struct conf_section *sec,
+					   const char *name, size_t *index)
+{
+	for (size_t i = 0; sec->keys[i].name != NULL; i++) {
+		if (strcmp(sec->keys[i].name, name) == 0) {
+			*index = i;
+			return &sec->keys[i];
+		}
+	}
+	return NULL;
+}
+
+/* Walk a mapping against sec.  An empty value is taken as an empty mapping;
+ * missing required keys are reported at line. */
+static void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
+		     const struct conf_section *sec, void *obj)
+{
+	uint64_t seen = 0;
+	size_t k;
+	char desc[64];
+
+	if (map != NULL && map->type == CNODE_BAD)
+		return;
+	if (map != NULL && map->type != CNODE_MAP && map->type != CNODE_NULL) {
+		conf_error(ld, map->line, "%s must be a mapping, not %s",
+			   sec->what, cnode_desc(map, desc, sizeof(desc)));
+		return;
+	}
+	for (size_t i = 0; map != NULL && i < map->n; i += 2) {
+		const struct cnode *key = map->kids[i], *val = map->kids[i + 1];
+		const struct conf_key *ck = section_find(sec, key->text, &k);
+		if (ck == NULL) {
+			conf_error(ld, key->line, "unknown key '%s' %s",
+				   key->text, sec->where);
+			continue;
+		}
+		seen |= UINT64_C(1) << k;
+		if (val->type != CNODE_BAD)
+			ck->set(ld, ck, key, val, obj);
+	}
+	for (k = 0; sec->keys[k].name != NULL; k++)
+		if (sec->keys[k].required && !(seen & (UINT64_C(1) << k)))
+			conf_error(ld, line, "missing required key '%s' %s",
+				   sec->keys[k].name, sec->where);
+}
+
+/* The value as a string, or NULL after reporting why it is not one. */
+static const char *get_str(struct loader *ld, const struct conf_key *ck,
+			   const struct cnode *val)
+{
+	char desc[64];
+
+	if (val->type == CNODE_SCALAR)
+		return val->text;
+	conf_error(ld, val->line, "'%s' must be a string, not %s", ck->name,
+		   cnode_desc(val, desc, sizeof(desc)));
+	return NULL;
+}
+
+/* A decimal integer in ck->min..ck->max. */
+static int get_int(struct loader *ld, const struct conf_key *ck,
+		   const struct cnode *val, long *out)
+{
+	char desc[64], *end;
+	const char *s = val->text;
+	long v;
+
+	/* strtol alone would take " 12", "+12" and "0x1f". */
+	if (val->type == CNODE_SCALAR &&
+	    (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'))) {
+		errno = 0;
+		v = strtol(s, &end, 10);
+		if (errno == 0 && *end == '\0' && v >= ck->min &&
+		    v <= ck->max) {
+			*out = v;
+			return 0;
+		}
+	}
+	conf_error(ld, val->line,
+		   "'%s' must be an integer between %ld and %ld, not %s",
+		   ck->name, ck->min, ck->max,
+		   cnode_desc(val, desc, sizeof(desc)));
+	return -1;
+}
+
+/* server.listen: "ADDR" or "ADDR@PORT" with an IPv4 or IPv6 literal. */
+static int listen_parse(struct loader *ld, const struct cnode *item,
+			struct conf_listen *l)
+{
+	const char *text = item->text, *at = strrchr(text, '@');
+	size_t hlen = at != NULL ? (size_t)(at - text) : strlen(text);
+	char host[INET6_ADDRSTRLEN], *end;
+	unsigned long port = CONF_DEFAULT_PORT;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&l->addr;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->addr;
+
+	if (at != NULL) {
+		errno = 0;
+		port = strtoul(at + 1, &end, 10);
+		if (at[1] < '0' || at[1] > '9' || *end != '\0' || errno != 0 ||
+		    port == 0 || port > 65535) {
+			conf_error(ld, item->line,
+				   "'listen' entry '%s': invalid port", text);
+			return -1;
+		}
+	}
+	memset(&l->addr, 0, sizeof(l->addr));
+	if (hlen > 0 && hlen < sizeof(host)) {
+		memcpy(host, text, hlen);
+		host[hlen] = '\0';
+		if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons((uint16_t)port);
+			l->addr_len = sizeof(*sin);
+			return 0;
+		}
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_port = htons((uint16_t)port);
+			l->addr_len = sizeof(*sin6);
+			return 0;
+		}
+	}
+	conf_error(ld, item->line,
+		   "'listen' entry '%s': invalid address '%.*s' "
+		   "(need an IPv4 or IPv6 literal)", text, (int)hlen, text);
+	return -1;
+}
+
+static void listen_add(struct loader *ld, struct conf *conf,
+		       const struct cnode *item)
+{
+	struct conf_listen l = { .line = item->line };
+
+	if (listen_parse(ld, item, &l) < 0)
+		return;
+	for (size_t i = 0; i < conf->n_listen; i++) {
+		const struct conf_listen *old = &conf->listen[i];
+		if (old->addr_len == l.addr_len &&
+		    memcmp(&old->addr, &l.addr, l.addr_len) == 0) {
+			conf_error(ld, item->line,
+				   "'listen' entry '%s' repeats '%s' (line %u)",
+				   item->text, old->text, old->line);
+			return;
+		}
+	}
+	l.text = xstrdup(item->text);
+	conf->listen = xrealloc(conf->listen,
+				(conf->n_listen + 1) * sizeof(*conf->listen));
+	conf->listen[conf->n_listen++] = l;
+}
+
+static void set_listen(struct loader *ld, const struct conf_key *ck,
+		       const struct cnode *key, const struct cnode *val,
+		       void *obj)
+{
+	char desc[64];
+	(void)ck;
+	(void)key;
+
+	if (val->type == CNODE_SCALAR) {
+		listen_add(ld, obj, val);
+		return;
+	}
+	if (val->type != CNODE_SEQ) {
+		conf_error(ld, val->line,
+			   "'listen' must be an address or a sequence of "
+			   "addresses, not %s",
+			   cnode_desc(val, desc, sizeof(desc)));
+		return;
+	}
+	if (val->n == 0)
+		conf_error(ld, val->line,
+			   "'listen' needs at least one address");
+	for (size_t i = 0; i < val->n; i++) {
+		const struct cnode *item = val->kids[i];
+		if (item->type == CNODE_SCALAR)
+			listen_add(ld, obj, item);
+		else if (item->type != CNODE_BAD)
+			conf_error(ld, item->line,
+				   "'listen' entry must be a string, not %s",
+				   cnode_desc(item, desc, sizeof(desc)));
+	}
+}
+
+/* identity and version: one TXT string; identity may not be empty. */
+static void set_txt(struct loader *ld, const struct conf_key *ck,
+		    const struct cnode *val, char **field, bool empty_ok)
+{
+	const char *s = get_str(ld, ck, val);
+
+	if (s == NULL)
+		return;
+	if (!empty_ok && s[0] == '\0') {
+		conf_error(ld, val->line, "'%s' must not be empty", ck->name);
+		return;
+	}
+	if (strlen(s) > CONF_TXT_MAX) {
+		conf_error(ld, val->line, "'%s' is longer than %d bytes",
+			   ck->name, CONF_TXT_MAX);
+		return;
+	}
+	free(*field);
+	*field = xstrdup(s);
+}
+
+static void set_identity(struct loader *ld, const struct conf_key *ck,
+			 const struct cnode *key, const struct cnode *val,
+			 void *obj)
+{
+	struct conf *conf = obj;
+	(void)key;
+	set_txt(ld, ck, val, &conf->identity, false);
+}
+
+static void set_version(struct loader *ld, const struct conf_key *ck,
+			const struct cnode *key, const struct cnode *val,
+			void *obj)
+{
+	struct conf *conf = obj;
+	(void)key;
+	set_txt(ld, ck, val, &conf->version, true);
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The hex digits of an "0x..." nsid into buf; returns the byte count, or
+ * -1 after reporting. */
+static long nsid_parse_hex(struct loader *ld, const struct cnode *val,
+			   const char *hex, uint8_t *buf)
+{
+	size_t digits = strlen(hex), n = digits / 2;
+
+	if (digits == 0 || digits % 2 != 0) {
+		conf_error(ld, val->line, "'nsid' '%s': hex value needs an "
+			   "even, non-zero number of digits", val->text);
+		return -1;
+	}
+	if (n > CONF_NSID_MAX) {
+		conf_error(ld, val->line, "'nsid' is longer than %d bytes",
+			   CONF_NSID_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *pair = hex + 2 * i;
+		int hi = hex_digit(pair[0]), lo = hex_digit(pair[1]);
+		if (hi < 0 || lo < 0) {
+			conf_error(ld, val->line,
+				   "'nsid' '%s': invalid hex digit '%c'",
+				   val->text, pair[hi >= 0]);
+			return -1;
+		}
+		buf[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return (long)n;
+}
+
+/* "0x..." is hex; anything else is the bytes of the string itself. */
+static long nsid_parse(struct loader *ld, const struct cnode *val,
+		       uint8_t *buf)
+{
+	const char *s = val->text;
+	size_t n = strlen(s);
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		return nsid_parse_hex(ld, val, s + 2, buf);
+	if (n == 0) {
+		conf_error(ld, val->line, "'nsid' must not be empty");
+		return -1;
+	}
+	if (n > CONF_NSID_MAX) {
+		conf_error(ld, val->line, "'nsid' is longer than %d bytes",
+			   CONF_NSID_MAX);
+		return -1;
+	}
+	memcpy(buf, s, n);
+	return (long)n;
+}
+
+static void set_nsid(struct loader *ld, const struct conf_key *ck,
+		     const struct cnode *key, const struct cnode *val,
+		     void *obj)
+{
+	struct conf *conf = obj;
+	uint8_t buf[CONF_NSID_MAX];
+	long len;
+	(void)key;
+
+	if (get_str(ld, ck, val) == NULL)
+		return;
+	len = nsid_parse(ld, val, buf);
+	if (len < 0)
+		return;
+	memcpy(conf->nsid, buf, (size_t)len);
+	conf->nsid_len = (size_t)len;
+}
+
+static void set_udp_max_payload(struct loader *ld, const struct conf_key *ck,
+				const struct cnode *key,
+				const struct cnode *val, void *obj)
+{
+	struct conf *conf = obj;
+	long v;
+	(void)key;
+
+	if (get_int(ld, ck, val, &v) == 0)
+		conf->udp_max_payload = (uint16_t)v;
+}
+
+static void set_tcp_max_connections(struct loader *ld,
+				    const struct conf_key *ck,
+				    const struct cnode *key,
+				    const struct cnode *val, void *obj)
+{
+	struct conf *conf = obj;
+	long v;
+	(void)key;
+
+	if (get_int(ld, ck, val, &v) == 0)
+		conf->tcp_max_connections = (unsigned)v;
+}
+
+static void set_tcp_idle_timeout(struct loader *ld, const struct conf_key *ck,
+				 const struct cnode *key,
+				 const struct cnode *val, void *obj)
+{
+	struct conf *conf = obj;
+	long v;
+	(void)key;
+
+	if (get_int(ld, ck, val, &v) == 0)
+		conf->tcp_idle_timeout_ms = (unsigned)v * 1000;
+}
+
+static void set_log_level(struct loader *ld, const struct conf_key *ck,
+			  const struct cnode *key, const struct cnode *val,
+			  void *obj)
+{
+	struct conf *conf = obj;
+	const char *s = get_str(ld, ck, val);
+	enum log_level level;
+	(void)key;
+
+	if (s == NULL)
+		return;
+	if (log_level_parse(s, &level) < 0) {
+		conf_error(ld, val->line, "'log-level' must be one of error, "
+			   "warning, notice, info, debug, not '%s'", s);
+		return;
+	}
+	conf->log_level = (int)level;
+}
+
+/* A zone name: labels of 1..63 bytes, at most 255 bytes in wire form
+ * (RFC 1035 section 2.3.4).  Returns NULL or what is wrong. */
+static const char *zone_name_check(const char *name)
+{
+	size_t wire = 1, label = 0;
+
+	if (strcmp(name, ".") == 0)
+		return NULL;
+	for (const char *p = name;; p++) {
+		if (*p != '.' && *p != '\0') {
+			unsigned char c = (unsigned char)*p;
+			if (c <= ' ' || c == 0x7f)
+				return "contains a space or control character";
+			if (c == '\\')
+				return "escapes are not supported";
+			label++;
+			continue;
+		}
+		if (label == 0 && !(*p == '\0' && p > name))
+			return "empty label";
+		if (label > 63)
+			return "label longer than 63 bytes";
+		wire += label + (label > 0);
+		label = 0;
+		if (*p == '\0')
+			break;
+	}
+	return wire > 255 ? "name longer than 255 bytes" : NULL;
+}
+
+static void set_zone_name(struct loader *ld, const struct conf_key *ck,
+			  const struct cnode *key, const struct cnode *val,
+			  void *obj)
+{
+	struct conf_zone *z = obj;
+	const char *s = get_str(ld, ck, val), *why;
+	(void)key;
+
+	if (s == NULL)
+		return;
+	why = zone_name_check(s);
+	if (why != NULL) {
+		conf_error(ld, val->line, "invalid zone name '%s': %s", s, why);
+		return;
+	}
+	free(z->name);
+	z->name = xstrdup(s);
+}
+
+/* A relative path is taken from the directory of the config file. */
+static char *path_resolve(const char *conf_path, const char *file)
+{
+	const char *slash = strrchr(conf_path, '/');
+	size_t dlen, flen = strlen(file);
+	char *out;
+
+	if (file[0] == '/' || slash == NULL)
+		return xstrdup(file);
+	dlen = (size_t)(slash - conf_path) + 1;
+	out = xmalloc(dlen + flen + 1);
+	memcpy(out, conf_path, dlen);
+	memcpy(out + dlen, file, flen + 1);
+	return out;
+}
+
+static void set_zone_file(struct loader *ld, const struct conf_key *ck,
+			  const struct cnode *key, const struct cnode *val,
+			  void *obj)
+{
+	struct conf_zone *z = obj;
+	const char *s = get_str(ld, ck, val);
+	(void)key;
+
+	if (s == NULL)
+		return;
+	if (s[0] == '\0') {
+		conf_error(ld, val->line, "'file' must not be empty");
+		return;
+	}
+	free(z->file);
+	z->file = path_resolve(ld->path, s);
+}
+
+static const struct conf_key zone_keys[] = {
+	{ .name = "name", .required = true, .set = set_zone_name },
+	{ .name = "file", .required = true, .set = set_zone_file },
+	{ .name = NULL },
+};
+
+static const struct conf_section zone_section = {
+	.what = "zone entry", .where = "in zone entry", .keys = zone_keys,
+};
+
+/* Names compare without case and without a trailing dot. */
+static bool zone_name_eq(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > 1 && a[la - 1] == '.')
+		la--;
+	if (lb > 1 && b[lb - 1] == '.')
+		lb--;
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+static void zone_entry(struct loader *ld, struct conf *conf,
+		       const struct cnode *item)
+{
+	struct conf_zone z = { .line = item->line };
+
+	walk_map(ld, item, item->line, &zone_section, &z);
+	if (z.name == NULL || z.file == NULL)
+		goto drop;
+	for (size_t i = 0; i < conf->n_zones; i++) {
+		if (zone_name_eq(conf->zones[i].name, z.name)) {
+			conf_error(ld, z.line,
+				   "duplicate zone '%s' (first at line %u)",
+				   z.name, conf->zones[i].line);
+			goto drop;
+		}
+	}
+	conf->zones = xrealloc(conf->zones,
+			       (conf->n_zones + 1) * sizeof(*conf->zones));
+	conf->zones[conf->n_zones++] = z;
+	return;
+drop:
+	free(z.name);
+	free(z.file);
+}
+
+static void set_zones(struct loader *ld, const struct conf_key *ck,
+		      const struct cnode *key, const struct cnode *val,
+		      void *obj)
+{
+	char desc[64];
+	(void)ck;
+
+	if (val->type == CNODE_NULL ||
+	    (val->type == CNODE_SEQ && val->n == 0)) {
+		conf_error(ld, key->line, "'zones' needs at least one zone");
+		return;
+	}
+	if (val->type != CNODE_SEQ) {
+		conf_error(ld, val->line, "'zones' must be a sequence of zone "
+			   "entries, not %s",
+			   cnode_desc(val, desc, sizeof(desc)));
+		return;
+	}
+	for (size_t i = 0; i < val->n; i++)
+		zone_entry(ld, obj, val->kids[i]);
+}
+
+static const struct conf_key server_keys[] = {
+	{ .name = "listen", .required = true, .set = set_listen },
+	{ .name = "identity", .set = set_identity },
+	{ .name = "version", .set = set_version },
+	{ .name = "nsid", .set = set_nsid },
+	{ .name = "udp-max-payload", .set = set_udp_max_payload,
+	  .min = 512, .max = 4096 },
+	{ .name = "tcp-max-connections", .set = set_tcp_max_connections,
+	  .min = 1, .max = 1000000 },
+	{ .name = "tcp-idle-timeout", .set = set_tcp_idle_timeout,
+	  .min = 1, .max = 3600 },
+	{ .name = "log-level", .set = set_log_level },
+	{ .name = NULL },
+};
+
+static const struct conf_section server_section = {
+	.what = "'server'", .where = "in 'server'", .keys = server_keys,
+};
+
+static void set_server(struct loader *ld, const struct conf_key *ck,
+		       const struct cnode *key, const struct cnode *val,
+		       void *obj)
+{
+	(void)ck;
+	walk_map(ld, val, key->line, &server_section, obj);
+}
+
+static const struct conf_key top_keys[] = {
+	{ .name = "server", .required = true, .set = set_server },
+	{ .name = "zones", .required = true, .set = set_zones },
+	{ .name = NULL },
+};
+
+static const struct conf_section top_section = {
+	.what = "the top level", .where = "at the top level", .keys = top_keys,
+};
+
+/*
+ * Stage 3: defaults and the public entry points.
+ */
+
+static struct conf *conf_new(const char *path)
+{
+	struct conf *conf = xcalloc(1, sizeof(*conf));
+
+	conf->path = xstrdup(path);
+	conf->udp_max_payload = CONF_DEFAULT_UDP_MAX_PAYLOAD;
+	conf->tcp_max_connections = CONF_DEFAULT_TCP_MAX_CONNECTIONS;
+	conf->tcp_idle_timeout_ms = CONF_DEFAULT_TCP_IDLE_TIMEOUT_MS;
+	conf->log_level = LOG_LEVEL_INFO;
+	return conf;
+}
+
+/* Fill in the defaults that are not constants. */
+static void conf_defaults(struct conf *conf)
+{
+	char host[256];
+
+	if (conf->identity == NULL) {
+		if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "geodnsd");
+		host[sizeof(host) - 1] = '\0';
+		conf->identity = xstrdup(host);
+	}
+	if (conf->version == NULL)
+		conf->version = xstrdup("geodnsd " PACKAGE_VERSION);
+}
+
+static FILE *conf_open(struct loader *ld)
+{
+	FILE *fp = fopen(ld->path, "r");
+	struct stat st;
+
+	if (fp == NULL) {
+		conf_error(ld, 0, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		conf_error(ld, 0, "cannot open: %s", strerror(EISDIR));
+		fclose(fp);
+		return NULL;
+	}
+	return fp;
+}
+
+int conf_load(const char *path, struct conf **out, struct diag *d)
+{
+	struct loader ld = { .path = path, .d = d };
+	struct cnode *root = NULL;
+	FILE *fp = conf_open(&ld);
+
+	if (fp == NULL)
+		return -1;
+	if (tree_load(&ld, fp, &root) == 0) {
+		ld.conf = conf_new(path);
+		walk_map(&ld, root, 0, &top_section, ld.conf);
+		conf_defaults(ld.conf);
+	}
+	fclose(fp);
+	cnode_free(root);
+	if (ld.errors > 0) {
+		conf_free(ld.conf);
+		return -1;
+	}
+	*out = ld.conf;
+	return 0;
+}
+
+void conf_free(struct conf *conf)
+{
+	if (conf == NULL)
+		return;
+	for (size_t i = 0; i < conf->n_listen; i++)
+		free(conf->listen[i].text);
+	free(conf->listen);
+	for (size_t i = 0; i < conf->n_zones; i++) {
+		free(conf->zones[i].name);
+		free(conf->zones[i].file);
+	}
+	free(conf->zones);
+	free(conf->identity);
+	free(conf->version);
+	free(conf->path);
+	free(conf);
+}
