@@ -108,9 +108,12 @@ static void zone_walk(const struct zone *z, const struct dname_split *n,
 	w->exact = node->labels == n->labels;
 }
 
-static void referral(struct ans *a, const struct znode *cut)
+static void referral(struct ans *a, const struct znode *cut, unsigned hop)
 {
-	a->flags &= (uint16_t)~HDR_AA;
+	/* AA speaks for the first owner name (RFC 1035 4.1.1): a referral
+	 * reached through our own CNAME keeps it. */
+	if (hop == 0)
+		a->flags &= (uint16_t)~HDR_AA;
 	put_set(a, PKT_AUTHORITY, cut->name, znode_rrset(cut, RRTYPE_NS),
 		znode_rrset(cut, RRTYPE_NS)->ttl);
 }
@@ -149,18 +152,47 @@ static const uint8_t *answer_node(struct ans *a, const struct zone *z,
 	return NULL;
 }
 
+/* The zone to answer name from.  DS at a zone's apex belongs to the parent
+ * side of the cut (RFC 4035 3.1.4.1), so when we serve the parent too it
+ * answers. */
+static const struct zone *find_zone(const struct answer_data *d,
+				    const struct dname_split *name,
+				    uint16_t qtype, unsigned *apex_label)
+{
+	const struct zone *z = zonedb_find(d->zones, name, 0, apex_label);
+	if (z != NULL && qtype == RRTYPE_DS && *apex_label == 0 && name->labels > 0) {
+		unsigned parent_label;
+		const struct zone *p = zonedb_find(d->zones, name, 1, &parent_label);
+		if (p != NULL) {
+			*apex_label = parent_label;
+			return p;
+		}
+	}
+	return z;
+}
+
+static bool seen_before(const uint8_t *const *seen, unsigned n,
+			const uint8_t *name)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (dname_equal(seen[i], name))
+			return true;
+	return false;
+}
+
 /* Answer an IN query, following CNAMEs through the zones we serve. */
 static unsigned answer_in(struct ans *a)
 {
 	struct dname_split target;
 	const struct dname_split *name = &a->q->qname;
 	const uint8_t *owner = a->q->qname.name;
-	unsigned apex_label, rcode = RCODE_NOERROR;
+	const uint8_t *seen[CNAME_CHAIN_MAX + 1];
+	unsigned apex_label;
 
 	for (unsigned hop = 0; hop <= CNAME_CHAIN_MAX && !a->truncated; hop++) {
-		const struct zone *z = zonedb_find(a->d->zones, name, &apex_label);
+		const struct zone *z = find_zone(a->d, name, a->q->qtype, &apex_label);
 		if (z == NULL)
-			return hop == 0 ? RCODE_REFUSED : rcode;
+			return hop == 0 ? RCODE_REFUSED : RCODE_NOERROR;
 		if (hop == 0)
 			a->flags |= HDR_AA;
 
@@ -168,8 +200,8 @@ static unsigned answer_in(struct ans *a)
 		zone_walk(z, name, apex_label, a->q->qtype, &w);
 		const uint8_t *next;
 		if (w.referral) {
-			referral(a, w.node);
-			return rcode;
+			referral(a, w.node, hop);
+			return RCODE_NOERROR;
 		} else if (w.exact) {
 			next = answer_node(a, z, w.node, owner);
 		} else if (w.node->wild != NULL) {
@@ -177,15 +209,17 @@ static unsigned answer_in(struct ans *a)
 			next = answer_node(a, z, w.node->wild, owner);
 		} else {
 			put_soa(a, z);
-			return RCODE_NXDOMAIN;
+			return RCODE_NXDOMAIN; /* RFC 6604: of the last name */
 		}
-		if (next == NULL)
-			return rcode;
+		/* A loop ends once every CNAME in it has been given. */
+		seen[hop] = owner;
+		if (next == NULL || seen_before(seen, hop + 1, next))
+			return RCODE_NOERROR;
 		dname_split(next, &target);
 		name = &target;
 		owner = next;
 	}
-	return rcode;
+	return RCODE_NOERROR;
 }
 
 static unsigned resolve(struct ans *a)

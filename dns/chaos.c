@@ -50,7 +50,7 @@ unsigned chaos_answer(const struct answer_conf *c, const struct query *q,
 	if (text == NULL || text[0] == '\0')
 		return RCODE_REFUSED;
 
-	*flags |= HDR_AA;
+	(void)flags; /* not authoritative data: AA stays clear, as NSD */
 	if (q->qtype != RRTYPE_TXT && q->qtype != RRTYPE_ANY)
 		return RCODE_NOERROR;
 	uint8_t rdata[1024];

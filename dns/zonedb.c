@@ -29,11 +29,11 @@ struct zonedb *zonedb_new(struct zone **zones, size_t n_zones)
 }
 
 const struct zone *zonedb_find(const struct zonedb *db,
-			       const struct dname_split *q,
+			       const struct dname_split *q, unsigned from,
 			       unsigned *apex_label)
 {
 	/* Longest match first: walk from the full name towards the root. */
-	for (unsigned i = 0; i <= q->labels; i++) {
+	for (unsigned i = from; i <= q->labels; i++) {
 		uint32_t h = q->hash[i];
 		size_t off = i < q->labels ? q->label[i] : (size_t)q->len - 1;
 		size_t len = q->len - off;

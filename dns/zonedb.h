@@ -20,10 +20,12 @@ struct zonedb {
  * Never NULL.  Duplicate apexes are a caller bug (the config rejects them). */
 struct zonedb *zonedb_new(struct zone **zones, size_t n_zones);
 
-/* The zone with the longest apex that q is at or below, or NULL (REFUSED).
- * Sets *apex_label to the label index of q where the apex starts. */
+/* The zone with the longest apex that the suffix of q from label `from`
+ * on is at or below, or NULL (REFUSED).  from is 0 for q itself; 1 finds
+ * the parent zone of an apex.  Sets *apex_label to the label index of q
+ * where the apex starts. */
 const struct zone *zonedb_find(const struct zonedb *db,
-			       const struct dname_split *q,
+			       const struct dname_split *q, unsigned from,
 			       unsigned *apex_label);
 
 /* Free the database and its zones; NULL is a no-op. */

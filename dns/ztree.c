@@ -204,7 +204,9 @@ int zone_finish(struct zone *z)
 			continue;
 		for (unsigned k = 0; k < n->n_rrsets; k++) {
 			uint16_t t = n->rrsets[k].type;
-			if (t == RRTYPE_NS || t == RRTYPE_MX || t == RRTYPE_SRV)
+			/* Minimal responses (as NSD's and Knot's): only NS
+			 * answers and referrals carry addresses. */
+			if (t == RRTYPE_NS)
 				resolve_addl(z, n, &n->rrsets[k]);
 		}
 	}
