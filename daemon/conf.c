@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "daemon/conf_priv.h"
 #include "dns/xalloc.h"
 
 /* The tree is built recursively, so nesting is bounded. */
@@ -27,37 +28,8 @@
  * Stage 1: the YAML document as a small tree of nodes, each with its line.
  */
 
-enum cnode_type {
-	CNODE_NULL,	/* empty value, "~" or "null" */
-	CNODE_SCALAR,
-	CNODE_SEQ,
-	CNODE_MAP,
-	CNODE_BAD,	/* an error already reported (an alias): skipped */
-};
-
-struct cnode {
-	enum cnode_type type;
-	unsigned line;
-	char *text;		/* CNODE_SCALAR: the value */
-	struct cnode **kids;	/* SEQ: items; MAP: key 2i, value 2i+1 */
-	size_t n;		/* entries used in kids */
-	size_t cap;
-};
-
-struct loader {
-	const char *path;
-	struct diag *d;
-	unsigned errors;
-	FILE *fp;
-	yaml_parser_t parser;
-	struct conf *conf;
-};
-
-static void conf_error(struct loader *ld, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* Report one error against the config file and count it. */
-static void conf_error(struct loader *ld, unsigned line, const char *fmt, ...)
+void conf_error(struct loader *ld, unsigned line, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -98,7 +70,7 @@ static void cnode_push(struct cnode *n, struct cnode *kid)
 }
 
 /* How a node reads in a message: "'abc'", "a sequence", ... */
-static const char *cnode_desc(const struct cnode *n, char *buf, size_t size)
+const char *cnode_desc(const struct cnode *n, char *buf, size_t size)
 {
 	switch (n->type) {
 	case CNODE_SCALAR:
@@ -382,24 +354,6 @@ out:
  * with a setter that checks its value and stores it into obj.
  */
 
-struct conf_key;
-typedef void (*conf_set_fn)(struct loader *ld, const struct conf_key *ck,
-			    const struct cnode *key, const struct cnode *val,
-			    void *obj);
-
-struct conf_key {
-	const char *name;
-	bool required;
-	conf_set_fn set;
-	long min, max;		/* integer keys: the accepted range */
-};
-
-struct conf_section {
-	const char *what;	/* "'server'": "... must be a mapping" */
-	const char *where;	/* "in 'server'": "unknown key 'x' ..." */
-	const struct conf_key *keys;	/* < 64, ending with a NULL name */
-};
-
 static const struct conf_key *section_find(const struct conf_section *sec,
 					   const char *name, size_t *index)
 {
@@ -414,7 +368,7 @@ static const struct conf_key *section_find(const struct conf_section *sec,
 
 /* Walk a mapping against sec.  An empty value is taken as an empty mapping;
  * missing required keys are reported at line. */
-static void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
+void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
 		     const struct conf_section *sec, void *obj)
 {
 	uint64_t seen = 0;
@@ -447,7 +401,7 @@ static void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
 }
 
 /* The value as a string, or NULL after reporting why it is not one. */
-static const char *get_str(struct loader *ld, const struct conf_key *ck,
+const char *get_str(struct loader *ld, const struct conf_key *ck,
 			   const struct cnode *val)
 {
 	char desc[64];
@@ -460,7 +414,7 @@ static const char *get_str(struct loader *ld, const struct conf_key *ck,
 }
 
 /* A decimal integer in ck->min..ck->max. */
-static int get_int(struct loader *ld, const struct conf_key *ck,
+int get_int(struct loader *ld, const struct conf_key *ck,
 		   const struct cnode *val, long *out)
 {
 	char desc[64], *end;
@@ -812,7 +766,7 @@ static void set_zone_name(struct loader *ld, const struct conf_key *ck,
 }
 
 /* A relative path is taken from the directory of the config file. */
-static char *path_resolve(const char *conf_path, const char *file)
+char *path_resolve(const char *conf_path, const char *file)
 {
 	const char *slash = strrchr(conf_path, '/');
 	size_t dlen, flen = strlen(file);
@@ -944,6 +898,10 @@ static void set_server(struct loader *ld, const struct conf_key *ck,
 static const struct conf_key top_keys[] = {
 	{ .name = "server", .required = true, .set = set_server },
 	{ .name = "zones", .required = true, .set = set_zones },
+	{ .name = "geoip", .set = conf_geo_set_geoip },
+	{ .name = "datacenters", .set = conf_geo_set_skip },
+	{ .name = "services", .set = conf_geo_set_services },
+	{ .name = "routing", .set = conf_geo_set_routing },
 	{ .name = NULL },
 };
 
@@ -1009,6 +967,7 @@ int conf_load(const char *path, struct conf **out, struct diag *d)
 		return -1;
 	if (tree_load(&ld, fp, &root) == 0) {
 		ld.conf = conf_new(path);
+		conf_geo_datacenters(&ld, root, ld.conf);
 		walk_map(&ld, root, 0, &top_section, ld.conf);
 		conf_defaults(ld.conf);
 	}
@@ -1034,6 +993,7 @@ void conf_free(struct conf *conf)
 		free(conf->zones[i].file);
 	}
 	free(conf->zones);
+	geo_conf_clear(&conf->geo);
 	free(conf->identity);
 	free(conf->version);
 	free(conf->path);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "dns/log.h"
+#include "geo/geo.h"
 
 #define CONF_DEFAULT_PORT 53
 #define CONF_DEFAULT_UDP_MAX_PAYLOAD 1232
@@ -46,6 +47,7 @@ struct conf {
 	int log_level;			/* enum log_level, default LOG_LEVEL_INFO */
 	struct conf_zone *zones;
 	size_t n_zones;
+	struct geo_conf geo;		/* geoip, datacenters, services, routing */
 };
 
 /*

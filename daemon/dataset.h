@@ -6,6 +6,7 @@
 
 struct conf;
 struct diag;
+struct geo;
 struct zonedb;
 
 /*
@@ -16,6 +17,7 @@ struct zonedb;
 struct dataset {
 	struct conf *conf;
 	struct zonedb *zones;
+	struct geo *geo;		/* NULL when no datacenters are configured */
 	struct answer_data answer;	/* points into conf and zones */
 	unsigned long generation;	/* 1 for the first load, +1 per reload */
 };

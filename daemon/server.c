@@ -50,6 +50,7 @@ struct server {
 struct tcp_conn {
 	struct server *server;
 	struct bufferevent *bev;
+	struct sockaddr_storage peer;
 	struct tcp_conn *prev, *next;
 };
 
@@ -82,7 +83,8 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		size_t len = answer_query(&s->live->answer, s->in, (size_t)n,
-					  s->out, ANSWER_UDP);
+					  (const struct sockaddr *)&from, s->out,
+					  ANSWER_UDP);
 		if (len == 0)
 			continue;
 		iov.iov_base = s->out;
@@ -157,6 +159,7 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, s->in, qlen);
 		size_t len = answer_query(&s->live->answer, s->in, qlen,
+					  (const struct sockaddr *)&c->peer,
 					  s->out + 2, ANSWER_TCP);
 		if (len == 0)
 			continue;
@@ -191,8 +194,6 @@ static void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct listener *l = arg;
 	struct server *s = l->server;
 	(void)lev;
-	(void)sa;
-	(void)salen;
 	if (s->tcp_conns >= s->tcp_max) {
 		/* Over the cap: close at once rather than leave the client
 		 * waiting in the backlog (RFC 7766 6.2.2 lets servers shed). */
@@ -210,6 +211,8 @@ static void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	struct tcp_conn *c = xcalloc(1, sizeof(*c));
 	c->server = s;
 	c->bev = bev;
+	if ((size_t)salen <= sizeof(c->peer))
+		memcpy(&c->peer, sa, (size_t)salen);
 	c->next = s->conns;
 	if (s->conns != NULL)
 		s->conns->prev = c;

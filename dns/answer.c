@@ -3,9 +3,12 @@
 
 #include "dns/answer.h"
 
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "dns/chaos.h"
+#include "dns/explain.h"
 #include "dns/packet.h"
 #include "dns/query.h"
 #include "dns/rrtype.h"
@@ -21,6 +24,9 @@ struct ans {
 	const struct query *q;
 	struct pkt *p;
 	enum answer_transport tr;
+	const struct answer_client *client;
+	const struct sockaddr *from;
+	uint8_t scope;		/* widest ECS scope any part of the answer needs */
 	uint16_t flags;
 	bool truncated;
 	unsigned n_addl;
@@ -30,12 +36,6 @@ struct ans {
 	} addl[ADDL_MAX];
 };
 
-/* Where a name led inside one zone. */
-struct walk {
-	const struct znode *node;	/* deepest existing node, or the cut */
-	bool exact;			/* node is the name itself */
-	bool referral;			/* node is a cut above or at the name */
-};
 
 static void truncate_answer(struct ans *a)
 {
@@ -89,7 +89,7 @@ static void put_soa(struct ans *a, const struct zone *z)
 
 /* Descend from the apex towards the name, stopping at the first cut. */
 static void zone_walk(const struct zone *z, const struct dname_split *n,
-		      unsigned apex_label, uint16_t qtype, struct walk *w)
+		      unsigned apex_label, uint16_t qtype, struct answer_walk *w)
 {
 	const struct znode *node = z->apex;
 	w->referral = false;
@@ -126,6 +126,22 @@ static void answer_any(struct ans *a, const struct znode *n, const uint8_t *owne
 		put_set(a, PKT_ANSWER, owner, &n->rrsets[i], n->rrsets[i].ttl);
 }
 
+/* A and AAAA of a GEO name: chosen for this client by the dyn hooks. */
+static void answer_dyn(struct ans *a, const struct zone *z,
+		       const struct znode *n, const uint8_t *owner,
+		       uint16_t qtype)
+{
+	const struct answer_dyn *h = &a->d->conf.dyn;
+	struct dyn_answer out;
+	h->answer(h->ctx, n->dyn, qtype, a->client, &out);
+	if (out.scope > a->scope)
+		a->scope = out.scope;
+	if (out.set != NULL)
+		put_set(a, PKT_ANSWER, owner, out.set, out.ttl);
+	else
+		put_soa(a, z);
+}
+
 /*
  * Answer from node n (the name itself, or the wildcard that covers it) for
  * owner.  Returns the CNAME target to follow, or NULL when done.
@@ -134,6 +150,12 @@ static const uint8_t *answer_node(struct ans *a, const struct zone *z,
 				  const struct znode *n, const uint8_t *owner)
 {
 	uint16_t qtype = a->q->qtype;
+	if (n->dyn != NULL && (qtype == RRTYPE_A || qtype == RRTYPE_AAAA ||
+			       (qtype == RRTYPE_ANY && n->n_rrsets == 0))) {
+		answer_dyn(a, z, n, owner, qtype == RRTYPE_AAAA ? RRTYPE_AAAA
+								: RRTYPE_A);
+		return NULL;
+	}
 	if (qtype == RRTYPE_ANY && n->n_rrsets > 0) {
 		answer_any(a, n, owner);
 		return NULL;
@@ -171,6 +193,17 @@ static const struct zone *find_zone(const struct answer_data *d,
 	return z;
 }
 
+const struct zone *answer_walk(const struct answer_data *d,
+			       const struct dname_split *name, uint16_t qtype,
+			       struct answer_walk *w)
+{
+	unsigned apex_label;
+	const struct zone *z = find_zone(d, name, qtype, &apex_label);
+	if (z != NULL)
+		zone_walk(z, name, apex_label, qtype, w);
+	return z;
+}
+
 static bool seen_before(const uint8_t *const *seen, unsigned n,
 			const uint8_t *name)
 {
@@ -196,7 +229,7 @@ static unsigned answer_in(struct ans *a)
 		if (hop == 0)
 			a->flags |= HDR_AA;
 
-		struct walk w;
+		struct answer_walk w;
 		zone_walk(z, name, apex_label, a->q->qtype, &w);
 		const uint8_t *next;
 		if (w.referral) {
@@ -225,8 +258,12 @@ static unsigned answer_in(struct ans *a)
 static unsigned resolve(struct ans *a)
 {
 	const struct query *q = a->q;
-	if (q->qclass == RRCLASS_CH)
+	if (q->qclass == RRCLASS_CH) {
+		if (explain_match(q))
+			return explain_answer(a->d, q, a->client, a->from, a->p,
+					      &a->flags);
 		return chaos_answer(&a->d->conf, q, a->p, &a->flags);
+	}
 	if (q->qclass != RRCLASS_IN && q->qclass != RRCLASS_ANY)
 		return RCODE_REFUSED;
 	switch (q->qtype) {
@@ -254,17 +291,32 @@ static size_t udp_limit(const struct answer_data *d, const struct query *q)
 }
 
 static void put_opt(struct pkt *p, const struct answer_data *d,
-		    const struct query *q, unsigned rcode)
+		    const struct query *q, unsigned rcode, uint8_t scope)
 {
-	uint8_t rdata[4 + 256];
+	uint8_t rdata[4 + 256 + 4 + 20];
 	uint16_t rdlen = 0;
-	if (q->nsid && d->conf.nsid != NULL && d->conf.nsid_len <= 256 - 4) {
+	if (q->nsid && d->conf.nsid != NULL && d->conf.nsid_len <= 256) {
 		rdata[0] = 0;
 		rdata[1] = EDNS_OPT_NSID;
 		rdata[2] = (uint8_t)(d->conf.nsid_len >> 8);
 		rdata[3] = (uint8_t)d->conf.nsid_len;
 		memcpy(rdata + 4, d->conf.nsid, d->conf.nsid_len);
 		rdlen = (uint16_t)(4 + d->conf.nsid_len);
+	}
+	if (q->ecs) {
+		/* RFC 7871 7.2.1: echo FAMILY, SOURCE and ADDRESS; SCOPE says
+		 * how far the answer may be reused. */
+		uint8_t *e = rdata + rdlen;
+		e[0] = 0;
+		e[1] = EDNS_OPT_ECS;
+		e[2] = 0;
+		e[3] = (uint8_t)(4 + q->ecs_addr_len);
+		e[4] = (uint8_t)(q->ecs_family >> 8);
+		e[5] = (uint8_t)q->ecs_family;
+		e[6] = q->ecs_source;
+		e[7] = scope;
+		memcpy(e + 8, q->ecs_addr, q->ecs_addr_len);
+		rdlen = (uint16_t)(rdlen + 8 + q->ecs_addr_len);
 	}
 	/* RFC 6891 6.1.3: TTL = extended rcode, version 0, flags (DO clear:
 	 * we do not sign). */
@@ -273,21 +325,47 @@ static void put_opt(struct pkt *p, const struct answer_data *d,
 		   d->conf.udp_max_payload, ttl, rdata, rdlen);
 }
 
+/* The client as RFC 7871 defines it: the ECS subnet, or the source. */
+static void find_client(const struct query *q, const struct sockaddr *from,
+			struct answer_client *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (q->ecs) {
+		c->family = q->ecs_family == 1 ? 4 : 6;
+		c->prefix = q->ecs_source;
+		c->ecs = true;
+		memcpy(c->addr, q->ecs_addr, sizeof(c->addr));
+	} else if (from != NULL && from->sa_family == AF_INET) {
+		c->family = 4;
+		c->prefix = 32;
+		memcpy(c->addr, &((const struct sockaddr_in *)from)->sin_addr, 4);
+	} else if (from != NULL && from->sa_family == AF_INET6) {
+		c->family = 6;
+		c->prefix = 128;
+		memcpy(c->addr, &((const struct sockaddr_in6 *)from)->sin6_addr, 16);
+	}
+}
+
 size_t answer_query(const struct answer_data *d, const uint8_t *query,
-		    size_t qlen, uint8_t *out, enum answer_transport tr)
+		    size_t qlen, const struct sockaddr *from, uint8_t *out,
+		    enum answer_transport tr)
 {
 	struct query q;
 	int rc = query_parse(query, qlen, &q);
 	if (rc == QUERY_DROP)
 		return 0;
 
+	struct answer_client client;
+	find_client(&q, from, &client);
 	size_t limit = tr == ANSWER_TCP ? ANSWER_BUF_SIZE : udp_limit(d, &q);
 	size_t opt_len = 0;
 	if (q.edns)
-		opt_len = 11 + (q.nsid && d->conf.nsid ? 4 + d->conf.nsid_len : 0);
+		opt_len = 11 + (q.nsid && d->conf.nsid ? 4 + d->conf.nsid_len : 0) +
+			  (q.ecs ? 8 + q.ecs_addr_len : 0);
 
 	struct pkt p;
-	struct ans a = {.d = d, .q = &q, .p = &p, .tr = tr};
+	struct ans a = {.d = d, .q = &q, .p = &p, .tr = tr, .client = &client,
+			 .from = from};
 	pkt_start(&p, out, limit - opt_len, query,
 		  q.have_question ? q.question_end : DNS_HEADER_SIZE,
 		  q.have_question ? q.qname.name : NULL);
@@ -296,7 +374,7 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query,
 		rcode = resolve(&a);
 	p.max = limit;
 	if (q.edns)
-		put_opt(&p, d, &q, rcode);
+		put_opt(&p, d, &q, rcode, a.scope);
 	pkt_finish(&p, a.flags, rcode & 0xF);
 	return p.len;
 }

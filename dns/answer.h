@@ -6,7 +6,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct sockaddr;
 struct zonedb;
+struct zrrset;
+
+/* Who a query is answered for: the EDNS Client Subnet when the query has a
+ * usable one (RFC 7871), else the packet's source address. */
+struct answer_client {
+	uint8_t family;		/* 4 or 6; 0 when unknown */
+	uint8_t prefix;		/* leading bits of addr that are known */
+	bool ecs;		/* taken from an ECS option */
+	uint8_t addr[16];	/* bits past prefix are zero */
+};
+
+/* The per-client answer for a dynamic (GEO) name. */
+struct dyn_answer {
+	const struct zrrset *set;	/* NULL: NODATA */
+	uint32_t ttl;
+	uint8_t scope;		/* ECS scope prefix length this answer holds for */
+};
+
+/*
+ * Hooks for names whose A/AAAA answer depends on the client.  The geo
+ * module provides them; dns/ stays independent of it.  A node's dyn
+ * pointer is the binding passed back.
+ */
+struct answer_dyn {
+	const void *ctx;
+	void (*answer)(const void *ctx, const void *binding, uint16_t qtype,
+		       const struct answer_client *c, struct dyn_answer *out);
+	void (*explain)(const void *ctx, const void *binding,
+			const struct answer_client *c,
+			void (*emit)(void *arg, const char *line), void *arg);
+	bool (*explain_allowed)(const void *ctx, int family, const uint8_t *addr);
+};
 
 /* Server-wide answering settings, part of the published dataset. */
 struct answer_conf {
@@ -15,6 +48,7 @@ struct answer_conf {
 	const uint8_t *nsid;	/* RFC 5001 payload, NULL when off */
 	size_t nsid_len;
 	uint16_t udp_max_payload; /* largest UDP response we send */
+	struct answer_dyn dyn;	/* all NULL when nothing is geo-routed */
 };
 
 /* Everything a query is answered from; immutable once published. */
@@ -28,13 +62,33 @@ enum answer_transport { ANSWER_UDP, ANSWER_TCP };
 
 #define ANSWER_BUF_SIZE 65535
 
+struct dname_split;
+struct zone;
+struct znode;
+
+/* Where a name leads inside the zone that serves it. */
+struct answer_walk {
+	const struct znode *node;	/* deepest existing node, or the cut */
+	bool exact;			/* node is the name itself */
+	bool referral;			/* node is a cut above or at the name */
+};
+
+/* Find the zone for name (longest match; DS goes to the parent side) and
+ * walk it.  Returns the zone, or NULL when no zone serves the name (then *w
+ * is untouched).  Used by explain; the query path uses the same code. */
+const struct zone *answer_walk(const struct answer_data *d,
+			       const struct dname_split *name, uint16_t qtype,
+			       struct answer_walk *w);
+
 /*
- * Answer the query in query[0..qlen) into out (capacity ANSWER_BUF_SIZE).
+ * Answer the query in query[0..qlen), received from `from` (AF_INET or
+ * AF_INET6; NULL when unknown), into out (capacity ANSWER_BUF_SIZE).
  * Returns the response length, or 0 when the packet gets no response (too
  * short for a header, or a response sent to us).  Allocates nothing; reads d
  * only, so any number of threads may answer from one dataset at once.
  */
 size_t answer_query(const struct answer_data *d, const uint8_t *query,
-		    size_t qlen, uint8_t *out, enum answer_transport tr);
+		    size_t qlen, const struct sockaddr *from, uint8_t *out,
+		    enum answer_transport tr);
 
 #endif

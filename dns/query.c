@@ -3,6 +3,8 @@
 
 #include "dns/query.h"
 
+#include <string.h>
+
 #include "dns/rrtype.h"
 
 static uint16_t rd16(const uint8_t *p)
@@ -22,6 +24,29 @@ static int parse_question(const uint8_t *pkt, size_t len, struct query *q)
 	return 0;
 }
 
+/* RFC 7871 6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH, ADDRESS
+ * truncated to the source prefix.  Anything else is FORMERR (7.1.1). */
+static int parse_ecs(const uint8_t *p, size_t len, struct query *q)
+{
+	if (q->ecs || len < 4)
+		return -1;
+	uint16_t family = rd16(p);
+	uint8_t source = p[2], scope = p[3];
+	unsigned max = family == 1 ? 32 : family == 2 ? 128 : 0;
+	size_t alen = len - 4;
+	if (max == 0 || source > max || scope != 0 || alen != (source + 7u) / 8)
+		return -1;
+	if (source % 8 != 0 && (p[4 + alen - 1] & (0xFFu >> (source % 8))) != 0)
+		return -1;
+	q->ecs = true;
+	q->ecs_family = family;
+	q->ecs_source = source;
+	q->ecs_addr_len = (uint8_t)alen;
+	memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
+	memcpy(q->ecs_addr, p + 4, alen);
+	return 0;
+}
+
 /* RFC 6891 6.1.2: options are {code, length, data}; all must fit exactly. */
 static int parse_opt_rdata(const uint8_t *p, size_t rdlen, struct query *q)
 {
@@ -35,6 +60,8 @@ static int parse_opt_rdata(const uint8_t *p, size_t rdlen, struct query *q)
 			return -1;
 		if (code == EDNS_OPT_NSID)
 			q->nsid = true; /* RFC 5001 2.1: the request is empty */
+		else if (code == EDNS_OPT_ECS && parse_ecs(p + o, olen, q) < 0)
+			return -2;
 		/* Unknown options are ignored (RFC 6891 6.1.2). */
 		o += olen;
 	}
@@ -64,8 +91,13 @@ static int parse_additional(const uint8_t *pkt, size_t len, size_t off,
 			q->edns_udp_size = rd16(pkt + off + 2);
 			q->edns_version = pkt[off + 5];
 			q->edns_flags = rd16(pkt + off + 6);
-			if (parse_opt_rdata(pkt + off + 10, rdlen, q) < 0)
+			int rc = parse_opt_rdata(pkt + off + 10, rdlen, q);
+			if (rc < 0) {
+				/* A bad ECS is answered with our OPT; a bad OPT
+				 * without (RFC 6891 7). */
+				q->edns = rc == -2;
 				return -1;
+			}
 		}
 		off += 10 + (size_t)rdlen;
 	}
@@ -80,6 +112,7 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 	q->have_question = false;
 	q->edns = false;
 	q->nsid = false;
+	q->ecs = false;
 	q->edns_version = 0;
 	if (len < DNS_HEADER_SIZE)
 		return QUERY_DROP;
@@ -100,7 +133,7 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 	if (ancount != 0 || nscount != 0)
 		return RCODE_FORMERR;
 	if (parse_additional(pkt, len, q->question_end, arcount, q) < 0) {
-		q->edns = false; /* RFC 6891 7: no OPT in reply to a bad one */
+		q->ecs = false;
 		return RCODE_FORMERR;
 	}
 	if (q->edns && q->edns_version > 0)

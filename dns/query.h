@@ -25,6 +25,12 @@ struct query {
 	uint8_t edns_version;
 	uint16_t edns_flags;	/* DO bit etc. (RFC 6891 6.1.4) */
 	bool nsid;		/* NSID option present (RFC 5001) */
+
+	bool ecs;		/* a valid ECS option (RFC 7871 6) */
+	uint16_t ecs_family;	/* 1 IPv4, 2 IPv6 */
+	uint8_t ecs_source;	/* SOURCE PREFIX-LENGTH */
+	uint8_t ecs_addr_len;	/* octets of ADDRESS as sent */
+	uint8_t ecs_addr[16];	/* zero-padded */
 };
 
 /* query_parse() result beyond an rcode: the packet gets no answer at all. */
@@ -35,7 +41,9 @@ struct query {
  * be answered (shorter than a header, or QR set: a response sent to us),
  * otherwise the rcode to answer with: RCODE_NOERROR when the query is fit to
  * be looked up, RCODE_FORMERR (QDCOUNT != 1, bad name, ANCOUNT/NSCOUNT not 0,
- * truncated or malformed records, several OPT, OPT not at the root),
+ * truncated or malformed records, several OPT, OPT not at the root, a
+ * malformed ECS option: unknown family, prefix too long, wrong address
+ * length, bits set past the source prefix, non-zero scope, two of them),
  * RCODE_NOTIMP (opcode other than QUERY), RCODE_BADVERS (EDNS version > 0).
  * Whatever the result, q->have_question and q->edns say what may be echoed.
  */

@@ -29,6 +29,14 @@ struct rec {
 	unsigned file;		/* index into loader.files */
 };
 
+/* A GEO record: the name's A/AAAA come from a service. */
+struct georec {
+	const uint8_t *owner;
+	const void *binding;
+	unsigned line;
+	unsigned file;
+};
+
 struct loader {
 	uint8_t apex[DNAME_MAXLEN];
 	char apex_str[DNAME_MAXLEN * 4 + 2];
@@ -42,6 +50,9 @@ struct loader {
 	ldns_buffer *wire;
 	char *prev_owner;	/* presentation form, for blank owner fields */
 	uint32_t default_ttl;
+	const struct zload_dyn *dyn;
+	struct georec *geos;
+	size_t n_geos;
 };
 
 static const char *rec_file(const struct loader *L, const struct rec *r)
@@ -211,9 +222,115 @@ static void add_rec(struct loader *L, const ldns_rr *rr, const char *file,
 	r->file = file_index(L, file);
 }
 
+static bool is_ttl(const char *t)
+{
+	const char *end = t;
+	ldns_str2period(t, &end);
+	return t[0] >= '0' && t[0] <= '9' && *end == '\0';
+}
+
+static void geo_record(struct loader *L, const char *file,
+		       const struct zfline *zl, const ldns_rdf *origin,
+		       char **tok, size_t n, size_t type)
+{
+	uint32_t ttl = L->default_ttl;
+	char buf[DNAME_MAXLEN * 4 + 2];
+	for (size_t k = zl->blank_owner ? 0 : 1; k < type; k++) {
+		if (strcasecmp(tok[k], "CH") == 0 || strcasecmp(tok[k], "HS") == 0) {
+			diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
+				    "GEO records are class IN only");
+			return;
+		}
+		const char *end;
+		if (is_ttl(tok[k]))
+			ttl = ldns_str2period(tok[k], &end);
+	}
+	if (n != type + 2) {
+		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
+			    "GEO takes exactly one service name: 'name [ttl] [IN] GEO service'");
+		return;
+	}
+	ldns_rdf *owner = NULL;
+	if (zl->blank_owner) {
+		if (L->prev_owner == NULL) {
+			diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
+				    "record with no owner name and no previous owner");
+			return;
+		}
+		owner = make_name(L->prev_owner, origin);
+	} else {
+		owner = make_name(tok[0], origin);
+	}
+	if (owner == NULL) {
+		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
+			    "syntax error: invalid owner name '%s'", tok[0]);
+		return;
+	}
+	uint8_t lname[DNAME_MAXLEN];
+	memcpy(lname, ldns_rdf_data(owner), ldns_rdf_size(owner));
+	dname_tolower(lname);
+	free(L->prev_owner);
+	L->prev_owner = ldns_rdf2str(owner);
+	ldns_rdf_deep_free(owner);
+	if (!dname_is_subdomain(lname, L->apex)) {
+		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
+			    "'%s' is outside the zone '%s'",
+			    name_str(lname, buf, sizeof(buf)), L->apex_str);
+		return;
+	}
+	const char *service = tok[type + 1];
+	const void *b = L->dyn ? L->dyn->bind(L->dyn->ctx, service, ttl) : NULL;
+	if (b == NULL) {
+		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
+			    "GEO record names unknown service '%s'", service);
+		return;
+	}
+	L->geos = xrealloc(L->geos, (L->n_geos + 1) * sizeof(*L->geos));
+	struct georec *g = &L->geos[L->n_geos++];
+	g->owner = arena_memdup(L->tmp, lname, dname_len(lname));
+	g->binding = b;
+	g->line = zl->line;
+	g->file = file_index(L, file);
+}
+
+
+/*
+ * "owner [ttl] [class] GEO service": ldns does not know GEO, so these lines
+ * are read here.  Returns false when the line is not a GEO record.
+ */
+static bool geo_line(struct loader *L, const char *file,
+		     const struct zfline *zl, const ldns_rdf *origin)
+{
+	char *tok[8];
+	size_t n = 0;
+	const char *s = zl->text, *rest;
+	while (n < 8) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			break;
+		tok[n++] = first_token(s, &rest);
+		s = rest;
+	}
+	size_t i = zl->blank_owner ? 0 : 1, type = 0;
+	for (size_t k = 0; k < 2 && i < n; k++)
+		if (is_ttl(tok[i]) || strcasecmp(tok[i], "IN") == 0 ||
+		    strcasecmp(tok[i], "CH") == 0 || strcasecmp(tok[i], "HS") == 0)
+			i++;
+	bool geo = i < n && strcasecmp(tok[i], "GEO") == 0;
+	type = i;
+	if (geo)
+		geo_record(L, file, zl, origin, tok, n, type);
+	for (size_t k = 0; k < n; k++)
+		free(tok[k]);
+	return geo;
+}
+
 static void record_line(struct loader *L, const char *file,
 			const struct zfline *zl, const ldns_rdf *origin)
 {
+	if (geo_line(L, file, zl, origin))
+		return;
 	char *text = NULL;
 	if (zl->blank_owner) {
 		if (L->prev_owner == NULL) {
@@ -369,6 +486,51 @@ static void check_owner(struct loader *L, const struct rec *b,
 	}
 }
 
+static int cmp_owner_key(const void *key, const void *elem)
+{
+	const uint8_t *k = key;
+	const struct rec *r = elem;
+	size_t kl = dname_len(k), rl = dname_len(r->owner);
+	if (kl != rl)
+		return kl < rl ? -1 : 1;
+	return memcmp(k, r->owner, kl);
+}
+
+/* GEO names: one GEO each, and no static A/AAAA/CNAME beside it. */
+static void validate_geos(struct loader *L)
+{
+	for (size_t i = 0; i < L->n_geos; i++) {
+		const struct georec *g = &L->geos[i];
+		for (size_t j = 0; j < i; j++) {
+			if (dname_equal(L->geos[j].owner, g->owner)) {
+				diag_report(L->d, LOG_LEVEL_ERR, L->files[g->file], g->line,
+					    "more than one GEO record at this name "
+					    "(first at line %u)", L->geos[j].line);
+				break;
+			}
+		}
+		const struct rec *r = L->n_recs ? bsearch(g->owner, L->recs, L->n_recs,
+							  sizeof(*r), cmp_owner_key)
+						: NULL;
+		if (r == NULL)
+			continue;
+		while (r > L->recs && same_owner(r - 1, r))
+			r--;
+		for (; r < L->recs + L->n_recs && cmp_owner_key(g->owner, r) == 0; r++) {
+			if (r->type == RRTYPE_A || r->type == RRTYPE_AAAA ||
+			    r->type == RRTYPE_CNAME) {
+				diag_report(L->d, LOG_LEVEL_ERR, L->files[g->file], g->line,
+					    "GEO name also has static %s records (%s:%u); "
+					    "a GEO name gets its A/AAAA from the service",
+					    r->type == RRTYPE_CNAME ? "CNAME"
+					    : r->type == RRTYPE_A   ? "A" : "AAAA",
+					    rec_file(L, r), r->line);
+				break;
+			}
+		}
+	}
+}
+
 static void validate(struct loader *L)
 {
 	bool apex_soa = false, apex_ns = false;
@@ -385,6 +547,7 @@ static void validate(struct loader *L)
 	if (!apex_ns)
 		diag_report(L->d, LOG_LEVEL_ERR, L->files[0], 0,
 			    "no NS records at the zone apex '%s'", L->apex_str);
+	validate_geos(L);
 }
 
 /* ---- building ------------------------------------------------------ */
@@ -428,6 +591,8 @@ static struct zone *build(struct loader *L)
 		i = j;
 	}
 	free(buf);
+	for (size_t i = 0; i < L->n_geos; i++)
+		zone_node(z, L->geos[i].owner, true)->dyn = L->geos[i].binding;
 	zone_finish(z);
 	return z;
 }
@@ -472,11 +637,14 @@ static void loader_free(struct loader *L)
 	free(L->files);
 	ldns_buffer_free(L->wire);
 	free(L->prev_owner);
+	free(L->geos);
 }
 
-struct zone *zload_file(const char *name, const char *file, struct diag *d)
+struct zone *zload_file(const char *name, const char *file,
+			const struct zload_dyn *dyn, struct diag *d)
 {
-	struct loader L = {.d = d, .errors0 = d->errors, .default_ttl = DEFAULT_TTL};
+	struct loader L = {.d = d, .errors0 = d->errors, .default_ttl = DEFAULT_TTL,
+			   .dyn = dyn};
 	int alen = dname_from_str(name, L.apex);
 	if (alen < 0) {
 		diag_report(d, LOG_LEVEL_ERR, file, 0, "invalid zone name '%s'", name);

@@ -2,8 +2,21 @@
 #ifndef GD_ZLOAD_H
 #define GD_ZLOAD_H
 
+#include <stdint.h>
+
 struct diag;
 struct zone;
+
+/*
+ * GEO records ("www 60 IN GEO web"): the loader asks bind() for the
+ * binding of a service; NULL means there is no such service (an error at
+ * the record's line).  The binding is stored on the node for the answer
+ * engine's dyn hooks.
+ */
+struct zload_dyn {
+	void *ctx;
+	const void *(*bind)(void *ctx, const char *service, uint32_t ttl);
+};
 
 /*
  * Load the zone whose apex is name (presentation form) from file.  Records
@@ -11,12 +24,14 @@ struct zone;
  * including file's directory) are handled here.  Every problem is reported
  * to d as file:line: an unparsable record, a class other than IN, data
  * outside the zone, no or several SOA, an SOA below the apex, no NS at the
- * apex, CNAME beside other data, duplicate records (errors); RRset TTL
+ * apex, CNAME beside other data, duplicate records, a GEO record naming
+ * an unknown service or beside A/AAAA/CNAME (errors); RRset TTL
  * mismatches, data hidden below a delegation, and in-zone NS targets without
  * addresses ("missing glue") (warnings).
  * Returns the finished zone (caller frees with zone_free), or NULL when any
  * error was reported.
  */
-struct zone *zload_file(const char *name, const char *file, struct diag *d);
+struct zone *zload_file(const char *name, const char *file,
+			const struct zload_dyn *dyn, struct diag *d);
 
 #endif

@@ -1,0 +1,106 @@
+/* conf_priv.h: the config loader's YAML tree and schema walker, shared by conf*.c. */
+#ifndef GD_CONF_PRIV_H
+#define GD_CONF_PRIV_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <yaml.h>
+
+#include "daemon/conf.h"
+
+/*
+ * Stage 1: the YAML document as a small tree of nodes, each with its line.
+ */
+
+enum cnode_type {
+	CNODE_NULL,	/* empty value, "~" or "null" */
+	CNODE_SCALAR,
+	CNODE_SEQ,
+	CNODE_MAP,
+	CNODE_BAD,	/* an error already reported (an alias): skipped */
+};
+
+struct cnode {
+	enum cnode_type type;
+	unsigned line;
+	char *text;		/* CNODE_SCALAR: the value */
+	struct cnode **kids;	/* SEQ: items; MAP: key 2i, value 2i+1 */
+	size_t n;		/* entries used in kids */
+	size_t cap;
+};
+
+struct loader {
+	const char *path;
+	struct diag *d;
+	unsigned errors;
+	FILE *fp;
+	yaml_parser_t parser;
+	struct conf *conf;
+};
+
+/*
+ * Stage 2: the schema.  Each mapping is a section: a table of keys, each
+ * with a setter that checks its value and stores it into obj.
+ */
+
+struct conf_key;
+typedef void (*conf_set_fn)(struct loader *ld, const struct conf_key *ck,
+			    const struct cnode *key, const struct cnode *val,
+			    void *obj);
+
+struct conf_key {
+	const char *name;
+	bool required;
+	conf_set_fn set;
+	long min, max;		/* integer keys: the accepted range */
+};
+
+struct conf_section {
+	const char *what;	/* "'server'": "... must be a mapping" */
+	const char *where;	/* "in 'server'": "unknown key 'x' ..." */
+	const struct conf_key *keys;	/* < 64, ending with a NULL name */
+};
+
+/* Report one error against the config file (at line) and count it. */
+void conf_error(struct loader *ld, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* How a node reads in a message: "'abc'", "a sequence", ... */
+const char *cnode_desc(const struct cnode *n, char *buf, size_t size);
+
+/* Walk a mapping against sec, calling each key's setter with obj; unknown
+ * and missing required keys are reported (the latter at line). */
+void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
+	      const struct conf_section *sec, void *obj);
+
+/* The value as a string, or NULL after reporting why it is not one. */
+const char *get_str(struct loader *ld, const struct conf_key *ck,
+		    const struct cnode *val);
+
+/* A decimal integer in ck->min..ck->max: 0, or -1 after reporting. */
+int get_int(struct loader *ld, const struct conf_key *ck,
+	    const struct cnode *val, long *out);
+
+/* file relative to the directory of conf_path (absolute stays as is);
+ * the caller frees the result. */
+char *path_resolve(const char *conf_path, const char *file);
+
+/* The geo sections (conf_geo.c); obj is the struct conf.  Datacenters are
+ * read before anything else (conf_geo_datacenters) so that the sections
+ * naming them may come first in the file; the walk then skips them. */
+void conf_geo_datacenters(struct loader *ld, const struct cnode *root,
+			  struct conf *conf);
+void conf_geo_set_geoip(struct loader *ld, const struct conf_key *ck,
+			const struct cnode *key, const struct cnode *val,
+			void *obj);
+void conf_geo_set_skip(struct loader *ld, const struct conf_key *ck,
+		       const struct cnode *key, const struct cnode *val,
+		       void *obj);
+void conf_geo_set_services(struct loader *ld, const struct conf_key *ck,
+			   const struct cnode *key, const struct cnode *val,
+			   void *obj);
+void conf_geo_set_routing(struct loader *ld, const struct conf_key *ck,
+			  const struct cnode *key, const struct cnode *val,
+			  void *obj);
+
+#endif

@@ -1,0 +1,121 @@
+/* explain.c: explain queries, answered as CHAOS TXT lines. */
+#include "config.h"
+
+#include "dns/explain.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "dns/answer.h"
+#include "dns/chaos.h"
+#include "dns/packet.h"
+#include "dns/query.h"
+#include "dns/rrtype.h"
+#include "dns/ztree.h"
+
+static const uint8_t SUFFIX[] = "\7explain\7geodnsd";	/* + root */
+
+bool explain_match(const struct query *q)
+{
+	size_t n = sizeof(SUFFIX);
+	return q->qname.len > n &&
+	       memcmp(q->qname.name + q->qname.len - n, SUFFIX, n) == 0;
+}
+
+struct emitter {
+	struct pkt *p;
+	const uint8_t *owner;
+	bool full;
+};
+
+static void emit_line(void *arg, const char *line)
+{
+	struct emitter *e = arg;
+	uint8_t rdata[1024];
+	int len = chaos_txt_rdata(line, rdata, sizeof(rdata));
+	if (e->full || len < 0)
+		return;
+	if (pkt_put_rr(e->p, PKT_ANSWER, e->owner, RRTYPE_TXT, RRCLASS_CH, 0,
+		       rdata, (uint16_t)len) < 0)
+		e->full = true;
+}
+
+static bool allowed(const struct answer_data *d, const struct sockaddr *from)
+{
+	int family = 0;
+	const uint8_t *addr = NULL;
+	if (from != NULL && from->sa_family == AF_INET) {
+		family = 4;
+		addr = (const uint8_t *)&((const struct sockaddr_in *)from)->sin_addr;
+	} else if (from != NULL && from->sa_family == AF_INET6) {
+		family = 6;
+		addr = (const uint8_t *)&((const struct sockaddr_in6 *)from)->sin6_addr;
+	}
+	if (addr == NULL)
+		return false;
+	if (d->conf.dyn.explain_allowed != NULL)
+		return d->conf.dyn.explain_allowed(d->conf.dyn.ctx, family, addr);
+	static const uint8_t v6_loopback[16] = {[15] = 1};
+	return (family == 4 && addr[0] == 127) ||
+	       (family == 6 && memcmp(addr, v6_loopback, 16) == 0);
+}
+
+/* Lines for names that are not geo-routed. */
+static void explain_static(const struct answer_walk *w, const char *name,
+			   struct emitter *e)
+{
+	char line[DNAME_MAXLEN * 4 + 128];
+	if (w->referral)
+		snprintf(line, sizeof(line), "%s: delegated (referral); not geo-routed, "
+			 "ecs scope /0", name);
+	else if (!w->exact && w->node->wild == NULL)
+		snprintf(line, sizeof(line), "%s: does not exist (NXDOMAIN); ecs scope /0",
+			 name);
+	else
+		snprintf(line, sizeof(line), "%s: static records%s; the same for every "
+			 "client, ecs scope /0", name,
+			 w->exact ? "" : " (from a wildcard)");
+	emit_line(e, line);
+}
+
+unsigned explain_answer(const struct answer_data *d, const struct query *q,
+			const struct answer_client *client,
+			const struct sockaddr *from, struct pkt *p,
+			uint16_t *flags)
+{
+	if (!allowed(d, from))
+		return RCODE_REFUSED;
+	if (q->qtype != RRTYPE_TXT && q->qtype != RRTYPE_ANY)
+		return RCODE_NOERROR;
+
+	/* The name being explained: the query name less the suffix. */
+	uint8_t target[DNAME_MAXLEN];
+	size_t tlen = q->qname.len - (sizeof(SUFFIX) - 1);
+	memcpy(target, q->qname.name, tlen - 1);
+	target[tlen - 1] = 0;
+	struct dname_split name;
+	dname_split(target, &name);
+	char str[DNAME_MAXLEN * 4 + 2];
+	dname_to_str(target, str, sizeof(str));
+
+	struct emitter e = {.p = p, .owner = q->qname.name};
+	struct answer_walk w;
+	if (answer_walk(d, &name, RRTYPE_A, &w) == NULL) {
+		char line[DNAME_MAXLEN * 4 + 128];
+		snprintf(line, sizeof(line), "%s: not in any zone served here (REFUSED)", str);
+		emit_line(&e, line);
+	} else {
+		const struct znode *n = w.exact ? w.node : w.node->wild;
+		if (!w.referral && n != NULL && n->dyn != NULL && d->conf.dyn.explain)
+			d->conf.dyn.explain(d->conf.dyn.ctx, n->dyn, client, emit_line, &e);
+		else
+			explain_static(&w, str, &e);
+	}
+	if (e.full) {
+		*flags |= HDR_TC;
+		pkt_clear_records(p);
+	}
+	return RCODE_NOERROR;
+}

@@ -1,0 +1,132 @@
+/* geo.h: choosing the datacenter for a client: GeoIP location, rules, distance. */
+#ifndef GD_GEO_H
+#define GD_GEO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct answer_client;
+struct diag;
+struct dyn_answer;
+struct geo;
+
+#define GEO_DC_MAX 64		/* datacenters in one configuration */
+
+/* An address or network; family 4 or 6, len in bits. */
+struct geo_prefix {
+	uint8_t family;
+	uint8_t len;
+	uint8_t addr[16];
+};
+
+/* An ordered list of datacenter indexes (into geo_conf.dcs). */
+struct geo_list {
+	uint16_t *dc;
+	uint16_t n;
+};
+
+struct geo_dc {
+	char *name;
+	double lat, lon;	/* degrees */
+	unsigned line;
+};
+
+/* A routing rule: clients in net, or of a country/continent code, use dcs
+ * in this order before the rest. */
+struct geo_rule {
+	struct geo_prefix net;	/* network rules */
+	char code[3];		/* country (ISO 3166-1 alpha-2) or continent */
+	struct geo_list dcs;
+	char *file;		/* where it was written, for explain and errors */
+	unsigned line;
+};
+
+/* One datacenter's load-balancer addresses for a service. */
+struct geo_service_dc {
+	uint16_t dc;
+	struct geo_prefix *addrs;	/* full-length prefixes */
+	size_t n_addrs;
+	unsigned line;
+};
+
+struct geo_service {
+	char *name;
+	struct geo_service_dc *dcs;
+	size_t n_dcs;
+	unsigned line;
+};
+
+/* The geo part of the configuration, as the config loader produces it. */
+struct geo_conf {
+	char *database;		/* MaxMind DB path, NULL when none */
+	unsigned database_line;
+	struct geo_prefix *explain_acl;	/* who may ask explain queries */
+	size_t n_explain_acl;
+	bool explain_acl_set;	/* else the default: loopback only */
+	struct geo_dc *dcs;
+	size_t n_dcs;
+	struct geo_service *services;
+	size_t n_services;
+	struct geo_rule *nets;
+	size_t n_nets;
+	struct geo_rule *countries;
+	size_t n_countries;
+	struct geo_rule *continents;
+	size_t n_continents;
+	struct geo_list default_order;	/* n == 0: config order */
+};
+
+/* Free what a geo_conf holds (not the struct itself); NULL is a no-op. */
+void geo_conf_clear(struct geo_conf *gc);
+
+/*
+ * Build the runtime geo data: open the MaxMind DB (if any), decode every
+ * data record once, rank the datacenters for each, and build the network
+ * rule tree and each service's answer RRsets.  Problems are reported to d
+ * (a missing or corrupt database names the file and the libmaxminddb
+ * reason).  Returns NULL on error.  Never touches the query path.
+ */
+struct geo *geo_build(const struct geo_conf *gc, const char *conf_path,
+		      struct diag *d);
+
+/* Free; NULL is a no-op. */
+void geo_free(struct geo *g);
+
+/* Index of the service called name, or -1. */
+int geo_service_index(const struct geo *g, const char *name);
+
+/*
+ * A binding of a zone name to a service with its TTL, allocated in g and
+ * freed with it.  This is what a GEO record's node carries.
+ */
+const void *geo_bind(struct geo *g, int service, uint32_t ttl);
+
+/*
+ * Answer qtype (A or AAAA) for a GEO name bound by binding, for client c.
+ * Fills out: the RRset to answer (NULL for NODATA), its TTL, and the ECS
+ * scope prefix length over which this answer holds.  Query path: no
+ * allocation, no MMDB data decoding.  ctx is the struct geo.
+ */
+void geo_answer(const void *ctx, const void *binding, uint16_t qtype,
+		const struct answer_client *c, struct dyn_answer *out);
+
+/*
+ * Explain, as text lines, what client c gets for the GEO name bound by
+ * binding and why.  Calls emit(arg, line) once per line.  ctx is the
+ * struct geo.
+ */
+void geo_explain(const void *ctx, const void *binding,
+		 const struct answer_client *c,
+		 void (*emit)(void *arg, const char *line), void *arg);
+
+/* True when addr (family 4/6) may ask explain queries. */
+bool geo_explain_allowed(const void *ctx, int family, const uint8_t *addr);
+
+/* Memory held, in bytes (for logs). */
+size_t geo_memory(const struct geo *g);
+
+/* Number of MMDB data records decoded at load (0 without a database). */
+size_t geo_records(const struct geo *g);
+
+#endif

@@ -1,0 +1,245 @@
+/* geodb.c: MaxMind DB via libmaxminddb, with a load-time record cache. */
+#include "config.h"
+
+#include "geo/geodb.h"
+
+#include <arpa/inet.h>
+#include <maxminddb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/log.h"
+#include "dns/xalloc.h"
+
+struct geodb {
+	MMDB_s mmdb;
+	struct geo_loc *locs;
+	size_t n_locs, cap_locs;
+	uint32_t *table;	/* index + 1 into locs; 0 = empty */
+	size_t mask;
+};
+
+static size_t slot(uint32_t offset, size_t mask)
+{
+	return (size_t)(offset * 2654435761u) & mask;
+}
+
+static const struct geo_loc *table_find(const struct geodb *db, uint32_t offset)
+{
+	for (size_t s = slot(offset, db->mask); db->table[s] != 0;
+	     s = (s + 1) & db->mask) {
+		const struct geo_loc *l = &db->locs[db->table[s] - 1];
+		if (l->offset == offset)
+			return l;
+	}
+	return NULL;
+}
+
+static void get_code(MMDB_entry_s *e, const char *map, const char *key,
+		     char out[3])
+{
+	MMDB_entry_data_s v;
+	if (MMDB_get_value(e, &v, map, key, NULL) == MMDB_SUCCESS &&
+	    v.has_data && v.type == MMDB_DATA_TYPE_UTF8_STRING &&
+	    v.data_size == 2) {
+		out[0] = v.utf8_string[0];
+		out[1] = v.utf8_string[1];
+		out[2] = '\0';
+	}
+}
+
+static bool get_double(MMDB_entry_s *e, const char *key, double *out)
+{
+	MMDB_entry_data_s v;
+	if (MMDB_get_value(e, &v, "location", key, NULL) != MMDB_SUCCESS ||
+	    !v.has_data)
+		return false;
+	if (v.type == MMDB_DATA_TYPE_DOUBLE)
+		*out = v.double_value;
+	else if (v.type == MMDB_DATA_TYPE_FLOAT)
+		*out = v.float_value;
+	else
+		return false;
+	return true;
+}
+
+/* Decode one data record into the cache (once per distinct record). */
+static void add_record(struct geodb *db, MMDB_entry_s e)
+{
+	if (table_find(db, e.offset) != NULL)
+		return;
+	if (db->n_locs == db->cap_locs) {
+		db->cap_locs = db->cap_locs ? db->cap_locs * 2 : 256;
+		db->locs = xrealloc(db->locs, db->cap_locs * sizeof(*db->locs));
+	}
+	struct geo_loc *l = &db->locs[db->n_locs];
+	memset(l, 0, sizeof(*l));
+	l->offset = e.offset;
+	double lat, lon;
+	if (get_double(&e, "latitude", &lat) && get_double(&e, "longitude", &lon) &&
+	    lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
+		l->lat = (float)lat;
+		l->lon = (float)lon;
+		l->has_coords = true;
+	}
+	get_code(&e, "country", "iso_code", l->country);
+	if (l->country[0] == '\0')
+		get_code(&e, "registered_country", "iso_code", l->country);
+	get_code(&e, "continent", "code", l->continent);
+	db->n_locs++;
+	if (db->n_locs * 2 > db->mask + 1) {
+		free(db->table);
+		db->mask = db->mask * 2 + 1;
+		db->table = xcalloc(db->mask + 1, sizeof(*db->table));
+		for (size_t i = 0; i < db->n_locs; i++) {
+			size_t s = slot(db->locs[i].offset, db->mask);
+			while (db->table[s] != 0)
+				s = (s + 1) & db->mask;
+			db->table[s] = (uint32_t)(i + 1);
+		}
+	} else {
+		size_t s = slot(l->offset, db->mask);
+		while (db->table[s] != 0)
+			s = (s + 1) & db->mask;
+		db->table[s] = (uint32_t)db->n_locs;
+	}
+}
+
+/* Visit every node once: each data record a node points to is decoded. */
+static int walk_tree(struct geodb *db, const char *path, struct diag *d,
+		     const char *at_file, unsigned at_line)
+{
+	for (uint32_t n = 0; n < db->mmdb.metadata.node_count; n++) {
+		MMDB_search_node_s node;
+		int rc = MMDB_read_node(&db->mmdb, n, &node);
+		if (rc != MMDB_SUCCESS ||
+		    node.left_record_type == MMDB_RECORD_TYPE_INVALID ||
+		    node.right_record_type == MMDB_RECORD_TYPE_INVALID) {
+			diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
+				    "geoip database '%s': corrupt search tree at node %u: %s",
+				    path, n, rc != MMDB_SUCCESS ? MMDB_strerror(rc)
+								: "invalid record");
+			return -1;
+		}
+		if (node.left_record_type == MMDB_RECORD_TYPE_DATA)
+			add_record(db, node.left_record_entry);
+		if (node.right_record_type == MMDB_RECORD_TYPE_DATA)
+			add_record(db, node.right_record_entry);
+	}
+	return 0;
+}
+
+struct geodb *geodb_open(const char *path, struct diag *d,
+			 const char *at_file, unsigned at_line)
+{
+	struct geodb *db = xcalloc(1, sizeof(*db));
+	db->mask = 1023;
+	db->table = xcalloc(db->mask + 1, sizeof(*db->table));
+	int rc = MMDB_open(path, MMDB_MODE_MMAP, &db->mmdb);
+	if (rc != MMDB_SUCCESS) {
+		diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
+			    "geoip database '%s': %s", path,
+			    rc == MMDB_IO_ERROR ? "cannot open (missing or unreadable file)"
+						: MMDB_strerror(rc));
+		free(db);
+		return NULL;
+	}
+	if (walk_tree(db, path, d, at_file, at_line) < 0) {
+		geodb_free(db);
+		return NULL;
+	}
+	if (db->n_locs == 0) {
+		diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
+			    "geoip database '%s' holds no records", path);
+		geodb_free(db);
+		return NULL;
+	}
+	return db;
+}
+
+void geodb_free(struct geodb *db)
+{
+	if (db == NULL)
+		return;
+	MMDB_close(&db->mmdb);
+	free(db->locs);
+	free(db->table);
+	free(db);
+}
+
+static const struct sockaddr *make_sa(int family, const uint8_t *addr,
+				      struct sockaddr_in6 *buf)
+{
+	memset(buf, 0, sizeof(*buf));
+	if (family == 4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)buf;
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, addr, 4);
+	} else {
+		buf->sin6_family = AF_INET6;
+		memcpy(&buf->sin6_addr, addr, 16);
+	}
+	return (const struct sockaddr *)buf;
+}
+
+static MMDB_lookup_result_s lookup(const struct geodb *db, int family,
+				   const uint8_t *addr, unsigned *netmask)
+{
+	struct sockaddr_in6 sa;
+	int err = 0;
+	MMDB_lookup_result_s r = MMDB_lookup_sockaddr(&db->mmdb,
+						      make_sa(family, addr, &sa), &err);
+	if (err != MMDB_SUCCESS) {
+		r.found_entry = false;
+		r.netmask = 0;
+	}
+	/* An IPv4 address in an IPv6 tree is counted from ::/96. */
+	unsigned nm = r.netmask;
+	if (family == 4 && db->mmdb.metadata.ip_version == 6)
+		nm = nm >= 96 ? nm - 96 : 0;
+	*netmask = nm;
+	return r;
+}
+
+const struct geo_loc *geodb_lookup(const struct geodb *db, int family,
+				   const uint8_t *addr, unsigned *netmask)
+{
+	MMDB_lookup_result_s r = lookup(db, family, addr, netmask);
+	if (!r.found_entry)
+		return NULL;
+	return table_find(db, r.entry.offset);
+}
+
+size_t geodb_count(const struct geodb *db)
+{
+	return db->n_locs;
+}
+
+struct geo_loc *geodb_loc(struct geodb *db, size_t i)
+{
+	return &db->locs[i];
+}
+
+void geodb_city(const struct geodb *db, int family, const uint8_t *addr,
+		char *out, size_t size)
+{
+	unsigned nm;
+	MMDB_lookup_result_s r = lookup(db, family, addr, &nm);
+	MMDB_entry_data_s v;
+	out[0] = '\0';
+	if (r.found_entry &&
+	    MMDB_get_value(&r.entry, &v, "city", "names", "en", NULL) == MMDB_SUCCESS &&
+	    v.has_data && v.type == MMDB_DATA_TYPE_UTF8_STRING)
+		snprintf(out, size, "%.*s", (int)v.data_size, v.utf8_string);
+}
+
+const char *geodb_type(const struct geodb *db)
+{
+	return db->mmdb.metadata.database_type;
+}
+
+size_t geodb_memory(const struct geodb *db)
+{
+	return db->cap_locs * sizeof(*db->locs) + (db->mask + 1) * sizeof(*db->table);
+}

@@ -1,0 +1,74 @@
+/* geodb.h: a MaxMind DB opened once, every data record decoded once at load. */
+#ifndef GD_GEODB_H
+#define GD_GEODB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct diag;
+struct geodb;
+struct geo_rule;
+
+/* Why a location's datacenter order is what it is (set by geo.c). */
+enum geo_reason {
+	GEO_BY_DEFAULT,		/* no usable location */
+	GEO_BY_NETWORK,		/* a network rule */
+	GEO_BY_COUNTRY,
+	GEO_BY_CONTINENT,
+	GEO_BY_DISTANCE,
+};
+
+/* What one MMDB data record says, decoded at load.  order is the ranking
+ * of datacenters for clients of this record, filled in by geo.c. */
+struct geo_loc {
+	float lat, lon;
+	bool has_coords;
+	char country[3];	/* "" when absent */
+	char continent[3];
+	uint32_t offset;	/* MMDB data offset: the cache key */
+	const uint16_t *order;
+	uint8_t reason;		/* enum geo_reason */
+	const struct geo_rule *rule;
+};
+
+/*
+ * Open path (GeoIP2/GeoLite2 City or Country layout, or anything with the
+ * same keys), walk its whole search tree and decode each data record once.
+ * Errors (missing file, corrupt database) are reported to d against
+ * at_file:at_line (the config line naming the database) with
+ * libmaxminddb's reason.  Returns NULL on error.
+ */
+struct geodb *geodb_open(const char *path, struct diag *d,
+			 const char *at_file, unsigned at_line);
+
+/* Free; NULL is a no-op. */
+void geodb_free(struct geodb *db);
+
+/*
+ * Look addr up (family 4 or 6, 4 or 16 octets).  Returns the record's
+ * location, or NULL when the database has no record for it.  *netmask is
+ * set either way to the prefix length (in addr's family) of the network
+ * the database holds for addr: the answer is the same across it.
+ * Query path: walks the search tree only, decodes nothing, allocates
+ * nothing.
+ */
+const struct geo_loc *geodb_lookup(const struct geodb *db, int family,
+				   const uint8_t *addr, unsigned *netmask);
+
+/* The decoded records, for ranking at load. */
+size_t geodb_count(const struct geodb *db);
+struct geo_loc *geodb_loc(struct geodb *db, size_t i);
+
+/* Look up the city name of addr for explain output (decodes: control path
+ * only).  Writes "" when there is none. */
+void geodb_city(const struct geodb *db, int family, const uint8_t *addr,
+		char *out, size_t size);
+
+/* The database type from its metadata, e.g. "GeoIP2-City". */
+const char *geodb_type(const struct geodb *db);
+
+/* Bytes held by the decoded records. */
+size_t geodb_memory(const struct geodb *db);
+
+#endif
