@@ -4,6 +4,8 @@
 #include "daemon/dataset.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "daemon/conf.h"
 #include "dns/log.h"
@@ -29,6 +31,24 @@ static void free_parts(struct conf *conf, struct geo *geo, struct zone **zones)
 	conf_free(conf);
 }
 
+void file_id_get(const char *path, struct file_id *id)
+{
+	struct stat st;
+	memset(id, 0, sizeof(*id));
+	if (path == NULL || stat(path, &st) != 0)
+		return;
+	id->dev = (unsigned long long)st.st_dev;
+	id->ino = (unsigned long long)st.st_ino;
+	id->size = (unsigned long long)st.st_size;
+	id->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+bool file_id_equal(const struct file_id *a, const struct file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime_ns == b->mtime_ns;
+}
+
 struct dataset *dataset_load(const char *conf_path, struct diag *d)
 {
 	struct conf *conf = NULL;
@@ -37,6 +57,10 @@ struct dataset *dataset_load(const char *conf_path, struct diag *d)
 		return NULL;
 
 	struct geo *geo = NULL;
+	struct file_id geoip_file;
+	/* Taken before opening: a file replaced while we read it is then
+	 * seen as changed and read again. */
+	file_id_get(conf->geo.database, &geoip_file);
 	if (conf->geo.n_dcs > 0) {
 		geo = geo_build(&conf->geo, conf->path, d);
 		if (geo == NULL) {
@@ -64,6 +88,7 @@ struct dataset *dataset_load(const char *conf_path, struct diag *d)
 	ds->answer.conf.nsid_len = conf->nsid_len;
 	ds->answer.conf.udp_max_payload = conf->udp_max_payload;
 	ds->geo = geo;
+	ds->geoip_file = geoip_file;
 	if (geo != NULL) {
 		ds->answer.conf.dyn.ctx = geo;
 		ds->answer.conf.dyn.answer = geo_answer;

@@ -2,6 +2,8 @@
 #ifndef GD_DATASET_H
 #define GD_DATASET_H
 
+#include <stdbool.h>
+
 #include "dns/answer.h"
 
 struct conf;
@@ -14,12 +16,26 @@ struct zonedb;
  * answering code reads it without locks, and a reload builds a new one and
  * publishes it in a single pointer swap (see docs/architecture.md).
  */
+/* Identifies one version of a file: a replaced file (new inode) or a
+ * rewritten one (new mtime or size) compares different. */
+struct file_id {
+	unsigned long long dev, ino, size;
+	long long mtime_ns;
+};
+
+/* Fill *id for path; all zero when it cannot be stat'ed. */
+void file_id_get(const char *path, struct file_id *id);
+
+/* True when both identify the same version. */
+bool file_id_equal(const struct file_id *a, const struct file_id *b);
+
 struct dataset {
 	struct conf *conf;
 	struct zonedb *zones;
 	struct geo *geo;		/* NULL when no datacenters are configured */
 	struct answer_data answer;	/* points into conf and zones */
 	unsigned long generation;	/* 1 for the first load, +1 per reload */
+	struct file_id geoip_file;	/* the database as loaded (all 0: none) */
 };
 
 /*

@@ -19,6 +19,7 @@
 #include "dns/zonedb.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/geodnsd/geodnsd.yaml"
+#define WATCH_INTERVAL_S 2	/* how often the GeoIP database file is checked */
 
 /* Reloads run on a loader thread so answering never pauses; the result
  * comes back through a pipe and is published on the event loop thread. */
@@ -29,6 +30,8 @@ struct reloader {
 	struct event *done_ev;
 	int running;		/* a loader thread is at work */
 	int again;		/* another SIGHUP came meanwhile */
+	struct event *watch_ev;
+	struct file_id failed;	/* a database version that failed to load */
 	unsigned long generation;
 	struct timespec started;
 };
@@ -127,6 +130,27 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* geoipupdate replaces the database by renaming a new file over it: reload
+ * when the file on disk is no longer the one loaded.  A version that failed
+ * to load is not retried until it changes again. */
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct reloader *r = arg;
+	const struct dataset *ds = server_dataset(r->server);
+	(void)fd, (void)what;
+	if (r->running || ds->conf->geo.database == NULL)
+		return;
+	struct file_id now;
+	file_id_get(ds->conf->geo.database, &now);
+	if (now.ino == 0 || file_id_equal(&now, &ds->geoip_file) ||
+	    file_id_equal(&now, &r->failed))
+		return;
+	log_msg(LOG_LEVEL_NOTICE, "geoip: database '%s' changed on disk, reloading",
+		ds->conf->geo.database);
+	r->failed = now;
+	reload_start(r);
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
@@ -210,6 +234,9 @@ static int run(const char *conf_path, struct dataset *ds)
 		sigs[i] = evsignal_new(base, signums[i], signal_cb, &r);
 		event_add(sigs[i], NULL);
 	}
+	struct timeval every = {WATCH_INTERVAL_S, 0};
+	r.watch_ev = event_new(base, -1, EV_PERSIST, watch_cb, &r);
+	event_add(r.watch_ev, &every);
 	signal(SIGPIPE, SIG_IGN);
 
 	log_msg(LOG_LEVEL_NOTICE, "geodnsd %s ready: %zu zone%s", PACKAGE_VERSION,
@@ -227,6 +254,7 @@ static int run(const char *conf_path, struct dataset *ds)
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
 	event_free(r.done_ev);
+	event_free(r.watch_ev);
 	close(fds[0]);
 	close(fds[1]);
 	server_free(srv);

@@ -142,6 +142,7 @@ struct geodb *geodb_open(const char *path, struct diag *d,
 			    "geoip database '%s': %s", path,
 			    rc == MMDB_IO_ERROR ? "cannot open (missing or unreadable file)"
 						: MMDB_strerror(rc));
+		free(db->table);
 		free(db);
 		return NULL;
 	}
