@@ -132,9 +132,9 @@ static bool has_address(const struct znode *n)
 	return znode_rrset(n, RRTYPE_A) != NULL || znode_rrset(n, RRTYPE_AAAA) != NULL;
 }
 
-/* The additional-section targets of one RRset: glue for a referral (any
- * in-zone address, in-bailiwick ones first and marked required), or
- * authoritative addresses for an answer. */
+/* The additional-section targets of an NS RRset: glue for a referral (any
+ * in-zone address, in-bailiwick ones first and marked required), or the
+ * authoritative addresses of the apex's name servers. */
 static void resolve_addl(struct zone *z, const struct znode *owner,
 			 struct zrrset *s)
 {

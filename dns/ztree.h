@@ -15,7 +15,8 @@ struct znode;
  * An RRset kept in wire form: data holds count records, each as a 2-octet
  * RDLENGTH (network order) followed by RDATA with uncompressed names.
  * addl lists the nodes whose A/AAAA go in the additional section when this
- * RRset is answered (NS, MX, SRV targets inside the zone), resolved at load.
+ * RRset is answered (NS targets inside the zone: minimal responses), resolved
+ * at load.
  */
 struct zrrset {
 	uint16_t type;
@@ -109,8 +110,8 @@ const struct znode *zone_lookup_suffix(const struct zone *z,
 unsigned rdata_compressible_names(uint16_t type, const uint8_t *rdata,
 				  uint16_t rdlen, uint16_t off[2]);
 
-/* Offset of the target name within RDATA for types whose target gets
- * additional-section processing (NS, MX, SRV), or -1. */
+/* Offset of the target name within RDATA for types with a host-name target
+ * (NS, MX, SRV), or -1.  Only NS targets get additional records. */
 int rdata_target_name(uint16_t type, const uint8_t *rdata, uint16_t rdlen);
 
 #endif

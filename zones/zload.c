@@ -229,10 +229,55 @@ static bool is_ttl(const char *t)
 	return t[0] >= '0' && t[0] <= '9' && *end == '\0';
 }
 
+/* The first fields of an entry: where the type is, whether a TTL was
+ * written.  Up to 8 whitespace-separated tokens (enough for GEO lines). */
+struct head {
+	char *tok[8];
+	size_t n;
+	size_t type;	/* index of the type token (== n when absent) */
+	bool has_ttl;
+};
+
+static void head_parse(const struct zfline *zl, struct head *h)
+{
+	const char *s = zl->text, *rest;
+	h->n = 0;
+	while (h->n < 8) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			break;
+		h->tok[h->n++] = first_token(s, &rest);
+		s = rest;
+	}
+	size_t i = zl->blank_owner ? 0 : 1;
+	h->has_ttl = false;
+	for (size_t k = 0; k < 2 && i < h->n; k++) {
+		if (is_ttl(h->tok[i]))
+			h->has_ttl = true;
+		else if (strcasecmp(h->tok[i], "IN") != 0 &&
+			 strcasecmp(h->tok[i], "CH") != 0 &&
+			 strcasecmp(h->tok[i], "HS") != 0)
+			break;
+		i++;
+	}
+	h->type = i;
+}
+
+static void head_free(struct head *h)
+{
+	for (size_t k = 0; k < h->n; k++)
+		free(h->tok[k]);
+}
+
+/* "owner [ttl] [class] GEO service": ldns does not know GEO, so these
+ * lines are read here. */
 static void geo_record(struct loader *L, const char *file,
 		       const struct zfline *zl, const ldns_rdf *origin,
-		       char **tok, size_t n, size_t type)
+		       const struct head *h)
 {
+	char *const *tok = h->tok;
+	size_t n = h->n, type = h->type;
 	uint32_t ttl = L->default_ttl;
 	char buf[DNAME_MAXLEN * 4 + 2];
 	for (size_t k = zl->blank_owner ? 0 : 1; k < type; k++) {
@@ -294,43 +339,19 @@ static void geo_record(struct loader *L, const char *file,
 }
 
 
-/*
- * "owner [ttl] [class] GEO service": ldns does not know GEO, so these lines
- * are read here.  Returns false when the line is not a GEO record.
- */
-static bool geo_line(struct loader *L, const char *file,
-		     const struct zfline *zl, const ldns_rdf *origin)
-{
-	char *tok[8];
-	size_t n = 0;
-	const char *s = zl->text, *rest;
-	while (n < 8) {
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (*s == '\0')
-			break;
-		tok[n++] = first_token(s, &rest);
-		s = rest;
-	}
-	size_t i = zl->blank_owner ? 0 : 1, type = 0;
-	for (size_t k = 0; k < 2 && i < n; k++)
-		if (is_ttl(tok[i]) || strcasecmp(tok[i], "IN") == 0 ||
-		    strcasecmp(tok[i], "CH") == 0 || strcasecmp(tok[i], "HS") == 0)
-			i++;
-	bool geo = i < n && strcasecmp(tok[i], "GEO") == 0;
-	type = i;
-	if (geo)
-		geo_record(L, file, zl, origin, tok, n, type);
-	for (size_t k = 0; k < n; k++)
-		free(tok[k]);
-	return geo;
-}
 
 static void record_line(struct loader *L, const char *file,
 			const struct zfline *zl, const ldns_rdf *origin)
 {
-	if (geo_line(L, file, zl, origin))
+	struct head h;
+	head_parse(zl, &h);
+	bool has_ttl = h.has_ttl;
+	if (h.type < h.n && strcasecmp(h.tok[h.type], "GEO") == 0) {
+		geo_record(L, file, zl, origin, &h);
+		head_free(&h);
 		return;
+	}
+	head_free(&h);
 	char *text = NULL;
 	if (zl->blank_owner) {
 		if (L->prev_owner == NULL) {
@@ -352,6 +373,10 @@ static void record_line(struct loader *L, const char *file,
 			    "syntax error: %s", ldns_get_errorstr_by_id(st));
 		return;
 	}
+	/* ldns takes a default TTL of 0 as "none" and uses 3600; $TTL 0 is a
+	 * real value, so apply the default ourselves. */
+	if (!has_ttl)
+		ldns_rr_set_ttl(rr, L->default_ttl);
 	free(L->prev_owner);
 	L->prev_owner = ldns_rdf2str(ldns_rr_owner(rr));
 	add_rec(L, rr, file, zl->line);

@@ -1,0 +1,686 @@
+/* test_answer.c: unit tests for dns/answer.c, query packet in, response out. */
+#include "config.h"
+
+#include "dns/answer.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dns/dname.h"
+#include "dns/log.h"
+#include "dns/rrtype.h"
+#include "dns/zonedb.h"
+#include "dns/ztree.h"
+#include "tests/unit/tap.h"
+#include "zones/zload.h"
+
+/* ---- building queries ------------------------------------------------ */
+
+/* What goes into a query beyond the question. */
+struct qopt {
+	unsigned flags;		/* header flags word */
+	bool edns;
+	unsigned udp;		/* OPT class: the requester's UDP size */
+	unsigned version;
+	bool nsid;
+};
+
+static size_t put16(uint8_t *p, size_t o, unsigned v)
+{
+	p[o] = (uint8_t)(v >> 8);
+	p[o + 1] = (uint8_t)v;
+	return o + 2;
+}
+
+/* A query for name (presentation form, case kept) into buf. */
+static size_t mkquery(uint8_t *buf, unsigned id, const char *name,
+		      unsigned qtype, unsigned qclass, const struct qopt *o)
+{
+	uint8_t wire[DNAME_MAXLEN];
+	int n = dname_from_str(name, wire);
+	if (n < 0) {
+		fprintf(stderr, "bad test name %s\n", name);
+		exit(1);
+	}
+	size_t off = put16(buf, 0, id);
+	off = put16(buf, off, o != NULL ? o->flags : HDR_RD);
+	off = put16(buf, off, 1);
+	off = put16(buf, off, 0);
+	off = put16(buf, off, 0);
+	off = put16(buf, off, o != NULL && o->edns ? 1 : 0);
+	memcpy(buf + off, wire, (size_t)n);
+	off += (size_t)n;
+	off = put16(buf, off, qtype);
+	off = put16(buf, off, qclass);
+	if (o != NULL && o->edns) {
+		buf[off++] = 0;
+		off = put16(buf, off, RRTYPE_OPT);
+		off = put16(buf, off, o->udp);
+		buf[off++] = 0;
+		buf[off++] = (uint8_t)o->version;
+		off = put16(buf, off, 0);
+		off = put16(buf, off, o->nsid ? 4 : 0);
+		if (o->nsid) {
+			off = put16(buf, off, EDNS_OPT_NSID);
+			off = put16(buf, off, 0);
+		}
+	}
+	return off;
+}
+
+/* ---- parsing responses ----------------------------------------------- */
+
+#define MAX_RRS 256
+
+struct rr {
+	char owner[DNAME_MAXLEN * 4 + 2];
+	size_t owner_off;	/* where the owner name starts */
+	unsigned type, rrclass, rdlen;
+	uint32_t ttl;
+	size_t rdoff;
+	unsigned section;
+};
+
+struct resp {
+	size_t len;
+	unsigned id, flags, rcode, qd, an, ns, ar;
+	size_t question_end;
+	unsigned n;
+	struct rr rr[MAX_RRS];
+	bool ok;		/* the whole packet parsed, nothing left over */
+	const struct rr *opt;
+};
+
+static uint8_t out[ANSWER_BUF_SIZE];
+static struct resp R;
+
+static unsigned get16(const uint8_t *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+/* A possibly compressed name at off into presentation form.  Returns the
+ * offset after the name as it appears at off, or 0 when malformed. */
+static size_t read_name(const uint8_t *p, size_t len, size_t off, char *str,
+			size_t size)
+{
+	size_t end = 0, o = 0;
+	unsigned jumps = 0;
+	str[0] = '\0';
+	for (;;) {
+		if (off >= len)
+			return 0;
+		unsigned ll = p[off];
+		if ((ll & 0xC0) == 0xC0) {
+			if (off + 1 >= len || ++jumps > 64)
+				return 0;
+			if (end == 0)
+				end = off + 2;
+			off = (ll & 0x3F) << 8 | p[off + 1];
+			continue;
+		}
+		if (ll > 63 || off + 1 + ll > len)
+			return 0;
+		if (ll == 0)
+			break;
+		if (o + ll + 2 >= size)
+			return 0;
+		memcpy(str + o, p + off + 1, ll);
+		o += ll;
+		str[o++] = '.';
+		str[o] = '\0';
+		off += 1 + ll;
+	}
+	if (o == 0)
+		strcpy(str, ".");
+	return end != 0 ? end : off + 1;
+}
+
+static void parse(size_t len)
+{
+	memset(&R, 0, sizeof(R));
+	R.len = len;
+	if (len < 12)
+		return;
+	R.id = get16(out);
+	R.flags = get16(out + 2);
+	R.rcode = R.flags & 0xF;
+	R.qd = get16(out + 4);
+	R.an = get16(out + 6);
+	R.ns = get16(out + 8);
+	R.ar = get16(out + 10);
+	size_t off = 12;
+	char name[DNAME_MAXLEN * 4 + 2];
+	if (R.qd == 1) {
+		off = read_name(out, len, off, name, sizeof(name));
+		if (off == 0 || off + 4 > len)
+			return;
+		off += 4;
+	}
+	R.question_end = off;
+	unsigned total = R.an + R.ns + R.ar;
+	for (unsigned i = 0; i < total && i < MAX_RRS; i++) {
+		struct rr *r = &R.rr[i];
+		r->owner_off = off;
+		off = read_name(out, len, off, r->owner, sizeof(r->owner));
+		if (off == 0 || off + 10 > len)
+			return;
+		r->type = get16(out + off);
+		r->rrclass = get16(out + off + 2);
+		r->ttl = (uint32_t)get16(out + off + 4) << 16 | get16(out + off + 6);
+		r->rdlen = get16(out + off + 8);
+		r->rdoff = off + 10;
+		r->section = i < R.an ? 0 : i < R.an + R.ns ? 1 : 2;
+		off = r->rdoff + r->rdlen;
+		if (off > len)
+			return;
+		if (r->type == RRTYPE_OPT)
+			R.opt = r;
+		R.n++;
+	}
+	R.ok = R.n == total && off == len;
+	/* RFC 6891 6.1.3: the OPT TTL carries the upper rcode bits. */
+	if (R.opt != NULL)
+		R.rcode |= (R.opt->ttl >> 24) << 4;
+}
+
+/* The i-th record of a section (0 answer, 1 authority, 2 additional). */
+static const struct rr *sec(unsigned section, unsigned i)
+{
+	for (unsigned k = 0; k < R.n; k++)
+		if (R.rr[k].section == section && i-- == 0)
+			return &R.rr[k];
+	return NULL;
+}
+
+/* The target name of a CNAME/NS record, decompressed. */
+static const char *rdata_name(const struct rr *r, size_t skip)
+{
+	static char buf[DNAME_MAXLEN * 4 + 2];
+	if (r == NULL || read_name(out, R.len, r->rdoff + skip, buf,
+				   sizeof(buf)) == 0)
+		return "(bad)";
+	return buf;
+}
+
+static const char *rr_owner(const struct rr *r)
+{
+	return r != NULL ? r->owner : "(none)";
+}
+
+static unsigned rr_type(const struct rr *r)
+{
+	return r != NULL ? r->type : 0;
+}
+
+/* IPv4 address in an A record's rdata, as a dotted string. */
+static const char *rdata_a(const struct rr *r)
+{
+	static char buf[32];
+	if (r == NULL || r->type != RRTYPE_A || r->rdlen != 4)
+		return "(not A)";
+	const uint8_t *p = out + r->rdoff;
+	snprintf(buf, sizeof(buf), "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
+	return buf;
+}
+
+/* ---- the dataset ----------------------------------------------------- */
+
+static struct answer_data D;
+static const uint8_t NSID[] = "ns-a";
+
+static struct zone *load_zone(const char *apex, const char *file)
+{
+	char path[PATH_MAX];
+	const char *top = getenv("TOP_SRCDIR");
+	snprintf(path, sizeof(path), "%s/tests/data/zload/%s",
+		 top != NULL && top[0] != '\0' ? top : ".", file);
+	struct diag d = {.print = 1};
+	struct zone *z = zload_file(apex, path, NULL, &d);
+	if (z == NULL) {
+		printf("Bail out! cannot load %s\n", path);
+		exit(1);
+	}
+	return z;
+}
+
+static void setup(void)
+{
+	struct zone **zones = malloc(2 * sizeof(*zones));
+	if (zones == NULL)
+		exit(1);
+	zones[0] = load_zone("example.com", "answer.zone");
+	zones[1] = load_zone("example.net", "answer-net.zone");
+	D.zones = zonedb_new(zones, 2);
+	D.conf.identity = "test-1";
+	D.conf.version = "geodnsd-test";
+	D.conf.nsid = NSID;
+	D.conf.nsid_len = sizeof(NSID) - 1;
+	D.conf.udp_max_payload = 1232;
+}
+
+/* Send a query and parse the response into R. */
+static size_t ask(const char *name, unsigned qtype, unsigned qclass,
+		  const struct qopt *o, enum answer_transport tr)
+{
+	uint8_t q[600];
+	size_t qlen = mkquery(q, 0xBEEF, name, qtype, qclass, o);
+	memset(out, 0xAA, sizeof(out));
+	size_t len = answer_query(&D, q, qlen, NULL, out, tr);
+	parse(len);
+	return len;
+}
+
+#define AA(f) (((f) & HDR_AA) != 0)
+#define TC(f) (((f) & HDR_TC) != 0)
+
+/* ---- tests ----------------------------------------------------------- */
+
+static void test_positive(void)
+{
+	size_t len = ask("www.example.com.", RRTYPE_A, RRCLASS_IN, NULL,
+			 ANSWER_UDP);
+	OK(len > 12 && R.ok, "www A: well-formed response (%zu octets)", len);
+	IS_INT(R.id, 0xBEEF, "id echoed");
+	OK(R.flags & HDR_QR, "QR set");
+	OK(R.flags & HDR_RD, "RD copied");
+	OK(!(R.flags & HDR_RA), "RA clear");
+	OK(AA(R.flags), "AA set");
+	IS_INT(R.rcode, RCODE_NOERROR, "NOERROR");
+	IS_INT(R.qd, 1, "QDCOUNT 1");
+	IS_INT(R.an, 2, "two A records");
+	IS_INT(R.ns, 0, "no authority");
+	IS_INT(R.ar, 0, "no additional, and no OPT without EDNS");
+	OK(R.opt == NULL, "no OPT record");
+	IS_STR(rr_owner(sec(0, 0)), "www.example.com.", "owner");
+	IS_INT(rr_type(sec(0, 0)), RRTYPE_A, "type A");
+	IS_INT(sec(0, 0) ? sec(0, 0)->rrclass : 0, RRCLASS_IN, "class IN");
+	IS_INT(sec(0, 0) ? sec(0, 0)->ttl : 0, 300, "TTL 300");
+	IS_STR(rdata_a(sec(0, 0)), "192.0.2.80", "first address");
+	IS_STR(rdata_a(sec(0, 1)), "192.0.2.81", "second address");
+	/* RFC 1035 4.1.4: the owner is the qname, a pointer to offset 12. */
+	const struct rr *r = sec(0, 0);
+	OK(r != NULL && out[r->owner_off] == 0xC0 &&
+		   out[r->owner_off + 1] == 0x0C,
+	   "owner compressed to 0xC00C");
+	r = sec(0, 1);
+	OK(r != NULL && out[r->owner_off] == 0xC0 &&
+		   out[r->owner_off + 1] == 0x0C,
+	   "second owner compressed to 0xC00C");
+
+	/* The question goes back as it came, case and all. */
+	uint8_t q[600];
+	size_t qlen = mkquery(q, 7, "WwW.ExAmPlE.CoM.", RRTYPE_A, RRCLASS_IN,
+			      NULL);
+	len = answer_query(&D, q, qlen, NULL, out, ANSWER_UDP);
+	parse(len);
+	OK(R.ok && R.question_end == qlen &&
+		   memcmp(out + 12, q + 12, qlen - 12) == 0,
+	   "question echoed with the original case");
+	IS_INT(R.an, 2, "mixed-case qname answered");
+	OK(AA(R.flags), "mixed case: AA");
+
+	/* NS at the apex: addresses of in-zone name servers added. */
+	ask("example.com.", RRTYPE_NS, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.an, 2, "apex NS: two records");
+	IS_INT(R.ar, 3, "apex NS: ns1 A, ns2 A, ns2 AAAA in additional");
+	IS_STR(rr_owner(sec(2, 0)), "ns1.example.com.", "additional ns1");
+	IS_STR(rdata_a(sec(2, 0)), "192.0.2.1", "ns1 address");
+
+	/* MX: minimal responses, no additional section. */
+	ask("example.com.", RRTYPE_MX, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.an, 1, "MX: one record");
+	IS_INT(R.ar, 0, "MX: no additional (minimal responses)");
+	IS_STR(rdata_name(sec(0, 0), 2), "mail.example.com.", "MX target");
+
+	/* Class ANY questions are answered from class IN data. */
+	ask("www.example.com.", RRTYPE_A, RRCLASS_ANY, NULL, ANSWER_UDP);
+	IS_INT(R.an, 2, "qclass ANY answered");
+}
+
+static void test_cname(void)
+{
+	ask("alias2.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	OK(R.ok, "CNAME chain: well-formed");
+	OK(AA(R.flags), "CNAME chain: AA");
+	IS_INT(R.rcode, RCODE_NOERROR, "CNAME chain: NOERROR");
+	IS_INT(R.an, 4, "two CNAMEs then two A");
+	IS_STR(rr_owner(sec(0, 0)), "alias2.example.com.", "1st owner");
+	IS_INT(rr_type(sec(0, 0)), RRTYPE_CNAME, "1st is CNAME");
+	IS_STR(rdata_name(sec(0, 0), 0), "alias.example.com.", "1st target");
+	IS_STR(rr_owner(sec(0, 1)), "alias.example.com.", "2nd owner");
+	IS_STR(rdata_name(sec(0, 1), 0), "www.example.com.", "2nd target");
+	IS_STR(rr_owner(sec(0, 2)), "www.example.com.", "3rd owner");
+	IS_STR(rdata_a(sec(0, 2)), "192.0.2.80", "3rd is www's A");
+
+	ask("alias.example.com.", RRTYPE_CNAME, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.an, 1, "qtype CNAME: the CNAME only");
+
+	ask("ext.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_NOERROR, "CNAME out of our zones: NOERROR");
+	IS_INT(R.an, 1, "CNAME out of our zones: CNAME only");
+	OK(AA(R.flags), "CNAME out of our zones: AA");
+
+	ask("other.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.an, 2, "CNAME into a second zone followed");
+	IS_STR(rdata_a(sec(0, 1)), "198.51.100.1", "address from example.net");
+
+	ask("dangling.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_NXDOMAIN, "CNAME to a missing name: NXDOMAIN");
+	IS_INT(R.an, 1, "dangling: the CNAME");
+	IS_INT(R.ns, 1, "dangling: SOA");
+
+	ask("loop1.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	OK(R.ok, "CNAME loop: well-formed");
+	IS_INT(R.rcode, RCODE_NOERROR, "CNAME loop: NOERROR");
+	IS_INT(R.an, 2, "CNAME loop: each CNAME once");
+
+	ask("tosub.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.an, 1, "CNAME into a delegation: the CNAME");
+	IS_INT(R.ns, 2, "CNAME into a delegation: the NS set");
+	OK(AA(R.flags), "CNAME into a delegation keeps AA");
+}
+
+static void test_negative(void)
+{
+	/* Wildcard: the owner is the query name. */
+	ask("foo.wild.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	OK(R.ok && AA(R.flags), "wildcard: well-formed, AA");
+	IS_INT(R.rcode, RCODE_NOERROR, "wildcard: NOERROR");
+	IS_INT(R.an, 1, "wildcard: one A");
+	IS_STR(rr_owner(sec(0, 0)), "foo.wild.example.com.", "wildcard owner");
+	OK(sec(0, 0) != NULL && out[sec(0, 0)->owner_off] == 0xC0 &&
+		   out[sec(0, 0)->owner_off + 1] == 0x0C,
+	   "wildcard owner compressed to 0xC00C");
+	IS_INT(sec(0, 0) ? sec(0, 0)->ttl : 0, 600, "wildcard TTL");
+	IS_STR(rdata_a(sec(0, 0)), "192.0.2.4", "wildcard address");
+	ask("x.y.wild.example.com.", RRTYPE_TXT, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.an, 1, "wildcard covers deeper names");
+	IS_STR(rr_owner(sec(0, 0)), "x.y.wild.example.com.", "deeper owner");
+	ask("foo.wild.example.com.", RRTYPE_MX, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_NOERROR, "wildcard NODATA: NOERROR");
+	IS_INT(R.an, 0, "wildcard NODATA: no answer");
+	IS_INT(rr_type(sec(1, 0)), RRTYPE_SOA, "wildcard NODATA: SOA");
+
+	/* Empty non-terminal: NODATA, not NXDOMAIN (RFC 4592 2.2.2). */
+	ask("b.c.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	OK(R.ok && AA(R.flags), "ENT: well-formed, AA");
+	IS_INT(R.rcode, RCODE_NOERROR, "ENT: NOERROR");
+	IS_INT(R.an, 0, "ENT: no answer");
+	IS_INT(R.ns, 1, "ENT: SOA in authority");
+	IS_INT(rr_type(sec(1, 0)), RRTYPE_SOA, "ENT: SOA type");
+	IS_STR(rr_owner(sec(1, 0)), "example.com.", "ENT: SOA owner");
+	IS_INT(sec(1, 0) ? sec(1, 0)->ttl : 0, 300, "ENT: SOA TTL neg_ttl");
+
+	ask("www.example.com.", RRTYPE_AAAA, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_NOERROR, "NODATA: NOERROR");
+	IS_INT(R.an, 0, "NODATA: no answer");
+	IS_INT(rr_type(sec(1, 0)), RRTYPE_SOA, "NODATA: SOA");
+
+	ask("nope.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	OK(R.ok && AA(R.flags), "NXDOMAIN: well-formed, AA");
+	IS_INT(R.rcode, RCODE_NXDOMAIN, "NXDOMAIN");
+	IS_INT(R.an, 0, "NXDOMAIN: no answer");
+	IS_INT(R.ns, 1, "NXDOMAIN: one authority record");
+	IS_INT(rr_type(sec(1, 0)), RRTYPE_SOA, "NXDOMAIN: SOA");
+	IS_INT(sec(1, 0) ? sec(1, 0)->ttl : 0, 300,
+	       "NXDOMAIN: SOA TTL = min(3600, MINIMUM 300)");
+	IS_INT(sec(1, 0) ? sec(1, 0)->rrclass : 0, RRCLASS_IN, "SOA class");
+	/* SOA RDATA: two (compressed) names, then five 32-bit fields. */
+	const struct rr *soa = sec(1, 0);
+	char mname[DNAME_MAXLEN * 4 + 2], rname[DNAME_MAXLEN * 4 + 2];
+	size_t o1 = soa ? read_name(out, R.len, soa->rdoff, mname,
+				    sizeof(mname)) : 0;
+	size_t o2 = o1 ? read_name(out, R.len, o1, rname, sizeof(rname)) : 0;
+	OK(o2 != 0 && o2 + 20 == soa->rdoff + soa->rdlen,
+	   "SOA RDLENGTH matches the compressed RDATA");
+	IS_STR(o2 ? mname : "", "ns1.example.com.", "SOA MNAME");
+	IS_STR(o2 ? rname : "", "hostmaster.example.com.", "SOA RNAME");
+	OK(o2 != 0 && get16(out + o2 + 18) == 300, "SOA MINIMUM 300");
+	ask("a.nope.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_NXDOMAIN, "below a missing name: NXDOMAIN");
+
+	/* Delegation. */
+	ask("host.sub.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	OK(R.ok, "referral: well-formed");
+	OK(!AA(R.flags), "referral: AA clear");
+	IS_INT(R.rcode, RCODE_NOERROR, "referral: NOERROR");
+	IS_INT(R.an, 0, "referral: no answer");
+	IS_INT(R.ns, 2, "referral: NS set in authority");
+	IS_STR(rr_owner(sec(1, 0)), "sub.example.com.", "referral NS owner");
+	IS_INT(rr_type(sec(1, 0)), RRTYPE_NS, "referral NS type");
+	IS_INT(R.ar, 1, "referral: one glue record");
+	IS_STR(rr_owner(sec(2, 0)), "ns.sub.example.com.", "glue owner");
+	IS_STR(rdata_a(sec(2, 0)), "192.0.2.53", "glue address");
+	IS_STR(rdata_name(sec(1, 0), 0), "ns.other.net.", "NS target 1");
+	IS_STR(rdata_name(sec(1, 1), 0), "ns.sub.example.com.", "NS target 2");
+
+	/* RFC 9471 3: in-domain glue that does not fit means TC. */
+	size_t len = ask("host.bigdel.example.com.", RRTYPE_A, RRCLASS_IN,
+			 NULL, ANSWER_UDP);
+	OK(R.ok && TC(R.flags), "glue over 512: TC");
+	OK(R.an + R.ns + R.ar == 0 && len <= 512, "glue over 512: empty");
+	struct qopt o = {.edns = true, .udp = 1232};
+	len = ask("host.bigdel.example.com.", RRTYPE_A, RRCLASS_IN, &o,
+		  ANSWER_UDP);
+	OK(R.ok && !TC(R.flags), "glue with EDNS 1232: no TC (%zu)", len);
+	IS_INT(R.ns, 12, "glue with EDNS: 12 NS");
+	IS_INT(R.ar, 25, "glue with EDNS: 24 glue records and the OPT");
+
+	ask("sub.example.com.", RRTYPE_NS, RRCLASS_IN, NULL, ANSWER_UDP);
+	OK(!AA(R.flags) && R.an == 0 && R.ns == 2,
+	   "NS at the cut is a referral too");
+	ask("sub.example.com.", RRTYPE_DS, RRCLASS_IN, NULL, ANSWER_UDP);
+	OK(AA(R.flags) && R.an == 0 && rr_type(sec(1, 0)) == RRTYPE_SOA,
+	   "DS at the cut: answered by the parent (NODATA, AA)");
+
+	/* Not ours. */
+	ask("www.example.org.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_REFUSED, "out of zone: REFUSED");
+	OK(!AA(R.flags), "REFUSED: AA clear");
+	IS_INT(R.an + R.ns + R.ar, 0, "REFUSED: no records");
+	IS_INT(R.qd, 1, "REFUSED: question echoed");
+	ask(".", RRTYPE_NS, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_REFUSED, "root: REFUSED");
+	ask("com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_REFUSED, "parent of the zone: REFUSED");
+
+	ask("example.com.", RRTYPE_AXFR, RRCLASS_IN, NULL, ANSWER_TCP);
+	IS_INT(R.rcode, RCODE_REFUSED, "AXFR: REFUSED");
+	IS_INT(R.an, 0, "AXFR: nothing");
+	ask("example.com.", RRTYPE_IXFR, RRCLASS_IN, NULL, ANSWER_TCP);
+	IS_INT(R.rcode, RCODE_REFUSED, "IXFR: REFUSED");
+	ask("www.example.com.", RRTYPE_A, 4 /* HS */, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_REFUSED, "class HS: REFUSED");
+}
+
+static void test_chaos(void)
+{
+	ask("version.bind.", RRTYPE_TXT, RRCLASS_CH, NULL, ANSWER_UDP);
+	OK(R.ok, "version.bind: well-formed");
+	IS_INT(R.rcode, RCODE_NOERROR, "version.bind: NOERROR");
+	IS_INT(R.an, 1, "version.bind: one TXT");
+	const struct rr *r = sec(0, 0);
+	IS_INT(rr_type(r), RRTYPE_TXT, "version.bind: TXT");
+	IS_INT(r ? r->rrclass : 0, RRCLASS_CH, "version.bind: class CH");
+	IS_INT(r ? r->ttl : 1, 0, "version.bind: TTL 0");
+	OK(!AA(R.flags), "version.bind: AA clear (not zone data, as NSD)");
+	OK(r != NULL && out[r->owner_off] == 0xC0 &&
+		   out[r->owner_off + 1] == 0x0C,
+	   "version.bind: owner compressed to 0xC00C");
+	OK(r != NULL && r->rdlen == 13 && out[r->rdoff] == 12 &&
+		   memcmp(out + r->rdoff + 1, "geodnsd-test", 12) == 0,
+	   "version.bind: the configured version");
+
+	ask("ID.Server.", RRTYPE_TXT, RRCLASS_CH, NULL, ANSWER_UDP);
+	r = sec(0, 0);
+	OK(R.an == 1 && r != NULL && r->rdlen == 7 && out[r->rdoff] == 6 &&
+		   memcmp(out + r->rdoff + 1, "test-1", 6) == 0,
+	   "id.server (any case): the identity");
+	ask("hostname.bind.", RRTYPE_TXT, RRCLASS_CH, NULL, ANSWER_UDP);
+	IS_INT(R.an, 1, "hostname.bind answered");
+	ask("version.server.", RRTYPE_A, RRCLASS_CH, NULL, ANSWER_UDP);
+	OK(R.rcode == RCODE_NOERROR && R.an == 0,
+	   "version.server type A: empty NOERROR");
+	ask("foo.bind.", RRTYPE_TXT, RRCLASS_CH, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_REFUSED, "other CH names: REFUSED");
+
+	const char *saved = D.conf.version;
+	D.conf.version = "";
+	ask("version.bind.", RRTYPE_TXT, RRCLASS_CH, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_REFUSED, "version off: REFUSED");
+	D.conf.version = saved;
+}
+
+static void test_edns(void)
+{
+	struct qopt o = {.flags = 0, .edns = true, .udp = 4096, .nsid = true};
+	ask("www.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_UDP);
+	OK(R.ok, "EDNS: well-formed");
+	IS_INT(R.an, 2, "EDNS: answer");
+	IS_INT(R.ar, 1, "EDNS: OPT in additional");
+	const struct rr *opt = R.opt;
+	OK(opt != NULL && strcmp(opt->owner, ".") == 0, "OPT owned by root");
+	IS_INT(opt ? opt->rrclass : 0, 1232, "OPT advertises udp_max_payload");
+	IS_INT(opt ? opt->ttl : 1, 0, "OPT TTL: rcode 0, version 0, DO clear");
+	OK(opt != NULL && opt->rdlen == 8 && get16(out + opt->rdoff) == EDNS_OPT_NSID &&
+		   get16(out + opt->rdoff + 2) == 4 &&
+		   memcmp(out + opt->rdoff + 4, "ns-a", 4) == 0,
+	   "NSID option echoed with the configured id");
+
+	o.nsid = false;
+	ask("www.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_UDP);
+	OK(R.opt != NULL && R.opt->rdlen == 0, "no NSID unless asked");
+
+	o.version = 1;
+	ask("www.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_UDP);
+	OK(R.ok, "BADVERS: well-formed");
+	IS_INT(R.flags & 0xF, 0, "BADVERS: low rcode bits 0");
+	OK(R.opt != NULL && R.opt->ttl >> 24 == 1,
+	   "BADVERS: extended rcode 1 in OPT TTL");
+	IS_INT(R.rcode, RCODE_BADVERS, "BADVERS: rcode 16");
+	IS_INT(R.an, 0, "BADVERS: no answer");
+	OK(R.opt != NULL && ((R.opt->ttl >> 16) & 0xFF) == 0,
+	   "BADVERS: our version 0");
+
+	/* A bad OPT gets FORMERR and no OPT back (RFC 6891 7). */
+	uint8_t q[600];
+	o.version = 0;
+	size_t qlen = mkquery(q, 9, "www.example.com.", RRTYPE_A, RRCLASS_IN, &o);
+	q[11] = 2;	/* ARCOUNT 2: the OPT twice */
+	memcpy(q + qlen, q + qlen - 11, 11);
+	qlen += 11;
+	parse(answer_query(&D, q, qlen, NULL, out, ANSWER_UDP));
+	IS_INT(R.rcode, RCODE_FORMERR, "two OPT: FORMERR");
+	OK(R.opt == NULL && R.ar == 0, "two OPT: no OPT in the reply");
+	IS_INT(R.qd, 1, "two OPT: question echoed");
+}
+
+static void test_sizes(void)
+{
+	/* 6 TXT records of ~114 octets: over 512, under 1232. */
+	size_t len = ask("mid.example.com.", RRTYPE_TXT, RRCLASS_IN, NULL,
+			 ANSWER_UDP);
+	OK(TC(R.flags), "mid, no EDNS: TC");
+	IS_INT(R.an, 0, "mid, no EDNS: ANCOUNT 0");
+	OK(len <= 512, "mid, no EDNS: within 512 (%zu)", len);
+	OK(R.ok && R.qd == 1, "mid, no EDNS: question kept");
+
+	struct qopt o = {.edns = true, .udp = 1232};
+	len = ask("mid.example.com.", RRTYPE_TXT, RRCLASS_IN, &o, ANSWER_UDP);
+	OK(!TC(R.flags), "mid, EDNS 1232: no TC");
+	IS_INT(R.an, 6, "mid, EDNS 1232: all six");
+	OK(len > 512 && len <= 1232, "mid, EDNS 1232: size %zu", len);
+
+	o.udp = 600;
+	len = ask("mid.example.com.", RRTYPE_TXT, RRCLASS_IN, &o, ANSWER_UDP);
+	OK(TC(R.flags) && R.an == 0, "mid, EDNS 600: TC");
+	OK(len <= 600 && R.opt != NULL, "mid, EDNS 600: OPT kept, size %zu", len);
+
+	o.udp = 100;	/* below 512 counts as 512 (RFC 6891 6.2.5) */
+	ask("www.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_UDP);
+	OK(!TC(R.flags) && R.an == 2, "EDNS 100: treated as 512");
+
+	/* 40 records of ~114 octets: only TCP takes them. */
+	len = ask("big.example.com.", RRTYPE_TXT, RRCLASS_IN, NULL, ANSWER_UDP);
+	OK(TC(R.flags) && R.an == 0 && R.ns == 0 && R.ar == 0,
+	   "big, no EDNS: TC, empty");
+	OK(R.ok && len <= 512, "big, no EDNS: well-formed, %zu octets", len);
+
+	o.udp = 4096;
+	len = ask("big.example.com.", RRTYPE_TXT, RRCLASS_IN, &o, ANSWER_UDP);
+	OK(TC(R.flags) && R.an == 0, "big, EDNS 4096: TC (server max 1232)");
+	OK(R.ok && R.ar == 1 && R.opt != NULL, "big, EDNS: only the OPT");
+	OK(len <= 1232, "big, EDNS: within 1232 (%zu)", len);
+	OK(AA(R.flags), "big, EDNS: AA still set");
+
+	len = ask("big.example.com.", RRTYPE_TXT, RRCLASS_IN, NULL, ANSWER_TCP);
+	OK(R.ok && !TC(R.flags), "big over TCP: no TC");
+	IS_INT(R.an, 40, "big over TCP: all 40");
+	OK(len > 4000, "big over TCP: %zu octets", len);
+
+	/* RFC 8482: ANY over UDP gets one RRset, TCP gets all. */
+	ask("multi.example.com.", RRTYPE_ANY, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.an, 1, "ANY over UDP: one RRset");
+	ask("multi.example.com.", RRTYPE_ANY, RRCLASS_IN, NULL, ANSWER_TCP);
+	IS_INT(R.an, 3, "ANY over TCP: all three RRsets");
+	OK(rr_type(sec(0, 0)) != rr_type(sec(0, 1)) &&
+		   rr_type(sec(0, 1)) != rr_type(sec(0, 2)),
+	   "ANY over TCP: three types");
+	ask("www.example.com.", RRTYPE_ANY, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.an, 2, "ANY over UDP: the one RRset in full");
+	ask("b.c.example.com.", RRTYPE_ANY, RRCLASS_IN, NULL, ANSWER_UDP);
+	OK(R.an == 0 && R.rcode == RCODE_NOERROR && R.ns == 1,
+	   "ANY at an ENT: NODATA");
+}
+
+static void test_malformed(void)
+{
+	uint8_t q[600];
+	size_t qlen = mkquery(q, 5, "www.example.com.", RRTYPE_A, RRCLASS_IN,
+			      NULL);
+	q[2] |= 0x80;
+	IS_INT(answer_query(&D, q, qlen, NULL, out, ANSWER_UDP), 0,
+	       "QR set: no response");
+	IS_INT(answer_query(&D, q, 11, NULL, out, ANSWER_UDP), 0,
+	       "11 octets: no response");
+
+	qlen = mkquery(q, 5, "www.example.com.", RRTYPE_A, RRCLASS_IN, NULL);
+	q[7] = 1;	/* ANCOUNT 1 */
+	parse(answer_query(&D, q, qlen, NULL, out, ANSWER_UDP));
+	IS_INT(R.rcode, RCODE_FORMERR, "ANCOUNT 1: FORMERR");
+	OK(R.ok && R.qd == 1 && R.an == 0, "FORMERR: question, no records");
+
+	qlen = mkquery(q, 5, "www.example.com.", RRTYPE_A, RRCLASS_IN, NULL);
+	q[5] = 0;	/* QDCOUNT 0 */
+	parse(answer_query(&D, q, 12, NULL, out, ANSWER_UDP));
+	IS_INT(R.rcode, RCODE_FORMERR, "QDCOUNT 0: FORMERR");
+	OK(R.len == 12 && R.qd == 0, "QDCOUNT 0: header only");
+	IS_INT(R.id, 5, "QDCOUNT 0: id kept");
+
+	struct qopt o = {.flags = 5u << 11};	/* opcode UPDATE */
+	ask("example.com.", RRTYPE_SOA, RRCLASS_IN, &o, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_NOTIMP, "UPDATE: NOTIMP");
+	IS_INT((R.flags >> 11) & 0xF, 5, "UPDATE: opcode copied");
+
+	ask("www.example.com.", RRTYPE_OPT, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_FORMERR, "qtype OPT: FORMERR");
+}
+
+int main(void)
+{
+	setup();
+	test_positive();
+	test_cname();
+	test_negative();
+	test_chaos();
+	test_edns();
+	test_sizes();
+	test_malformed();
+	zonedb_free((struct zonedb *)D.zones);
+	return tap_done();
+}

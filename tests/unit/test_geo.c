@@ -1,0 +1,213 @@
+/* test_geo.c: network trie scopes, rules, embedded IPv4, service answers. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/answer.h"
+#include "dns/log.h"
+#include "dns/rrtype.h"
+#include "dns/ztree.h"
+#include "geo/geo.h"
+#include "geo/nettrie.h"
+#include "tap.h"
+
+static void v4(const char *s, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	inet_pton(AF_INET, s, out);
+}
+
+static void test_trie(void)
+{
+	struct nettrie *t = nettrie_new(32);
+	uint8_t a[16];
+	unsigned scope = 99;
+	int r1 = 1, r2 = 2;
+
+	v4("192.0.2.1", a);
+	OK(nettrie_lookup(t, a, &scope) == NULL, "empty trie matches nothing");
+	IS_INT(scope, 0, "empty trie: scope 0");
+
+	v4("10.0.0.0", a);
+	OK(nettrie_insert(t, a, 8, &r1) == NULL, "insert 10/8");
+	v4("10.1.0.0", a);
+	OK(nettrie_insert(t, a, 16, &r2) == NULL, "insert 10.1/16");
+	OK(nettrie_insert(t, a, 16, &r1) == &r2, "second insert of 10.1/16 returns the first");
+
+	v4("10.1.2.3", a);
+	OK(nettrie_lookup(t, a, &scope) == &r2, "10.1.2.3 -> 10.1/16 (longest)");
+	IS_INT(scope, 16, "inside a leaf rule: scope is its length");
+
+	v4("10.2.0.0", a);
+	OK(nettrie_lookup(t, a, &scope) == &r1, "10.2.0.0 -> 10/8");
+	/* 10.1/16 lies inside 10/8: 10.2.x shares 14 bits with 10.1.x, so
+	 * the answer holds only for the /15 that excludes 10.1/16. */
+	IS_INT(scope, 15, "10/8 narrowed by the 10.1/16 inside it");
+
+	v4("11.0.0.0", a);
+	OK(nettrie_lookup(t, a, &scope) == NULL, "11.0.0.0 outside every rule");
+	IS_INT(scope, 8, "outside: the prefix where the path leaves the rules");
+
+	v4("128.0.0.0", a);
+	nettrie_lookup(t, a, &scope);
+	IS_INT(scope, 1, "first bit differs: scope 1");
+	nettrie_free(t);
+}
+
+/* Three datacenters; web has A in fra+iad, AAAA in fra only; one has a
+ * single datacenter. */
+static void make_conf(struct geo_conf *gc)
+{
+	memset(gc, 0, sizeof(*gc));
+	gc->n_dcs = 3;
+	gc->dcs = calloc(3, sizeof(*gc->dcs));
+	const char *names[3] = {"fra", "iad", "sin"};
+	const double ll[3][2] = {{50.11, 8.68}, {38.95, -77.45}, {1.35, 103.99}};
+	for (int i = 0; i < 3; i++) {
+		gc->dcs[i].name = strdup(names[i]);
+		gc->dcs[i].lat = ll[i][0];
+		gc->dcs[i].lon = ll[i][1];
+	}
+	gc->n_services = 2;
+	gc->services = calloc(2, sizeof(*gc->services));
+	struct geo_service *web = &gc->services[0];
+	web->name = strdup("web");
+	web->n_dcs = 2;
+	web->dcs = calloc(2, sizeof(*web->dcs));
+	web->dcs[0].dc = 0;
+	web->dcs[0].n_addrs = 2;
+	web->dcs[0].addrs = calloc(2, sizeof(struct geo_prefix));
+	web->dcs[0].addrs[0].family = 4;
+	v4("192.0.2.10", web->dcs[0].addrs[0].addr);
+	web->dcs[0].addrs[1].family = 6;
+	inet_pton(AF_INET6, "2001:db8::10", web->dcs[0].addrs[1].addr);
+	web->dcs[1].dc = 1;
+	web->dcs[1].n_addrs = 1;
+	web->dcs[1].addrs = calloc(1, sizeof(struct geo_prefix));
+	web->dcs[1].addrs[0].family = 4;
+	v4("198.51.100.10", web->dcs[1].addrs[0].addr);
+	struct geo_service *one = &gc->services[1];
+	one->name = strdup("one");
+	one->n_dcs = 1;
+	one->dcs = calloc(1, sizeof(*one->dcs));
+	one->dcs[0].dc = 2;
+	one->dcs[0].n_addrs = 1;
+	one->dcs[0].addrs = calloc(1, sizeof(struct geo_prefix));
+	one->dcs[0].addrs[0].family = 4;
+	v4("203.0.113.10", one->dcs[0].addrs[0].addr);
+	/* 10.0.0.0/8 -> iad first; default order sin, iad, fra */
+	gc->n_nets = 1;
+	gc->nets = calloc(1, sizeof(*gc->nets));
+	gc->nets[0].net.family = 4;
+	gc->nets[0].net.len = 8;
+	v4("10.0.0.0", gc->nets[0].net.addr);
+	gc->nets[0].dcs.n = 1;
+	gc->nets[0].dcs.dc = calloc(1, sizeof(uint16_t));
+	gc->nets[0].dcs.dc[0] = 1;
+	gc->default_order.n = 3;
+	gc->default_order.dc = calloc(3, sizeof(uint16_t));
+	gc->default_order.dc[0] = 2;
+	gc->default_order.dc[1] = 1;
+	gc->default_order.dc[2] = 0;
+}
+
+/* First address of an answer RRset, as text. */
+static const char *first_addr(const struct dyn_answer *a, char *buf)
+{
+	if (a->set == NULL)
+		return "NODATA";
+	inet_ntop(a->set->type == RRTYPE_A ? AF_INET : AF_INET6,
+		  a->set->data + 2, buf, INET6_ADDRSTRLEN);
+	return buf;
+}
+
+static void client(struct answer_client *c, int family, const char *addr,
+		   unsigned prefix)
+{
+	memset(c, 0, sizeof(*c));
+	c->family = (uint8_t)family;
+	c->prefix = (uint8_t)prefix;
+	c->ecs = true;
+	inet_pton(family == 4 ? AF_INET : AF_INET6, addr, c->addr);
+}
+
+static void test_answers(void)
+{
+	struct geo_conf gc;
+	struct diag d = {.print = 1};
+	char buf[INET6_ADDRSTRLEN];
+	make_conf(&gc);
+	struct geo *g = geo_build(&gc, "test.yaml", &d);
+	OK(g != NULL, "geo_build without a database");
+	IS_INT(geo_service_index(g, "web"), 0, "service web found");
+	IS_INT(geo_service_index(g, "nope"), -1, "unknown service");
+	const void *web = geo_bind(g, 0, 60), *one = geo_bind(g, 1, 30);
+	struct answer_client c;
+	struct dyn_answer a;
+
+	client(&c, 4, "10.9.8.0", 24);
+	geo_answer(g, web, RRTYPE_A, &c, &a);
+	IS_STR(first_addr(&a, buf), "198.51.100.10", "network rule 10/8 -> iad");
+	IS_INT(a.scope, 8, "scope of the network rule");
+	IS_INT(a.ttl, 60, "TTL from the binding");
+
+	client(&c, 4, "192.0.2.0", 24);
+	geo_answer(g, web, RRTYPE_A, &c, &a);
+	/* Default order sin, iad, fra: web has no sin, so iad. */
+	IS_STR(first_addr(&a, buf), "198.51.100.10", "no location: default order, first with addresses");
+	IS_INT(a.scope, 1, "outside 10/8: scope where the path leaves the rule tree");
+
+	client(&c, 6, "::ffff:10.1.2.0", 120);
+	geo_answer(g, web, RRTYPE_A, &c, &a);
+	IS_STR(first_addr(&a, buf), "198.51.100.10", "IPv4-mapped 10.1.2.0 follows the 10/8 rule");
+	IS_INT(a.scope, 96 + 8, "mapped: scope counts the /96");
+
+	client(&c, 6, "2002:0a01:0200::", 48);
+	geo_answer(g, web, RRTYPE_A, &c, &a);
+	IS_INT(a.scope, 16 + 8, "6to4 2002:0a01:02xx:: is 10.1.2.x: scope 16 + 8");
+
+	client(&c, 4, "10.0.0.0", 0);
+	geo_answer(g, web, RRTYPE_A, &c, &a);
+	IS_INT(a.scope, 0, "source prefix 0: no tailoring, scope 0");
+
+	client(&c, 4, "10.9.8.0", 24);
+	geo_answer(g, web, RRTYPE_AAAA, &c, &a);
+	IS_STR(first_addr(&a, buf), "2001:db8::10", "AAAA: only fra has IPv6");
+	IS_INT(a.scope, 0, "one datacenter for the family: scope 0");
+
+	geo_answer(g, one, RRTYPE_A, &c, &a);
+	IS_STR(first_addr(&a, buf), "203.0.113.10", "single-datacenter service");
+	IS_INT(a.scope, 0, "single-datacenter service: scope 0");
+	geo_answer(g, one, RRTYPE_AAAA, &c, &a);
+	OK(a.set == NULL, "no IPv6 in the service: NODATA");
+
+	uint8_t lo[16] = {127, 0, 0, 1}, other[16] = {192, 0, 2, 1};
+	OK(geo_explain_allowed(g, 4, lo), "explain ACL default allows loopback");
+	OK(!geo_explain_allowed(g, 4, other), "explain ACL default refuses others");
+
+	geo_free(g);
+	geo_conf_clear(&gc);
+}
+
+static void test_bad_database(void)
+{
+	struct geo_conf gc;
+	struct diag d = {.print = 0};
+	make_conf(&gc);
+	gc.database = strdup("/nonexistent/geo.mmdb");
+	gc.database_line = 7;
+	OK(geo_build(&gc, "test.yaml", &d) == NULL, "missing database: build fails");
+	IS_INT(d.errors, 1, "one error reported");
+	geo_conf_clear(&gc);
+}
+
+int main(void)
+{
+	log_set_level(LOG_LEVEL_ERR);
+	test_trie();
+	test_answers();
+	test_bad_database();
+	return tap_done();
+}

@@ -1,0 +1,389 @@
+/* test_zload.c: unit tests for zones/zload.c, master files into zone trees. */
+#include "config.h"
+
+#include "zones/zload.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dns/dname.h"
+#include "dns/log.h"
+#include "dns/rrtype.h"
+#include "dns/ztree.h"
+#include "tests/unit/tap.h"
+
+static char fixture_dir[PATH_MAX];
+static char captured[8192];
+
+/* The fixture's path; four buffers in turn, so one call may use several. */
+static const char *fixture(const char *name)
+{
+	static char path[4][PATH_MAX + 64];
+	static unsigned next;
+	char *p = path[next++ % 4];
+	snprintf(p, sizeof(path[0]), "%s/%s", fixture_dir, name);
+	return p;
+}
+
+/* zload_file with diagnostics printed; stderr lands in captured[], the
+ * final newline removed. */
+static struct zone *load(const char *apex, const char *path, struct diag *d)
+{
+	FILE *tmp = tmpfile();
+	if (tmp == NULL) {
+		perror("tmpfile");
+		exit(1);
+	}
+	memset(d, 0, sizeof(*d));
+	d->print = 1;
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	dup2(fileno(tmp), STDERR_FILENO);
+	struct zone *z = zload_file(apex, path, NULL, d);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(tmp);
+	size_t n = fread(captured, 1, sizeof(captured) - 1, tmp);
+	if (n > 0 && captured[n - 1] == '\n')
+		n--;
+	captured[n] = '\0';
+	fclose(tmp);
+	return z;
+}
+
+/* The expected diagnostic: fixture path, then the formatted rest. */
+static const char *want(const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static const char *want(const char *name, const char *fmt, ...)
+{
+	static char buf[PATH_MAX + 512];
+	int n = snprintf(buf, sizeof(buf), "%s", fixture(name));
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+static const struct znode *node(struct zone *z, const char *name)
+{
+	uint8_t wire[DNAME_MAXLEN];
+	if (dname_from_str(name, wire) < 0)
+		return NULL;
+	return zone_node(z, wire, false);
+}
+
+static const struct zrrset *rrset(struct zone *z, const char *name,
+				  uint16_t type)
+{
+	const struct znode *n = node(z, name);
+	return n != NULL ? znode_rrset(n, type) : NULL;
+}
+
+static void check_set(struct zone *z, const char *name, uint16_t type,
+		      unsigned count, uint32_t ttl)
+{
+	const struct zrrset *s = rrset(z, name, type);
+	OK(s != NULL, "%s type %u exists", name, type);
+	if (s == NULL)
+		return;
+	IS_INT(s->count, count, "RRset count");
+	IS_INT(s->ttl, ttl, "RRset TTL");
+}
+
+static void test_good(void)
+{
+	struct diag d;
+	struct zone *z = load("example.com", fixture("good.zone"), &d);
+	OK(z != NULL, "good.zone loads");
+	IS_INT(d.errors, 0, "no errors");
+	IS_INT(d.warnings, 0, "no warnings");
+	IS_STR(captured, "", "nothing printed");
+	if (z == NULL)
+		return;
+
+	IS_STR(z->name_str, "example.com.", "zone name");
+	OK(z->apex->flags & ZNODE_APEX, "apex flag");
+	OK(z->soa != NULL && z->soa == znode_rrset(z->apex, RRTYPE_SOA),
+	   "zone->soa is the apex SOA");
+	check_set(z, "example.com.", RRTYPE_SOA, 1, 7200);
+	IS_INT(z->neg_ttl, 300, "neg_ttl = min(SOA TTL 7200, MINIMUM 300)");
+	check_set(z, "example.com.", RRTYPE_NS, 2, 7200);
+	check_set(z, "example.com.", RRTYPE_MX, 3, 7200);
+	check_set(z, "ns1.example.com.", RRTYPE_A, 1, 7200);
+	check_set(z, "ns2.example.com.", RRTYPE_A, 1, 300);
+	check_set(z, "ns2.example.com.", RRTYPE_AAAA, 1, 7200);
+	check_set(z, "www.example.com.", RRTYPE_A, 2, 7200);
+	IS_INT(z->n_records, 27, "record count");
+
+	/* The SOA spread over six lines with comments parsed in full. */
+	const struct zrrset *soa = z->soa;
+	static const uint8_t soa_rd[] = {
+		3, 'n', 's', '1', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
+		3, 'c', 'o', 'm', 0,
+		10, 'h', 'o', 's', 't', 'm', 'a', 's', 't', 'e', 'r',
+		7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0,
+		0x78, 0xa3, 0xf1, 0x75,	/* serial 2024010101 */
+		0x00, 0x00, 0x1c, 0x20,	/* refresh 7200 */
+		0x00, 0x00, 0x0e, 0x10,	/* retry 3600 */
+		0x00, 0x12, 0x75, 0x00,	/* expire 1209600 */
+		0x00, 0x00, 0x01, 0x2c,	/* minimum 300 */
+	};
+	OK(soa != NULL && soa->data_len == 2 + sizeof(soa_rd) &&
+		   soa->data[0] == 0 && soa->data[1] == sizeof(soa_rd) &&
+		   memcmp(soa->data + 2, soa_rd, sizeof(soa_rd)) == 0,
+	   "SOA rdata (relative names completed, serial 2024010101)");
+
+	/* Two A records, each as RDLENGTH + RDATA. */
+	const struct zrrset *www = rrset(z, "www.example.com.", RRTYPE_A);
+	static const uint8_t www_data[] = {0, 4, 192, 0, 2, 80, 0, 4, 192, 0, 2, 81};
+	OK(www != NULL && www->data_len == sizeof(www_data) &&
+		   memcmp(www->data, www_data, sizeof(www_data)) == 0,
+	   "www A rdata bytes");
+
+	const struct zrrset *txt = rrset(z, "txt.example.com.", RRTYPE_TXT);
+	OK(txt != NULL && txt->data_len == 10 &&
+		   memcmp(txt->data, "\0\010\3a;b\3c d", 10) == 0,
+	   "quoted ';' kept in TXT, comment dropped");
+
+	const struct zrrset *unk = rrset(z, "unk.example.com.", 65400);
+	OK(unk != NULL && unk->data_len == 6 &&
+		   memcmp(unk->data, "\0\4\012\0\0\001", 6) == 0,
+	   "RFC 3597 TYPE65400 rdata");
+
+	OK(rrset(z, "abs.example.com.", RRTYPE_A) != NULL, "absolute owner");
+	OK(rrset(z, "mixed.example.com.", RRTYPE_A) != NULL,
+	   "owner lowercased");
+
+	/* Empty non-terminals on the way to a.b.c. */
+	const struct znode *c = node(z, "c.example.com.");
+	const struct znode *bc = node(z, "b.c.example.com.");
+	const struct znode *abc = node(z, "a.b.c.example.com.");
+	OK(c != NULL && c->n_rrsets == 0, "c.example.com is an ENT");
+	OK(bc != NULL && bc->n_rrsets == 0, "b.c.example.com is an ENT");
+	OK(abc != NULL && abc->n_rrsets == 1, "a.b.c.example.com has data");
+	OK(abc != NULL && abc->parent == bc && bc != NULL && bc->parent == c &&
+		   c != NULL && c->parent == z->apex,
+	   "parent links up to the apex");
+
+	const struct znode *wild = node(z, "wild.example.com.");
+	const struct znode *star = node(z, "*.wild.example.com.");
+	OK(wild != NULL && star != NULL && wild->wild == star,
+	   "wildcard linked from its parent");
+	OK(z->apex->wild == NULL, "no wildcard at the apex");
+
+	/* The delegation, its glue, and what the additional section gets. */
+	const struct znode *sub = node(z, "sub.example.com.");
+	const struct znode *glue = node(z, "ns.sub.example.com.");
+	const struct znode *ns1 = node(z, "ns1.example.com.");
+	OK(sub != NULL && (sub->flags & ZNODE_CUT), "sub is a cut");
+	OK(sub != NULL && !(sub->flags & ZNODE_OCCLUDED), "cut not occluded");
+	OK(glue != NULL && (glue->flags & ZNODE_OCCLUDED), "glue occluded");
+	OK(!(z->apex->flags & ZNODE_CUT), "apex is not a cut");
+	OK(ns1 != NULL && !(ns1->flags & (ZNODE_CUT | ZNODE_OCCLUDED)),
+	   "ns1 neither cut nor occluded");
+
+	const struct zrrset *subns = rrset(z, "sub.example.com.", RRTYPE_NS);
+	OK(subns != NULL, "delegation NS");
+	if (subns != NULL) {
+		IS_INT(subns->count, 3, "delegation NS count");
+		IS_INT(subns->n_addl, 2, "delegation NS n_addl (ns.sub, ns1)");
+		IS_INT(subns->n_required, 1, "in-bailiwick glue required");
+		OK(subns->n_addl >= 2 && subns->addl[0] == glue &&
+			   subns->addl[1] == ns1,
+		   "required glue listed first");
+	}
+	const struct zrrset *mx = rrset(z, "example.com.", RRTYPE_MX);
+	/* Minimal responses: an MX answer carries no additional addresses,
+	 * even for the in-zone target mail.example.com. */
+	OK(mx != NULL && mx->n_addl == 0 && mx->n_required == 0,
+	   "MX n_addl 0 (minimal responses)");
+	const struct zrrset *apexns = rrset(z, "example.com.", RRTYPE_NS);
+	OK(apexns != NULL && apexns->n_addl == 2 && apexns->n_required == 0,
+	   "apex NS n_addl 2, none required");
+
+	/* $INCLUDE with its own origin, which does not leak back; a nested
+	 * $INCLUDE is found relative to the file that includes it. */
+	check_set(z, "part.example.com.", RRTYPE_TXT, 1, 7200);
+	check_set(z, "x.part.example.com.", RRTYPE_A, 1, 7200);
+	check_set(z, "y.deeper.part.example.com.", RRTYPE_A, 1, 7200);
+	check_set(z, "z.deeper.part.example.com.", RRTYPE_A, 1, 7200);
+	check_set(z, "after.example.com.", RRTYPE_A, 1, 7200);
+	OK(node(z, "after.deeper.part.example.com.") == NULL,
+	   "include's $ORIGIN stays in the include");
+
+	zone_free(z);
+}
+
+/* A fixture that must fail with exactly one message. */
+static void load_fails(const char *file, const char *apex, const char *msg)
+{
+	struct diag d;
+	struct zone *z = load(apex, fixture(file), &d);
+	OK(z == NULL, "%s: not loaded", file);
+	OK(d.errors == 1 && d.warnings == 0, "%s: one error counted", file);
+	IS_STR(captured, msg, file);
+	zone_free(z);
+}
+
+static void test_errors(void)
+{
+	const char *apex = "example.com.";
+	load_fails("no-soa.zone", apex,
+		   want("no-soa.zone",
+			": no SOA record at the zone apex 'example.com.'"));
+	load_fails("two-soa.zone", apex,
+		   want("two-soa.zone",
+			":4: more than one SOA record (first at line 2)"));
+	load_fails("soa-not-apex.zone", apex,
+		   want("soa-not-apex.zone",
+			":5: SOA record not at the zone apex"));
+	load_fails("no-ns.zone", apex,
+		   want("no-ns.zone",
+			": no NS records at the zone apex 'example.com.'"));
+	load_fails("outside.zone", apex,
+		   want("outside.zone", ":5: 'www.example.org.' is outside the "
+					"zone 'example.com.'"));
+	load_fails("cname.zone", apex,
+		   want("cname.zone",
+			":6: CNAME and other data at 'www.example.com.'"));
+	load_fails("duplicate.zone", apex,
+		   want("duplicate.zone",
+			":7: duplicate record (first at line 5)"));
+	load_fails("class-ch.zone", apex,
+		   want("class-ch.zone", ":5: class 3 is not supported: "
+					 "geodnsd serves class IN only"));
+	load_fails("directive.zone", apex,
+		   want("directive.zone", ":4: unknown directive '$GENERATE'"));
+	load_fails("paren-open.zone", apex,
+		   want("paren-open.zone",
+			":2: '(' not closed before end of file"));
+	load_fails("paren-close.zone", apex,
+		   want("paren-close.zone", ":3: ')' without '('"));
+	load_fails("no-owner.zone", apex,
+		   want("no-owner.zone", ":2: record with no owner name and "
+					"no previous owner"));
+	load_fails("bad-ttl.zone", apex,
+		   want("bad-ttl.zone", ":2: $TTL: invalid TTL 'forever'"));
+
+	/* $INCLUDE: a missing file is reported where it is included. */
+	char msg[PATH_MAX * 4];
+	snprintf(msg, sizeof(msg),
+		 "%s:4: $INCLUDE '%s/inc/does-not-exist.inc': cannot open: "
+		 "No such file or directory",
+		 fixture("include-missing.zone"), fixture_dir);
+	load_fails("include-missing.zone", apex, msg);
+
+	/* Errors inside an include name the included file. */
+	struct diag d;
+	struct zone *z = load(apex, fixture("include-error.zone"), &d);
+	OK(z == NULL, "include-error.zone: not loaded");
+	HAS_STR(captured, want("inc/bad.inc", ":3: syntax error: "),
+		"syntax error located in the included file");
+	zone_free(z);
+
+	snprintf(msg, sizeof(msg),
+		 "%s:1: duplicate record (first at %s:4)",
+		 fixture("inc/dup.inc"), fixture("include-dup.zone"));
+	load_fails("include-dup.zone", apex, msg);
+
+	z = load(apex, fixture("syntax.zone"), &d);
+	OK(z == NULL, "syntax.zone: not loaded");
+	IS_INT(d.errors, 1, "syntax.zone: one error");
+	OK(strncmp(captured, want("syntax.zone", ":5: syntax error: "),
+		   strlen(want("syntax.zone", ":5: syntax error: "))) == 0,
+	   "syntax error with file and line (%s)", captured);
+
+	/* The zone file itself missing. */
+	snprintf(msg, sizeof(msg), "%s: cannot open: No such file or directory",
+		 fixture("no-such.zone"));
+	load_fails("no-such.zone", apex, msg);
+
+	/* The apex given to the loader decides what is outside. */
+	z = load("example.net", fixture("cname.zone"), &d);
+	OK(z == NULL, "wrong apex: not loaded");
+	HAS_STR(captured, "is outside the zone 'example.net.'",
+		"wrong apex: records outside");
+}
+
+static void test_warnings(void)
+{
+	struct diag d;
+	char msg[PATH_MAX * 4];
+
+	struct zone *z = load("example.com", fixture("warn-glue.zone"), &d);
+	OK(z != NULL, "warn-glue.zone loads");
+	IS_INT(d.errors, 0, "warn-glue: no errors");
+	IS_INT(d.warnings, 2, "warn-glue: two warnings");
+	snprintf(msg, sizeof(msg),
+		 "%s:3: warning: NS target 'ns1.example.com.' has no A or AAAA "
+		 "record in the zone (missing glue)\n"
+		 "%s:6: warning: NS target 'ns.sub.example.com.' has no A or AAAA "
+		 "record in the zone (missing glue)",
+		 fixture("warn-glue.zone"), fixture("warn-glue.zone"));
+	IS_STR(captured, msg, "missing glue warnings");
+	if (z != NULL) {
+		IS_INT(z->neg_ttl, 60, "neg_ttl = min(SOA TTL 60, MINIMUM 300)");
+		const struct zrrset *ns = rrset(z, "sub.example.com.", RRTYPE_NS);
+		OK(ns != NULL && ns->n_addl == 0, "no glue, no additional");
+	}
+	zone_free(z);
+
+	z = load("example.com", fixture("warn-ttl.zone"), &d);
+	OK(z != NULL, "warn-ttl.zone loads");
+	IS_INT(d.warnings, 1, "warn-ttl: one warning");
+	snprintf(msg, sizeof(msg),
+		 "%s:6: warning: TTL 300 differs from the TTL 600 of the same "
+		 "RRset; using the lower",
+		 fixture("warn-ttl.zone"));
+	IS_STR(captured, msg, "TTL mismatch warning");
+	if (z != NULL)
+		check_set(z, "www.example.com.", RRTYPE_A, 2, 300);
+	zone_free(z);
+
+	z = load("example.com", fixture("warn-occluded.zone"), &d);
+	OK(z != NULL, "warn-occluded.zone loads");
+	IS_INT(d.warnings, 1, "warn-occluded: one warning");
+	snprintf(msg, sizeof(msg),
+		 "%s:7: warning: 'www.sub.example.com.' is below a delegation "
+		 "and will not be served",
+		 fixture("warn-occluded.zone"));
+	IS_STR(captured, msg, "occluded data warning");
+	if (z != NULL) {
+		const struct znode *n = node(z, "www.sub.example.com.");
+		OK(n != NULL && (n->flags & ZNODE_OCCLUDED),
+		   "hidden node occluded");
+	}
+	zone_free(z);
+}
+
+/* $TTL 0 is a valid default (RFC 2308 4): records without a TTL get 0. */
+static void test_ttl_zero(void)
+{
+	struct diag d;
+	struct zone *z = load("example.com", fixture("ttl-zero.zone"), &d);
+	OK(z != NULL, "ttl-zero.zone loads");
+	IS_STR(captured, "", "ttl-zero: nothing printed");
+	if (z == NULL)
+		return;
+	check_set(z, "ns1.example.com.", RRTYPE_A, 1, 0);
+	IS_INT(z->neg_ttl, 0, "ttl-zero: neg_ttl 0");
+	zone_free(z);
+}
+
+int main(void)
+{
+	const char *top = getenv("TOP_SRCDIR");
+	snprintf(fixture_dir, sizeof(fixture_dir), "%s/tests/data/zload",
+		 top != NULL && top[0] != '\0' ? top : ".");
+	test_good();
+	test_errors();
+	test_warnings();
+	test_ttl_zero();
+	return tap_done();
+}
