@@ -318,9 +318,9 @@ static void put_opt(struct pkt *p, const struct answer_data *d,
 		memcpy(e + 8, q->ecs_addr, q->ecs_addr_len);
 		rdlen = (uint16_t)(rdlen + 8 + q->ecs_addr_len);
 	}
-	/* RFC 6891 6.1.3: TTL = extended rcode, version 0, flags (DO clear:
-	 * we do not sign). */
-	uint32_t ttl = (uint32_t)(rcode >> 4) << 24;
+	/* RFC 6891 6.1.3: TTL = extended rcode, version 0, flags; RFC 3225 3:
+	 * the DO bit is copied from the query. */
+	uint32_t ttl = (uint32_t)(rcode >> 4) << 24 | (q->edns_flags & EDNS_DO);
 	pkt_put_rr(p, PKT_ADDITIONAL, (const uint8_t *)"", RRTYPE_OPT,
 		   d->conf.udp_max_payload, ttl, rdata, rdlen);
 }

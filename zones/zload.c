@@ -559,18 +559,24 @@ static void validate_geos(struct loader *L)
 static void validate(struct loader *L)
 {
 	bool apex_soa = false, apex_ns = false;
+	const struct rec *soa = NULL;
 	for (size_t i = 0; i < L->n_recs;) {
 		size_t j = i + 1;
 		while (j < L->n_recs && same_owner(&L->recs[i], &L->recs[j]))
 			j++;
 		check_owner(L, &L->recs[i], &L->recs[j], &apex_soa, &apex_ns);
+		if (dname_equal(L->recs[i].owner, L->apex))
+			soa = earliest(&L->recs[i], &L->recs[j], RRTYPE_SOA);
 		i = j;
 	}
+	/* Whole-zone problems still get a line: where the SOA belongs (the
+	 * top of the file), and for NS the SOA's line, which starts the apex. */
 	if (!apex_soa)
-		diag_report(L->d, LOG_LEVEL_ERR, L->files[0], 0,
+		diag_report(L->d, LOG_LEVEL_ERR, L->files[0], 1,
 			    "no SOA record at the zone apex '%s'", L->apex_str);
 	if (!apex_ns)
-		diag_report(L->d, LOG_LEVEL_ERR, L->files[0], 0,
+		diag_report(L->d, LOG_LEVEL_ERR, soa ? rec_file(L, soa) : L->files[0],
+			    soa ? soa->line : 1,
 			    "no NS records at the zone apex '%s'", L->apex_str);
 	validate_geos(L);
 }

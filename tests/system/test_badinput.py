@@ -1,0 +1,218 @@
+"""Broken zones and configurations: `geodnsd --check` must name the file,
+the line and the problem; the daemon must refuse to start with them.
+
+Fixtures live in tests/data/badzones/ and tests/data/badconf/.  In them, the
+line a problem must be reported at carries the marker "ERROR" (or
+"WARNING"); a "FIRST" marker is the earlier line the message must cite
+("first at line N"); "ALSO" marks another acceptable line.
+"""
+
+import os
+import re
+
+import pytest
+
+from conftest import DATA_DIR, ZONES_DIR, run_geodnsd
+
+BADZONES = os.path.join(DATA_DIR, "badzones")
+BADCONF = os.path.join(DATA_DIR, "badconf")
+
+
+def marker_lines(path, marker):
+    with open(path) as f:
+        return [i for i, line in enumerate(f, 1) if marker in line]
+
+
+def find_report(stderr, path, message, lines=None, warning=False):
+    """The stderr line reporting `message` for `path` ("file:line: ..."),
+    at one of `lines` if given.  Returns (line_number, text) or fails."""
+    base = re.escape(os.path.basename(path))
+    pat = re.compile(r"%s:(\d+): (warning: )?.*%s" % (base, re.escape(message)),
+                     re.I)
+    candidates = []
+    for text in stderr.splitlines():
+        m = pat.search(text)
+        if not m:
+            continue
+        candidates.append(text)
+        line = int(m.group(1))
+        if lines and line not in lines:
+            continue
+        if bool(m.group(2)) != warning:
+            continue
+        return line, text
+    pytest.fail("expected '%s:%s: %s%s' on stderr;%s got:\n%s" % (
+        os.path.basename(path), "/".join(map(str, lines or ["LINE"])),
+        "warning: " if warning else "", message,
+        " near misses: %r;" % candidates if candidates else "", stderr))
+
+
+def find_report_any(stderr, paths, message):
+    for path in paths:
+        base = re.escape(os.path.basename(path))
+        pat = re.compile(r"%s:(\d+): .*%s" % (base, re.escape(message)), re.I)
+        for text in stderr.splitlines():
+            m = pat.search(text)
+            if m:
+                return int(m.group(1)), text
+    pytest.fail("expected 'FILE:LINE: ...%s' (FILE one of %s) on stderr; "
+                "got:\n%s" % (message, ", ".join(os.path.basename(p)
+                                                  for p in paths), stderr))
+
+
+def problem_reports(stderr):
+    """Lines of stderr that report a problem at a file position."""
+    return [l for l in stderr.splitlines() if re.search(r"\S:\d+: ", l)]
+
+
+def check_config(make_geodnsd, zone_path, name="example.com"):
+    srv = make_geodnsd(start=False, zones=[(name, zone_path)])
+    return srv, run_geodnsd("-c", srv.config_path, "--check")
+
+
+# (fixture, message substring); "" = only file:line is checked (ldns text).
+ZONE_ERRORS = [
+    ("no-soa.zone", "no SOA record at the zone apex"),
+    ("two-soa.zone", "more than one SOA record"),
+    ("soa-not-apex.zone", "SOA record not at the zone apex"),
+    ("no-ns.zone", "no NS records at the zone apex"),
+    ("outside.zone", "outside the zone"),
+    ("duplicate.zone", "duplicate record"),
+    ("include-missing.zone", "cannot open"),
+    ("class-ch.zone", "class"),
+    ("syntax.zone", ""),
+]
+
+
+@pytest.mark.parametrize("fixture,message", ZONE_ERRORS,
+                         ids=[z[0] for z in ZONE_ERRORS])
+def test_bad_zone_check(make_geodnsd, fixture, message):
+    path = os.path.join(BADZONES, fixture)
+    srv, res = check_config(make_geodnsd, path)
+    assert res.returncode == 1, "--check exit %d for %s; stderr:\n%s" % (
+        res.returncode, fixture, res.stderr)
+    lines = marker_lines(path, "ERROR") + marker_lines(path, "ALSO")
+    if lines:
+        line, text = find_report(res.stderr, path, message, lines)
+    else:
+        # A whole-zone problem (nothing at the apex) has no line of its
+        # own: "zonefile:N: ..." (any N) or the zone's entry in the config
+        # ("geodnsd.yaml:N: ...") are both acceptable, a bare "file:" is not.
+        line, text = find_report_any(res.stderr, [path, srv.config_path],
+                                     message)
+    first = marker_lines(path, "FIRST")
+    if first:
+        assert "first at line %d" % first[0] in text, (
+            "expected 'first at line %d' in: %s" % (first[0], text))
+    if fixture == "include-missing.zone":
+        assert "does-not-exist.inc" in text, text
+
+
+def test_cname_and_other_data_either_line(make_geodnsd):
+    """Reported at the conflicting record's line or at the CNAME's line."""
+    path = os.path.join(BADZONES, "cname-and-other.zone")
+    srv, res = check_config(make_geodnsd, path)
+    assert res.returncode == 1
+    find_report(res.stderr, path, "CNAME and other data",
+                marker_lines(path, "ERROR") + marker_lines(path, "FIRST"))
+
+
+def test_missing_glue_is_a_warning(make_geodnsd):
+    path = os.path.join(BADZONES, "missing-glue.zone")
+    srv, res = check_config(make_geodnsd, path)
+    assert res.returncode == 0, "a warning must not fail --check:\n%s" % (
+        res.stderr)
+    find_report(res.stderr, path, "missing glue",
+                marker_lines(path, "WARNING"), warning=True)
+
+
+def test_missing_zone_file(make_geodnsd, tmp_path):
+    missing = str(tmp_path / "no-such-file.zone")
+    srv, res = check_config(make_geodnsd, missing)
+    assert res.returncode == 1, res.stderr
+    assert any("cannot open" in l and "no-such-file.zone" in l
+               for l in res.stderr.splitlines()), res.stderr
+
+
+def test_good_zone_passes_check(make_geodnsd):
+    path = os.path.join(BADZONES, "good.zone")
+    srv, res = check_config(make_geodnsd, path)
+    assert res.returncode == 0, res.stderr
+    assert not problem_reports(res.stderr), res.stderr
+
+
+def test_standard_zones_pass_check(make_geodnsd):
+    srv = make_geodnsd(start=False)
+    res = run_geodnsd("-c", srv.config_path, "--check")
+    assert res.returncode == 0, res.stderr
+    assert not problem_reports(res.stderr), (
+        "the standard zones are clean: %s" % res.stderr)
+    res = run_geodnsd("-c", srv.config_path, "-t")
+    assert res.returncode == 0, "-t is --check:\n%s" % res.stderr
+
+
+def test_daemon_refuses_to_start_with_bad_zone(make_geodnsd):
+    path = os.path.join(BADZONES, "two-soa.zone")
+    srv = make_geodnsd(start=False, zones=[("example.com", path)])
+    try:
+        res = run_geodnsd("-c", srv.config_path, timeout=10)
+    except Exception as exc:    # noqa: BLE001 - TimeoutExpired
+        pytest.fail("daemon kept running with a broken zone: %s" % exc)
+    assert res.returncode != 0, res.stderr
+    find_report(res.stderr, path, "more than one SOA record",
+                marker_lines(path, "ERROR"))
+
+
+# ---------------------------------------------------------------- configs
+
+CONF_ERRORS = [
+    ("unknown-key.yaml", "unknown key 'foo'"),
+    ("wrong-type.yaml", "must be an integer"),
+    ("missing-file.yaml", "missing required key 'file'"),
+    ("yaml-syntax.yaml", ""),
+]
+
+
+@pytest.mark.parametrize("fixture,message", CONF_ERRORS,
+                         ids=[c[0] for c in CONF_ERRORS])
+def test_bad_config_check(fixture, message):
+    path = os.path.join(BADCONF, fixture)
+    res = run_geodnsd("-c", path, "--check")
+    assert res.returncode == 1, "--check exit %d for %s:\n%s" % (
+        res.returncode, fixture, res.stderr)
+    find_report(res.stderr, path, message,
+                marker_lines(path, "ERROR") + marker_lines(path, "ALSO"))
+
+
+def test_bad_config_daemon_exits(tmp_path):
+    path = os.path.join(BADCONF, "unknown-key.yaml")
+    res = run_geodnsd("-c", path, timeout=10)
+    assert res.returncode != 0
+    find_report(res.stderr, path, "unknown key 'foo'",
+                marker_lines(path, "ERROR"))
+
+
+def test_missing_config_file(tmp_path):
+    missing = str(tmp_path / "nope.yaml")
+    for args in (["-c", missing, "--check"], ["-c", missing]):
+        res = run_geodnsd(*args, timeout=10)
+        assert res.returncode != 0, args
+        assert any("cannot open" in l and "nope.yaml" in l
+                   for l in res.stderr.splitlines()), res.stderr
+
+
+def test_good_config_relative_paths():
+    """Zone paths are resolved relative to the config file's directory,
+    whatever the working directory."""
+    res = run_geodnsd("-c", os.path.join(BADCONF, "good.yaml"), "--check")
+    assert res.returncode == 0, res.stderr
+    assert not problem_reports(res.stderr), res.stderr
+
+
+def test_version_and_help():
+    res = run_geodnsd("--version")
+    assert res.returncode == 0
+    assert "geodnsd" in (res.stdout + res.stderr).lower()
+    res = run_geodnsd("--help")
+    assert res.returncode == 0
+    assert "-c" in res.stdout + res.stderr

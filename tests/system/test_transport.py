@@ -1,0 +1,262 @@
+"""UDP truncation, EDNS buffer sizes, TCP framing, pipelining, idle timeout,
+the TCP connection cap and IPv6 listening."""
+
+import socket
+import time
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from conftest import (ipv6_loopback_available, make_query, tcp_connect,
+                      tcp_recv_msg, tcp_send_msg, wait_until)
+
+
+def answer_count(msg):
+    return sum(len(r) for r in msg.answer)
+
+
+def is_tc(msg):
+    return bool(msg.flags & dns.flags.TC)
+
+
+# ---------------------------------------------------------------- UDP / EDNS
+
+def test_udp_truncation_without_edns(geodnsd):
+    """40 A records (~670 bytes) do not fit in 512: TC=1, nothing partial."""
+    r = geodnsd.query("big.example.com", "A")
+    assert is_tc(r), "expected TC=1:\n%s" % r
+    assert r.rcode() == dns.rcode.NOERROR
+    assert not r.answer, "a truncated reply carries no partial RRset:\n%s" % r
+    assert len(r.question) == 1
+    assert r.edns == -1
+    r = geodnsd.query("big.example.com", "A", tcp=True)
+    assert not is_tc(r)
+    assert answer_count(r) == 40
+
+
+def test_small_answer_not_truncated(geodnsd):
+    r = geodnsd.query("www.example.com", "A")
+    assert not is_tc(r) and answer_count(r) == 3
+
+
+def test_edns_512_still_truncates(geodnsd):
+    r = geodnsd.query("big.example.com", "A", use_edns=0, payload=512)
+    assert is_tc(r) and not r.answer
+    assert r.edns == 0, "OPT kept in a truncated EDNS reply"
+
+
+def test_edns_buffer_allows_bigger_answers(geodnsd):
+    r = geodnsd.query("big.example.com", "A", use_edns=0, payload=1232)
+    assert not is_tc(r), r
+    assert answer_count(r) == 40
+
+
+@pytest.mark.parametrize("payload", [1232, 4096, 65535])
+def test_edns_capped_at_udp_max_payload(geodnsd, payload):
+    """huge (100 A, ~1650 bytes) exceeds udp-max-payload 1232 whatever the
+    client offers."""
+    q = make_query("huge.example.com", "A", use_edns=0, payload=payload)
+    wire = geodnsd.send_wire(q.to_wire())
+    assert wire is not None
+    assert len(wire) <= 1232, "UDP reply of %d bytes > 1232" % len(wire)
+    r = dns.message.from_wire(wire)
+    assert is_tc(r) and not r.answer, r
+    r = geodnsd.query("bigtxt.example.com", "TXT", use_edns=0,
+                      payload=payload)
+    assert is_tc(r) and not r.answer
+
+
+def test_tcp_never_truncated(geodnsd):
+    r = geodnsd.query("huge.example.com", "A", tcp=True, use_edns=0,
+                      payload=512)
+    assert not is_tc(r) and answer_count(r) == 100
+    r = geodnsd.query("bigtxt.example.com", "TXT", tcp=True)
+    assert not is_tc(r) and answer_count(r) == 1
+
+
+def test_udp_max_payload_config(make_geodnsd):
+    srv = make_geodnsd(udp_max_payload=4096)
+    r = srv.query("huge.example.com", "A", use_edns=0, payload=4096)
+    assert not is_tc(r) and answer_count(r) == 100, r
+    assert r.payload == 4096
+    r = srv.query("huge.example.com", "A", use_edns=0, payload=1232)
+    assert is_tc(r), "the client's smaller buffer wins"
+
+
+# ---------------------------------------------------------------- TCP
+
+def test_tcp_several_queries_one_connection(geodnsd):
+    with tcp_connect(geodnsd.port) as s:
+        for i, name in enumerate(("www.example.com", "nx.example.com",
+                                  "big.example.com")):
+            q = make_query(name, "A")
+            q.id = 1000 + i
+            tcp_send_msg(s, q.to_wire())
+            wire = tcp_recv_msg(s)
+            assert wire is not None, "connection closed after %d" % i
+            r = dns.message.from_wire(wire)
+            assert r.id == 1000 + i and r.question[0].name == q.question[0].name
+
+
+def test_tcp_pipelined(geodnsd):
+    """Three framed queries in one write: three answers, matched by ID."""
+    names = {2001: "www.example.com", 2002: "huge.example.com",
+             2003: "nx.example.net"}
+    data = b""
+    for qid, name in names.items():
+        q = make_query(name, "A")
+        q.id = qid
+        w = q.to_wire()
+        data += len(w).to_bytes(2, "big") + w
+    with tcp_connect(geodnsd.port) as s:
+        s.sendall(data)
+        got = {}
+        for _ in names:
+            wire = tcp_recv_msg(s)
+            assert wire is not None, "closed after %d answers" % len(got)
+            r = dns.message.from_wire(wire)
+            got[r.id] = r
+    assert set(got) == set(names)
+    for qid, name in names.items():
+        assert got[qid].question[0].name.to_text() == name + "."
+    assert answer_count(got[2002]) == 100
+    assert got[2003].rcode() == dns.rcode.NXDOMAIN
+
+
+def test_tcp_split_writes(geodnsd):
+    """The length prefix and the message may arrive in pieces."""
+    q = make_query("www.example.com", "A")
+    w = q.to_wire()
+    framed = len(w).to_bytes(2, "big") + w
+    with tcp_connect(geodnsd.port) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for piece in (framed[:1], framed[1:5], framed[5:]):
+            s.sendall(piece)
+            time.sleep(0.05)
+        wire = tcp_recv_msg(s)
+    assert wire is not None
+    assert dns.message.from_wire(wire).id == q.id
+
+
+def wait_closed(sock, timeout):
+    """Seconds until the peer closes sock, or None if still open."""
+    start = time.monotonic()
+    sock.settimeout(timeout)
+    try:
+        data = sock.recv(1)
+    except socket.timeout:
+        return None
+    except ConnectionResetError:
+        data = b""
+    assert data == b"", "unexpected data %r" % data
+    return time.monotonic() - start
+
+
+def test_tcp_idle_timeout(make_geodnsd):
+    srv = make_geodnsd(tcp_idle_timeout=1)
+    with tcp_connect(srv.port) as s:
+        # Idle after one answered query.
+        q = make_query("www.example.com", "A")
+        tcp_send_msg(s, q.to_wire())
+        assert tcp_recv_msg(s) is not None
+        elapsed = wait_closed(s, 4.0)
+    assert elapsed is not None, "idle connection not closed within 4 s"
+    assert elapsed < 3.0, "closed after %.1f s, timeout is 1 s" % elapsed
+    with tcp_connect(srv.port) as s:      # never sent anything
+        elapsed = wait_closed(s, 4.0)
+    assert elapsed is not None and elapsed < 3.0
+
+
+def tcp_works(port, timeout=1.0):
+    try:
+        with tcp_connect(port, timeout=timeout) as s:
+            tcp_send_msg(s, make_query("www.example.com", "A").to_wire())
+            return tcp_recv_msg(s) is not None
+    except OSError:
+        return False
+
+
+def test_tcp_connection_cap(make_geodnsd):
+    srv = make_geodnsd(tcp_max_connections=3)
+    held = []
+    try:
+        for _ in range(3):
+            s = tcp_connect(srv.port)
+            held.append(s)
+            tcp_send_msg(s, make_query("www.example.com", "A").to_wire())
+            assert tcp_recv_msg(s) is not None, "one of the first 3 failed"
+        # The 4th gets no service: closed, reset, or no answer in time.
+        extra = tcp_connect(srv.port, timeout=1.0)
+        held.append(extra)
+        served = False
+        try:
+            tcp_send_msg(extra, make_query("www.example.com", "A").to_wire())
+            served = tcp_recv_msg(extra) is not None
+        except OSError:
+            pass
+        assert not served, "a 4th TCP connection was served with a cap of 3"
+        # UDP is unaffected.
+        assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
+        held.pop().close()
+        held.pop(0).close()
+        assert wait_until(lambda: tcp_works(srv.port), 5.0), \
+            "no TCP service after closing a connection"
+    finally:
+        for s in held:
+            s.close()
+    assert srv.running()
+
+
+def test_tcp_many_concurrent_connections(geodnsd):
+    """40 connections open at once, each pipelining two queries."""
+    socks = []
+    try:
+        for i in range(40):
+            s = tcp_connect(geodnsd.port)
+            socks.append(s)
+            for j in range(2):
+                q = make_query("www.example.com", "A")
+                q.id = i * 2 + j
+                tcp_send_msg(s, q.to_wire())
+        for i, s in enumerate(socks):
+            ids = set()
+            for _ in range(2):
+                wire = tcp_recv_msg(s)
+                assert wire is not None, "connection %d closed" % i
+                ids.add(dns.message.from_wire(wire).id)
+            assert ids == {i * 2, i * 2 + 1}
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_tcp_client_closing_early(geodnsd):
+    """Half a message then close, or a close right after connect: the
+    server shrugs it off."""
+    for data in (b"", b"\x00", b"\x00\x40\x12\x34"):
+        s = tcp_connect(geodnsd.port)
+        if data:
+            s.sendall(data)
+        s.close()
+    assert tcp_works(geodnsd.port)
+    assert geodnsd.running()
+
+
+# ---------------------------------------------------------------- IPv6
+
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="::1 unavailable")
+def test_ipv6_listen(make_geodnsd, tmp_path):
+    from conftest import free_port
+    port = free_port(socket.AF_INET6, "::1")
+    srv = make_geodnsd(port=port, listen=["127.0.0.1@%d" % port,
+                                          "::1@%d" % port])
+    srv.host = "::1"
+    r = srv.query("www.example.com", "AAAA")
+    assert r.rcode() == dns.rcode.NOERROR and answer_count(r) == 2
+    r = srv.query("www.example.com", "AAAA", tcp=True)
+    assert answer_count(r) == 2
+    srv.host = "127.0.0.1"
+    assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
