@@ -440,46 +440,65 @@ int get_int(struct loader *ld, const struct conf_key *ck,
 }
 
 /* server.listen: "ADDR" or "ADDR@PORT" with an IPv4 or IPv6 literal. */
-static int listen_parse(struct loader *ld, const struct cnode *item,
-			struct conf_listen *l)
+int conf_sockaddr_parse(const char *text, uint16_t default_port,
+			struct sockaddr_storage *ss, socklen_t *len,
+			const char **why)
 {
-	const char *text = item->text, *at = strrchr(text, '@');
+	const char *at = strrchr(text, '@');
 	size_t hlen = at != NULL ? (size_t)(at - text) : strlen(text);
 	char host[INET6_ADDRSTRLEN], *end;
-	unsigned long port = CONF_DEFAULT_PORT;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&l->addr;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->addr;
+	unsigned long port = default_port;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
 	if (at != NULL) {
 		errno = 0;
 		port = strtoul(at + 1, &end, 10);
 		if (at[1] < '0' || at[1] > '9' || *end != '\0' || errno != 0 ||
 		    port == 0 || port > 65535) {
-			conf_error(ld, item->line,
-				   "'listen' entry '%s': invalid port", text);
+			*why = "invalid port";
 			return -1;
 		}
 	}
-	memset(&l->addr, 0, sizeof(l->addr));
+	memset(ss, 0, sizeof(*ss));
 	if (hlen > 0 && hlen < sizeof(host)) {
 		memcpy(host, text, hlen);
 		host[hlen] = '\0';
 		if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
 			sin->sin_family = AF_INET;
 			sin->sin_port = htons((uint16_t)port);
-			l->addr_len = sizeof(*sin);
+			*len = sizeof(*sin);
 			return 0;
 		}
 		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
 			sin6->sin6_family = AF_INET6;
 			sin6->sin6_port = htons((uint16_t)port);
-			l->addr_len = sizeof(*sin6);
+			*len = sizeof(*sin6);
 			return 0;
 		}
 	}
-	conf_error(ld, item->line,
-		   "'listen' entry '%s': invalid address '%.*s' "
-		   "(need an IPv4 or IPv6 literal)", text, (int)hlen, text);
+	*why = "invalid address (need an IPv4 or IPv6 literal)";
+	return -1;
+}
+
+static int listen_parse(struct loader *ld, const struct cnode *item,
+			struct conf_listen *l)
+{
+	const char *why;
+	if (conf_sockaddr_parse(item->text, CONF_DEFAULT_PORT, &l->addr,
+				&l->addr_len, &why) == 0)
+		return 0;
+	if (strcmp(why, "invalid port") == 0) {
+		conf_error(ld, item->line, "'listen' entry '%s': invalid port",
+			   item->text);
+	} else {
+		const char *at = strrchr(item->text, '@');
+		int hlen = at ? (int)(at - item->text) : (int)strlen(item->text);
+		conf_error(ld, item->line,
+			   "'listen' entry '%s': invalid address '%.*s' "
+			   "(need an IPv4 or IPv6 literal)", item->text, hlen,
+			   item->text);
+	}
 	return -1;
 }
 
@@ -895,6 +914,73 @@ static void set_server(struct loader *ld, const struct conf_key *ck,
 	walk_map(ld, val, key->line, &server_section, obj);
 }
 
+static void set_state_file(struct loader *ld, const struct conf_key *ck,
+			   const struct cnode *key, const struct cnode *val,
+			   void *obj)
+{
+	struct conf *conf = obj;
+	const char *s = get_str(ld, ck, val);
+	(void)key;
+	if (s == NULL)
+		return;
+	free(conf->state_file);
+	conf->state_file = path_resolve(ld->path, s);
+}
+
+static const struct conf_key healthcheck_keys[] = {
+	{ .name = "state-file", .set = set_state_file },
+	{ .name = NULL },
+};
+
+static const struct conf_section healthcheck_section = {
+	.what = "'healthcheck'", .where = "in 'healthcheck'", .keys = healthcheck_keys,
+};
+
+static void set_healthcheck(struct loader *ld, const struct conf_key *ck,
+			    const struct cnode *key, const struct cnode *val,
+			    void *obj)
+{
+	(void)ck;
+	walk_map(ld, val, key->line, &healthcheck_section, obj);
+}
+
+static void set_metrics_listen(struct loader *ld, const struct conf_key *ck,
+			       const struct cnode *key, const struct cnode *val,
+			       void *obj)
+{
+	struct conf *conf = obj;
+	const char *why, *s = get_str(ld, ck, val);
+	(void)key;
+	if (s == NULL)
+		return;
+	if (conf_sockaddr_parse(s, 9153, &conf->metrics.addr,
+				&conf->metrics.addr_len, &why) < 0) {
+		conf_error(ld, val->line, "'metrics' 'listen' '%s': %s", s, why);
+		return;
+	}
+	free(conf->metrics.text);
+	conf->metrics.text = xstrdup(s);
+	conf->metrics.line = val->line;
+	conf->metrics_on = true;
+}
+
+static const struct conf_key metrics_keys[] = {
+	{ .name = "listen", .required = true, .set = set_metrics_listen },
+	{ .name = NULL },
+};
+
+static const struct conf_section metrics_section = {
+	.what = "'metrics'", .where = "in 'metrics'", .keys = metrics_keys,
+};
+
+static void set_metrics(struct loader *ld, const struct conf_key *ck,
+			const struct cnode *key, const struct cnode *val,
+			void *obj)
+{
+	(void)ck;
+	walk_map(ld, val, key->line, &metrics_section, obj);
+}
+
 static const struct conf_key top_keys[] = {
 	{ .name = "server", .required = true, .set = set_server },
 	{ .name = "zones", .required = true, .set = set_zones },
@@ -902,6 +988,8 @@ static const struct conf_key top_keys[] = {
 	{ .name = "datacenters", .set = conf_geo_set_skip },
 	{ .name = "services", .set = conf_geo_set_services },
 	{ .name = "routing", .set = conf_geo_set_routing },
+	{ .name = "healthcheck", .set = set_healthcheck },
+	{ .name = "metrics", .set = set_metrics },
 	{ .name = NULL },
 };
 
@@ -994,6 +1082,8 @@ void conf_free(struct conf *conf)
 	}
 	free(conf->zones);
 	geo_conf_clear(&conf->geo);
+	free(conf->state_file);
+	free(conf->metrics.text);
 	free(conf->identity);
 	free(conf->version);
 	free(conf->path);

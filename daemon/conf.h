@@ -48,6 +48,9 @@ struct conf {
 	struct conf_zone *zones;
 	size_t n_zones;
 	struct geo_conf geo;		/* geoip, datacenters, services, routing */
+	char *state_file;		/* healthcheck overrides, NULL: none */
+	struct conf_listen metrics;	/* HTTP /metrics and /status */
+	bool metrics_on;		/* metrics.listen given */
 };
 
 /*

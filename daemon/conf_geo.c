@@ -317,10 +317,163 @@ static void set_service_dcs(struct loader *ld, const struct conf_key *ck,
 		service_dc(ld, val->kids[i], val->kids[i + 1], svc);
 }
 
+static void set_service_check(struct loader *ld, const struct conf_key *ck,
+			      const struct cnode *key, const struct cnode *val,
+			      void *obj)
+{
+	(void)ck;
+	conf_check_parse(ld, key, val, &((struct geo_service *)obj)->check);
+}
+
+/* probe: { served-address: "probe-address[@port]" } */
+static void set_service_probe(struct loader *ld, const struct conf_key *ck,
+			      const struct cnode *key, const struct cnode *val,
+			      void *obj)
+{
+	struct geo_service *svc = obj;
+	char desc[64];
+	(void)ck, (void)key;
+	if (val->type != CNODE_MAP) {
+		conf_error(ld, val->line, "service '%s': 'probe' must map served "
+			   "addresses to probe addresses, not %s", svc->name,
+			   cnode_desc(val, desc, sizeof(desc)));
+		return;
+	}
+	svc->probes = xcalloc(val->n / 2 + 1, sizeof(*svc->probes));
+	for (size_t i = 0; i < val->n; i += 2) {
+		const struct cnode *k = val->kids[i], *v = val->kids[i + 1];
+		struct geo_probe_addr *pa = &svc->probes[svc->n_probes];
+		const char *why;
+		if (prefix_parse(k->text, false, &pa->served, &why) < 0) {
+			conf_error(ld, k->line, "service '%s': 'probe' key '%s': %s",
+				   svc->name, k->text, why);
+			continue;
+		}
+		if (v->type != CNODE_SCALAR ||
+		    conf_sockaddr_parse(v->text, 0, &pa->probe, &pa->probe_len, &why) < 0) {
+			conf_error(ld, v->line, "service '%s': probe address %s: %s",
+				   svc->name, cnode_desc(v, desc, sizeof(desc)),
+				   v->type == CNODE_SCALAR ? why : "not an address");
+			continue;
+		}
+		svc->n_probes++;
+	}
+}
+
+static void set_service_up_min(struct loader *ld, const struct conf_key *ck,
+			       const struct cnode *key, const struct cnode *val,
+			       void *obj)
+{
+	long v;
+	(void)key;
+	if (get_int(ld, ck, val, &v) == 0)
+		((struct geo_service *)obj)->up_min = (unsigned)v;
+}
+
+static void set_service_all_down(struct loader *ld, const struct conf_key *ck,
+				 const struct cnode *key, const struct cnode *val,
+				 void *obj)
+{
+	struct geo_service *svc = obj;
+	const char *s = get_str(ld, ck, val);
+	(void)key;
+	if (s == NULL)
+		return;
+	if (strcmp(s, "fail-open") == 0)
+		svc->all_down = GEO_ALL_DOWN_FAIL_OPEN;
+	else if (strcmp(s, "last-resort") == 0)
+		svc->all_down = GEO_ALL_DOWN_LAST_RESORT;
+	else if (strcmp(s, "servfail") == 0)
+		svc->all_down = GEO_ALL_DOWN_SERVFAIL;
+	else
+		conf_error(ld, val->line, "'all-down' must be fail-open, last-resort "
+			   "or servfail, not '%s'", s);
+}
+
+static void set_service_last_resort(struct loader *ld, const struct conf_key *ck,
+				    const struct cnode *key,
+				    const struct cnode *val, void *obj)
+{
+	struct geo_service *svc = obj;
+	char desc[64];
+	(void)ck, (void)key;
+	const struct cnode *one[1] = {val};
+	const struct cnode *const *items = one;
+	size_t n = 1;
+	if (val->type == CNODE_SEQ) {
+		items = (const struct cnode *const *)val->kids;
+		n = val->n;
+	}
+	svc->last_resort = xcalloc(n ? n : 1, sizeof(*svc->last_resort));
+	for (size_t i = 0; i < n; i++) {
+		const char *why = "not an address";
+		if (items[i]->type != CNODE_SCALAR ||
+		    prefix_parse(items[i]->text, false,
+				 &svc->last_resort[svc->n_last_resort], &why) < 0) {
+			conf_error(ld, items[i]->line, "service '%s': 'last-resort' %s: %s",
+				   svc->name, cnode_desc(items[i], desc, sizeof(desc)), why);
+			continue;
+		}
+		svc->n_last_resort++;
+	}
+}
+
+/* degraded-ttl: "50%" of the record's TTL, or a number of seconds. */
+static void set_service_degraded_ttl(struct loader *ld, const struct conf_key *ck,
+				     const struct cnode *key,
+				     const struct cnode *val, void *obj)
+{
+	struct geo_service *svc = obj;
+	const char *s = get_str(ld, ck, val);
+	char *end;
+	(void)key;
+	if (s == NULL)
+		return;
+	unsigned long v = strtoul(s, &end, 10);
+	if (s[0] >= '0' && s[0] <= '9' && end[0] == '%' && end[1] == '\0' && v <= 100) {
+		svc->degraded_ttl_pct = (unsigned)v;
+		svc->degraded_ttl_abs = false;
+	} else if (s[0] >= '0' && s[0] <= '9' && *end == '\0' && v <= 86400) {
+		svc->degraded_ttl_s = (unsigned)v;
+		svc->degraded_ttl_abs = true;
+	} else {
+		conf_error(ld, val->line, "'degraded-ttl' must be a percentage "
+			   "(0%%-100%%) or seconds (0-86400), not '%s'", s);
+	}
+}
+
 static const struct conf_key service_keys[] = {
 	{ .name = "datacenters", .required = true, .set = set_service_dcs },
+	{ .name = "check", .set = set_service_check },
+	{ .name = "probe", .set = set_service_probe },
+	{ .name = "up-min", .set = set_service_up_min, .min = 1, .max = GEO_ADDR_MAX },
+	{ .name = "all-down", .set = set_service_all_down },
+	{ .name = "last-resort", .set = set_service_last_resort },
+	{ .name = "degraded-ttl", .set = set_service_degraded_ttl },
 	{ .name = NULL },
 };
+
+/* Checks that need the whole service. */
+static void service_check(struct loader *ld, const struct geo_service *svc)
+{
+	if (svc->all_down == GEO_ALL_DOWN_LAST_RESORT && svc->n_last_resort == 0)
+		conf_error(ld, svc->line, "service '%s': 'all-down: last-resort' needs "
+			   "'last-resort' addresses", svc->name);
+	for (size_t i = 0; i < svc->n_probes; i++) {
+		bool found = false;
+		for (size_t k = 0; k < svc->n_dcs && !found; k++)
+			for (size_t a = 0; a < svc->dcs[k].n_addrs && !found; a++)
+				found = memcmp(&svc->dcs[k].addrs[a], &svc->probes[i].served,
+					       sizeof(struct geo_prefix)) == 0;
+		if (!found)
+			conf_error(ld, svc->line, "service '%s': 'probe' names an address "
+				   "the service does not have", svc->name);
+	}
+	for (size_t k = 0; k < svc->n_dcs; k++)
+		if (svc->dcs[k].n_addrs > GEO_ADDR_MAX)
+			conf_error(ld, svc->dcs[k].line, "service '%s': more than %d "
+				   "addresses in one datacenter", svc->name, GEO_ADDR_MAX);
+}
 
 static const struct conf_section service_section = {
 	.what = "a service", .where = "in a service", .keys = service_keys,
@@ -349,7 +502,10 @@ void conf_geo_set_services(struct loader *ld, const struct conf_key *ck,
 		struct geo_service *svc = &conf->geo.services[conf->geo.n_services++];
 		svc->name = xstrdup(k->text);
 		svc->line = k->line;
+		svc->up_min = 1;
+		svc->degraded_ttl_pct = 50;
 		walk_map(ld, val->kids[i + 1], k->line, &service_section, svc);
+		service_check(ld, svc);
 	}
 }
 

@@ -85,6 +85,16 @@ int get_int(struct loader *ld, const struct conf_key *ck,
  * the caller frees the result. */
 char *path_resolve(const char *conf_path, const char *file);
 
+/* "ADDR" or "ADDR@PORT" (IPv4/IPv6 literal) into *ss.  Returns 0, or -1
+ * with *why "invalid port" or an address complaint. */
+int conf_sockaddr_parse(const char *text, uint16_t default_port,
+			struct sockaddr_storage *ss, socklen_t *len,
+			const char **why);
+
+/* A service's 'check:' mapping into p (defaults filled in); conf_check.c. */
+void conf_check_parse(struct loader *ld, const struct cnode *key,
+		      const struct cnode *val, struct hc_params *p);
+
 /* The geo sections (conf_geo.c); obj is the struct conf.  Datacenters are
  * read before anything else (conf_geo_datacenters) so that the sections
  * naming them may come first in the file; the walk then skips them. */

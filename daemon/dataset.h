@@ -9,6 +9,7 @@
 struct conf;
 struct diag;
 struct geo;
+struct health;
 struct zonedb;
 
 /*
@@ -36,6 +37,9 @@ struct dataset {
 	struct answer_data answer;	/* points into conf and zones */
 	unsigned long generation;	/* 1 for the first load, +1 per reload */
 	struct file_id geoip_file;	/* the database as loaded (all 0: none) */
+	struct health *health;		/* set by hsync_attach (not owned) */
+	struct file_id state_file_id;	/* the overrides file as last read */
+	bool all_down[256];		/* per service, for hsync_watch's log */
 };
 
 /*

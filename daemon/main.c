@@ -14,18 +14,21 @@
 
 #include "daemon/conf.h"
 #include "daemon/dataset.h"
+#include "daemon/hsync.h"
 #include "daemon/server.h"
+#include "healthcheck/health.h"
 #include "dns/log.h"
 #include "dns/zonedb.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/geodnsd/geodnsd.yaml"
-#define WATCH_INTERVAL_S 2	/* how often the GeoIP database file is checked */
+#define WATCH_INTERVAL_S 1	/* how often watched files are checked */
 
 /* Reloads run on a loader thread so answering never pauses; the result
  * comes back through a pipe and is published on the event loop thread. */
 struct reloader {
 	const char *conf_path;
 	struct server *server;
+	struct health *health;
 	int pipe_rd, pipe_wr;
 	struct event *done_ev;
 	int running;		/* a loader thread is at work */
@@ -119,6 +122,7 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 		log_set_level((enum log_level)ds->conf->log_level);
 		ds->generation = ++r->generation;
 		size_t nz = ds->zones->n_zones;
+		hsync_attach(r->health, ds);
 		server_publish(r->server, ds);
 		log_msg(LOG_LEVEL_NOTICE, "reload: done in %.0f ms: %zu zone%s, "
 			"generation %lu", since_ms(&r->started), nz,
@@ -136,8 +140,19 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 static void watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct reloader *r = arg;
-	const struct dataset *ds = server_dataset(r->server);
+	struct dataset *ds = (struct dataset *)server_dataset(r->server);
 	(void)fd, (void)what;
+	hsync_watch(ds);
+	if (ds->conf->state_file != NULL) {
+		struct file_id now;
+		file_id_get(ds->conf->state_file, &now);
+		if (!file_id_equal(&now, &ds->state_file_id)) {
+			log_msg(LOG_LEVEL_INFO, "healthcheck: overrides file '%s' "
+				"changed, reading it", ds->conf->state_file);
+			ds->state_file_id = now;
+			health_load_overrides(r->health, ds->conf->state_file);
+		}
+	}
 	if (r->running || ds->conf->geo.database == NULL)
 		return;
 	struct file_id now;
@@ -217,6 +232,8 @@ static int run(const char *conf_path, struct dataset *ds)
 	}
 	ds->generation = 1;
 	size_t nz = ds->zones->n_zones;
+	struct health *health = health_new(base);
+	hsync_attach(health, ds);
 	server_publish(srv, ds);
 
 	int fds[2];
@@ -224,7 +241,7 @@ static int run(const char *conf_path, struct dataset *ds)
 		log_msg(LOG_LEVEL_ERR, "pipe: %s", strerror(errno));
 		return 1;
 	}
-	struct reloader r = {.conf_path = conf_path, .server = srv,
+	struct reloader r = {.conf_path = conf_path, .server = srv, .health = health,
 			     .pipe_rd = fds[0], .pipe_wr = fds[1], .generation = 1};
 	r.done_ev = event_new(base, fds[0], EV_READ | EV_PERSIST, reload_done_cb, &r);
 	event_add(r.done_ev, NULL);
@@ -239,8 +256,11 @@ static int run(const char *conf_path, struct dataset *ds)
 	event_add(r.watch_ev, &every);
 	signal(SIGPIPE, SIG_IGN);
 
-	log_msg(LOG_LEVEL_NOTICE, "geodnsd %s ready: %zu zone%s", PACKAGE_VERSION,
-		nz, nz == 1 ? "" : "s");
+	size_t n_targets, n_up;
+	health_count(health, &n_targets, &n_up);
+	log_msg(LOG_LEVEL_NOTICE, "geodnsd %s ready: %zu zone%s, %zu health "
+		"target%s", PACKAGE_VERSION, nz, nz == 1 ? "" : "s", n_targets,
+		n_targets == 1 ? "" : "s");
 	event_base_dispatch(base);
 
 	/* A reload still running owns its own result; let it finish first. */
@@ -258,6 +278,7 @@ static int run(const char *conf_path, struct dataset *ds)
 	close(fds[0]);
 	close(fds[1]);
 	server_free(srv);
+	health_free(health);
 	event_base_free(base);
 	log_msg(LOG_LEVEL_NOTICE, "stopped");
 	return 0;

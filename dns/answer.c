@@ -27,6 +27,7 @@ struct ans {
 	const struct answer_client *client;
 	const struct sockaddr *from;
 	uint8_t scope;		/* widest ECS scope any part of the answer needs */
+	bool servfail;		/* a dynamic answer's policy asked for it */
 	uint16_t flags;
 	bool truncated;
 	unsigned n_addl;
@@ -45,12 +46,13 @@ static void truncate_answer(struct ans *a)
 	pkt_clear_records(a->p);
 }
 
-static void put_set(struct ans *a, enum pkt_section sec, const uint8_t *owner,
-		    const struct zrrset *s, uint32_t ttl)
+static void put_set_masked(struct ans *a, enum pkt_section sec,
+			   const uint8_t *owner, const struct zrrset *s,
+			   uint32_t ttl, uint64_t mask)
 {
 	if (a->truncated)
 		return;
-	if (pkt_put_rrset(a->p, sec, owner, RRCLASS_IN, s, ttl) < 0) {
+	if (pkt_put_rrset_masked(a->p, sec, owner, RRCLASS_IN, s, ttl, mask) < 0) {
 		truncate_answer(a);
 		return;
 	}
@@ -59,6 +61,12 @@ static void put_set(struct ans *a, enum pkt_section sec, const uint8_t *owner,
 		a->addl[a->n_addl].required = i < s->n_required;
 		a->n_addl++;
 	}
+}
+
+static void put_set(struct ans *a, enum pkt_section sec, const uint8_t *owner,
+		    const struct zrrset *s, uint32_t ttl)
+{
+	put_set_masked(a, sec, owner, s, ttl, ~UINT64_C(0));
 }
 
 static void put_additional(struct ans *a)
@@ -136,8 +144,10 @@ static void answer_dyn(struct ans *a, const struct zone *z,
 	h->answer(h->ctx, n->dyn, qtype, a->client, &out);
 	if (out.scope > a->scope)
 		a->scope = out.scope;
-	if (out.set != NULL)
-		put_set(a, PKT_ANSWER, owner, out.set, out.ttl);
+	if (out.rcode == RCODE_SERVFAIL)
+		a->servfail = true;
+	else if (out.set != NULL)
+		put_set_masked(a, PKT_ANSWER, owner, out.set, out.ttl, out.mask);
 	else
 		put_soa(a, z);
 }
@@ -276,6 +286,13 @@ static unsigned resolve(struct ans *a)
 		break;
 	}
 	unsigned rcode = answer_in(a);
+	if (a->servfail) {
+		/* Every datacenter is down and the service's policy is to say
+		 * so rather than hand out a dead address. */
+		pkt_clear_records(a->p);
+		a->flags &= (uint16_t)~HDR_AA;
+		return RCODE_SERVFAIL;
+	}
 	put_additional(a);
 	return rcode;
 }

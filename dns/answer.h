@@ -22,8 +22,10 @@ struct answer_client {
 /* The per-client answer for a dynamic (GEO) name. */
 struct dyn_answer {
 	const struct zrrset *set;	/* NULL: NODATA */
+	uint64_t mask;		/* bit i set: record i of set is answered */
 	uint32_t ttl;
 	uint8_t scope;		/* ECS scope prefix length this answer holds for */
+	uint8_t rcode;		/* RCODE_SERVFAIL when the policy says so */
 };
 
 /*
@@ -49,6 +51,10 @@ struct answer_conf {
 	size_t nsid_len;
 	uint16_t udp_max_payload; /* largest UDP response we send */
 	struct answer_dyn dyn;	/* all NULL when nothing is geo-routed */
+	/* CH TXT [<service>.]status.geodnsd: health state, one line each. */
+	void (*status)(const void *ctx, const char *service,
+		       void (*emit)(void *arg, const char *line), void *arg);
+	const void *status_ctx;
 };
 
 /* Everything a query is answered from; immutable once published. */

@@ -16,12 +16,18 @@
 #include "dns/ztree.h"
 
 static const uint8_t SUFFIX[] = "\7explain\7geodnsd";	/* + root */
+static const uint8_t STATUS[] = "\6status\7geodnsd";	/* + root */
+
+static bool ends_with(const struct query *q, const uint8_t *suffix, size_t n)
+{
+	return q->qname.len >= n &&
+	       memcmp(q->qname.name + q->qname.len - n, suffix, n) == 0;
+}
 
 bool explain_match(const struct query *q)
 {
-	size_t n = sizeof(SUFFIX);
-	return q->qname.len > n &&
-	       memcmp(q->qname.name + q->qname.len - n, SUFFIX, n) == 0;
+	return (q->qname.len > sizeof(SUFFIX) && ends_with(q, SUFFIX, sizeof(SUFFIX))) ||
+	       ends_with(q, STATUS, sizeof(STATUS));
 }
 
 struct emitter {
@@ -80,6 +86,32 @@ static void explain_static(const struct answer_walk *w, const char *name,
 	emit_line(e, line);
 }
 
+/* status.geodnsd, or <service>.status.geodnsd for one service. */
+static unsigned status_answer(const struct answer_data *d, const struct query *q,
+			      struct pkt *p, uint16_t *flags)
+{
+	struct emitter e = {.p = p, .owner = q->qname.name};
+	char service[64] = "";
+	size_t prefix = q->qname.len - sizeof(STATUS);
+	if (prefix > 0) {
+		const uint8_t *l = q->qname.name;
+		if ((size_t)l[0] + 1 != prefix || l[0] >= sizeof(service))
+			return RCODE_NXDOMAIN;
+		memcpy(service, l + 1, l[0]);
+		service[l[0]] = '\0';
+	}
+	if (d->conf.status == NULL)
+		emit_line(&e, "no health information");
+	else
+		d->conf.status(d->conf.status_ctx, prefix > 0 ? service : NULL,
+			       emit_line, &e);
+	if (e.full) {
+		*flags |= HDR_TC;
+		pkt_clear_records(p);
+	}
+	return RCODE_NOERROR;
+}
+
 unsigned explain_answer(const struct answer_data *d, const struct query *q,
 			const struct answer_client *client,
 			const struct sockaddr *from, struct pkt *p,
@@ -89,6 +121,8 @@ unsigned explain_answer(const struct answer_data *d, const struct query *q,
 		return RCODE_REFUSED;
 	if (q->qtype != RRTYPE_TXT && q->qtype != RRTYPE_ANY)
 		return RCODE_NOERROR;
+	if (ends_with(q, STATUS, sizeof(STATUS)))
+		return status_answer(d, q, p, flags);
 
 	/* The name being explained: the query name less the suffix. */
 	uint8_t target[DNAME_MAXLEN];

@@ -11,7 +11,8 @@ struct pkt;
 struct query;
 struct sockaddr;
 
-/* True when the query name ends in explain.geodnsd. */
+/* True when the query name ends in explain.geodnsd or is
+ * [<service>.]status.geodnsd (health state, same ACL). */
 bool explain_match(const struct query *q);
 
 /*

@@ -129,23 +129,35 @@ static int put_rr(struct pkt *p, const uint8_t *owner, uint16_t type,
 	return 0;
 }
 
-int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
-		  uint16_t rrclass, const struct zrrset *s, uint32_t ttl)
+int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec,
+			 const uint8_t *owner, uint16_t rrclass,
+			 const struct zrrset *s, uint32_t ttl, uint64_t mask)
 {
 	size_t len0 = p->len;
-	unsigned comp0 = p->n_comp;
+	unsigned comp0 = p->n_comp, n = 0;
 	const uint8_t *d = s->data;
 	for (unsigned i = 0; i < s->count; i++) {
 		uint16_t rdlen = (uint16_t)(d[0] << 8 | d[1]);
+		if (i < 64 && !(mask & (UINT64_C(1) << i))) {
+			d += 2 + rdlen;
+			continue;
+		}
 		if (put_rr(p, owner, s->type, rrclass, ttl, d + 2, rdlen, true) < 0) {
 			p->len = len0;
 			p->n_comp = comp0;
 			return -1;
 		}
 		d += 2 + rdlen;
+		n++;
 	}
-	p->count[sec] += s->count;
+	p->count[sec] = (uint16_t)(p->count[sec] + n);
 	return 0;
+}
+
+int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
+		  uint16_t rrclass, const struct zrrset *s, uint32_t ttl)
+{
+	return pkt_put_rrset_masked(p, sec, owner, rrclass, s, ttl, ~UINT64_C(0));
 }
 
 int pkt_put_rr(struct pkt *p, enum pkt_section sec, const uint8_t *owner,

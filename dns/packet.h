@@ -44,6 +44,12 @@ void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query,
 int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
 		  uint16_t rrclass, const struct zrrset *s, uint32_t ttl);
 
+/* The same, only the records whose bit is set in mask (bit i = record i;
+ * records past 63 are always included). */
+int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec,
+			 const uint8_t *owner, uint16_t rrclass,
+			 const struct zrrset *s, uint32_t ttl, uint64_t mask);
+
 /* Append one record with raw RDATA (no compression inside).  0 or -1. */
 int pkt_put_rr(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
 	       uint16_t type, uint16_t rrclass, uint32_t ttl,

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +23,22 @@
 #define FAM_A 0
 #define FAM_AAAA 1
 
-/* A service's answer RRsets, per datacenter and address family. */
+/* One datacenter of a service: its RRset per family, which address each
+ * record is, and the health flag of each address. */
+struct geo_svc_dc {
+	const struct zrrset *set[2];
+	uint8_t n[2];				/* records per family */
+	uint8_t idx[2][GEO_ADDR_MAX];		/* record -> address index */
+	const _Atomic uint8_t *up[GEO_ADDR_MAX];	/* NULL: counts as up */
+	uint8_t n_addrs;
+};
+
+/* A service's answers per datacenter and address family. */
 struct geo_svc {
 	const struct geo_service *conf;
-	const struct zrrset *sets[GEO_DC_MAX][2];
+	struct geo_svc_dc dc[GEO_DC_MAX];
 	unsigned n_with[2];	/* datacenters with addresses of the family */
+	const struct zrrset *last_resort[2];
 };
 
 struct geo_binding {
@@ -48,10 +60,12 @@ struct geo {
 	struct geo_svc *svcs;
 	const uint16_t *default_order;
 	unsigned n_dcs;
+	const _Atomic uint8_t *dc_force[GEO_DC_MAX];	/* NULL: no override */
 };
 
 /* What decides a client's answer. */
 struct decision {
+	uint16_t buf[GEO_DC_MAX];	/* order, when merged per query */
 	const uint16_t *order;
 	unsigned scope;
 	enum geo_reason reason;
@@ -73,6 +87,9 @@ void geo_conf_clear(struct geo_conf *gc)
 			free(gc->services[i].dcs[k].addrs);
 		free(gc->services[i].dcs);
 		free(gc->services[i].name);
+		free(gc->services[i].probes);
+		free(gc->services[i].last_resort);
+		hc_params_clear(&gc->services[i].check);
 	}
 	free(gc->services);
 	struct geo_rule *lists[3] = {gc->nets, gc->countries, gc->continents};
@@ -120,22 +137,30 @@ static void rank_by_distance(const struct geo *g, double lat, double lon,
 	}
 }
 
-/* The listed datacenters first, then the others in the order of rest. */
-static const uint16_t *make_order(struct geo *g, const struct geo_list *first,
-				  const uint16_t *rest)
+/* first's datacenters, then the rest in the order of rest, into out. */
+static void merge_order(const struct geo *g, const struct geo_list *first,
+			const uint16_t *rest, uint16_t *out)
 {
-	uint16_t *o = arena_alloc(g->arena, g->n_dcs * sizeof(*o));
 	bool used[GEO_DC_MAX] = {false};
 	unsigned n = 0;
-	for (unsigned i = 0; first != NULL && i < first->n; i++) {
+	for (unsigned i = 0; i < first->n; i++) {
 		if (!used[first->dc[i]]) {
 			used[first->dc[i]] = true;
-			o[n++] = first->dc[i];
+			out[n++] = first->dc[i];
 		}
 	}
 	for (unsigned i = 0; i < g->n_dcs; i++)
 		if (!used[rest[i]])
-			o[n++] = rest[i];
+			out[n++] = rest[i];
+}
+
+/* The listed datacenters first, then the others in the order of rest. */
+static const uint16_t *make_order(struct geo *g, const struct geo_list *first,
+				  const uint16_t *rest)
+{
+	static const struct geo_list none = {NULL, 0};
+	uint16_t *o = arena_alloc(g->arena, g->n_dcs * sizeof(*o));
+	merge_order(g, first != NULL ? first : &none, rest, o);
 	return o;
 }
 
@@ -171,6 +196,7 @@ static void rank_records(struct geo *g)
 		}
 		l->rule = r;
 		l->order = make_order(g, r ? &r->dcs : NULL, rest);
+		l->near = l->has_coords ? (r ? make_order(g, NULL, near) : l->order) : NULL;
 	}
 }
 
@@ -189,37 +215,128 @@ static void build_rules(struct geo *g)
 	}
 }
 
-/* A service's addresses as wire-form RRsets, one per datacenter and family. */
+/* Addresses of one family as a wire-form RRset; idx gets each record's
+ * position in addrs.  NULL when there are none. */
+static const struct zrrset *make_set(struct geo *g, const struct geo_prefix *addrs,
+				     size_t n, int fam, uint8_t *idx, uint8_t *count)
+{
+	uint8_t buf[GEO_ADDR_MAX * 18];
+	size_t len = 0;
+	uint16_t c = 0;
+	unsigned alen = fam == FAM_A ? 4 : 16;
+	for (size_t a = 0; a < n && c < GEO_ADDR_MAX; a++) {
+		if (addrs[a].family != (fam == FAM_A ? 4 : 6))
+			continue;
+		buf[len++] = 0;
+		buf[len++] = (uint8_t)alen;
+		memcpy(buf + len, addrs[a].addr, alen);
+		len += alen;
+		if (idx != NULL)
+			idx[c] = (uint8_t)a;
+		c++;
+	}
+	if (count != NULL)
+		*count = (uint8_t)c;
+	if (c == 0)
+		return NULL;
+	struct zrrset *set = arena_alloc(g->arena, sizeof(*set));
+	set->type = fam == FAM_A ? RRTYPE_A : RRTYPE_AAAA;
+	set->count = c;
+	set->data = arena_memdup(g->arena, buf, len);
+	set->data_len = (uint32_t)len;
+	return set;
+}
+
+/* A service's addresses as wire-form RRsets, per datacenter and family. */
 static void build_service(struct geo *g, const struct geo_service *s,
 			  struct geo_svc *out)
 {
 	out->conf = s;
 	for (size_t k = 0; k < s->n_dcs; k++) {
 		const struct geo_service_dc *sd = &s->dcs[k];
+		struct geo_svc_dc *d = &out->dc[sd->dc];
+		d->n_addrs = (uint8_t)(sd->n_addrs < GEO_ADDR_MAX ? sd->n_addrs : GEO_ADDR_MAX);
 		for (int fam = 0; fam < 2; fam++) {
-			uint8_t buf[GEO_DC_MAX * 4 * 18];
-			size_t len = 0;
-			uint16_t count = 0;
-			unsigned alen = fam == FAM_A ? 4 : 16;
-			for (size_t a = 0; a < sd->n_addrs && len + 2 + alen <= sizeof(buf); a++) {
-				if (sd->addrs[a].family != (fam == FAM_A ? 4 : 6))
-					continue;
-				buf[len++] = 0;
-				buf[len++] = (uint8_t)alen;
-				memcpy(buf + len, sd->addrs[a].addr, alen);
-				len += alen;
-				count++;
-			}
-			if (count == 0)
-				continue;
-			struct zrrset *set = arena_alloc(g->arena, sizeof(*set));
-			set->type = fam == FAM_A ? RRTYPE_A : RRTYPE_AAAA;
-			set->count = count;
-			set->data = arena_memdup(g->arena, buf, len);
-			set->data_len = (uint32_t)len;
-			out->sets[sd->dc][fam] = set;
-			out->n_with[fam]++;
+			d->set[fam] = make_set(g, sd->addrs, d->n_addrs, fam, d->idx[fam],
+					       &d->n[fam]);
+			if (d->set[fam] != NULL)
+				out->n_with[fam]++;
 		}
+	}
+	for (int fam = 0; fam < 2; fam++)
+		out->last_resort[fam] = make_set(g, s->last_resort, s->n_last_resort,
+						 fam, NULL, NULL);
+}
+
+void geo_set_address_flag(struct geo *g, size_t s, size_t k, size_t a,
+			  const _Atomic uint8_t *flag)
+{
+	const struct geo_service_dc *sd = &g->gc->services[s].dcs[k];
+	if (a < GEO_ADDR_MAX)
+		g->svcs[s].dc[sd->dc].up[a] = flag;
+}
+
+void geo_set_dc_force(struct geo *g, unsigned dc, const _Atomic uint8_t *force)
+{
+	if (dc < GEO_DC_MAX)
+		g->dc_force[dc] = force;
+}
+
+const struct geo_conf *geo_conf_of(const struct geo *g)
+{
+	return g->gc;
+}
+
+static bool addr_up(const struct geo_svc_dc *d, unsigned a)
+{
+	return d->up[a] == NULL ||
+	       atomic_load_explicit(d->up[a], memory_order_relaxed) != 0;
+}
+
+static uint8_t dc_forced(const struct geo *g, unsigned dc)
+{
+	return g->dc_force[dc] == NULL ? 0
+		: atomic_load_explicit(g->dc_force[dc], memory_order_relaxed);
+}
+
+/* Whether datacenter dc is up for service s (k of n addresses, overrides
+ * first), and how many of its addresses are. */
+static bool dc_up(const struct geo *g, const struct geo_svc *s, unsigned dc,
+		  unsigned *n_up)
+{
+	const struct geo_svc_dc *d = &s->dc[dc];
+	uint8_t f = dc_forced(g, dc);
+	unsigned up = 0;
+	for (unsigned a = 0; a < d->n_addrs; a++)
+		up += addr_up(d, a);
+	*n_up = f == GEO_FORCE_UP ? d->n_addrs : f == GEO_FORCE_DOWN ? 0 : up;
+	if (f != 0)
+		return f == GEO_FORCE_UP;
+	unsigned k = s->conf->up_min ? s->conf->up_min : 1;
+	return d->n_addrs > 0 && up >= (k < d->n_addrs ? k : d->n_addrs);
+}
+
+/* The records of family fam that are up in dc, as a mask (0: none). */
+static uint64_t up_mask(const struct geo *g, const struct geo_svc *s,
+			unsigned dc, int fam)
+{
+	const struct geo_svc_dc *d = &s->dc[dc];
+	uint64_t mask = 0;
+	bool all = dc_forced(g, dc) == GEO_FORCE_UP;
+	for (unsigned i = 0; i < d->n[fam]; i++)
+		if (all || addr_up(d, d->idx[fam][i]))
+			mask |= UINT64_C(1) << i;
+	return mask;
+}
+
+void geo_service_health(const struct geo *g, size_t s, bool *up,
+			unsigned *addrs_up, unsigned *addrs_total, size_t n)
+{
+	const struct geo_service *conf = &g->gc->services[s];
+	for (size_t k = 0; k < conf->n_dcs && k < n; k++) {
+		unsigned dc = conf->dcs[k].dc;
+		up[k] = dc_up(g, &g->svcs[s], dc, &addrs_up[k]);
+		addrs_total[k] = g->svcs[s].dc[dc].n_addrs;
 	}
 }
 
@@ -341,6 +458,17 @@ static void decide(const struct geo *g, const struct answer_client *in,
 		dn->order = nr->order;
 		dn->reason = GEO_BY_NETWORK;
 		dn->rule = nr->rule;
+		const struct geo_loc *l = g->db ? geodb_lookup(g->db, c.family, c.addr, &nm)
+						: NULL;
+		dn->loc = l;
+		if (l != NULL && l->has_coords) {
+			/* The rule's datacenters, then the rest by distance:
+			 * now the database network matters too. */
+			merge_order(g, &nr->rule->dcs, l->near, dn->buf);
+			dn->order = dn->buf;
+			dn->scope = (nm > tscope ? nm : tscope) + skip;
+			return;
+		}
 	} else if (g->db != NULL) {
 		const struct geo_loc *l = geodb_lookup(g->db, c.family, c.addr, &nm);
 		if (l != NULL) {
@@ -355,16 +483,61 @@ static void decide(const struct geo *g, const struct answer_client *in,
 	dn->scope = (nr == NULL && nm > tscope ? nm : tscope) + skip;
 }
 
-static const struct zrrset *pick(const struct geo_svc *s, const uint16_t *order,
-				 unsigned n_dcs, int fam, unsigned *dc)
+static uint32_t degraded_ttl(const struct geo_service *c, uint32_t ttl)
 {
-	for (unsigned i = 0; i < n_dcs; i++) {
-		if (s->sets[order[i]][fam] != NULL) {
-			*dc = order[i];
-			return s->sets[order[i]][fam];
+	if (c->degraded_ttl_abs)
+		return ttl < c->degraded_ttl_s ? ttl : c->degraded_ttl_s;
+	return (uint32_t)((uint64_t)ttl * c->degraded_ttl_pct / 100);
+}
+
+/*
+ * The first datacenter in order that has addresses of fam and is up with
+ * some of them up.  Sets *dc, *mask and *degraded (not the first choice,
+ * or a partial set).  Returns false when none is.
+ */
+static bool pick(const struct geo *g, const struct geo_svc *s,
+		 const uint16_t *order, int fam, unsigned *dc, uint64_t *mask,
+		 bool *degraded)
+{
+	bool first = true;
+	for (unsigned i = 0; i < g->n_dcs; i++) {
+		unsigned d = order[i], n_up;
+		if (s->dc[d].set[fam] == NULL)
+			continue;
+		if (dc_up(g, s, d, &n_up) && (*mask = up_mask(g, s, d, fam)) != 0) {
+			uint64_t full = (UINT64_C(1) << s->dc[d].n[fam]) - 1;
+			*dc = d;
+			*degraded = !first || *mask != full;
+			return true;
 		}
+		first = false;
 	}
-	return NULL;
+	return false;
+}
+
+/* No datacenter is up: the service's policy decides (fail-open default). */
+static void all_down(const struct geo *g, const struct geo_svc *s,
+		     const uint16_t *order, int fam, struct dyn_answer *out)
+{
+	switch (s->conf->all_down) {
+	case GEO_ALL_DOWN_SERVFAIL:
+		out->rcode = RCODE_SERVFAIL;
+		return;
+	case GEO_ALL_DOWN_LAST_RESORT:
+		out->set = s->last_resort[fam];
+		out->mask = ~UINT64_C(0);
+		break;
+	default:
+		for (unsigned i = 0; i < g->n_dcs; i++) {
+			if (s->dc[order[i]].set[fam] != NULL) {
+				out->set = s->dc[order[i]].set[fam];
+				out->mask = ~UINT64_C(0);
+				break;
+			}
+		}
+		break;
+	}
+	out->ttl = degraded_ttl(s->conf, out->ttl);
 }
 
 void geo_answer(const void *ctx, const void *binding, uint16_t qtype,
@@ -375,21 +548,30 @@ void geo_answer(const void *ctx, const void *binding, uint16_t qtype,
 	const struct geo_svc *s = &g->svcs[b->service];
 	int fam = qtype == RRTYPE_AAAA ? FAM_AAAA : FAM_A;
 	unsigned dc;
+	bool degraded;
 	out->ttl = b->ttl;
 	out->scope = 0;
 	out->set = NULL;
+	out->rcode = 0;
 	if (s->n_with[fam] == 0)
 		return; /* NODATA: the service has no address of this family */
+	struct decision dn;
+	/* With one place to send anyone the answer cannot depend on the
+	 * client: skip the lookup, scope 0 (RFC 7871 7.2.1). */
 	if (s->n_with[fam] == 1) {
-		/* One place to send anyone: the answer does not depend on
-		 * the client, so scope 0 (RFC 7871 7.2.1). */
-		out->set = pick(s, g->default_order, g->n_dcs, fam, &dc);
+		dn.order = g->default_order;
+		dn.scope = 0;
+	} else {
+		decide(g, c, &dn);
+	}
+	out->scope = (uint8_t)dn.scope;
+	if (!pick(g, s, dn.order, fam, &dc, &out->mask, &degraded)) {
+		all_down(g, s, dn.order, fam, out);
 		return;
 	}
-	struct decision dn;
-	decide(g, c, &dn);
-	out->set = pick(s, dn.order, g->n_dcs, fam, &dc);
-	out->scope = (uint8_t)dn.scope;
+	out->set = s->dc[dc].set[fam];
+	if (degraded)
+		out->ttl = degraded_ttl(s->conf, out->ttl);
 }
 
 /* ---- explain (control path) ---------------------------------------- */
@@ -416,25 +598,32 @@ static void explain_dc(const struct geo *g, const struct geo_svc *s,
 {
 	char line[512], dist[48] = "distance unknown";
 	size_t o = 0;
+	unsigned n_up;
+	const struct geo_svc_dc *d = &s->dc[dc];
 	if (dn->loc != NULL && dn->loc->has_coords)
 		snprintf(dist, sizeof(dist), "%.0f km",
 			 distance_km(dn->loc->lat, dn->loc->lon, g->gc->dcs[dc].lat,
 				     g->gc->dcs[dc].lon));
-	o += (size_t)snprintf(line, sizeof(line), "#%u dc %s: %s;", rank + 1,
-			      g->gc->dcs[dc].name, dist);
+	bool up = dc_up(g, s, dc, &n_up);
+	uint8_t f = dc_forced(g, dc);
+	o += (size_t)snprintf(line, sizeof(line), "#%u dc %s: %s; %s%s (%u/%u up);",
+			      rank + 1, g->gc->dcs[dc].name, dist, up ? "up" : "DOWN",
+			      f == GEO_FORCE_UP ? " forced" : f == GEO_FORCE_DOWN ? " forced" : "",
+			      n_up, d->n_addrs);
 	for (int fam = 0; fam < 2; fam++) {
-		const struct zrrset *set = s->sets[dc][fam];
+		const struct zrrset *set = d->set[fam];
 		if (set == NULL)
 			continue;
 		const uint8_t *p = set->data;
-		for (unsigned r = 0; r < set->count && o < sizeof(line) - 50; r++) {
+		for (unsigned r = 0; r < set->count && o < sizeof(line) - 60; r++) {
 			char a[INET6_ADDRSTRLEN];
 			inet_ntop(fam == FAM_A ? AF_INET : AF_INET6, p + 2, a, sizeof(a));
-			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s", a);
+			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s%s", a,
+					      addr_up(d, d->idx[fam][r]) ? "" : "(down)");
 			p += 2 + p[1];
 		}
 	}
-	if (s->sets[dc][0] == NULL && s->sets[dc][1] == NULL)
+	if (d->set[0] == NULL && d->set[1] == NULL)
 		snprintf(line + o, sizeof(line) - o, " no addresses for this service");
 	emit(arg, line);
 }
@@ -472,7 +661,8 @@ void geo_explain(const void *ctx, const void *binding,
 				 dn.loc->continent[0] ? dn.loc->continent : "-");
 	} else {
 		snprintf(line, sizeof(line), "location: unknown (%s)",
-			 g->db == NULL ? "no geoip database" : "not in the geoip database");
+			 c->prefix == 0 ? "ECS source prefix 0 asks for no tailoring"
+			 : g->db == NULL ? "no geoip database" : "not in the geoip database");
 	}
 	emit(arg, line);
 	if (dn.rule != NULL) {
@@ -492,15 +682,23 @@ void geo_explain(const void *ctx, const void *binding,
 		explain_dc(g, s, &dn, i, dn.order[i], emit, arg);
 	for (int fam = 0; fam < 2; fam++) {
 		struct dyn_answer out;
+		unsigned dc;
+		uint64_t mask;
+		bool degraded = false;
 		geo_answer(g, b, fam == FAM_A ? RRTYPE_A : RRTYPE_AAAA, c, &out);
-		unsigned dc = 0;
 		const char *name = "none (NODATA)";
-		if (out.set != NULL && pick(s, s->n_with[fam] == 1 ? g->default_order
-							  : dn.order,
-					    g->n_dcs, fam, &dc) != NULL)
+		const uint16_t *order = s->n_with[fam] == 1 ? g->default_order : dn.order;
+		if (out.rcode != 0)
+			name = "SERVFAIL (every datacenter down, policy servfail)";
+		else if (s->n_with[fam] > 0 && pick(g, s, order, fam, &dc, &mask, &degraded))
 			name = g->gc->dcs[dc].name;
-		snprintf(line, sizeof(line), "answer %s: %s, ttl %u, ecs scope /%u",
-			 fam == FAM_A ? "A" : "AAAA", name, out.ttl, out.scope);
+		else if (out.set != NULL)
+			name = s->conf->all_down == GEO_ALL_DOWN_LAST_RESORT
+				       ? "last-resort addresses (every datacenter down)"
+				       : "first choice, fail-open (every datacenter down)";
+		snprintf(line, sizeof(line), "answer %s: %s%s, ttl %u, ecs scope /%u",
+			 fam == FAM_A ? "A" : "AAAA", name,
+			 degraded ? " (degraded)" : "", out.ttl, out.scope);
 		emit(arg, line);
 	}
 }

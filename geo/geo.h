@@ -12,6 +12,20 @@ struct dyn_answer;
 struct geo;
 
 #define GEO_DC_MAX 64		/* datacenters in one configuration */
+#define GEO_ADDR_MAX 32		/* addresses of one service in one datacenter */
+
+#include "healthcheck/probe.h"
+
+/* What a service answers when none of its datacenters is up. */
+enum geo_all_down {
+	GEO_ALL_DOWN_FAIL_OPEN,	/* the first choice's full set, as if all up */
+	GEO_ALL_DOWN_LAST_RESORT, /* the service's last-resort addresses */
+	GEO_ALL_DOWN_SERVFAIL,
+};
+
+/* Override values in the cells geo reads (healthcheck's enum hc_force). */
+#define GEO_FORCE_UP 1
+#define GEO_FORCE_DOWN 2
 
 /* An address or network; family 4 or 6, len in bits. */
 struct geo_prefix {
@@ -50,11 +64,28 @@ struct geo_service_dc {
 	unsigned line;
 };
 
+/* Where an address is probed when not at itself on the check's port. */
+struct geo_probe_addr {
+	struct geo_prefix served;
+	struct sockaddr_storage probe;	/* port 0: the check's port */
+	socklen_t probe_len;
+};
+
 struct geo_service {
 	char *name;
 	struct geo_service_dc *dcs;
 	size_t n_dcs;
 	unsigned line;
+	struct hc_params check;		/* kind HC_NONE: not probed */
+	struct geo_probe_addr *probes;
+	size_t n_probes;
+	unsigned up_min;		/* addresses up for a datacenter to be up */
+	enum geo_all_down all_down;
+	struct geo_prefix *last_resort;
+	size_t n_last_resort;
+	unsigned degraded_ttl_pct;	/* TTL when degraded, % of normal... */
+	unsigned degraded_ttl_s;	/* ...or at most this many seconds (if > 0) */
+	bool degraded_ttl_abs;
 };
 
 /* The geo part of the configuration, as the config loader produces it. */
@@ -119,6 +150,26 @@ void geo_answer(const void *ctx, const void *binding, uint16_t qtype,
 void geo_explain(const void *ctx, const void *binding,
 		 const struct answer_client *c,
 		 void (*emit)(void *arg, const char *line), void *arg);
+
+/*
+ * Health wiring, done on the event loop thread before the dataset is
+ * published.  An address whose flag is never set counts as up.
+ * geo_set_address_flag: service s, its datacenter entry k (index into
+ * services[s].dcs), address a (index into that entry's addrs).
+ * geo_set_dc_force: the override cell of datacenter dc (GEO_FORCE_*).
+ */
+void geo_set_address_flag(struct geo *g, size_t s, size_t k, size_t a,
+			  const _Atomic uint8_t *flag);
+void geo_set_dc_force(struct geo *g, unsigned dc, const _Atomic uint8_t *force);
+
+/* The configuration the geo data was built from. */
+const struct geo_conf *geo_conf_of(const struct geo *g);
+
+/* A service's health summary: for each of its datacenters whether it is
+ * up now (override applied) and how many addresses are up of how many.
+ * Fills up to n entries of the arrays (index = services[s].dcs index). */
+void geo_service_health(const struct geo *g, size_t s, bool *dc_up,
+			unsigned *addrs_up, unsigned *addrs_total, size_t n);
 
 /* True when addr (family 4/6) may ask explain queries. */
 bool geo_explain_allowed(const void *ctx, int family, const uint8_t *addr);

@@ -140,8 +140,9 @@ struct geodb *geodb_open(const char *path, struct diag *d,
 	if (rc != MMDB_SUCCESS) {
 		diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
 			    "geoip database '%s': %s", path,
-			    rc == MMDB_IO_ERROR ? "cannot open (missing or unreadable file)"
-						: MMDB_strerror(rc));
+			    rc == MMDB_IO_ERROR || rc == MMDB_FILE_OPEN_ERROR
+				    ? "cannot open (missing or unreadable file)"
+				    : MMDB_strerror(rc));
 		free(db->table);
 		free(db);
 		return NULL;

@@ -28,6 +28,8 @@ struct geo_loc {
 	char continent[3];
 	uint32_t offset;	/* MMDB data offset: the cache key */
 	const uint16_t *order;
+	const uint16_t *near;	/* by distance only (has_coords), for network
+				 * rules whose unlisted datacenters follow */
 	uint8_t reason;		/* enum geo_reason */
 	const struct geo_rule *rule;
 };

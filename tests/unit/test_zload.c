@@ -236,7 +236,7 @@ static void test_errors(void)
 	const char *apex = "example.com.";
 	load_fails("no-soa.zone", apex,
 		   want("no-soa.zone",
-			": no SOA record at the zone apex 'example.com.'"));
+			":1: no SOA record at the zone apex 'example.com.'"));
 	load_fails("two-soa.zone", apex,
 		   want("two-soa.zone",
 			":4: more than one SOA record (first at line 2)"));
@@ -245,7 +245,7 @@ static void test_errors(void)
 			":5: SOA record not at the zone apex"));
 	load_fails("no-ns.zone", apex,
 		   want("no-ns.zone",
-			": no NS records at the zone apex 'example.com.'"));
+			":2: no NS records at the zone apex 'example.com.'"));
 	load_fails("outside.zone", apex,
 		   want("outside.zone", ":5: 'www.example.org.' is outside the "
 					"zone 'example.com.'"));

@@ -1,0 +1,359 @@
+/* conf_check.c: a service's 'check:' mapping (health probe parameters). */
+#include "config.h"
+
+#include <ldns/ldns.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "daemon/conf_priv.h"
+#include "dns/xalloc.h"
+
+#define CHECK_DEFAULT_INTERVAL_MS 2000
+#define CHECK_DEFAULT_TIMEOUT_MS 1000
+#define CHECK_DEFAULT_RISE 2
+#define CHECK_DEFAULT_FALL 3
+
+/* Keys that belong to some kinds only, so a misplaced one is an error. */
+enum { K_HTTP = 1, K_DNS = 2, K_EXEC = 4, K_PORT = 8 };
+
+struct check_ctx {
+	struct hc_params *p;
+	unsigned used;		/* K_* of the keys given */
+	unsigned type_line;
+	bool have_type;
+};
+
+/* Seconds as a decimal number ("2", "0.5") in [min_ms, max_ms]. */
+static int get_seconds_ms(struct loader *ld, const struct conf_key *ck,
+			  const struct cnode *val, unsigned *out)
+{
+	char desc[64], *end;
+	if (val->type == CNODE_SCALAR && val->text[0] >= '0' && val->text[0] <= '9') {
+		double v = strtod(val->text, &end);
+		long ms = (long)(v * 1000 + 0.5);
+		if (*end == '\0' && ms >= ck->min && ms <= ck->max) {
+			*out = (unsigned)ms;
+			return 0;
+		}
+	}
+	conf_error(ld, val->line, "'%s' must be a number of seconds between %g and "
+		   "%g, not %s", ck->name, (double)ck->min / 1000,
+		   (double)ck->max / 1000, cnode_desc(val, desc, sizeof(desc)));
+	return -1;
+}
+
+static int get_bool(struct loader *ld, const struct conf_key *ck,
+		    const struct cnode *val, bool *out)
+{
+	char desc[64];
+	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+	for (int i = 0; val->type == CNODE_SCALAR && i < 3; i++) {
+		if (strcasecmp(val->text, yes[i]) == 0)
+			return *out = true, 0;
+		if (strcasecmp(val->text, no[i]) == 0)
+			return *out = false, 0;
+	}
+	conf_error(ld, val->line, "'%s' must be true or false, not %s", ck->name,
+		   cnode_desc(val, desc, sizeof(desc)));
+	return -1;
+}
+
+static void set_type(struct loader *ld, const struct conf_key *ck,
+		     const struct cnode *key, const struct cnode *val, void *obj)
+{
+	struct check_ctx *c = obj;
+	static const char *const names[] = {"tcp", "http", "https", "dns", "exec"};
+	static const enum hc_kind kinds[] = {HC_TCP, HC_HTTP, HC_HTTPS, HC_DNS, HC_EXEC};
+	const char *s = get_str(ld, ck, val);
+	(void)key;
+	if (s == NULL)
+		return;
+	for (int i = 0; i < 5; i++) {
+		if (strcasecmp(s, names[i]) == 0) {
+			c->p->kind = kinds[i];
+			c->have_type = true;
+			c->type_line = val->line;
+			return;
+		}
+	}
+	conf_error(ld, val->line, "'type' must be tcp, http, https, dns or exec, not '%s'", s);
+}
+
+#define SETTER(fn) \
+	static void fn(struct loader *ld, const struct conf_key *ck, \
+		       const struct cnode *key, const struct cnode *val, void *obj)
+
+SETTER(set_port)
+{
+	struct check_ctx *c = obj;
+	long v;
+	(void)key;
+	if (get_int(ld, ck, val, &v) == 0)
+		c->p->port = (uint16_t)v;
+	c->used |= K_PORT;
+}
+
+SETTER(set_interval)
+{
+	(void)key;
+	get_seconds_ms(ld, ck, val, &((struct check_ctx *)obj)->p->interval_ms);
+}
+
+SETTER(set_timeout)
+{
+	(void)key;
+	get_seconds_ms(ld, ck, val, &((struct check_ctx *)obj)->p->timeout_ms);
+}
+
+SETTER(set_rise)
+{
+	long v;
+	(void)key;
+	if (get_int(ld, ck, val, &v) == 0)
+		((struct check_ctx *)obj)->p->rise = (unsigned)v;
+}
+
+SETTER(set_fall)
+{
+	long v;
+	(void)key;
+	if (get_int(ld, ck, val, &v) == 0)
+		((struct check_ctx *)obj)->p->fall = (unsigned)v;
+}
+
+SETTER(set_initial)
+{
+	struct check_ctx *c = obj;
+	const char *s = get_str(ld, ck, val);
+	(void)key;
+	if (s != NULL && strcasecmp(s, "up") == 0)
+		c->p->initial_up = true;
+	else if (s != NULL && strcasecmp(s, "down") == 0)
+		c->p->initial_up = false;
+	else if (s != NULL)
+		conf_error(ld, val->line, "'initial' must be up or down, not '%s'", s);
+}
+
+static void set_text(struct loader *ld, const struct conf_key *ck,
+		     const struct cnode *val, struct check_ctx *c, char **dst,
+		     unsigned kind)
+{
+	const char *s = get_str(ld, ck, val);
+	c->used |= kind;
+	if (s == NULL)
+		return;
+	free(*dst);
+	*dst = xstrdup(s);
+}
+
+SETTER(set_path)
+{
+	struct check_ctx *c = obj;
+	(void)key;
+	set_text(ld, ck, val, c, &c->p->path, K_HTTP);
+	if (c->p->path != NULL && c->p->path[0] != '/')
+		conf_error(ld, val->line, "'path' must start with '/'");
+}
+
+SETTER(set_host)
+{
+	struct check_ctx *c = obj;
+	(void)key;
+	set_text(ld, ck, val, c, &c->p->host, K_HTTP);
+}
+
+SETTER(set_expect)
+{
+	struct check_ctx *c = obj;
+	(void)key;
+	set_text(ld, ck, val, c, &c->p->expect, K_HTTP);
+}
+
+SETTER(set_ca_file)
+{
+	struct check_ctx *c = obj;
+	(void)key;
+	set_text(ld, ck, val, c, &c->p->ca_file, K_HTTP);
+	if (c->p->ca_file != NULL) {
+		char *abs = path_resolve(ld->path, c->p->ca_file);
+		free(c->p->ca_file);
+		c->p->ca_file = abs;
+	}
+}
+
+SETTER(set_verify)
+{
+	struct check_ctx *c = obj;
+	(void)key;
+	c->used |= K_HTTP;
+	get_bool(ld, ck, val, &c->p->verify_tls);
+}
+
+SETTER(set_status)
+{
+	struct check_ctx *c = obj;
+	const struct cnode *one[1] = {val};
+	const struct cnode *const *items = one;
+	size_t n = 1;
+	(void)key;
+	c->used |= K_HTTP;
+	if (val->type == CNODE_SEQ) {
+		items = (const struct cnode *const *)val->kids;
+		n = val->n;
+	}
+	free(c->p->status);
+	c->p->status = xcalloc(n ? n : 1, sizeof(int));
+	c->p->n_status = 0;
+	for (size_t i = 0; i < n; i++) {
+		long v;
+		if (get_int(ld, ck, items[i], &v) == 0)
+			c->p->status[c->p->n_status++] = (int)v;
+	}
+}
+
+SETTER(set_dns_name)
+{
+	struct check_ctx *c = obj;
+	(void)key;
+	set_text(ld, ck, val, c, &c->p->dns_name, K_DNS);
+}
+
+SETTER(set_qtype)
+{
+	struct check_ctx *c = obj;
+	const char *s = get_str(ld, ck, val);
+	(void)key;
+	c->used |= K_DNS;
+	if (s == NULL)
+		return;
+	ldns_rr_type t = ldns_get_rr_type_by_name(s);
+	if (t == 0)
+		conf_error(ld, val->line, "'qtype': unknown record type '%s'", s);
+	else
+		c->p->dns_type = (uint16_t)t;
+}
+
+SETTER(set_rcode)
+{
+	struct check_ctx *c = obj;
+	const char *s = get_str(ld, ck, val);
+	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL",
+					    "NXDOMAIN", "NOTIMP", "REFUSED"};
+	(void)key;
+	c->used |= K_DNS;
+	if (s == NULL)
+		return;
+	for (int i = 0; i < 6; i++) {
+		if (strcasecmp(s, names[i]) == 0) {
+			c->p->dns_rcode = i;
+			return;
+		}
+	}
+	conf_error(ld, val->line, "'rcode' must be NOERROR, FORMERR, SERVFAIL, "
+		   "NXDOMAIN, NOTIMP or REFUSED, not '%s'", s);
+}
+
+SETTER(set_want_answer)
+{
+	struct check_ctx *c = obj;
+	(void)key;
+	c->used |= K_DNS;
+	get_bool(ld, ck, val, &c->p->dns_want_answer);
+}
+
+SETTER(set_command)
+{
+	struct check_ctx *c = obj;
+	char desc[64];
+	(void)key, (void)ck;
+	c->used |= K_EXEC;
+	if (val->type != CNODE_SEQ || val->n == 0) {
+		conf_error(ld, val->line, "'command' must be a list: program and "
+			   "arguments (%%a and %%p stand for the address and port), "
+			   "not %s", cnode_desc(val, desc, sizeof(desc)));
+		return;
+	}
+	c->p->argv = xcalloc(val->n + 1, sizeof(char *));
+	for (size_t i = 0; i < val->n; i++) {
+		if (val->kids[i]->type != CNODE_SCALAR) {
+			conf_error(ld, val->kids[i]->line, "'command' entries must be strings");
+			continue;
+		}
+		c->p->argv[c->p->argc++] = xstrdup(val->kids[i]->text);
+	}
+}
+
+static const struct conf_key check_keys[] = {
+	{ .name = "type", .required = true, .set = set_type },
+	{ .name = "port", .set = set_port, .min = 1, .max = 65535 },
+	{ .name = "interval", .set = set_interval, .min = 100, .max = 3600000 },
+	{ .name = "timeout", .set = set_timeout, .min = 10, .max = 600000 },
+	{ .name = "rise", .set = set_rise, .min = 1, .max = 100 },
+	{ .name = "fall", .set = set_fall, .min = 1, .max = 100 },
+	{ .name = "initial", .set = set_initial },
+	{ .name = "path", .set = set_path },
+	{ .name = "host", .set = set_host },
+	{ .name = "status", .set = set_status, .min = 100, .max = 599 },
+	{ .name = "expect", .set = set_expect },
+	{ .name = "verify-tls", .set = set_verify },
+	{ .name = "ca-file", .set = set_ca_file },
+	{ .name = "name", .set = set_dns_name },
+	{ .name = "qtype", .set = set_qtype },
+	{ .name = "rcode", .set = set_rcode },
+	{ .name = "want-answer", .set = set_want_answer },
+	{ .name = "command", .set = set_command },
+	{ .name = NULL },
+};
+
+static const struct conf_section check_section = {
+	.what = "'check'", .where = "in 'check'", .keys = check_keys,
+};
+
+/* Keys given that the kind does not use, and keys it needs. */
+static void check_consistency(struct loader *ld, const struct check_ctx *c,
+			      unsigned line)
+{
+	enum hc_kind k = c->p->kind;
+	bool http = k == HC_HTTP || k == HC_HTTPS;
+	if ((c->used & K_HTTP) && !http)
+		conf_error(ld, line, "'path', 'host', 'status', 'expect', 'verify-tls' "
+			   "and 'ca-file' apply to http and https checks only");
+	if ((c->used & K_DNS) && k != HC_DNS)
+		conf_error(ld, line, "'name', 'qtype', 'rcode' and 'want-answer' apply "
+			   "to dns checks only");
+	if ((c->used & K_EXEC) && k != HC_EXEC)
+		conf_error(ld, line, "'command' applies to exec checks only");
+	if (k == HC_EXEC && c->p->argc == 0)
+		conf_error(ld, line, "an exec check needs 'command'");
+	if (k == HC_DNS && c->p->dns_name == NULL)
+		conf_error(ld, line, "a dns check needs 'name'");
+	if (c->p->timeout_ms > c->p->interval_ms)
+		conf_error(ld, line, "'timeout' (%u ms) must not exceed 'interval' (%u ms)",
+			   c->p->timeout_ms, c->p->interval_ms);
+}
+
+void conf_check_parse(struct loader *ld, const struct cnode *key,
+		      const struct cnode *val, struct hc_params *p)
+{
+	struct check_ctx c = {.p = p};
+	hc_params_clear(p);
+	p->interval_ms = CHECK_DEFAULT_INTERVAL_MS;
+	p->timeout_ms = CHECK_DEFAULT_TIMEOUT_MS;
+	p->rise = CHECK_DEFAULT_RISE;
+	p->fall = CHECK_DEFAULT_FALL;
+	p->initial_up = true;
+	p->dns_type = LDNS_RR_TYPE_A;
+	unsigned errors = ld->errors;
+	walk_map(ld, val, key->line, &check_section, &c);
+	if (ld->errors == errors && c.have_type)
+		check_consistency(ld, &c, key->line);
+	if (p->path == NULL && (p->kind == HC_HTTP || p->kind == HC_HTTPS))
+		p->path = xstrdup("/");
+	if (p->n_status == 0 && (p->kind == HC_HTTP || p->kind == HC_HTTPS)) {
+		free(p->status);
+		p->status = xcalloc(1, sizeof(int));
+		p->status[0] = 200;
+		p->n_status = 1;
+	}
+}

@@ -1,0 +1,223 @@
+/* hsync.c: health wiring per dataset; CH TXT status.geodnsd lines. */
+#include "config.h"
+
+#include "daemon/hsync.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/conf.h"
+#include "daemon/dataset.h"
+#include "dns/log.h"
+#include "geo/geo.h"
+#include "healthcheck/health.h"
+
+/* Where address a of a service is probed: its probe override, or itself,
+ * on the override's port or the check's (or the kind's default). */
+static void probe_addr(const struct geo_service *svc, const struct geo_prefix *a,
+		       struct sockaddr_storage *ss, socklen_t *len)
+{
+	const struct hc_kind_ops *ops = hc_kind_ops(svc->check.kind);
+	uint16_t port = svc->check.port ? svc->check.port : ops ? ops->default_port : 0;
+	memset(ss, 0, sizeof(*ss));
+	for (size_t i = 0; i < svc->n_probes; i++) {
+		if (memcmp(&svc->probes[i].served, a, sizeof(*a)) != 0)
+			continue;
+		*ss = svc->probes[i].probe;
+		*len = svc->probes[i].probe_len;
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		if (ss->ss_family == AF_INET && s4->sin_port == 0)
+			s4->sin_port = htons(port);
+		if (ss->ss_family == AF_INET6 && s6->sin6_port == 0)
+			s6->sin6_port = htons(port);
+		return;
+	}
+	if (a->family == 4) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		memcpy(&s4->sin_addr, a->addr, 4);
+		*len = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		memcpy(&s6->sin6_addr, a->addr, 16);
+		*len = sizeof(*s6);
+	}
+}
+
+/* ---- status lines ------------------------------------------------------ */
+
+struct status_walk {
+	const struct dataset *ds;
+	const char *service;		/* filter, NULL: all */
+	void (*emit)(void *arg, const char *line);
+	void *arg;
+};
+
+static void since_text(time_t since, char *buf, size_t size)
+{
+	struct tm tm;
+	char when[32];
+	gmtime_r(&since, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(buf, size, "since %s (%lld s)", when, (long long)(time(NULL) - since));
+}
+
+static void emit_target(void *arg, const struct hc_info *i)
+{
+	struct status_walk *w = arg;
+	char line[768], since[80];
+	if (w->service != NULL && strcmp(w->service, i->service) != 0)
+		return;
+	since_text(i->since, since, sizeof(since));
+	int o = snprintf(line, sizeof(line), "%s: %s %s", i->label,
+			 i->up ? "up" : "DOWN", since);
+	if (i->force != HC_FORCE_NONE)
+		o += snprintf(line + o, sizeof(line) - (size_t)o, "; forced %s by operator: %s",
+			      i->force == HC_FORCE_UP ? "up" : "down", i->force_reason);
+	if (i->kind == HC_NONE)
+		o += snprintf(line + o, sizeof(line) - (size_t)o, "; not probed");
+	else if (i->have_result)
+		o += snprintf(line + o, sizeof(line) - (size_t)o,
+			      "; last %s: %s (%.1f ms); %u ok / %u failed in a row; probes "
+			      "%s; %llu ok, %llu failed", i->last_ok ? "ok" : "FAIL",
+			      i->last_reason, i->last_ms, i->ok_streak, i->fail_streak,
+			      i->probed_up ? "say up" : "say down", i->n_ok, i->n_fail);
+	else
+		o += snprintf(line + o, sizeof(line) - (size_t)o, "; no probe result yet");
+	w->emit(w->arg, line);
+}
+
+static void emit_services(struct status_walk *w)
+{
+	const struct geo *g = w->ds->geo;
+	const struct geo_conf *gc = geo_conf_of(g);
+	for (size_t s = 0; s < gc->n_services; s++) {
+		const struct geo_service *svc = &gc->services[s];
+		bool up[GEO_DC_MAX];
+		unsigned n_up[GEO_DC_MAX], total[GEO_DC_MAX];
+		char line[1024];
+		if (w->service != NULL && strcmp(w->service, svc->name) != 0)
+			continue;
+		geo_service_health(g, s, up, n_up, total, GEO_DC_MAX);
+		size_t o = (size_t)snprintf(line, sizeof(line), "service %s:", svc->name);
+		unsigned any = 0;
+		for (size_t k = 0; k < svc->n_dcs && o < sizeof(line) - 64; k++) {
+			any += up[k];
+			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s %s %u/%u;",
+					      gc->dcs[svc->dcs[k].dc].name, up[k] ? "up" : "DOWN",
+					      n_up[k], total[k]);
+		}
+		static const char *const policy[] = {"fail-open", "last-resort", "servfail"};
+		snprintf(line + o, sizeof(line) - o, " %s", any ? "serving"
+			 : svc->all_down == GEO_ALL_DOWN_SERVFAIL ? "ALL DOWN: answering SERVFAIL"
+			 : svc->all_down == GEO_ALL_DOWN_LAST_RESORT ? "ALL DOWN: answering last-resort"
+			 : "ALL DOWN: answering fail-open");
+		(void)policy;
+		w->emit(w->arg, line);
+	}
+}
+
+static void emit_dc(void *arg, const struct hc_dc *d)
+{
+	struct status_walk *w = arg;
+	char line[512], since[80];
+	uint8_t f = atomic_load(&d->force);
+	if (f == HC_FORCE_NONE)
+		return;
+	since_text(d->since, since, sizeof(since));
+	snprintf(line, sizeof(line), "datacenter %s: forced %s by operator %s: %s",
+		 d->name, f == HC_FORCE_UP ? "up" : "down", since, d->reason);
+	w->emit(w->arg, line);
+}
+
+/* The status hook: "status.geodnsd" lists everything; "<service>.status.
+ * geodnsd" one service. */
+static void status_cb(const void *ctx, const char *service,
+		      void (*emit)(void *arg, const char *line), void *arg)
+{
+	const struct dataset *ds = ctx;
+	struct status_walk w = {.ds = ds, .service = service, .emit = emit, .arg = arg};
+	if (ds->geo == NULL) {
+		emit(arg, "no services configured: nothing is geo-routed or probed");
+		return;
+	}
+	emit_services(&w);
+	health_each_dc(ds->health, emit_dc, &w);
+	health_each(ds->health, emit_target, &w);
+}
+
+/* ---- attach -------------------------------------------------------------- */
+
+void hsync_attach(struct health *h, struct dataset *ds)
+{
+	health_sync_begin(h);
+	ds->health = h;
+	ds->answer.conf.status = status_cb;
+	ds->answer.conf.status_ctx = ds;
+	if (ds->geo != NULL) {
+		const struct geo_conf *gc = geo_conf_of(ds->geo);
+		for (size_t d = 0; d < gc->n_dcs; d++)
+			geo_set_dc_force(ds->geo, (unsigned)d,
+					 &health_dc(h, gc->dcs[d].name)->force);
+		for (size_t s = 0; s < gc->n_services; s++) {
+			const struct geo_service *svc = &gc->services[s];
+			for (size_t k = 0; k < svc->n_dcs; k++) {
+				const struct geo_service_dc *sd = &svc->dcs[k];
+				for (size_t a = 0; a < sd->n_addrs; a++) {
+					char text[INET6_ADDRSTRLEN];
+					struct sockaddr_storage ss;
+					socklen_t len = 0;
+					inet_ntop(sd->addrs[a].family == 4 ? AF_INET : AF_INET6,
+						  sd->addrs[a].addr, text, sizeof(text));
+					probe_addr(svc, &sd->addrs[a], &ss, &len);
+					struct hc_target *t = health_target(
+						h, svc->name, gc->dcs[sd->dc].name, text,
+						(struct sockaddr *)&ss, len, &svc->check);
+					geo_set_address_flag(ds->geo, s, k, a, hc_target_flag(t));
+				}
+			}
+		}
+	}
+	health_sync_end(h);
+	if (ds->conf->state_file != NULL) {
+		health_load_overrides(h, ds->conf->state_file);
+		file_id_get(ds->conf->state_file, &ds->state_file_id);
+	}
+}
+
+void hsync_watch(struct dataset *ds)
+{
+	if (ds->geo == NULL)
+		return;
+	const struct geo_conf *gc = geo_conf_of(ds->geo);
+	for (size_t s = 0; s < gc->n_services && s < 256; s++) {
+		const struct geo_service *svc = &gc->services[s];
+		bool up[GEO_DC_MAX];
+		unsigned n_up[GEO_DC_MAX], total[GEO_DC_MAX], any = 0;
+		geo_service_health(ds->geo, s, up, n_up, total, GEO_DC_MAX);
+		for (size_t k = 0; k < svc->n_dcs; k++)
+			any += up[k];
+		bool down = svc->n_dcs > 0 && any == 0;
+		if (down == ds->all_down[s])
+			continue;
+		ds->all_down[s] = down;
+		if (down)
+			log_msg(LOG_LEVEL_ERR, "healthcheck: service %s: every datacenter "
+				"is down; answering %s", svc->name,
+				svc->all_down == GEO_ALL_DOWN_SERVFAIL ? "SERVFAIL"
+				: svc->all_down == GEO_ALL_DOWN_LAST_RESORT
+					? "with the last-resort addresses"
+					: "fail-open (the first choice, as if up)");
+		else
+			log_msg(LOG_LEVEL_NOTICE, "healthcheck: service %s: a datacenter "
+				"is up again", svc->name);
+	}
+}

@@ -1,0 +1,26 @@
+/* hsync.h: wiring a dataset's services to the health registry, and status output. */
+#ifndef GD_HSYNC_H
+#define GD_HSYNC_H
+
+#include <stdbool.h>
+
+struct dataset;
+struct health;
+
+/*
+ * Claim a health target for every address of every service in ds (keeping
+ * the state of targets that stay, starting probes for new ones, stopping
+ * the rest), point ds's geo data at their flags and at the datacenter
+ * override cells, and re-read the overrides file.  Runs on the event loop
+ * thread before ds is published; afterwards ds->answer carries the status
+ * hook.  Never fails (a bad overrides file keeps the previous overrides).
+ */
+void hsync_attach(struct health *h, struct dataset *ds);
+
+/*
+ * Log services that went from "some datacenter up" to "none up" or back,
+ * naming the policy that now answers.  Called periodically on the loop.
+ */
+void hsync_watch(struct dataset *ds);
+
+#endif

@@ -1,0 +1,560 @@
+/* health.c: target registry, probe scheduling, the rise/fall state machine, overrides. */
+#include "config.h"
+
+#include "healthcheck/health.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dns/log.h"
+#include "dns/xalloc.h"
+
+enum hc_state { HC_STATE_DOWN = 0, HC_STATE_UP = 1 };
+
+struct hc_target {
+	struct health *h;
+	char *key;
+	char *label;
+	char *service, *dc, *address;
+	struct hc_params params;
+	const struct hc_kind_ops *ops;
+	struct hc_probe probe;
+	struct event *timer;		/* next run */
+	struct event *timeout;		/* run in flight too long */
+	struct timespec started;
+	bool in_flight;
+	enum hc_state state;		/* the state machine's verdict */
+	hc_flag_t flag;			/* effective state, read by answers */
+	enum hc_force force;
+	char force_reason[160];
+	time_t since;
+	bool have_result, last_ok;
+	char last_reason[160];
+	double last_ms, total_ms;
+	unsigned ok_streak, fail_streak;
+	unsigned long long n_ok, n_fail;
+	bool seen;
+	struct hc_target *next;
+};
+
+struct health {
+	struct event_base *base;
+	struct hc_target *targets;	/* creation order */
+	struct hc_dc *dcs;
+	uint32_t rng;
+};
+
+/* ---- helpers --------------------------------------------------------- */
+
+static uint32_t rnd(struct health *h)
+{
+	/* xorshift32: jitter only, no need for quality. */
+	h->rng ^= h->rng << 13;
+	h->rng ^= h->rng >> 17;
+	h->rng ^= h->rng << 5;
+	return h->rng;
+}
+
+static void ms_to_tv(unsigned ms, struct timeval *tv)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+static double elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void params_copy(struct hc_params *dst, const struct hc_params *src)
+{
+	*dst = *src;
+	dst->path = dup_or_null(src->path);
+	dst->host = dup_or_null(src->host);
+	dst->expect = dup_or_null(src->expect);
+	dst->ca_file = dup_or_null(src->ca_file);
+	dst->dns_name = dup_or_null(src->dns_name);
+	dst->status = NULL;
+	if (src->n_status > 0) {
+		dst->status = xcalloc(src->n_status, sizeof(int));
+		memcpy(dst->status, src->status, src->n_status * sizeof(int));
+	}
+	dst->argv = NULL;
+	if (src->argc > 0) {
+		dst->argv = xcalloc(src->argc + 1, sizeof(char *));
+		for (size_t i = 0; i < src->argc; i++)
+			dst->argv[i] = xstrdup(src->argv[i]);
+	}
+}
+
+static void sockaddr_text(const struct sockaddr *sa, char *addr, size_t size,
+			  uint16_t *port)
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &s6->sin6_addr, addr, (socklen_t)size);
+		*port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, addr, (socklen_t)size);
+		*port = ntohs(s4->sin_port);
+	}
+}
+
+/* Everything that makes two targets the same probe. */
+static char *make_key(const char *service, const char *dc, const char *address,
+		      const char *probe, uint16_t port, const struct hc_params *p)
+{
+	char buf[4096];
+	size_t o = (size_t)snprintf(buf, sizeof(buf),
+		"%s|%s|%s|%s|%u|%d|%u|%u|%u|%u|%d|%s|%s|%s|%d|%s|%s|%u|%d|%d",
+		service, dc, address, probe, port, (int)p->kind, p->interval_ms,
+		p->timeout_ms, p->rise, p->fall, (int)p->initial_up,
+		p->path ? p->path : "", p->host ? p->host : "",
+		p->expect ? p->expect : "", (int)p->verify_tls,
+		p->ca_file ? p->ca_file : "", p->dns_name ? p->dns_name : "",
+		p->dns_type, p->dns_rcode, (int)p->dns_want_answer);
+	for (size_t i = 0; i < p->n_status && o < sizeof(buf) - 16; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "|s%d", p->status[i]);
+	for (size_t i = 0; i < p->argc && o < sizeof(buf) - 2; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "|a%s", p->argv[i]);
+	return xstrdup(buf);
+}
+
+/* ---- the state machine ------------------------------------------------ */
+
+static bool effective_up(const struct hc_target *t)
+{
+	if (t->force == HC_FORCE_UP)
+		return true;
+	if (t->force == HC_FORCE_DOWN)
+		return false;
+	return t->state == HC_STATE_UP;
+}
+
+/* Publish the effective state; log once when it changes. */
+static void publish(struct hc_target *t, const char *why)
+{
+	uint8_t up = effective_up(t) ? 1 : 0;
+	if (atomic_load_explicit(&t->flag, memory_order_relaxed) == up)
+		return;
+	atomic_store_explicit(&t->flag, up, memory_order_release);
+	t->since = time(NULL);
+	log_msg(up ? LOG_LEVEL_NOTICE : LOG_LEVEL_WARNING,
+		"healthcheck: %s: %s (%s)", t->label, up ? "UP" : "DOWN", why);
+}
+
+static void schedule(struct hc_target *t, bool first);
+
+/* The one completion path: every probe result, including timeouts, comes
+ * here with a reason (relayd's hce_notify_done). */
+static void probe_done(struct hc_probe *p, bool ok, const char *reason)
+{
+	struct hc_target *t = p->owner;
+	char why[256];
+	if (!t->in_flight)
+		return;
+	t->in_flight = false;
+	event_del(t->timeout);
+	t->last_ms = elapsed_ms(&t->started);
+	t->total_ms += t->last_ms;
+	t->have_result = true;
+	t->last_ok = ok;
+	snprintf(t->last_reason, sizeof(t->last_reason), "%s", reason);
+	if (ok) {
+		t->n_ok++;
+		t->ok_streak++;
+		t->fail_streak = 0;
+		if (t->state == HC_STATE_DOWN && t->ok_streak >= t->params.rise) {
+			t->state = HC_STATE_UP;
+			snprintf(why, sizeof(why), "%u consecutive successes: %s",
+				 t->ok_streak, reason);
+			publish(t, why);
+		}
+	} else {
+		t->n_fail++;
+		t->fail_streak++;
+		t->ok_streak = 0;
+		if (t->state == HC_STATE_UP && t->fail_streak >= t->params.fall) {
+			t->state = HC_STATE_DOWN;
+			snprintf(why, sizeof(why), "%u consecutive failures: %s",
+				 t->fail_streak, reason);
+			publish(t, why);
+		}
+	}
+	log_msg(LOG_LEVEL_DEBUG, "healthcheck: %s: %s: %s (%.1f ms)", t->label,
+		ok ? "ok" : "fail", reason, t->last_ms);
+	schedule(t, false);
+}
+
+static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hc_target *t = arg;
+	char reason[64];
+	(void)fd, (void)what;
+	if (!t->in_flight)
+		return;
+	t->ops->cancel(&t->probe);
+	snprintf(reason, sizeof(reason), "timeout after %u ms", t->params.timeout_ms);
+	probe_done(&t->probe, false, reason);
+}
+
+static void run_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hc_target *t = arg;
+	struct timeval tv;
+	(void)fd, (void)what;
+	if (t->in_flight)
+		return;
+	t->in_flight = true;
+	clock_gettime(CLOCK_MONOTONIC, &t->started);
+	ms_to_tv(t->params.timeout_ms, &tv);
+	event_add(t->timeout, &tv);
+	t->ops->start(&t->probe); /* reports through probe_done, maybe at once */
+}
+
+/* The next run: one interval on, +-10% so that targets spread out; the
+ * first within one interval of start-up. */
+static void schedule(struct hc_target *t, bool first)
+{
+	unsigned iv = t->params.interval_ms, ms;
+	if (first)
+		ms = rnd(t->h) % (iv ? iv : 1);
+	else
+		ms = iv - iv / 10 + rnd(t->h) % (iv / 5 + 1);
+	struct timeval tv;
+	ms_to_tv(ms, &tv);
+	event_add(t->timer, &tv);
+}
+
+/* ---- registry -------------------------------------------------------- */
+
+struct health *health_new(struct event_base *base)
+{
+	struct health *h = xcalloc(1, sizeof(*h));
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->base = base;
+	h->rng = (uint32_t)ts.tv_nsec | 1u;
+	return h;
+}
+
+static void target_free(struct hc_target *t)
+{
+	if (t->in_flight && t->ops != NULL)
+		t->ops->cancel(&t->probe);
+	if (t->timer != NULL)
+		event_free(t->timer);
+	if (t->timeout != NULL)
+		event_free(t->timeout);
+	hc_params_clear(&t->params);
+	free(t->key);
+	free(t->label);
+	free(t->service);
+	free(t->dc);
+	free(t->address);
+	free(t);
+}
+
+void health_free(struct health *h)
+{
+	if (h == NULL)
+		return;
+	while (h->targets != NULL) {
+		struct hc_target *t = h->targets;
+		h->targets = t->next;
+		target_free(t);
+	}
+	while (h->dcs != NULL) {
+		struct hc_dc *d = h->dcs;
+		h->dcs = d->next;
+		free(d->name);
+		free(d);
+	}
+	free(h);
+}
+
+void health_sync_begin(struct health *h)
+{
+	for (struct hc_target *t = h->targets; t != NULL; t = t->next)
+		t->seen = false;
+	for (struct hc_dc *d = h->dcs; d != NULL; d = d->next)
+		d->seen = false;
+}
+
+void health_sync_end(struct health *h)
+{
+	for (struct hc_target **pt = &h->targets; *pt != NULL;) {
+		struct hc_target *t = *pt;
+		if (t->seen) {
+			pt = &t->next;
+			continue;
+		}
+		log_msg(LOG_LEVEL_INFO, "healthcheck: %s: no longer configured, "
+			"probe stopped", t->label);
+		*pt = t->next;
+		target_free(t);
+	}
+	/* Datacenter cells stay: an override outlives a reload that drops
+	 * and re-adds the datacenter. */
+}
+
+static struct hc_target *target_find(struct health *h, const char *key)
+{
+	for (struct hc_target *t = h->targets; t != NULL; t = t->next)
+		if (strcmp(t->key, key) == 0)
+			return t;
+	return NULL;
+}
+
+struct hc_target *health_target(struct health *h, const char *service,
+				const char *dc, const char *address,
+				const struct sockaddr *probe, socklen_t probe_len,
+				const struct hc_params *params)
+{
+	char ptext[64];
+	uint16_t port;
+	sockaddr_text(probe, ptext, sizeof(ptext), &port);
+	char *key = make_key(service, dc, address, ptext, port, params);
+	struct hc_target *t = target_find(h, key);
+	if (t != NULL) {
+		free(key);
+		t->seen = true;
+		return t;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->h = h;
+	t->key = key;
+	t->seen = true;
+	t->service = xstrdup(service);
+	t->dc = xstrdup(dc);
+	t->address = xstrdup(address);
+	params_copy(&t->params, params);
+	t->ops = hc_kind_ops(params->kind);
+	char label[512];
+	if (strcmp(ptext, address) == 0)
+		snprintf(label, sizeof(label), "%s/%s %s port %u (%s)", service, dc,
+			 address, port, t->ops ? t->ops->name : "none");
+	else
+		snprintf(label, sizeof(label), "%s/%s %s via %s port %u (%s)", service,
+			 dc, address, ptext, port, t->ops ? t->ops->name : "none");
+	t->label = xstrdup(label);
+	t->state = params->initial_up || t->ops == NULL ? HC_STATE_UP : HC_STATE_DOWN;
+	atomic_init(&t->flag, t->state == HC_STATE_UP ? 1 : 0);
+	t->since = time(NULL);
+
+	memcpy(&t->probe.addr, probe, probe_len);
+	t->probe.addr_len = probe_len;
+	snprintf(t->probe.addr_text, sizeof(t->probe.addr_text), "%s", ptext);
+	t->probe.port = port;
+	t->probe.base = h->base;
+	t->probe.params = &t->params;
+	t->probe.done = probe_done;
+	t->probe.owner = t;
+
+	struct hc_target **tail = &h->targets;
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	*tail = t;
+	if (t->ops != NULL) {
+		t->timer = evtimer_new(h->base, run_cb, t);
+		t->timeout = evtimer_new(h->base, timeout_cb, t);
+		schedule(t, true);
+	}
+	return t;
+}
+
+const hc_flag_t *hc_target_flag(const struct hc_target *t)
+{
+	return &t->flag;
+}
+
+struct hc_dc *health_dc(struct health *h, const char *name)
+{
+	for (struct hc_dc *d = h->dcs; d != NULL; d = d->next) {
+		if (strcmp(d->name, name) == 0) {
+			d->seen = true;
+			return d;
+		}
+	}
+	struct hc_dc *d = xcalloc(1, sizeof(*d));
+	d->name = xstrdup(name);
+	d->seen = true;
+	d->since = time(NULL);
+	atomic_init(&d->force, HC_FORCE_NONE);
+	d->next = h->dcs;
+	h->dcs = d;
+	return d;
+}
+
+/* ---- overrides -------------------------------------------------------- */
+
+struct override {
+	bool is_dc;
+	char name[64];
+	enum hc_force force;
+	char reason[160];
+};
+
+static int parse_override(char *line, struct override *o, const char **err)
+{
+	char *save = NULL;
+	char *what = strtok_r(line, " \t\r\n", &save);
+	char *name = strtok_r(NULL, " \t\r\n", &save);
+	char *state = strtok_r(NULL, " \t\r\n", &save);
+	char *reason = strtok_r(NULL, "\r\n", &save);
+	*err = "expected 'datacenter NAME up|down [reason]' or 'address ADDR up|down [reason]'";
+	if (what == NULL || name == NULL || state == NULL)
+		return -1;
+	if (strcasecmp(what, "datacenter") == 0)
+		o->is_dc = true;
+	else if (strcasecmp(what, "address") == 0)
+		o->is_dc = false;
+	else
+		return -1;
+	if (strcasecmp(state, "up") == 0)
+		o->force = HC_FORCE_UP;
+	else if (strcasecmp(state, "down") == 0)
+		o->force = HC_FORCE_DOWN;
+	else {
+		*err = "state must be 'up' or 'down'";
+		return -1;
+	}
+	snprintf(o->name, sizeof(o->name), "%s", name);
+	while (reason != NULL && (*reason == ' ' || *reason == '\t'))
+		reason++;
+	snprintf(o->reason, sizeof(o->reason), "%s",
+		 reason != NULL && *reason ? reason : "no reason given");
+	return 0;
+}
+
+static void apply_overrides(struct health *h, const struct override *ov, size_t n)
+{
+	for (struct hc_dc *d = h->dcs; d != NULL; d = d->next) {
+		enum hc_force f = HC_FORCE_NONE;
+		const char *reason = "";
+		for (size_t i = 0; i < n; i++)
+			if (ov[i].is_dc && strcmp(ov[i].name, d->name) == 0) {
+				f = ov[i].force;
+				reason = ov[i].reason;
+			}
+		if (atomic_load(&d->force) != f) {
+			log_msg(LOG_LEVEL_NOTICE, "healthcheck: datacenter %s: %s%s%s",
+				d->name, f == HC_FORCE_UP ? "forced UP" :
+				f == HC_FORCE_DOWN ? "forced DOWN" : "override cleared",
+				*reason ? ": " : "", reason);
+			d->since = time(NULL);
+		}
+		snprintf(d->reason, sizeof(d->reason), "%s", reason);
+		atomic_store(&d->force, (uint8_t)f);
+	}
+	for (struct hc_target *t = h->targets; t != NULL; t = t->next) {
+		enum hc_force f = HC_FORCE_NONE;
+		const char *reason = "";
+		for (size_t i = 0; i < n; i++)
+			if (!ov[i].is_dc && strcmp(ov[i].name, t->address) == 0) {
+				f = ov[i].force;
+				reason = ov[i].reason;
+			}
+		t->force = f;
+		snprintf(t->force_reason, sizeof(t->force_reason), "%s", reason);
+		char why[200];
+		snprintf(why, sizeof(why), "%s%s%s", f == HC_FORCE_NONE ? "override cleared"
+			 : "forced by operator", *reason ? ": " : "", reason);
+		publish(t, why);
+	}
+}
+
+int health_load_overrides(struct health *h, const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	if (fp == NULL) {
+		if (errno != ENOENT) {
+			log_msg(LOG_LEVEL_ERR, "healthcheck: %s: cannot open: %s",
+				path, strerror(errno));
+			return -1;
+		}
+		apply_overrides(h, NULL, 0);
+		return 0;
+	}
+	struct override *ov = NULL;
+	size_t n = 0;
+	unsigned line = 0, errors = 0;
+	char buf[1024];
+	while (fgets(buf, sizeof(buf), fp) != NULL) {
+		line++;
+		char *hash = strchr(buf, '#');
+		if (hash != NULL)
+			*hash = '\0';
+		if (strspn(buf, " \t\r\n") == strlen(buf))
+			continue;
+		struct override o;
+		const char *err;
+		if (parse_override(buf, &o, &err) < 0) {
+			log_msg(LOG_LEVEL_ERR, "healthcheck: %s:%u: %s", path, line, err);
+			errors++;
+			continue;
+		}
+		ov = xrealloc(ov, (n + 1) * sizeof(*ov));
+		ov[n++] = o;
+	}
+	fclose(fp);
+	if (errors == 0)
+		apply_overrides(h, ov, n);
+	else
+		log_msg(LOG_LEVEL_ERR, "healthcheck: %s: not applied; the previous "
+			"overrides stay", path);
+	free(ov);
+	return errors == 0 ? 0 : -1;
+}
+
+/* ---- inspection ------------------------------------------------------- */
+
+void health_each(const struct health *h,
+		 void (*fn)(void *arg, const struct hc_info *info), void *arg)
+{
+	for (const struct hc_target *t = h->targets; t != NULL; t = t->next) {
+		struct hc_info i = {
+			.label = t->label, .service = t->service, .dc = t->dc,
+			.address = t->address, .kind = t->params.kind,
+			.up = atomic_load(&t->flag) != 0,
+			.probed_up = t->state == HC_STATE_UP, .force = t->force,
+			.force_reason = t->force_reason, .since = t->since,
+			.have_result = t->have_result, .last_ok = t->last_ok,
+			.last_reason = t->last_reason, .last_ms = t->last_ms,
+			.ok_streak = t->ok_streak, .fail_streak = t->fail_streak,
+			.n_ok = t->n_ok, .n_fail = t->n_fail, .total_ms = t->total_ms,
+		};
+		fn(arg, &i);
+	}
+}
+
+void health_each_dc(const struct health *h,
+		    void (*fn)(void *arg, const struct hc_dc *dc), void *arg)
+{
+	for (const struct hc_dc *d = h->dcs; d != NULL; d = d->next)
+		fn(arg, d);
+}
+
+void health_count(const struct health *h, size_t *targets, size_t *up)
+{
+	*targets = *up = 0;
+	for (const struct hc_target *t = h->targets; t != NULL; t = t->next) {
+		(*targets)++;
+		*up += atomic_load(&t->flag) != 0;
+	}
+}

@@ -1,0 +1,109 @@
+/* health.h: probed targets, their up/down state machines, and operator overrides. */
+#ifndef GD_HEALTH_H
+#define GD_HEALTH_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "healthcheck/probe.h"
+
+struct event_base;
+struct health;
+struct hc_target;
+
+/* An operator override: none, forced up, forced down. */
+enum hc_force { HC_FORCE_NONE = 0, HC_FORCE_UP = 1, HC_FORCE_DOWN = 2 };
+
+/*
+ * A cell the answer path reads without locks: 1 when the target (or the
+ * override) says up.  Owned by the health registry; its address stays valid
+ * for as long as the target exists.
+ */
+typedef _Atomic uint8_t hc_flag_t;
+
+/* A datacenter's override, shared by every service (by name). */
+struct hc_dc {
+	char *name;
+	_Atomic uint8_t force;		/* enum hc_force */
+	char reason[160];
+	time_t since;
+	bool seen;
+	struct hc_dc *next;
+};
+
+/* A snapshot of one target, for status output and metrics. */
+struct hc_info {
+	const char *label;	/* "web/fra 192.0.2.10 via 127.0.0.1:8080 (http)" */
+	const char *service, *dc, *address;
+	enum hc_kind kind;
+	bool up;		/* effective (override applied) */
+	bool probed_up;		/* the state machine's verdict */
+	enum hc_force force;
+	const char *force_reason;
+	time_t since;		/* of the current effective state */
+	bool have_result;
+	bool last_ok;
+	const char *last_reason;
+	double last_ms;
+	unsigned ok_streak, fail_streak;
+	unsigned long long n_ok, n_fail;
+	double total_ms;	/* sum of probe durations */
+};
+
+/* A registry on base.  Never NULL. */
+struct health *health_new(struct event_base *base);
+
+/* Stop every probe and free; NULL is a no-op. */
+void health_free(struct health *h);
+
+/*
+ * Begin a sync: targets and datacenters not claimed again before
+ * health_sync_end() are stopped and freed.  Used when a new dataset is
+ * published, so state survives reloads for everything that stays.
+ */
+void health_sync_begin(struct health *h);
+void health_sync_end(struct health *h);
+
+/*
+ * Claim the target probing `probe` (address and port) with params for
+ * service/dc/address.  The same service, datacenter, address, probe address
+ * and parameters give back the same target with its state; otherwise a new
+ * one starts probing now (first run jittered within one interval).  params
+ * are copied.  HC_NONE targets are never probed and always up.
+ */
+struct hc_target *health_target(struct health *h, const char *service,
+				const char *dc, const char *address,
+				const struct sockaddr *probe, socklen_t probe_len,
+				const struct hc_params *params);
+
+/* The flag the answer path reads for a target. */
+const hc_flag_t *hc_target_flag(const struct hc_target *t);
+
+/* The override cell of a datacenter (created on first use, claimed for
+ * this sync). */
+struct hc_dc *health_dc(struct health *h, const char *name);
+
+/*
+ * Read the overrides file: lines "datacenter NAME up|down [reason]" and
+ * "address ADDR up|down [reason]", '#' comments.  A file with any error is
+ * not applied (errors logged with file:line); a missing file means no
+ * overrides.  Returns 0 when applied, -1 otherwise.
+ */
+int health_load_overrides(struct health *h, const char *path);
+
+/* Visit every target (in creation order) with a snapshot. */
+void health_each(const struct health *h,
+		 void (*fn)(void *arg, const struct hc_info *info), void *arg);
+
+/* Visit every datacenter override cell. */
+void health_each_dc(const struct health *h,
+		    void (*fn)(void *arg, const struct hc_dc *dc), void *arg);
+
+/* The number of targets and how many are up (for logs). */
+void health_count(const struct health *h, size_t *targets, size_t *up);
+
+#endif
