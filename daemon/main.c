@@ -15,6 +15,7 @@
 #include "daemon/conf.h"
 #include "daemon/dataset.h"
 #include "daemon/hsync.h"
+#include "daemon/metrics.h"
 #include "daemon/server.h"
 #include "healthcheck/health.h"
 #include "dns/log.h"
@@ -29,6 +30,7 @@ struct reloader {
 	const char *conf_path;
 	struct server *server;
 	struct health *health;
+	struct metrics_counters counters;
 	int pipe_rd, pipe_wr;
 	struct event *done_ev;
 	int running;		/* a loader thread is at work */
@@ -112,6 +114,7 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	r->running = 0;
 	if (ds == NULL) {
+		r->counters.reloads_failed++;
 		log_msg(LOG_LEVEL_ERR, "reload: failed; still serving the previous "
 			"configuration and zones (generation %lu)", r->generation);
 	} else {
@@ -124,6 +127,7 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 		size_t nz = ds->zones->n_zones;
 		hsync_attach(r->health, ds);
 		server_publish(r->server, ds);
+		r->counters.reloads_ok++;
 		log_msg(LOG_LEVEL_NOTICE, "reload: done in %.0f ms: %zu zone%s, "
 			"generation %lu", since_ms(&r->started), nz,
 			nz == 1 ? "" : "s", r->generation);
@@ -251,6 +255,12 @@ static int run(const char *conf_path, struct dataset *ds)
 		sigs[i] = evsignal_new(base, signums[i], signal_cb, &r);
 		event_add(sigs[i], NULL);
 	}
+	struct metrics *metrics = NULL;
+	int rc = 0;
+	if (ds->conf->metrics_on &&
+	    (metrics = metrics_new(base, &ds->conf->metrics, srv, health,
+				   &r.counters)) == NULL)
+		rc = 1;
 	struct timeval every = {WATCH_INTERVAL_S, 0};
 	r.watch_ev = event_new(base, -1, EV_PERSIST, watch_cb, &r);
 	event_add(r.watch_ev, &every);
@@ -261,7 +271,8 @@ static int run(const char *conf_path, struct dataset *ds)
 	log_msg(LOG_LEVEL_NOTICE, "geodnsd %s ready: %zu zone%s, %zu health "
 		"target%s", PACKAGE_VERSION, nz, nz == 1 ? "" : "s", n_targets,
 		n_targets == 1 ? "" : "s");
-	event_base_dispatch(base);
+	if (rc == 0)
+		event_base_dispatch(base);
 
 	/* A reload still running owns its own result; let it finish first. */
 	while (r.running) {
@@ -277,11 +288,12 @@ static int run(const char *conf_path, struct dataset *ds)
 	event_free(r.watch_ev);
 	close(fds[0]);
 	close(fds[1]);
+	metrics_free(metrics);
 	server_free(srv);
 	health_free(health);
 	event_base_free(base);
 	log_msg(LOG_LEVEL_NOTICE, "stopped");
-	return 0;
+	return rc;
 }
 
 int main(int argc, char **argv)

@@ -43,6 +43,7 @@ struct server {
 	unsigned tcp_max;
 	struct timeval tcp_idle;
 	struct tcp_conn *conns;	/* open TCP connections, for shutdown */
+	struct answer_stats stats;
 	uint8_t out[ANSWER_BUF_SIZE + 2];
 	uint8_t in[ANSWER_BUF_SIZE];
 };
@@ -84,7 +85,7 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		size_t len = answer_query(&s->live->answer, s->in, (size_t)n,
 					  (const struct sockaddr *)&from, s->out,
-					  ANSWER_UDP);
+					  ANSWER_UDP, &s->stats);
 		if (len == 0)
 			continue;
 		iov.iov_base = s->out;
@@ -160,7 +161,7 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_remove(in, s->in, qlen);
 		size_t len = answer_query(&s->live->answer, s->in, qlen,
 					  (const struct sockaddr *)&c->peer,
-					  s->out + 2, ANSWER_TCP);
+					  s->out + 2, ANSWER_TCP, &s->stats);
 		if (len == 0)
 			continue;
 		s->out[0] = (uint8_t)(len >> 8);
@@ -286,6 +287,11 @@ void server_publish(struct server *s, struct dataset *ds)
 const struct dataset *server_dataset(const struct server *s)
 {
 	return s->live;
+}
+
+const struct answer_stats *server_stats(const struct server *s)
+{
+	return &s->stats;
 }
 
 void server_free(struct server *s)

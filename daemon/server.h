@@ -2,6 +2,7 @@
 #ifndef GD_SERVER_H
 #define GD_SERVER_H
 
+struct answer_stats;
 struct conf;
 struct dataset;
 struct event_base;
@@ -24,6 +25,9 @@ void server_publish(struct server *s, struct dataset *ds);
 /* The dataset queries are answered from now (never NULL after the first
  * server_publish). */
 const struct dataset *server_dataset(const struct server *s);
+
+/* The answering counters (for the metrics endpoint). */
+const struct answer_stats *server_stats(const struct server *s);
 
 /* Close every socket and connection and free the live dataset; NULL is a
  * no-op. */

@@ -26,6 +26,7 @@ struct ans {
 	enum answer_transport tr;
 	const struct answer_client *client;
 	const struct sockaddr *from;
+	struct answer_stats *stats;
 	uint8_t scope;		/* widest ECS scope any part of the answer needs */
 	bool servfail;		/* a dynamic answer's policy asked for it */
 	uint16_t flags;
@@ -144,6 +145,9 @@ static void answer_dyn(struct ans *a, const struct zone *z,
 	h->answer(h->ctx, n->dyn, qtype, a->client, &out);
 	if (out.scope > a->scope)
 		a->scope = out.scope;
+	if (a->stats != NULL && out.service >= 0 && out.dc >= 0 &&
+	    out.service < ANSWER_STATS_SERVICES && out.dc < ANSWER_STATS_DCS)
+		a->stats->geo[out.service][out.dc]++;
 	if (out.rcode == RCODE_SERVFAIL)
 		a->servfail = true;
 	else if (out.set != NULL)
@@ -363,14 +367,32 @@ static void find_client(const struct query *q, const struct sockaddr *from,
 	}
 }
 
+static void count(struct answer_stats *st, const struct query *q,
+		  unsigned rcode, uint16_t flags, enum answer_transport tr)
+{
+	st->rcode[rcode < 24 ? rcode : 23]++;
+	if (q->have_question) {
+		if (q->qtype < 256)
+			st->qtype[q->qtype]++;
+		else
+			st->qtype_other++;
+	}
+	st->truncated += (flags & HDR_TC) != 0;
+	st->tcp += tr == ANSWER_TCP;
+	st->ecs += q->ecs;
+}
+
 size_t answer_query(const struct answer_data *d, const uint8_t *query,
 		    size_t qlen, const struct sockaddr *from, uint8_t *out,
-		    enum answer_transport tr)
+		    enum answer_transport tr, struct answer_stats *stats)
 {
 	struct query q;
 	int rc = query_parse(query, qlen, &q);
-	if (rc == QUERY_DROP)
+	if (rc == QUERY_DROP) {
+		if (stats != NULL)
+			stats->dropped++;
 		return 0;
+	}
 
 	struct answer_client client;
 	find_client(&q, from, &client);
@@ -382,7 +404,7 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query,
 
 	struct pkt p;
 	struct ans a = {.d = d, .q = &q, .p = &p, .tr = tr, .client = &client,
-			 .from = from};
+			 .from = from, .stats = stats};
 	pkt_start(&p, out, limit - opt_len, query,
 		  q.have_question ? q.question_end : DNS_HEADER_SIZE,
 		  q.have_question ? q.qname.name : NULL);
@@ -393,5 +415,7 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query,
 	if (q.edns)
 		put_opt(&p, d, &q, rcode, a.scope);
 	pkt_finish(&p, a.flags, rcode & 0xF);
+	if (stats != NULL)
+		count(stats, &q, rcode, a.flags, tr);
 	return p.len;
 }

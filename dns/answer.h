@@ -26,6 +26,24 @@ struct dyn_answer {
 	uint32_t ttl;
 	uint8_t scope;		/* ECS scope prefix length this answer holds for */
 	uint8_t rcode;		/* RCODE_SERVFAIL when the policy says so */
+	int16_t service;	/* for counters: which service... */
+	int16_t dc;		/* ...and datacenter answered (-1: none) */
+};
+
+#define ANSWER_STATS_SERVICES 64	/* services counted per datacenter */
+#define ANSWER_STATS_DCS 64
+
+/* Counters one answering thread keeps; read (racily, it is fine for
+ * counters) by the metrics endpoint. */
+struct answer_stats {
+	uint64_t rcode[24];		/* by final rcode (BADVERS = 16) */
+	uint64_t qtype[256];		/* by query type; 255 = ANY */
+	uint64_t qtype_other;		/* types above 255 */
+	uint64_t dropped;		/* no response sent */
+	uint64_t truncated;		/* TC set */
+	uint64_t tcp;			/* answered over TCP */
+	uint64_t ecs;			/* queries with a valid ECS option */
+	uint64_t geo[ANSWER_STATS_SERVICES][ANSWER_STATS_DCS];
 };
 
 /*
@@ -88,13 +106,14 @@ const struct zone *answer_walk(const struct answer_data *d,
 
 /*
  * Answer the query in query[0..qlen), received from `from` (AF_INET or
- * AF_INET6; NULL when unknown), into out (capacity ANSWER_BUF_SIZE).
+ * AF_INET6; NULL when unknown), into out (capacity ANSWER_BUF_SIZE), and
+ * count it in stats (the calling thread's own; NULL: not counted).
  * Returns the response length, or 0 when the packet gets no response (too
  * short for a header, or a response sent to us).  Allocates nothing; reads d
  * only, so any number of threads may answer from one dataset at once.
  */
 size_t answer_query(const struct answer_data *d, const uint8_t *query,
 		    size_t qlen, const struct sockaddr *from, uint8_t *out,
-		    enum answer_transport tr);
+		    enum answer_transport tr, struct answer_stats *stats);
 
 #endif

@@ -553,6 +553,8 @@ void geo_answer(const void *ctx, const void *binding, uint16_t qtype,
 	out->scope = 0;
 	out->set = NULL;
 	out->rcode = 0;
+	out->service = (int16_t)b->service;
+	out->dc = -1;
 	if (s->n_with[fam] == 0)
 		return; /* NODATA: the service has no address of this family */
 	struct decision dn;
@@ -570,6 +572,7 @@ void geo_answer(const void *ctx, const void *binding, uint16_t qtype,
 		return;
 	}
 	out->set = s->dc[dc].set[fam];
+	out->dc = (int16_t)dc;
 	if (degraded)
 		out->ttl = degraded_ttl(s->conf, out->ttl);
 }

@@ -270,7 +270,7 @@ static size_t ask(const char *name, unsigned qtype, unsigned qclass,
 	uint8_t q[600];
 	size_t qlen = mkquery(q, 0xBEEF, name, qtype, qclass, o);
 	memset(out, 0xAA, sizeof(out));
-	size_t len = answer_query(&D, q, qlen, NULL, out, tr);
+	size_t len = answer_query(&D, q, qlen, NULL, out, tr, NULL);
 	parse(len);
 	return len;
 }
@@ -316,7 +316,7 @@ static void test_positive(void)
 	uint8_t q[600];
 	size_t qlen = mkquery(q, 7, "WwW.ExAmPlE.CoM.", RRTYPE_A, RRCLASS_IN,
 			      NULL);
-	len = answer_query(&D, q, qlen, NULL, out, ANSWER_UDP);
+	len = answer_query(&D, q, qlen, NULL, out, ANSWER_UDP, NULL);
 	parse(len);
 	OK(R.ok && R.question_end == qlen &&
 		   memcmp(out + 12, q + 12, qlen - 12) == 0,
@@ -574,7 +574,7 @@ static void test_edns(void)
 	q[11] = 2;	/* ARCOUNT 2: the OPT twice */
 	memcpy(q + qlen, q + qlen - 11, 11);
 	qlen += 11;
-	parse(answer_query(&D, q, qlen, NULL, out, ANSWER_UDP));
+	parse(answer_query(&D, q, qlen, NULL, out, ANSWER_UDP, NULL));
 	IS_INT(R.rcode, RCODE_FORMERR, "two OPT: FORMERR");
 	OK(R.opt == NULL && R.ar == 0, "two OPT: no OPT in the reply");
 	IS_INT(R.qd, 1, "two OPT: question echoed");
@@ -644,20 +644,20 @@ static void test_malformed(void)
 	size_t qlen = mkquery(q, 5, "www.example.com.", RRTYPE_A, RRCLASS_IN,
 			      NULL);
 	q[2] |= 0x80;
-	IS_INT(answer_query(&D, q, qlen, NULL, out, ANSWER_UDP), 0,
+	IS_INT(answer_query(&D, q, qlen, NULL, out, ANSWER_UDP, NULL), 0,
 	       "QR set: no response");
-	IS_INT(answer_query(&D, q, 11, NULL, out, ANSWER_UDP), 0,
+	IS_INT(answer_query(&D, q, 11, NULL, out, ANSWER_UDP, NULL), 0,
 	       "11 octets: no response");
 
 	qlen = mkquery(q, 5, "www.example.com.", RRTYPE_A, RRCLASS_IN, NULL);
 	q[7] = 1;	/* ANCOUNT 1 */
-	parse(answer_query(&D, q, qlen, NULL, out, ANSWER_UDP));
+	parse(answer_query(&D, q, qlen, NULL, out, ANSWER_UDP, NULL));
 	IS_INT(R.rcode, RCODE_FORMERR, "ANCOUNT 1: FORMERR");
 	OK(R.ok && R.qd == 1 && R.an == 0, "FORMERR: question, no records");
 
 	qlen = mkquery(q, 5, "www.example.com.", RRTYPE_A, RRCLASS_IN, NULL);
 	q[5] = 0;	/* QDCOUNT 0 */
-	parse(answer_query(&D, q, 12, NULL, out, ANSWER_UDP));
+	parse(answer_query(&D, q, 12, NULL, out, ANSWER_UDP, NULL));
 	IS_INT(R.rcode, RCODE_FORMERR, "QDCOUNT 0: FORMERR");
 	OK(R.len == 12 && R.qd == 0, "QDCOUNT 0: header only");
 	IS_INT(R.id, 5, "QDCOUNT 0: id kept");

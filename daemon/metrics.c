@@ -1,0 +1,345 @@
+/* metrics.c: Prometheus /metrics and JSON /status over evhttp. */
+#include "config.h"
+
+#include "daemon/metrics.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <ldns/ldns.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/conf.h"
+#include "daemon/dataset.h"
+#include "daemon/server.h"
+#include "dns/answer.h"
+#include "dns/log.h"
+#include "dns/xalloc.h"
+#include "geo/geo.h"
+#include "healthcheck/health.h"
+
+/* Append a string literal (its length known at compile time). */
+#define ADD(b, lit) evbuffer_add((b), (lit), sizeof(lit) - 1)
+
+struct metrics {
+	struct evhttp *http;
+	struct server *server;
+	struct health *health;
+	const struct metrics_counters *c;
+};
+
+static const char *const RCODES[24] = {
+	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+	"YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11",
+	"RCODE12", "RCODE13", "RCODE14", "RCODE15", "BADVERS",
+};
+
+/* Label values are quoted: escape backslash, quote and newline. */
+static void label(struct evbuffer *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			evbuffer_add_printf(b, "\\%c", *s);
+		else if (*s == '\n')
+			ADD(b, "\\n");
+		else
+			evbuffer_add(b, s, 1);
+	}
+}
+
+static void head(struct evbuffer *b, const char *name, const char *type,
+		 const char *help)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void query_metrics(struct evbuffer *b, const struct answer_stats *st)
+{
+	head(b, "geodnsd_responses_total", "counter", "Responses sent, by rcode.");
+	for (int i = 0; i < 24; i++)
+		if (st->rcode[i] != 0 || i == 0 || i == 3 || i == 5)
+			evbuffer_add_printf(b, "geodnsd_responses_total{rcode=\"%s\"} %llu\n",
+					    RCODES[i] ? RCODES[i] : "OTHER",
+					    (unsigned long long)st->rcode[i]);
+	head(b, "geodnsd_queries_total", "counter", "Queries answered, by query type.");
+	for (int t = 0; t < 256; t++) {
+		if (st->qtype[t] == 0)
+			continue;
+		const ldns_rr_descriptor *d = ldns_rr_descript((uint16_t)t);
+		char name[16];
+		if (d != NULL && d->_name != NULL)
+			snprintf(name, sizeof(name), "%s", d->_name);
+		else
+			snprintf(name, sizeof(name), "TYPE%d", t);
+		evbuffer_add_printf(b, "geodnsd_queries_total{qtype=\"%s\"} %llu\n",
+				    t == 255 ? "ANY" : name, (unsigned long long)st->qtype[t]);
+	}
+	if (st->qtype_other)
+		evbuffer_add_printf(b, "geodnsd_queries_total{qtype=\"OTHER\"} %llu\n",
+				    (unsigned long long)st->qtype_other);
+	head(b, "geodnsd_dropped_total", "counter", "Packets not answered (responses, runts).");
+	evbuffer_add_printf(b, "geodnsd_dropped_total %llu\n", (unsigned long long)st->dropped);
+	head(b, "geodnsd_truncated_total", "counter", "Responses with TC set.");
+	evbuffer_add_printf(b, "geodnsd_truncated_total %llu\n", (unsigned long long)st->truncated);
+	head(b, "geodnsd_tcp_queries_total", "counter", "Queries answered over TCP.");
+	evbuffer_add_printf(b, "geodnsd_tcp_queries_total %llu\n", (unsigned long long)st->tcp);
+	head(b, "geodnsd_ecs_queries_total", "counter", "Queries with an EDNS Client Subnet.");
+	evbuffer_add_printf(b, "geodnsd_ecs_queries_total %llu\n", (unsigned long long)st->ecs);
+}
+
+static void geo_metrics(struct evbuffer *b, const struct dataset *ds,
+			const struct answer_stats *st)
+{
+	if (ds->geo == NULL)
+		return;
+	const struct geo_conf *gc = geo_conf_of(ds->geo);
+	head(b, "geodnsd_geo_answers_total", "counter",
+	     "Geo answers by service and datacenter (since the last reload).");
+	for (size_t s = 0; s < gc->n_services && s < ANSWER_STATS_SERVICES; s++) {
+		const struct geo_service *svc = &gc->services[s];
+		for (size_t k = 0; k < svc->n_dcs; k++) {
+			unsigned dc = svc->dcs[k].dc;
+			ADD(b, "geodnsd_geo_answers_total{service=\"");
+			label(b, svc->name);
+			evbuffer_add_printf(b, "\",datacenter=\"%s\"} %llu\n", gc->dcs[dc].name,
+					    (unsigned long long)(dc < ANSWER_STATS_DCS
+								 ? st->geo[s][dc] : 0));
+		}
+	}
+	head(b, "geodnsd_datacenter_up", "gauge",
+	     "1 when the datacenter is up for the service (overrides applied).");
+	for (size_t s = 0; s < gc->n_services; s++) {
+		const struct geo_service *svc = &gc->services[s];
+		bool up[GEO_DC_MAX];
+		unsigned n_up[GEO_DC_MAX], total[GEO_DC_MAX];
+		geo_service_health(ds->geo, s, up, n_up, total, GEO_DC_MAX);
+		for (size_t k = 0; k < svc->n_dcs; k++) {
+			ADD(b, "geodnsd_datacenter_up{service=\"");
+			label(b, svc->name);
+			evbuffer_add_printf(b, "\",datacenter=\"%s\"} %d\n",
+					    gc->dcs[svc->dcs[k].dc].name, up[k] ? 1 : 0);
+		}
+	}
+}
+
+static void target_labels(struct evbuffer *b, const struct hc_info *i)
+{
+	ADD(b, "{service=\"");
+	label(b, i->service);
+	ADD(b, "\",datacenter=\"");
+	label(b, i->dc);
+	ADD(b, "\",address=\"");
+	label(b, i->address);
+	ADD(b, "\"}");
+}
+
+struct walk {
+	struct evbuffer *b;
+	int pass;
+	bool first;
+};
+
+static void target_metric(void *arg, const struct hc_info *i)
+{
+	struct walk *w = arg;
+	static const char *const names[] = {"geodnsd_target_up", "geodnsd_probe_ok_total",
+					    "geodnsd_probe_failed_total",
+					    "geodnsd_probe_duration_seconds_sum",
+					    "geodnsd_probe_duration_seconds_count",
+					    "geodnsd_target_forced"};
+	evbuffer_add_printf(w->b, "%s", names[w->pass]);
+	target_labels(w->b, i);
+	switch (w->pass) {
+	case 0:
+		evbuffer_add_printf(w->b, " %d\n", i->up ? 1 : 0);
+		break;
+	case 1:
+		evbuffer_add_printf(w->b, " %llu\n", i->n_ok);
+		break;
+	case 2:
+		evbuffer_add_printf(w->b, " %llu\n", i->n_fail);
+		break;
+	case 3:
+		evbuffer_add_printf(w->b, " %.6f\n", i->total_ms / 1000.0);
+		break;
+	case 4:
+		evbuffer_add_printf(w->b, " %llu\n", i->n_ok + i->n_fail);
+		break;
+	default:
+		evbuffer_add_printf(w->b, " %d\n", (int)i->force);
+		break;
+	}
+}
+
+static void health_metrics(struct evbuffer *b, struct health *h)
+{
+	static const char *const what[][2] = {
+		{"gauge", "1 when the target is up (overrides applied)."},
+		{"counter", "Probes that succeeded."},
+		{"counter", "Probes that failed (including timeouts)."},
+		{"counter", "Total time spent in probes, in seconds."},
+		{"counter", "Probes run (with _sum: the mean probe duration)."},
+		{"gauge", "Operator override: 0 none, 1 forced up, 2 forced down."},
+	};
+	static const char *const names[] = {"geodnsd_target_up", "geodnsd_probe_ok_total",
+					    "geodnsd_probe_failed_total",
+					    "geodnsd_probe_duration_seconds_sum",
+					    "geodnsd_probe_duration_seconds_count",
+					    "geodnsd_target_forced"};
+	for (int pass = 0; pass < 6; pass++) {
+		struct walk w = {.b = b, .pass = pass};
+		head(b, names[pass], what[pass][0], what[pass][1]);
+		health_each(h, target_metric, &w);
+	}
+}
+
+static void metrics_cb(struct evhttp_request *req, void *arg)
+{
+	struct metrics *m = arg;
+	struct evbuffer *b = evbuffer_new();
+	const struct dataset *ds = server_dataset(m->server);
+	const struct answer_stats *st = server_stats(m->server);
+	query_metrics(b, st);
+	geo_metrics(b, ds, st);
+	health_metrics(b, m->health);
+	head(b, "geodnsd_reloads_total", "counter", "Reloads, by result.");
+	evbuffer_add_printf(b, "geodnsd_reloads_total{result=\"ok\"} %llu\n"
+			    "geodnsd_reloads_total{result=\"failed\"} %llu\n",
+			    (unsigned long long)m->c->reloads_ok,
+			    (unsigned long long)m->c->reloads_failed);
+	head(b, "geodnsd_dataset_generation", "gauge", "Loads of config and zones published.");
+	evbuffer_add_printf(b, "geodnsd_dataset_generation %lu\n", ds->generation);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; version=0.0.4");
+	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evbuffer_free(b);
+}
+
+/* JSON strings: escape quote, backslash and control characters. */
+static void jstr(struct evbuffer *b, const char *s)
+{
+	ADD(b, "\"");
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			evbuffer_add_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			evbuffer_add_printf(b, "\\u%04x", c);
+		else
+			evbuffer_add(b, s, 1);
+	}
+	ADD(b, "\"");
+}
+
+static void target_json(void *arg, const struct hc_info *i)
+{
+	struct walk *w = arg;
+	struct evbuffer *b = w->b;
+	static const char *const force[] = {"none", "up", "down"};
+	evbuffer_add_printf(b, "%s{\"service\":", w->first ? "" : ",");
+	w->first = false;
+	jstr(b, i->service);
+	ADD(b, ",\"datacenter\":");
+	jstr(b, i->dc);
+	ADD(b, ",\"address\":");
+	jstr(b, i->address);
+	ADD(b, ",\"label\":");
+	jstr(b, i->label);
+	evbuffer_add_printf(b, ",\"up\":%s,\"probes_say_up\":%s,\"forced\":\"%s\","
+			    "\"forced_reason\":", i->up ? "true" : "false",
+			    i->probed_up ? "true" : "false", force[i->force]);
+	jstr(b, i->force_reason);
+	evbuffer_add_printf(b, ",\"since\":%lld,\"last_ok\":%s,\"last_reason\":",
+			    (long long)i->since, i->have_result ? (i->last_ok ? "true" : "false")
+							       : "null");
+	jstr(b, i->last_reason);
+	evbuffer_add_printf(b, ",\"last_ms\":%.3f,\"ok_streak\":%u,\"fail_streak\":%u,"
+			    "\"probes_ok\":%llu,\"probes_failed\":%llu}", i->last_ms,
+			    i->ok_streak, i->fail_streak, i->n_ok, i->n_fail);
+}
+
+static void services_json(struct evbuffer *b, const struct dataset *ds)
+{
+	ADD(b, "\"services\":[");
+	const struct geo_conf *gc = ds->geo ? geo_conf_of(ds->geo) : NULL;
+	for (size_t s = 0; gc != NULL && s < gc->n_services; s++) {
+		const struct geo_service *svc = &gc->services[s];
+		bool up[GEO_DC_MAX];
+		unsigned n_up[GEO_DC_MAX], total[GEO_DC_MAX];
+		geo_service_health(ds->geo, s, up, n_up, total, GEO_DC_MAX);
+		evbuffer_add_printf(b, "%s{\"name\":", s ? "," : "");
+		jstr(b, svc->name);
+		ADD(b, ",\"datacenters\":[");
+		for (size_t k = 0; k < svc->n_dcs; k++)
+			evbuffer_add_printf(b, "%s{\"name\":\"%s\",\"up\":%s,\"addresses_up\":%u,"
+					    "\"addresses\":%u}", k ? "," : "",
+					    gc->dcs[svc->dcs[k].dc].name, up[k] ? "true" : "false",
+					    n_up[k], total[k]);
+		ADD(b, "]}");
+	}
+	ADD(b, "]");
+}
+
+static void status_cb(struct evhttp_request *req, void *arg)
+{
+	struct metrics *m = arg;
+	struct evbuffer *b = evbuffer_new();
+	const struct dataset *ds = server_dataset(m->server);
+	evbuffer_add_printf(b, "{\"version\":\"%s\",\"generation\":%lu,", PACKAGE_VERSION,
+			    ds->generation);
+	services_json(b, ds);
+	ADD(b, ",\"targets\":[");
+	struct walk w = {.b = b, .first = true};
+	health_each(m->health, target_json, &w);
+	ADD(b, "]}\n");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evbuffer_free(b);
+}
+
+struct metrics *metrics_new(struct event_base *base,
+			    const struct conf_listen *listen,
+			    struct server *server, struct health *health,
+			    const struct metrics_counters *c)
+{
+	char host[INET6_ADDRSTRLEN];
+	uint16_t port;
+	if (listen->addr.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&listen->addr;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&listen->addr;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		port = ntohs(s4->sin_port);
+	}
+	struct metrics *m = xcalloc(1, sizeof(*m));
+	m->http = evhttp_new(base);
+	m->server = server;
+	m->health = health;
+	m->c = c;
+	if (m->http == NULL || evhttp_bind_socket(m->http, host, port) != 0) {
+		log_msg(LOG_LEVEL_ERR, "metrics: cannot listen on %s", listen->text);
+		metrics_free(m);
+		return NULL;
+	}
+	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_cb(m->http, "/metrics", metrics_cb, m);
+	evhttp_set_cb(m->http, "/status", status_cb, m);
+	log_msg(LOG_LEVEL_INFO, "metrics: serving /metrics and /status on %s",
+		listen->text);
+	return m;
+}
+
+void metrics_free(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	if (m->http != NULL)
+		evhttp_free(m->http);
+	free(m);
+}
