@@ -887,6 +887,16 @@ static void set_zones(struct loader *ld, const struct conf_key *ck,
 		zone_entry(ld, obj, val->kids[i]);
 }
 
+static void set_workers(struct loader *ld, const struct conf_key *ck,
+			const struct cnode *key, const struct cnode *val,
+			void *obj)
+{
+	long v;
+	(void)key;
+	if (get_int(ld, ck, val, &v) == 0)
+		((struct conf *)obj)->workers = (unsigned)v;
+}
+
 static const struct conf_key server_keys[] = {
 	{ .name = "listen", .required = true, .set = set_listen },
 	{ .name = "identity", .set = set_identity },
@@ -899,6 +909,7 @@ static const struct conf_key server_keys[] = {
 	{ .name = "tcp-idle-timeout", .set = set_tcp_idle_timeout,
 	  .min = 1, .max = 3600 },
 	{ .name = "log-level", .set = set_log_level },
+	{ .name = "workers", .set = set_workers, .min = 0, .max = 256 },
 	{ .name = NULL },
 };
 

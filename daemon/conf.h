@@ -44,6 +44,7 @@ struct conf {
 	uint16_t udp_max_payload;	/* 512..4096, default 1232 */
 	unsigned tcp_max_connections;	/* >= 1, default 256 */
 	unsigned tcp_idle_timeout_ms;	/* default 10000 */
+	unsigned workers;		/* UDP threads; 0 = one per CPU */
 	int log_level;			/* enum log_level, default LOG_LEVEL_INFO */
 	struct conf_zone *zones;
 	size_t n_zones;

@@ -13,22 +13,21 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <urcu-qsbr.h>
 
 #include "daemon/conf.h"
 #include "daemon/dataset.h"
+#include "daemon/udp.h"
 #include "dns/answer.h"
 #include "dns/log.h"
 #include "dns/xalloc.h"
 
-#define UDP_BATCH 64		/* datagrams handled per readiness event */
 #define TCP_BACKLOG 128
 #define TCP_OUTBUF_MAX (256 * 1024) /* stop reading from a client this far behind */
 
 struct tcp_conn;
 
 struct listener {
-	int udp_fd;
-	struct event *udp_ev;
 	struct evconnlistener *tcp;
 	struct server *server;
 	int family;
@@ -38,12 +37,16 @@ struct server {
 	struct event_base *base;
 	struct listener *ls;
 	size_t n_ls;
+	struct udp_workers *udp;
+	/* The live dataset: UDP workers read it as RCU readers; TCP runs on
+	 * this (the publishing) thread and reads it directly. */
 	struct dataset *live;
 	unsigned tcp_conns;
 	unsigned tcp_max;
 	struct timeval tcp_idle;
 	struct tcp_conn *conns;	/* open TCP connections, for shutdown */
-	struct answer_stats stats;
+	struct answer_stats stats;	/* TCP answers */
+	struct answer_stats sum;	/* server_stats() result */
 	uint8_t out[ANSWER_BUF_SIZE + 2];
 	uint8_t in[ANSWER_BUF_SIZE];
 };
@@ -55,56 +58,6 @@ struct tcp_conn {
 	struct tcp_conn *prev, *next;
 };
 
-/* ---- UDP ----------------------------------------------------------- */
-
-/* Receive with the destination address so that replies leave from the
- * address the query came to, even on a wildcard socket. */
-static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct listener *l = arg;
-	struct server *s = l->server;
-	(void)what;
-	for (int i = 0; i < UDP_BATCH; i++) {
-		struct sockaddr_storage from;
-		union {
-			char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-			struct cmsghdr align;
-		} cbuf;
-		struct iovec iov = {.iov_base = s->in, .iov_len = sizeof(s->in)};
-		struct msghdr mh = {
-			.msg_name = &from, .msg_namelen = sizeof(from),
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
-		};
-		ssize_t n = recvmsg(fd, &mh, 0);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_msg(LOG_LEVEL_WARNING, "server: udp: recvmsg: %s",
-					strerror(errno));
-			return;
-		}
-		size_t len = answer_query(&s->live->answer, s->in, (size_t)n,
-					  (const struct sockaddr *)&from, s->out,
-					  ANSWER_UDP, &s->stats);
-		if (len == 0)
-			continue;
-		iov.iov_base = s->out;
-		iov.iov_len = len;
-		/* Echo the pktinfo back as the source address of the reply;
-		 * recvmsg() left msg_controllen at what it filled in. */
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		if (c == NULL) {
-			mh.msg_control = NULL;
-			mh.msg_controllen = 0;
-		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-			((struct in_pktinfo *)CMSG_DATA(c))->ipi_ifindex = 0;
-		}
-		if (sendmsg(fd, &mh, 0) < 0 && errno != EAGAIN)
-			log_msg(LOG_LEVEL_DEBUG, "server: udp: sendmsg: %s",
-				strerror(errno));
-	}
-}
-
 static int sock_open(const struct conf_listen *cl, int type)
 {
 	int fd = socket(cl->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -114,12 +67,6 @@ static int sock_open(const struct conf_listen *cl, int type)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (cl->addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-	if (type == SOCK_DGRAM) {
-		if (cl->addr.ss_family == AF_INET)
-			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
-		else
-			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
-	}
 	if (bind(fd, (const struct sockaddr *)&cl->addr, cl->addr_len) < 0) {
 		int e = errno;
 		close(fd);
@@ -229,16 +176,6 @@ static int listener_open(struct server *s, struct listener *l,
 {
 	l->server = s;
 	l->family = cl->addr.ss_family;
-	l->udp_fd = sock_open(cl, SOCK_DGRAM);
-	if (l->udp_fd < 0) {
-		log_msg(LOG_LEVEL_ERR, "server: listen %s: udp: %s", cl->text,
-			strerror(errno));
-		return -1;
-	}
-	l->udp_ev = event_new(s->base, l->udp_fd, EV_READ | EV_PERSIST,
-			      udp_read_cb, l);
-	event_add(l->udp_ev, NULL);
-
 	int tfd = sock_open(cl, SOCK_STREAM);
 	if (tfd < 0) {
 		log_msg(LOG_LEVEL_ERR, "server: listen %s: tcp: %s", cl->text,
@@ -265,22 +202,31 @@ struct server *server_new(struct event_base *base, const struct conf *conf)
 	s->tcp_idle.tv_usec = (conf->tcp_idle_timeout_ms % 1000) * 1000;
 	s->ls = xcalloc(conf->n_listen, sizeof(*s->ls));
 	for (size_t i = 0; i < conf->n_listen; i++) {
-		s->ls[i].udp_fd = -1;
 		s->n_ls = i + 1;
 		if (listener_open(s, &s->ls[i], &conf->listen[i]) < 0) {
 			server_free(s);
 			return NULL;
 		}
-		log_msg(LOG_LEVEL_INFO, "server: listening on %s (udp, tcp)",
-			conf->listen[i].text);
 	}
+	s->udp = udp_start(conf, conf->workers, &s->live);
+	if (s->udp == NULL) {
+		server_free(s);
+		return NULL;
+	}
+	for (size_t i = 0; i < conf->n_listen; i++)
+		log_msg(LOG_LEVEL_INFO, "server: listening on %s (udp: %u workers, tcp)",
+			conf->listen[i].text, udp_count(s->udp));
 	return s;
 }
 
 void server_publish(struct server *s, struct dataset *ds)
 {
 	struct dataset *old = s->live;
-	s->live = ds;
+	rcu_assign_pointer(s->live, ds);
+	/* Wait until every UDP worker has passed a quiescent state (it does
+	 * after each batch, and is offline while idle): then none can still
+	 * hold the old dataset.  TCP answers run on this thread. */
+	synchronize_rcu();
 	dataset_free(old);
 }
 
@@ -289,9 +235,12 @@ const struct dataset *server_dataset(const struct server *s)
 	return s->live;
 }
 
-const struct answer_stats *server_stats(const struct server *s)
+const struct answer_stats *server_stats(struct server *s)
 {
-	return &s->stats;
+	s->sum = s->stats;
+	if (s->udp != NULL)
+		udp_stats_add(s->udp, &s->sum);
+	return &s->sum;
 }
 
 void server_free(struct server *s)
@@ -300,12 +249,9 @@ void server_free(struct server *s)
 		return;
 	while (s->conns != NULL)
 		tcp_close(s->conns);
+	udp_stop(s->udp);
 	for (size_t i = 0; i < s->n_ls; i++) {
 		struct listener *l = &s->ls[i];
-		if (l->udp_ev != NULL)
-			event_free(l->udp_ev);
-		if (l->udp_fd >= 0)
-			close(l->udp_fd);
 		if (l->tcp != NULL)
 			evconnlistener_free(l->tcp);
 	}

@@ -9,16 +9,17 @@ struct event_base;
 struct server;
 
 /*
- * Open a UDP and a TCP socket on every listen address of conf and register
- * them with base.  Start-up only: returns NULL after logging which address
- * could not be bound and why.
+ * Open a TCP socket on every listen address of conf and register it with
+ * base, and start the UDP workers (udp.h).  Start-up only: returns NULL
+ * after logging which address could not be bound and why.
  */
 struct server *server_new(struct event_base *base, const struct conf *conf);
 
 /*
  * Make ds the dataset every following query is answered from, and free the
- * previous one.  Runs on the event loop thread, between queries, so no query
- * can still be reading the old dataset.  Takes ownership of ds.
+ * previous one once no UDP worker can still see it (an RCU grace period;
+ * TCP answers run on this same thread).  Runs on the event loop thread.
+ * Takes ownership of ds.
  */
 void server_publish(struct server *s, struct dataset *ds);
 
@@ -27,7 +28,7 @@ void server_publish(struct server *s, struct dataset *ds);
 const struct dataset *server_dataset(const struct server *s);
 
 /* The answering counters (for the metrics endpoint). */
-const struct answer_stats *server_stats(const struct server *s);
+const struct answer_stats *server_stats(struct server *s);
 
 /* Close every socket and connection and free the live dataset; NULL is a
  * no-op. */

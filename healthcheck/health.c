@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -43,7 +44,14 @@ struct hc_target {
 	struct hc_target *next;
 };
 
+/*
+ * Probes, reloads and overrides change targets on the event loop thread;
+ * status and metrics readers may run on answering threads.  lock guards the
+ * target list and every target's text and counters against that; the flag
+ * the answer path reads is an atomic and needs no lock.
+ */
 struct health {
+	pthread_mutex_t lock;
 	struct event_base *base;
 	struct hc_target *targets;	/* creation order */
 	struct hc_dc *dcs;
@@ -170,6 +178,7 @@ static void probe_done(struct hc_probe *p, bool ok, const char *reason)
 		return;
 	t->in_flight = false;
 	event_del(t->timeout);
+	pthread_mutex_lock(&t->h->lock);
 	t->last_ms = elapsed_ms(&t->started);
 	t->total_ms += t->last_ms;
 	t->have_result = true;
@@ -196,6 +205,7 @@ static void probe_done(struct hc_probe *p, bool ok, const char *reason)
 			publish(t, why);
 		}
 	}
+	pthread_mutex_unlock(&t->h->lock);
 	log_msg(LOG_LEVEL_DEBUG, "healthcheck: %s: %s: %s (%.1f ms)", t->label,
 		ok ? "ok" : "fail", reason, t->last_ms);
 	schedule(t, false);
@@ -250,6 +260,7 @@ struct health *health_new(struct event_base *base)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	h->base = base;
 	h->rng = (uint32_t)ts.tv_nsec | 1u;
+	pthread_mutex_init(&h->lock, NULL);
 	return h;
 }
 
@@ -285,6 +296,7 @@ void health_free(struct health *h)
 		free(d->name);
 		free(d);
 	}
+	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
 
@@ -298,6 +310,7 @@ void health_sync_begin(struct health *h)
 
 void health_sync_end(struct health *h)
 {
+	pthread_mutex_lock(&h->lock);
 	for (struct hc_target **pt = &h->targets; *pt != NULL;) {
 		struct hc_target *t = *pt;
 		if (t->seen) {
@@ -309,6 +322,7 @@ void health_sync_end(struct health *h)
 		*pt = t->next;
 		target_free(t);
 	}
+	pthread_mutex_unlock(&h->lock);
 	/* Datacenter cells stay: an override outlives a reload that drops
 	 * and re-adds the datacenter. */
 }
@@ -346,7 +360,10 @@ struct hc_target *health_target(struct health *h, const char *service,
 	params_copy(&t->params, params);
 	t->ops = hc_kind_ops(params->kind);
 	char label[512];
-	if (strcmp(ptext, address) == 0)
+	if (t->ops == NULL)
+		snprintf(label, sizeof(label), "%s/%s %s (not probed)", service, dc,
+			 address);
+	else if (strcmp(ptext, address) == 0)
 		snprintf(label, sizeof(label), "%s/%s %s port %u (%s)", service, dc,
 			 address, port, t->ops ? t->ops->name : "none");
 	else
@@ -366,10 +383,12 @@ struct hc_target *health_target(struct health *h, const char *service,
 	t->probe.done = probe_done;
 	t->probe.owner = t;
 
+	pthread_mutex_lock(&h->lock);
 	struct hc_target **tail = &h->targets;
 	while (*tail != NULL)
 		tail = &(*tail)->next;
 	*tail = t;
+	pthread_mutex_unlock(&h->lock);
 	if (t->ops != NULL) {
 		t->timer = evtimer_new(h->base, run_cb, t);
 		t->timeout = evtimer_new(h->base, timeout_cb, t);
@@ -396,8 +415,10 @@ struct hc_dc *health_dc(struct health *h, const char *name)
 	d->seen = true;
 	d->since = time(NULL);
 	atomic_init(&d->force, HC_FORCE_NONE);
+	pthread_mutex_lock(&h->lock);
 	d->next = h->dcs;
 	h->dcs = d;
+	pthread_mutex_unlock(&h->lock);
 	return d;
 }
 
@@ -488,7 +509,9 @@ int health_load_overrides(struct health *h, const char *path)
 				path, strerror(errno));
 			return -1;
 		}
+		pthread_mutex_lock(&h->lock);
 		apply_overrides(h, NULL, 0);
+		pthread_mutex_unlock(&h->lock);
 		return 0;
 	}
 	struct override *ov = NULL;
@@ -513,8 +536,11 @@ int health_load_overrides(struct health *h, const char *path)
 		ov[n++] = o;
 	}
 	fclose(fp);
-	if (errors == 0)
+	if (errors == 0) {
+		pthread_mutex_lock(&h->lock);
 		apply_overrides(h, ov, n);
+		pthread_mutex_unlock(&h->lock);
+	}
 	else
 		log_msg(LOG_LEVEL_ERR, "healthcheck: %s: not applied; the previous "
 			"overrides stay", path);
@@ -527,6 +553,7 @@ int health_load_overrides(struct health *h, const char *path)
 void health_each(const struct health *h,
 		 void (*fn)(void *arg, const struct hc_info *info), void *arg)
 {
+	pthread_mutex_lock((pthread_mutex_t *)&h->lock);
 	for (const struct hc_target *t = h->targets; t != NULL; t = t->next) {
 		struct hc_info i = {
 			.label = t->label, .service = t->service, .dc = t->dc,
@@ -541,13 +568,16 @@ void health_each(const struct health *h,
 		};
 		fn(arg, &i);
 	}
+	pthread_mutex_unlock((pthread_mutex_t *)&h->lock);
 }
 
 void health_each_dc(const struct health *h,
 		    void (*fn)(void *arg, const struct hc_dc *dc), void *arg)
 {
+	pthread_mutex_lock((pthread_mutex_t *)&h->lock);
 	for (const struct hc_dc *d = h->dcs; d != NULL; d = d->next)
 		fn(arg, d);
+	pthread_mutex_unlock((pthread_mutex_t *)&h->lock);
 }
 
 void health_count(const struct health *h, size_t *targets, size_t *up)

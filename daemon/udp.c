@@ -1,0 +1,258 @@
+/* udp.c: UDP workers: SO_REUSEPORT sockets, recvmmsg/sendmmsg, RCU readers. */
+#include "config.h"
+
+#include "daemon/udp.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <urcu-qsbr.h>
+
+#include "daemon/conf.h"
+#include "daemon/dataset.h"
+#include "dns/answer.h"
+#include "dns/log.h"
+#include "dns/xalloc.h"
+
+#define BATCH 32		/* datagrams per recvmmsg() */
+#define SLOT 4096		/* largest query read, largest UDP answer */
+#define POLL_MS 250		/* how soon a stopping worker notices */
+
+/* Room for either pktinfo kind. */
+union ctrl {
+	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	struct cmsghdr align;
+};
+
+struct worker {
+	pthread_t thread;
+	bool started;
+	struct udp_workers *all;
+	unsigned id;
+	struct pollfd *fds;
+	size_t n_fds;
+	struct answer_stats stats;
+	/* batch buffers */
+	struct mmsghdr in_msgs[BATCH], out_msgs[BATCH];
+	struct iovec in_iov[BATCH], out_iov[BATCH];
+	struct sockaddr_storage from[BATCH];
+	union ctrl ctrl[BATCH];
+	uint8_t in[BATCH][SLOT];
+	uint8_t out[BATCH][ANSWER_BUF_SIZE > SLOT ? SLOT : ANSWER_BUF_SIZE];
+};
+
+struct udp_workers {
+	struct worker **w;
+	unsigned n;		/* workers allocated (threads: those started) */
+	atomic_bool stop;
+	struct dataset *const *live;
+};
+
+static int sock_open(const struct conf_listen *cl)
+{
+	int fd = socket(cl->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int on = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	/* One socket per worker on the same address: the kernel spreads
+	 * clients over them by flow hash. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+	if (cl->addr.ss_family == AF_INET6) {
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+	} else {
+		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+	}
+	if (bind(fd, (const struct sockaddr *)&cl->addr, cl->addr_len) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static void prepare_reads(struct worker *w)
+{
+	for (int i = 0; i < BATCH; i++) {
+		w->in_iov[i].iov_base = w->in[i];
+		w->in_iov[i].iov_len = SLOT;
+		struct msghdr *m = &w->in_msgs[i].msg_hdr;
+		m->msg_name = &w->from[i];
+		m->msg_namelen = sizeof(w->from[i]);
+		m->msg_iov = &w->in_iov[i];
+		m->msg_iovlen = 1;
+		m->msg_control = w->ctrl[i].buf;
+		m->msg_controllen = sizeof(w->ctrl[i].buf);
+		m->msg_flags = 0;
+	}
+}
+
+/* Answer n received datagrams into the out slots; returns how many to send. */
+static int answer_batch(struct worker *w, const struct dataset *ds, int n)
+{
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		struct msghdr *in = &w->in_msgs[i].msg_hdr;
+		if (in->msg_flags & MSG_TRUNC) {
+			w->stats.dropped++; /* larger than any query we take */
+			continue;
+		}
+		size_t len = answer_query(&ds->answer, w->in[i], w->in_msgs[i].msg_len,
+					  (const struct sockaddr *)&w->from[i],
+					  w->out[k], ANSWER_UDP, &w->stats);
+		if (len == 0)
+			continue;
+		struct msghdr *out = &w->out_msgs[k].msg_hdr;
+		w->out_iov[k].iov_base = w->out[k];
+		w->out_iov[k].iov_len = len;
+		out->msg_name = &w->from[i];
+		out->msg_namelen = in->msg_namelen;
+		out->msg_iov = &w->out_iov[k];
+		out->msg_iovlen = 1;
+		/* Reply from the address the query came to (pktinfo echoed). */
+		struct cmsghdr *c = CMSG_FIRSTHDR(in);
+		if (c != NULL && c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+			((struct in_pktinfo *)CMSG_DATA(c))->ipi_ifindex = 0;
+		out->msg_control = c != NULL ? in->msg_control : NULL;
+		out->msg_controllen = c != NULL ? in->msg_controllen : 0;
+		out->msg_flags = 0;
+		k++;
+	}
+	return k;
+}
+
+static void serve_fd(struct worker *w, int fd)
+{
+	for (int round = 0; round < 4; round++) {
+		prepare_reads(w);
+		int n = recvmmsg(fd, w->in_msgs, BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_msg(LOG_LEVEL_WARNING, "server: udp: recvmmsg: %s",
+					strerror(errno));
+			return;
+		}
+		/* The dataset stays valid until this thread's next quiescent
+		 * state: nothing is freed under it. */
+		const struct dataset *ds = rcu_dereference(*w->all->live);
+		int k = answer_batch(w, ds, n);
+		for (int sent = 0; sent < k;) {
+			int r = sendmmsg(fd, w->out_msgs + sent, (unsigned)(k - sent), 0);
+			if (r <= 0)
+				break; /* a full socket buffer drops, as UDP may */
+			sent += r;
+		}
+		rcu_quiescent_state();
+		if (n < BATCH)
+			return;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	rcu_register_thread();
+	while (!atomic_load_explicit(&w->all->stop, memory_order_relaxed)) {
+		/* Offline while blocked, so a reload never waits on us. */
+		rcu_thread_offline();
+		int n = poll(w->fds, w->n_fds, POLL_MS);
+		rcu_thread_online();
+		if (n <= 0)
+			continue;
+		for (size_t i = 0; i < w->n_fds; i++)
+			if (w->fds[i].revents & POLLIN)
+				serve_fd(w, w->fds[i].fd);
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+static unsigned cpu_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+struct udp_workers *udp_start(const struct conf *conf, unsigned n,
+			      struct dataset *const *live)
+{
+	struct udp_workers *all = xcalloc(1, sizeof(*all));
+	all->n = n ? n : cpu_count();
+	all->live = live;
+	atomic_init(&all->stop, false);
+	all->w = xcalloc(all->n, sizeof(*all->w));
+	for (unsigned i = 0; i < all->n; i++) {
+		struct worker *w = xcalloc(1, sizeof(*w));
+		all->w[i] = w;
+		w->all = all;
+		w->id = i;
+		w->fds = xcalloc(conf->n_listen, sizeof(*w->fds));
+		for (size_t k = 0; k < conf->n_listen; k++) {
+			int fd = sock_open(&conf->listen[k]);
+			if (fd < 0) {
+				log_msg(LOG_LEVEL_ERR, "server: listen %s: udp: %s",
+					conf->listen[k].text, strerror(errno));
+				udp_stop(all);
+				return NULL;
+			}
+			w->fds[w->n_fds].fd = fd;
+			w->fds[w->n_fds].events = POLLIN;
+			w->n_fds++;
+		}
+	}
+	for (unsigned i = 0; i < all->n; i++) {
+		if (pthread_create(&all->w[i]->thread, NULL, worker_main, all->w[i]) != 0) {
+			log_msg(LOG_LEVEL_ERR, "server: cannot start UDP worker %u", i);
+			udp_stop(all);
+			return NULL;
+		}
+		all->w[i]->started = true;
+	}
+	return all;
+}
+
+unsigned udp_count(const struct udp_workers *w)
+{
+	return w->n;
+}
+
+void udp_stats_add(const struct udp_workers *all, struct answer_stats *sum)
+{
+	/* Plain reads of counters another thread increments: a value may be
+	 * a moment old, never torn on the 64-bit targets we build for. */
+	for (unsigned i = 0; i < all->n; i++) {
+		const uint64_t *src = (const uint64_t *)&all->w[i]->stats;
+		uint64_t *dst = (uint64_t *)sum;
+		for (size_t k = 0; k < sizeof(*sum) / sizeof(uint64_t); k++)
+			dst[k] += src[k];
+	}
+}
+
+void udp_stop(struct udp_workers *all)
+{
+	if (all == NULL)
+		return;
+	atomic_store(&all->stop, true);
+	for (unsigned i = 0; i < all->n; i++) {
+		struct worker *w = all->w[i];
+		if (w == NULL)
+			continue;
+		if (w->started)
+			pthread_join(w->thread, NULL);
+		for (size_t k = 0; k < w->n_fds; k++)
+			close(w->fds[k].fd);
+		free(w->fds);
+		free(w);
+	}
+	free(all->w);
+	free(all);
+}

@@ -1,0 +1,31 @@
+/* udp.h: UDP answering threads: a socket per worker per address, batched I/O. */
+#ifndef GD_UDP_H
+#define GD_UDP_H
+
+struct answer_stats;
+struct conf;
+struct dataset;
+struct udp_workers;
+
+/*
+ * Start n worker threads (0: one per online CPU).  Each opens its own UDP
+ * socket on every listen address of conf with SO_REUSEPORT, so the kernel
+ * spreads clients over the workers, and answers in batches with recvmmsg()
+ * and sendmmsg().  Workers read the dataset at *live as RCU readers
+ * (liburcu QSBR): the publisher swaps the pointer with rcu_assign_pointer()
+ * and frees the old one after synchronize_rcu().  Start-up only: returns
+ * NULL after logging which address could not be bound.
+ */
+struct udp_workers *udp_start(const struct conf *conf, unsigned n,
+			      struct dataset *const *live);
+
+/* Number of worker threads. */
+unsigned udp_count(const struct udp_workers *w);
+
+/* Add every worker's counters into sum. */
+void udp_stats_add(const struct udp_workers *w, struct answer_stats *sum);
+
+/* Stop and join the workers and close their sockets; NULL is a no-op. */
+void udp_stop(struct udp_workers *w);
+
+#endif
