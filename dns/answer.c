@@ -6,11 +6,14 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "dns/chaos.h"
+#include "dns/cookie.h"
 #include "dns/explain.h"
 #include "dns/packet.h"
 #include "dns/query.h"
+#include "dns/rrl.h"
 #include "dns/rrtype.h"
 #include "dns/zonedb.h"
 #include "dns/ztree.h"
@@ -29,6 +32,7 @@ struct ans {
 	struct answer_stats *stats;
 	uint8_t scope;		/* widest ECS scope any part of the answer needs */
 	bool servfail;		/* a dynamic answer's policy asked for it */
+	uint32_t zone_hash;	/* apex hash of the first zone (RRL kind) */
 	uint16_t flags;
 	bool truncated;
 	unsigned n_addl;
@@ -240,8 +244,10 @@ static unsigned answer_in(struct ans *a)
 		const struct zone *z = find_zone(a->d, name, a->q->qtype, &apex_label);
 		if (z == NULL)
 			return hop == 0 ? RCODE_REFUSED : RCODE_NOERROR;
-		if (hop == 0)
+		if (hop == 0) {
 			a->flags |= HDR_AA;
+			a->zone_hash = z->apex->hash;
+		}
 
 		struct answer_walk w;
 		zone_walk(z, name, apex_label, a->q->qtype, &w);
@@ -311,10 +317,25 @@ static size_t udp_limit(const struct answer_data *d, const struct query *q)
 	return size < max ? size : max;
 }
 
-static void put_opt(struct pkt *p, const struct answer_data *d,
-		    const struct query *q, unsigned rcode, uint8_t scope)
+/* The source address as octets, for cookies and RRL. */
+static int source_addr(const struct sockaddr *from, const uint8_t **addr)
 {
-	uint8_t rdata[4 + 256 + 4 + 20];
+	if (from != NULL && from->sa_family == AF_INET) {
+		*addr = (const uint8_t *)&((const struct sockaddr_in *)from)->sin_addr;
+		return 4;
+	}
+	if (from != NULL && from->sa_family == AF_INET6) {
+		*addr = (const uint8_t *)&((const struct sockaddr_in6 *)from)->sin6_addr;
+		return 6;
+	}
+	return 0;
+}
+
+static void put_opt(struct pkt *p, const struct answer_data *d,
+		    const struct query *q, unsigned rcode, uint8_t scope,
+		    const struct sockaddr *from)
+{
+	uint8_t rdata[4 + 256 + 4 + 20 + 4 + 24];
 	uint16_t rdlen = 0;
 	if (q->nsid && d->conf.nsid != NULL && d->conf.nsid_len <= 256) {
 		rdata[0] = 0;
@@ -338,6 +359,20 @@ static void put_opt(struct pkt *p, const struct answer_data *d,
 		e[7] = scope;
 		memcpy(e + 8, q->ecs_addr, q->ecs_addr_len);
 		rdlen = (uint16_t)(rdlen + 8 + q->ecs_addr_len);
+	}
+	const uint8_t *addr;
+	int family = source_addr(from, &addr);
+	if (q->cookie && d->conf.cookies && family != 0) {
+		/* RFC 7873 5.2: echo the client cookie with a fresh server one. */
+		uint8_t *c = rdata + rdlen;
+		c[0] = 0;
+		c[1] = EDNS_OPT_COOKIE;
+		c[2] = 0;
+		c[3] = COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN;
+		memcpy(c + 4, q->cookie_client, COOKIE_CLIENT_LEN);
+		cookie_make(q->cookie_client, addr, family == 4 ? 4 : 16,
+			    (uint32_t)time(NULL), c + 4 + COOKIE_CLIENT_LEN);
+		rdlen = (uint16_t)(rdlen + 4 + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN);
 	}
 	/* RFC 6891 6.1.3: TTL = extended rcode, version 0, flags; RFC 3225 3:
 	 * the DO bit is copied from the query. */
@@ -364,6 +399,49 @@ static void find_client(const struct query *q, const struct sockaddr *from,
 		c->family = 6;
 		c->prefix = 128;
 		memcpy(c->addr, &((const struct sockaddr_in6 *)from)->sin6_addr, 16);
+	}
+}
+
+/*
+ * Response rate limiting: buckets per client prefix and kind of answer
+ * (the name and type, or the zone for NXDOMAIN and errors, as BIND's RRL).
+ * A query that returns our valid server cookie cannot be spoofed, so it is
+ * never limited (RFC 7873 5.3).  Returns true when the response is dropped;
+ * a slipped one is cleared to a bare TC answer.
+ */
+static bool rate_limited(struct ans *a, const struct query *q, unsigned rcode,
+			 const struct sockaddr *from, struct answer_stats *st)
+{
+	const uint8_t *addr;
+	int family = source_addr(from, &addr);
+	if (family == 0)
+		return false;
+	if (q->cookie && q->cookie_server_len > 0 &&
+	    cookie_valid(q->cookie_client, q->cookie_server, q->cookie_server_len,
+			 addr, family == 4 ? 4 : 16, (uint32_t)time(NULL))) {
+		if (st != NULL)
+			st->cookies_valid++;
+		return false;
+	}
+	uint64_t kind = (uint64_t)rcode << 48 | q->qtype;
+	kind = kind * 0x100000001b3ULL ^ (rcode == RCODE_NOERROR && q->have_question
+						  ? q->qname.hash[0] : a->zone_hash);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	switch (rrl_account(a->d->conf.rrl, family, addr, kind, now_ms)) {
+	case RRL_DROP:
+		if (st != NULL)
+			st->rrl_dropped++;
+		return true;
+	case RRL_SLIP:
+		if (st != NULL)
+			st->rrl_slipped++;
+		pkt_clear_records(a->p);
+		a->flags |= HDR_TC;
+		return false;
+	default:
+		return false;
 	}
 }
 
@@ -400,7 +478,8 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query,
 	size_t opt_len = 0;
 	if (q.edns)
 		opt_len = 11 + (q.nsid && d->conf.nsid ? 4 + d->conf.nsid_len : 0) +
-			  (q.ecs ? 8 + q.ecs_addr_len : 0);
+			  (q.ecs ? 8 + q.ecs_addr_len : 0) +
+			  (q.cookie && d->conf.cookies ? 4 + 24 : 0);
 
 	struct pkt p;
 	struct ans a = {.d = d, .q = &q, .p = &p, .tr = tr, .client = &client,
@@ -411,9 +490,12 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query,
 	unsigned rcode = (unsigned)rc;
 	if (rc == RCODE_NOERROR)
 		rcode = resolve(&a);
+	if (tr == ANSWER_UDP && d->conf.rrl != NULL &&
+	    rate_limited(&a, &q, rcode, from, stats))
+		return 0;
 	p.max = limit;
 	if (q.edns)
-		put_opt(&p, d, &q, rcode, a.scope);
+		put_opt(&p, d, &q, rcode, a.scope, from);
 	pkt_finish(&p, a.flags, rcode & 0xF);
 	if (stats != NULL)
 		count(stats, &q, rcode, a.flags, tr);

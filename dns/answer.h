@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct rrl;
 struct sockaddr;
 struct zonedb;
 struct zrrset;
@@ -43,6 +44,9 @@ struct answer_stats {
 	uint64_t truncated;		/* TC set */
 	uint64_t tcp;			/* answered over TCP */
 	uint64_t ecs;			/* queries with a valid ECS option */
+	uint64_t rrl_dropped;		/* rate limited: not sent */
+	uint64_t rrl_slipped;		/* rate limited: sent truncated */
+	uint64_t cookies_valid;		/* queries with our valid server cookie */
 	uint64_t geo[ANSWER_STATS_SERVICES][ANSWER_STATS_DCS];
 };
 
@@ -73,6 +77,8 @@ struct answer_conf {
 	void (*status)(const void *ctx, const char *service,
 		       void (*emit)(void *arg, const char *line), void *arg);
 	const void *status_ctx;
+	struct rrl *rrl;	/* response rate limiting (UDP), NULL: off */
+	bool cookies;		/* answer DNS Cookies (RFC 7873/9018) */
 };
 
 /* Everything a query is answered from; immutable once published. */

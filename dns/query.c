@@ -47,6 +47,19 @@ static int parse_ecs(const uint8_t *p, size_t len, struct query *q)
 	return 0;
 }
 
+/* RFC 7873 4: an 8-octet client cookie, then optionally the server cookie
+ * we gave (8 to 32 octets). */
+static int parse_cookie(const uint8_t *p, size_t len, struct query *q)
+{
+	if (q->cookie || len < 8 || (len > 8 && (len < 16 || len > 40)))
+		return -1;
+	q->cookie = true;
+	memcpy(q->cookie_client, p, 8);
+	q->cookie_server_len = (uint8_t)(len - 8);
+	memcpy(q->cookie_server, p + 8, len - 8);
+	return 0;
+}
+
 /* RFC 6891 6.1.2: options are {code, length, data}; all must fit exactly. */
 static int parse_opt_rdata(const uint8_t *p, size_t rdlen, struct query *q)
 {
@@ -61,6 +74,8 @@ static int parse_opt_rdata(const uint8_t *p, size_t rdlen, struct query *q)
 		if (code == EDNS_OPT_NSID)
 			q->nsid = true; /* RFC 5001 2.1: the request is empty */
 		else if (code == EDNS_OPT_ECS && parse_ecs(p + o, olen, q) < 0)
+			return -2;
+		else if (code == EDNS_OPT_COOKIE && parse_cookie(p + o, olen, q) < 0)
 			return -2;
 		/* Unknown options are ignored (RFC 6891 6.1.2). */
 		o += olen;
@@ -113,6 +128,7 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 	q->edns = false;
 	q->nsid = false;
 	q->ecs = false;
+	q->cookie = false;
 	q->edns_version = 0;
 	if (len < DNS_HEADER_SIZE)
 		return QUERY_DROP;
@@ -134,6 +150,7 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 		return RCODE_FORMERR;
 	if (parse_additional(pkt, len, q->question_end, arcount, q) < 0) {
 		q->ecs = false;
+		q->cookie = false;
 		return RCODE_FORMERR;
 	}
 	if (q->edns && q->edns_version > 0)

@@ -31,6 +31,11 @@ struct query {
 	uint8_t ecs_source;	/* SOURCE PREFIX-LENGTH */
 	uint8_t ecs_addr_len;	/* octets of ADDRESS as sent */
 	uint8_t ecs_addr[16];	/* zero-padded */
+
+	bool cookie;		/* a well-formed COOKIE option (RFC 7873 4) */
+	uint8_t cookie_client[8];
+	uint8_t cookie_server[32];
+	uint8_t cookie_server_len;	/* 0: the client has none yet */
 };
 
 /* query_parse() result beyond an rcode: the packet gets no answer at all. */
