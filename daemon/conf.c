@@ -5,7 +5,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -897,6 +899,176 @@ static void set_workers(struct loader *ld, const struct conf_key *ck,
 		((struct conf *)obj)->workers = (unsigned)v;
 }
 
+static void set_log_target(struct loader *ld, const struct conf_key *ck,
+			   const struct cnode *key, const struct cnode *val,
+			   void *obj)
+{
+	struct conf *conf = obj;
+	const char *s = get_str(ld, ck, val);
+	enum log_target t;
+	(void)key;
+
+	if (s == NULL)
+		return;
+	if (log_target_parse(s, &t) < 0) {
+		conf_error(ld, val->line, "'log-target' must be stderr or "
+			   "syslog, not '%s'", s);
+		return;
+	}
+	conf->log_target = (int)t;
+}
+
+/* YAML 1.1 and 1.2 spellings of a boolean, as health checks take them. */
+int get_bool(struct loader *ld, const struct conf_key *ck,
+		    const struct cnode *val, bool *out)
+{
+	char desc[64];
+	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+	for (int i = 0; val->type == CNODE_SCALAR && i < 3; i++) {
+		if (strcasecmp(val->text, yes[i]) == 0)
+			return *out = true, 0;
+		if (strcasecmp(val->text, no[i]) == 0)
+			return *out = false, 0;
+	}
+	conf_error(ld, val->line, "'%s' must be true or false, not %s", ck->name,
+		   cnode_desc(val, desc, sizeof(desc)));
+	return -1;
+}
+
+static void set_query_log(struct loader *ld, const struct conf_key *ck,
+			  const struct cnode *key, const struct cnode *val,
+			  void *obj)
+{
+	(void)key;
+	get_bool(ld, ck, val, &((struct conf *)obj)->query_log);
+}
+
+static void set_cookies(struct loader *ld, const struct conf_key *ck,
+			const struct cnode *key, const struct cnode *val,
+			void *obj)
+{
+	(void)key;
+	get_bool(ld, ck, val, &((struct conf *)obj)->cookies);
+}
+
+static void set_cookie_secret(struct loader *ld, const struct conf_key *ck,
+			      const struct cnode *key, const struct cnode *val,
+			      void *obj)
+{
+	struct conf *conf = obj;
+	const char *s = get_str(ld, ck, val);
+	(void)key;
+	if (s == NULL)
+		return;
+	/* RFC 9018 5: servers of one anycast cluster share a 128-bit secret. */
+	if (strlen(s) != 32) {
+		conf_error(ld, val->line, "'cookie-secret' must be 32 hex digits "
+			   "(128 bits), not '%s'", s);
+		return;
+	}
+	for (int i = 0; i < 16; i++) {
+		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
+			conf_error(ld, val->line, "'cookie-secret' must be 32 hex "
+				   "digits, not '%s'", s);
+			return;
+		}
+		conf->cookie_secret[i] = (uint8_t)(hi << 4 | lo);
+	}
+	conf->cookie_secret_set = true;
+}
+
+static void set_rate_uint(struct loader *ld, const struct conf_key *ck,
+			  const struct cnode *val, unsigned *out)
+{
+	long v;
+	if (get_int(ld, ck, val, &v) == 0)
+		*out = (unsigned)v;
+}
+
+static void set_rate_limit(struct loader *ld, const struct conf_key *ck,
+			   const struct cnode *key, const struct cnode *val,
+			   void *obj)
+{
+	(void)key;
+	set_rate_uint(ld, ck, val, &((struct conf *)obj)->rate_limit);
+}
+
+static void set_rate_slip(struct loader *ld, const struct conf_key *ck,
+			  const struct cnode *key, const struct cnode *val,
+			  void *obj)
+{
+	(void)key;
+	set_rate_uint(ld, ck, val, &((struct conf *)obj)->rate_limit_slip);
+}
+
+static void set_rate_v4(struct loader *ld, const struct conf_key *ck,
+			const struct cnode *key, const struct cnode *val,
+			void *obj)
+{
+	(void)key;
+	set_rate_uint(ld, ck, val, &((struct conf *)obj)->rate_limit_v4_prefix);
+}
+
+static void set_rate_v6(struct loader *ld, const struct conf_key *ck,
+			const struct cnode *key, const struct cnode *val,
+			void *obj)
+{
+	(void)key;
+	set_rate_uint(ld, ck, val, &((struct conf *)obj)->rate_limit_v6_prefix);
+}
+
+/* Names are resolved when the file is loaded, so --check reports an
+ * unknown user and a reload never looks one up on the answering side.
+ * getpw*_r: reloads load on their own thread. */
+static void set_user(struct loader *ld, const struct conf_key *ck,
+		     const struct cnode *key, const struct cnode *val,
+		     void *obj)
+{
+	struct conf *conf = obj;
+	const char *s = get_str(ld, ck, val);
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	(void)key;
+
+	if (s == NULL)
+		return;
+	int e = s[0] != '\0' ? getpwnam_r(s, &pw, buf, sizeof(buf), &found) : 0;
+	if (found == NULL) {
+		conf_error(ld, val->line, "'user' '%s': %s", s,
+			   e != 0 ? strerror(e) : "no such user");
+		return;
+	}
+	free(conf->user);
+	conf->user = xstrdup(s);
+	conf->uid = pw.pw_uid;
+	if (conf->group == NULL)
+		conf->gid = pw.pw_gid;
+}
+
+static void set_group(struct loader *ld, const struct conf_key *ck,
+		      const struct cnode *key, const struct cnode *val,
+		      void *obj)
+{
+	struct conf *conf = obj;
+	const char *s = get_str(ld, ck, val);
+	struct group gr, *found = NULL;
+	char buf[16384];
+	(void)key;
+
+	if (s == NULL)
+		return;
+	int e = s[0] != '\0' ? getgrnam_r(s, &gr, buf, sizeof(buf), &found) : 0;
+	if (found == NULL) {
+		conf_error(ld, val->line, "'group' '%s': %s", s,
+			   e != 0 ? strerror(e) : "no such group");
+		return;
+	}
+	free(conf->group);
+	conf->group = xstrdup(s);
+	conf->gid = gr.gr_gid;
+}
+
 static const struct conf_key server_keys[] = {
 	{ .name = "listen", .required = true, .set = set_listen },
 	{ .name = "identity", .set = set_identity },
@@ -910,6 +1082,16 @@ static const struct conf_key server_keys[] = {
 	  .min = 1, .max = 3600 },
 	{ .name = "log-level", .set = set_log_level },
 	{ .name = "workers", .set = set_workers, .min = 0, .max = 256 },
+	{ .name = "log-target", .set = set_log_target },
+	{ .name = "query-log", .set = set_query_log },
+	{ .name = "cookies", .set = set_cookies },
+	{ .name = "cookie-secret", .set = set_cookie_secret },
+	{ .name = "rate-limit", .set = set_rate_limit, .min = 0, .max = 1000000 },
+	{ .name = "rate-limit-slip", .set = set_rate_slip, .min = 0, .max = 100 },
+	{ .name = "rate-limit-ipv4-prefix", .set = set_rate_v4, .min = 8, .max = 32 },
+	{ .name = "rate-limit-ipv6-prefix", .set = set_rate_v6, .min = 16, .max = 128 },
+	{ .name = "user", .set = set_user },
+	{ .name = "group", .set = set_group },
 	{ .name = NULL },
 };
 
@@ -921,8 +1103,13 @@ static void set_server(struct loader *ld, const struct conf_key *ck,
 		       const struct cnode *key, const struct cnode *val,
 		       void *obj)
 {
+	struct conf *conf = obj;
 	(void)ck;
 	walk_map(ld, val, key->line, &server_section, obj);
+	/* Root keeps the power to become root again: a group alone drops
+	 * nothing. */
+	if (conf->group != NULL && conf->user == NULL)
+		conf_error(ld, key->line, "'group' needs 'user' in 'server'");
 }
 
 static void set_state_file(struct loader *ld, const struct conf_key *ck,
@@ -1021,6 +1208,11 @@ static struct conf *conf_new(const char *path)
 	conf->tcp_max_connections = CONF_DEFAULT_TCP_MAX_CONNECTIONS;
 	conf->tcp_idle_timeout_ms = CONF_DEFAULT_TCP_IDLE_TIMEOUT_MS;
 	conf->log_level = LOG_LEVEL_INFO;
+	conf->cookies = true;
+	conf->rate_limit_slip = 2;
+	conf->rate_limit_v4_prefix = 24;
+	conf->rate_limit_v6_prefix = 56;
+	conf->log_target = LOG_TARGET_STDERR;
 	return conf;
 }
 
@@ -1097,6 +1289,8 @@ void conf_free(struct conf *conf)
 	free(conf->metrics.text);
 	free(conf->identity);
 	free(conf->version);
+	free(conf->user);
+	free(conf->group);
 	free(conf->path);
 	free(conf);
 }

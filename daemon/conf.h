@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "dns/log.h"
 #include "geo/geo.h"
@@ -46,6 +47,20 @@ struct conf {
 	unsigned tcp_idle_timeout_ms;	/* default 10000 */
 	unsigned workers;		/* UDP threads; 0 = one per CPU */
 	int log_level;			/* enum log_level, default LOG_LEVEL_INFO */
+	int log_target;			/* enum log_target, default stderr */
+	bool query_log;			/* log every answered query */
+	bool cookies;			/* DNS Cookies, default on */
+	uint8_t cookie_secret[16];	/* RFC 9018 server secret... */
+	bool cookie_secret_set;		/* ...when configured (else random) */
+	unsigned rate_limit;		/* responses/s per bucket, 0: off */
+	unsigned rate_limit_slip;	/* every Nth limited one slips, default 2 */
+	unsigned rate_limit_v4_prefix;	/* default 24 */
+	unsigned rate_limit_v6_prefix;	/* default 56 */
+	char *user;			/* run as this user after binding; NULL:
+					 * keep the starting user */
+	char *group;			/* and this group; NULL: user's group */
+	uid_t uid;			/* user, resolved when loaded */
+	gid_t gid;			/* group, or the user's primary group */
 	struct conf_zone *zones;
 	size_t n_zones;
 	struct geo_conf geo;		/* geoip, datacenters, services, routing */

@@ -43,22 +43,6 @@ static int get_seconds_ms(struct loader *ld, const struct conf_key *ck,
 	return -1;
 }
 
-static int get_bool(struct loader *ld, const struct conf_key *ck,
-		    const struct cnode *val, bool *out)
-{
-	char desc[64];
-	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
-	for (int i = 0; val->type == CNODE_SCALAR && i < 3; i++) {
-		if (strcasecmp(val->text, yes[i]) == 0)
-			return *out = true, 0;
-		if (strcasecmp(val->text, no[i]) == 0)
-			return *out = false, 0;
-	}
-	conf_error(ld, val->line, "'%s' must be true or false, not %s", ck->name,
-		   cnode_desc(val, desc, sizeof(desc)));
-	return -1;
-}
-
 static void set_type(struct loader *ld, const struct conf_key *ck,
 		     const struct cnode *key, const struct cnode *val, void *obj)
 {

@@ -81,6 +81,10 @@ const char *get_str(struct loader *ld, const struct conf_key *ck,
 int get_int(struct loader *ld, const struct conf_key *ck,
 	    const struct cnode *val, long *out);
 
+/* true/yes/on or false/no/off: 0, or -1 after reporting. */
+int get_bool(struct loader *ld, const struct conf_key *ck,
+	     const struct cnode *val, bool *out);
+
 /* file relative to the directory of conf_path (absolute stays as is);
  * the caller frees the result. */
 char *path_resolve(const char *conf_path, const char *file);

@@ -9,6 +9,7 @@
 
 #include "daemon/conf.h"
 #include "dns/log.h"
+#include "dns/rrl.h"
 #include "dns/xalloc.h"
 #include "dns/zonedb.h"
 #include "dns/ztree.h"
@@ -89,6 +90,11 @@ struct dataset *dataset_load(const char *conf_path, struct diag *d)
 	ds->answer.conf.udp_max_payload = conf->udp_max_payload;
 	ds->geo = geo;
 	ds->geoip_file = geoip_file;
+	ds->answer.conf.cookies = conf->cookies;
+	if (conf->rate_limit > 0)
+		ds->answer.conf.rrl = rrl_new(conf->rate_limit, conf->rate_limit_slip,
+					      conf->rate_limit_v4_prefix,
+					      conf->rate_limit_v6_prefix);
 	if (geo != NULL) {
 		ds->answer.conf.dyn.ctx = geo;
 		ds->answer.conf.dyn.answer = geo_answer;
@@ -104,6 +110,7 @@ void dataset_free(struct dataset *ds)
 		return;
 	zonedb_free(ds->zones);
 	geo_free(ds->geo);
+	rrl_free(ds->answer.conf.rrl);
 	conf_free(ds->conf);
 	free(ds);
 }

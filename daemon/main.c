@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,12 @@
 #include "daemon/dataset.h"
 #include "daemon/hsync.h"
 #include "daemon/metrics.h"
+#include "daemon/privdrop.h"
+#include "daemon/querylog.h"
+#include "daemon/sdnotify.h"
 #include "daemon/server.h"
 #include "healthcheck/health.h"
+#include "dns/cookie.h"
 #include "dns/log.h"
 #include "dns/zonedb.h"
 
@@ -39,6 +44,8 @@ struct reloader {
 	struct file_id failed;	/* a database version that failed to load */
 	unsigned long generation;
 	struct timespec started;
+	bool query_log;		/* the query log is on (SIGUSR1 flips it) */
+	char status[160];	/* the last STATUS= sent to systemd */
 };
 
 static double since_ms(const struct timespec *t0)
@@ -60,9 +67,41 @@ static void usage(FILE *out)
 		"                     exit 1 on any error\n"
 		"  -V, --version      print the version and exit\n"
 		"  -h, --help         print this help and exit\n\n"
-		"Signals: SIGHUP reloads configuration and zones; SIGTERM and\n"
-		"SIGINT stop the server.  See geodnsd(8) and docs/.\n",
+		"Signals: SIGHUP reloads configuration and zones; SIGUSR1 turns\n"
+		"the query log on or off; SIGTERM and SIGINT stop the server.\n"
+		"See geodnsd(8) and geodnsd.yaml(5).\n",
 		DEFAULT_CONFIG);
+}
+
+/* "serving 2 zones, 6 targets up of 6": what systemctl status shows. */
+static void status_text(struct reloader *r, char *buf, size_t size)
+{
+	size_t nz = server_dataset(r->server)->zones->n_zones, nt, up;
+	health_count(r->health, &nt, &up);
+	int n = snprintf(buf, size, "serving %zu zone%s", nz, nz == 1 ? "" : "s");
+	if (nt > 0 && n > 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - (size_t)n, ", %zu target%s up of %zu",
+			      up, up == 1 ? "" : "s", nt);
+	if (r->query_log && n > 0 && (size_t)n < size)
+		snprintf(buf + n, size - (size_t)n, ", query log on");
+}
+
+/* Tell systemd the status when it changed. */
+static void status_update(struct reloader *r)
+{
+	char now[sizeof(r->status)];
+	status_text(r, now, sizeof(now));
+	if (strcmp(now, r->status) == 0)
+		return;
+	memcpy(r->status, now, sizeof(now));
+	sdnotify_status(now);
+}
+
+/* READY=1 after start-up and after each reload, with the status. */
+static void status_ready(struct reloader *r)
+{
+	status_text(r, r->status, sizeof(r->status));
+	sdnotify_ready(r->status);
 }
 
 static void *reload_thread(void *arg)
@@ -92,6 +131,7 @@ static void reload_start(struct reloader *r)
 	}
 	pthread_detach(t);
 	r->running = 1;
+	sdnotify_reloading();
 }
 
 static int listen_changed(const struct conf *a, const struct conf *b)
@@ -103,6 +143,47 @@ static int listen_changed(const struct conf *a, const struct conf *b)
 		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
 			return 1;
 	return 0;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Settings bound at start-up: a reload keeps the running ones. */
+static void restart_warnings(const struct conf *old, const struct conf *c)
+{
+	if (listen_changed(old, c) || old->workers != c->workers)
+		log_msg(LOG_LEVEL_WARNING, "reload: listen, workers and tcp-* "
+			"settings changed; they take effect at the next restart");
+	if (old->metrics_on != c->metrics_on ||
+	    !str_eq(old->metrics.text, c->metrics.text))
+		log_msg(LOG_LEVEL_WARNING, "reload: metrics listen changed; it "
+			"takes effect at the next restart");
+	if (!str_eq(old->user, c->user) || !str_eq(old->group, c->group) ||
+	    old->uid != c->uid || old->gid != c->gid)
+		log_msg(LOG_LEVEL_WARNING, "reload: user and group changed; "
+			"they take effect at the next restart");
+}
+
+/*
+ * Apply what a dataset sets outside itself (logging, the query log), wire
+ * it to the health registry, and make it live.  The file's query-log is
+ * applied at start-up (prev NULL) and when a reload finds it changed;
+ * SIGUSR1 flips the state in between, and a reload that does not touch
+ * the key (or one the GeoIP database triggered) keeps it.
+ */
+static void publish(struct reloader *r, struct dataset *ds,
+		    const struct conf *prev)
+{
+	const struct conf *c = ds->conf;
+	log_set_target((enum log_target)c->log_target);
+	log_set_level((enum log_level)c->log_level);
+	if (prev == NULL || prev->query_log != c->query_log)
+		r->query_log = c->query_log;
+	querylog_attach(&ds->answer.conf, r->query_log);
+	hsync_attach(r->health, ds);
+	server_publish(r->server, ds);
 }
 
 static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
@@ -119,19 +200,16 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 			"configuration and zones (generation %lu)", r->generation);
 	} else {
 		const struct dataset *old = server_dataset(r->server);
-		if (listen_changed(old->conf, ds->conf))
-			log_msg(LOG_LEVEL_WARNING, "reload: listen and tcp-* settings "
-				"changed; they take effect at the next restart");
-		log_set_level((enum log_level)ds->conf->log_level);
+		restart_warnings(old->conf, ds->conf);
 		ds->generation = ++r->generation;
 		size_t nz = ds->zones->n_zones;
-		hsync_attach(r->health, ds);
-		server_publish(r->server, ds);
+		publish(r, ds, old->conf);
 		r->counters.reloads_ok++;
 		log_msg(LOG_LEVEL_NOTICE, "reload: done in %.0f ms: %zu zone%s, "
 			"generation %lu", since_ms(&r->started), nz,
 			nz == 1 ? "" : "s", r->generation);
 	}
+	status_ready(r);
 	if (r->again) {
 		r->again = 0;
 		reload_start(r);
@@ -147,6 +225,7 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 	struct dataset *ds = (struct dataset *)server_dataset(r->server);
 	(void)fd, (void)what;
 	hsync_watch(ds);
+	status_update(r);
 	if (ds->conf->state_file != NULL) {
 		struct file_id now;
 		file_id_get(ds->conf->state_file, &now);
@@ -170,6 +249,20 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 	reload_start(r);
 }
 
+/* SIGUSR1: the live dataset's flag is the one thing that changes in it. */
+static void query_log_toggle(struct reloader *r)
+{
+	struct dataset *ds = (struct dataset *)server_dataset(r->server);
+	r->query_log = !r->query_log;
+	querylog_switch(&ds->answer.conf, r->query_log);
+	if (r->query_log && ds->conf->log_level < LOG_LEVEL_INFO)
+		log_msg(LOG_LEVEL_WARNING, "query log: on, but log-level is "
+			"below info, so its lines are dropped");
+	log_msg(LOG_LEVEL_NOTICE, "query log: %s (SIGUSR1)",
+		r->query_log ? "on" : "off");
+	status_update(r);
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
@@ -178,8 +271,13 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		reload_start(r);
 		return;
 	}
+	if (sig == SIGUSR1) {
+		query_log_toggle(r);
+		return;
+	}
 	log_msg(LOG_LEVEL_NOTICE, "received %s, stopping",
 		sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	sdnotify_stopping();
 	event_base_loopbreak(event_get_base(r->done_ev));
 }
 
@@ -220,14 +318,78 @@ static int parse_args(int argc, char **argv, const char **conf, int *check)
 	return 0;
 }
 
+#define N_SIGNALS 4
+static const int signums[N_SIGNALS] = {SIGHUP, SIGUSR1, SIGTERM, SIGINT};
+
+/* The loop's own events: reload results, signals, the file watch. */
+static int events_add(struct event_base *base, struct reloader *r,
+		      struct event **sigs)
+{
+	int fds[2];
+	if (pipe(fds) < 0) {
+		log_msg(LOG_LEVEL_ERR, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	r->pipe_rd = fds[0];
+	r->pipe_wr = fds[1];
+	r->done_ev = event_new(base, fds[0], EV_READ | EV_PERSIST, reload_done_cb, r);
+	event_add(r->done_ev, NULL);
+	for (int i = 0; i < N_SIGNALS; i++) {
+		sigs[i] = evsignal_new(base, signums[i], signal_cb, r);
+		event_add(sigs[i], NULL);
+	}
+	struct timeval every = {WATCH_INTERVAL_S, 0};
+	r->watch_ev = event_new(base, -1, EV_PERSIST, watch_cb, r);
+	event_add(r->watch_ev, &every);
+	return 0;
+}
+
+static void events_free(struct reloader *r, struct event **sigs)
+{
+	/* A reload still running owns its own result; let it finish first. */
+	while (r->running) {
+		struct dataset *late = NULL;
+		if (read(r->pipe_rd, &late, sizeof(late)) == (ssize_t)sizeof(late)) {
+			dataset_free(late);
+			r->running = 0;
+		}
+	}
+	for (int i = 0; i < N_SIGNALS; i++)
+		if (sigs[i] != NULL)
+			event_free(sigs[i]);
+	if (r->done_ev != NULL)
+		event_free(r->done_ev);
+	if (r->watch_ev != NULL)
+		event_free(r->watch_ev);
+	if (r->pipe_rd >= 0) {
+		close(r->pipe_rd);
+		close(r->pipe_wr);
+	}
+}
+
+/* Every socket is bound (DNS and metrics) and the first dataset is live:
+ * give up root, then check what reloads will read as the new user. */
+static int drop_privileges(const struct conf *conf)
+{
+	if (privdrop_apply(conf) < 0)
+		return -1;
+	if (geteuid() != 0)
+		privdrop_check_files(conf);
+	return 0;
+}
+
 static int run(const char *conf_path, struct dataset *ds)
 {
+	if (privdrop_check(ds->conf) < 0) {
+		dataset_free(ds);
+		return 1;
+	}
 	struct event_base *base = event_base_new();
 	if (base == NULL) {
 		log_msg(LOG_LEVEL_ERR, "cannot create the event loop");
+		dataset_free(ds);
 		return 1;
 	}
-	log_set_level((enum log_level)ds->conf->log_level);
 	struct server *srv = server_new(base, ds->conf);
 	if (srv == NULL) {
 		dataset_free(ds);
@@ -236,61 +398,36 @@ static int run(const char *conf_path, struct dataset *ds)
 	}
 	ds->generation = 1;
 	size_t nz = ds->zones->n_zones;
-	struct health *health = health_new(base);
-	hsync_attach(health, ds);
-	server_publish(srv, ds);
-
-	int fds[2];
-	if (pipe(fds) < 0) {
-		log_msg(LOG_LEVEL_ERR, "pipe: %s", strerror(errno));
-		return 1;
-	}
-	struct reloader r = {.conf_path = conf_path, .server = srv, .health = health,
-			     .pipe_rd = fds[0], .pipe_wr = fds[1], .generation = 1};
-	r.done_ev = event_new(base, fds[0], EV_READ | EV_PERSIST, reload_done_cb, &r);
-	event_add(r.done_ev, NULL);
-	struct event *sigs[3];
-	const int signums[3] = {SIGHUP, SIGTERM, SIGINT};
-	for (int i = 0; i < 3; i++) {
-		sigs[i] = evsignal_new(base, signums[i], signal_cb, &r);
-		event_add(sigs[i], NULL);
-	}
+	const struct conf *conf = ds->conf; /* valid until the first reload */
+	struct reloader r = {.conf_path = conf_path, .server = srv,
+			     .health = health_new(base), .pipe_rd = -1,
+			     .pipe_wr = -1, .generation = 1};
+	publish(&r, ds, NULL);
+	struct event *sigs[N_SIGNALS] = {NULL};
 	struct metrics *metrics = NULL;
-	int rc = 0;
-	if (ds->conf->metrics_on &&
-	    (metrics = metrics_new(base, &ds->conf->metrics, srv, health,
+	int rc = events_add(base, &r, sigs) < 0 ? 1 : 0;
+	if (rc == 0 && conf->metrics_on &&
+	    (metrics = metrics_new(base, &conf->metrics, srv, r.health,
 				   &r.counters)) == NULL)
 		rc = 1;
-	struct timeval every = {WATCH_INTERVAL_S, 0};
-	r.watch_ev = event_new(base, -1, EV_PERSIST, watch_cb, &r);
-	event_add(r.watch_ev, &every);
+	if (rc == 0 && drop_privileges(conf) < 0)
+		rc = 1;
 	signal(SIGPIPE, SIG_IGN);
 
-	size_t n_targets, n_up;
-	health_count(health, &n_targets, &n_up);
-	log_msg(LOG_LEVEL_NOTICE, "geodnsd %s ready: %zu zone%s, %zu health "
-		"target%s", PACKAGE_VERSION, nz, nz == 1 ? "" : "s", n_targets,
-		n_targets == 1 ? "" : "s");
-	if (rc == 0)
+	if (rc == 0) {
+		size_t n_targets, n_up;
+		health_count(r.health, &n_targets, &n_up);
+		log_msg(LOG_LEVEL_NOTICE, "geodnsd %s ready: %zu zone%s, %zu health "
+			"target%s%s", PACKAGE_VERSION, nz, nz == 1 ? "" : "s",
+			n_targets, n_targets == 1 ? "" : "s",
+			r.query_log ? ", query log on" : "");
+		status_ready(&r);
 		event_base_dispatch(base);
-
-	/* A reload still running owns its own result; let it finish first. */
-	while (r.running) {
-		struct dataset *late = NULL;
-		if (read(fds[0], &late, sizeof(late)) == (ssize_t)sizeof(late)) {
-			dataset_free(late);
-			r.running = 0;
-		}
 	}
-	for (int i = 0; i < 3; i++)
-		event_free(sigs[i]);
-	event_free(r.done_ev);
-	event_free(r.watch_ev);
-	close(fds[0]);
-	close(fds[1]);
+	events_free(&r, sigs);
 	metrics_free(metrics);
 	server_free(srv);
-	health_free(health);
+	health_free(r.health);
 	event_base_free(base);
 	log_msg(LOG_LEVEL_NOTICE, "stopped");
 	return rc;
@@ -324,6 +461,19 @@ int main(int argc, char **argv)
 			"or zones", d.errors, d.errors == 1 ? "" : "s");
 		return 1;
 	}
+	log_set_target((enum log_target)ds->conf->log_target);
+	log_set_level((enum log_level)ds->conf->log_level);
 	log_msg(LOG_LEVEL_INFO, "loaded %s in %.0f ms", conf_path, since_ms(&t0));
+	/* The cookie secret is set once: changing it on a reload would
+	 * invalidate every client's cookie at once (restart to rotate). */
+	uint8_t secret[16];
+	if (ds->conf->cookie_secret_set)
+		memcpy(secret, ds->conf->cookie_secret, sizeof(secret));
+	else if (cookie_random_secret(secret) < 0) {
+		log_msg(LOG_LEVEL_ERR, "cannot read random bytes for the cookie secret");
+		dataset_free(ds);
+		return 1;
+	}
+	cookie_set_secret(secret);
 	return run(conf_path, ds);
 }

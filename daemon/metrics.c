@@ -88,6 +88,15 @@ static void query_metrics(struct evbuffer *b, const struct answer_stats *st)
 	evbuffer_add_printf(b, "geodnsd_tcp_queries_total %llu\n", (unsigned long long)st->tcp);
 	head(b, "geodnsd_ecs_queries_total", "counter", "Queries with an EDNS Client Subnet.");
 	evbuffer_add_printf(b, "geodnsd_ecs_queries_total %llu\n", (unsigned long long)st->ecs);
+	head(b, "geodnsd_rrl_dropped_total", "counter", "Responses dropped by rate limiting.");
+	evbuffer_add_printf(b, "geodnsd_rrl_dropped_total %llu\n",
+			    (unsigned long long)st->rrl_dropped);
+	head(b, "geodnsd_rrl_slipped_total", "counter", "Responses sent truncated by rate limiting.");
+	evbuffer_add_printf(b, "geodnsd_rrl_slipped_total %llu\n",
+			    (unsigned long long)st->rrl_slipped);
+	head(b, "geodnsd_cookies_valid_total", "counter", "Queries with a valid server cookie.");
+	evbuffer_add_printf(b, "geodnsd_cookies_valid_total %llu\n",
+			    (unsigned long long)st->cookies_valid);
 }
 
 static void geo_metrics(struct evbuffer *b, const struct dataset *ds,

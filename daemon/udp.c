@@ -144,6 +144,13 @@ static void serve_fd(struct worker *w, int fd)
 		/* The dataset stays valid until this thread's next quiescent
 		 * state: nothing is freed under it. */
 		const struct dataset *ds = rcu_dereference(*w->all->live);
+		if (ds == NULL) {
+			/* Queries before the first dataset is published (the
+			 * sockets open first): nothing to answer from yet. */
+			w->stats.dropped += (uint64_t)n;
+			rcu_quiescent_state();
+			return;
+		}
 		int k = answer_batch(w, ds, n);
 		for (int sent = 0; sent < k;) {
 			int r = sendmmsg(fd, w->out_msgs + sent, (unsigned)(k - sent), 0);

@@ -460,6 +460,18 @@ static void count(struct answer_stats *st, const struct query *q,
 	st->ecs += q->ecs;
 }
 
+static void log_answer(const struct ans *a, unsigned rcode, size_t len)
+{
+	const struct query *q = a->q;
+	struct answer_log_entry e = {
+		.from = a->from, .qname = q->have_question ? q->qname.name : NULL,
+		.qtype = q->qtype, .qclass = q->qclass, .rcode = rcode,
+		.flags = a->flags, .tr = a->tr, .client = a->client,
+		.scope = a->scope, .len = len};
+	if (a->d->conf.log_query != NULL)
+		a->d->conf.log_query(&e);
+}
+
 size_t answer_query(const struct answer_data *d, const uint8_t *query,
 		    size_t qlen, const struct sockaddr *from, uint8_t *out,
 		    enum answer_transport tr, struct answer_stats *stats)
@@ -499,5 +511,8 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query,
 	pkt_finish(&p, a.flags, rcode & 0xF);
 	if (stats != NULL)
 		count(stats, &q, rcode, a.flags, tr);
+	/* The query log's whole cost while off: one relaxed load. */
+	if (atomic_load_explicit(&d->conf.log_queries, memory_order_relaxed))
+		log_answer(&a, rcode, p.len);
 	return p.len;
 }

@@ -2,10 +2,12 @@
 #ifndef GD_ANSWER_H
 #define GD_ANSWER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+struct answer_log_entry;
 struct rrl;
 struct sockaddr;
 struct zonedb;
@@ -79,6 +81,12 @@ struct answer_conf {
 	const void *status_ctx;
 	struct rrl *rrl;	/* response rate limiting (UDP), NULL: off */
 	bool cookies;		/* answer DNS Cookies (RFC 7873/9018) */
+	/* The query log.  log_queries is the one field that changes after the
+	 * data is published: the daemon flips it at run time (SIGUSR1).  Each
+	 * answer reads it with one relaxed load, and only when it is set calls
+	 * log_query (which must then be non-NULL and thread-safe). */
+	atomic_bool log_queries;
+	void (*log_query)(const struct answer_log_entry *e);
 };
 
 /* Everything a query is answered from; immutable once published. */
@@ -91,6 +99,20 @@ struct answer_data {
 enum answer_transport { ANSWER_UDP, ANSWER_TCP };
 
 #define ANSWER_BUF_SIZE 65535
+
+/* One answered query, as the query log hook sees it (valid during the
+ * call only). */
+struct answer_log_entry {
+	const struct sockaddr *from;	/* source address; NULL when unknown */
+	const uint8_t *qname;		/* lowercase wire name; NULL: no question */
+	uint16_t qtype, qclass;
+	unsigned rcode;			/* final, extended (BADVERS = 16) */
+	uint16_t flags;			/* header bits the answer set (AA, TC) */
+	enum answer_transport tr;
+	const struct answer_client *client; /* the ECS subnet when client->ecs */
+	uint8_t scope;			/* ECS scope sent back */
+	size_t len;			/* response size in octets */
+};
 
 struct dname_split;
 struct zone;

@@ -1,13 +1,19 @@
-/* log.c: logging to stderr, with journald priority prefixes when under systemd. */
+/* log.c: logging to stderr (journald priority prefixes under systemd) or syslog. */
 #include "config.h"
 
 #include "dns/log.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
-static enum log_level max_level = LOG_LEVEL_INFO;
+/* Read by every thread that logs (UDP workers write the query log), set by
+ * the main thread on start-up and reloads: relaxed atomics suffice, a line
+ * logged under the old setting around a change is fine. */
+static _Atomic int max_level = LOG_LEVEL_INFO;
+static _Atomic int target = LOG_TARGET_STDERR;
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_ERR] = "error",   [LOG_LEVEL_WARNING] = "warning",
@@ -17,7 +23,27 @@ static const char *const level_names[] = {
 
 void log_set_level(enum log_level level)
 {
-	max_level = level;
+	atomic_store_explicit(&max_level, (int)level, memory_order_relaxed);
+}
+
+void log_set_target(enum log_target t)
+{
+	int old = atomic_exchange_explicit(&target, (int)t, memory_order_relaxed);
+	if (t == LOG_TARGET_SYSLOG && old != LOG_TARGET_SYSLOG)
+		openlog("geodnsd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	else if (t != LOG_TARGET_SYSLOG && old == LOG_TARGET_SYSLOG)
+		closelog();
+}
+
+int log_target_parse(const char *name, enum log_target *t)
+{
+	if (strcmp(name, "stderr") == 0)
+		*t = LOG_TARGET_STDERR;
+	else if (strcmp(name, "syslog") == 0)
+		*t = LOG_TARGET_SYSLOG;
+	else
+		return -1;
+	return 0;
 }
 
 int log_level_parse(const char *name, enum log_level *level)
@@ -33,10 +59,15 @@ int log_level_parse(const char *name, enum log_level *level)
 
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-	if (level > max_level)
+	if ((int)level > atomic_load_explicit(&max_level, memory_order_relaxed))
 		return;
 	char line[2048];
 	vsnprintf(line, sizeof(line), fmt, ap);
+	if (atomic_load_explicit(&target, memory_order_relaxed) == LOG_TARGET_SYSLOG) {
+		/* Our levels are syslog(3) priorities; the facility is openlog's. */
+		syslog((int)level, "%s", line);
+		return;
+	}
 	/* journald reads "<N>" as the priority of a stderr line (sd-daemon(3)). */
 	if (getenv("JOURNAL_STREAM") != NULL)
 		fprintf(stderr, "<%d>%s\n", (int)level, line);

@@ -1,4 +1,4 @@
-/* log.h: process-wide logging to stderr (journald-aware) and diagnostics sinks. */
+/* log.h: process-wide logging to stderr (journald-aware) or syslog, and diagnostics sinks. */
 #ifndef GD_LOG_H
 #define GD_LOG_H
 
@@ -14,16 +14,34 @@ enum log_level {
 	LOG_LEVEL_DEBUG = 7,
 };
 
-/* Messages above this level are dropped.  Default LOG_LEVEL_INFO. */
+/* Where log lines go. */
+enum log_target {
+	LOG_TARGET_STDERR = 0,	/* the default; journald reads it under systemd */
+	LOG_TARGET_SYSLOG = 1,	/* syslog(3), facility LOG_DAEMON, ident "geodnsd" */
+};
+
+/* Messages above this level are dropped.  Default LOG_LEVEL_INFO.  Any
+ * thread may log while another changes the level. */
 void log_set_level(enum log_level level);
+
+/* Send the following lines to target.  Switching to syslog opens the
+ * connection at once (LOG_NDELAY), so it is made before privileges are
+ * dropped; switching back closes it.  Any thread may log meanwhile. */
+void log_set_target(enum log_target target);
+
+/* Parse "stderr" or "syslog".  Returns 0, or -1 for an unknown name
+ * (target untouched). */
+int log_target_parse(const char *name, enum log_target *target);
 
 /* Parse "error", "warning", "notice", "info", "debug".  Returns 0, or -1 for
  * an unknown name (level untouched). */
 int log_level_parse(const char *name, enum log_level *level);
 
-/* Write one line to stderr.  Under systemd (JOURNAL_STREAM set) the line gets
- * a "<N>" priority prefix, otherwise a "level: " word.  Callers start the
- * text with the subsystem and object: "zones: example.com: ...". */
+/* Write one line to the target.  On stderr, under systemd (JOURNAL_STREAM
+ * set) the line gets a "<N>" priority prefix, otherwise a "level: " word;
+ * syslog gets the level as its priority.  Thread-safe: each line is written
+ * whole.  Callers start the text with the subsystem and object:
+ * "zones: example.com: ...". */
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)

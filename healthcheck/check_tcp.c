@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "healthcheck/probe.h"
 
@@ -15,6 +16,10 @@ static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 	char reason[128];
 	bool ok = (what & BEV_EVENT_CONNECTED) != 0;
 	if (ok) {
+		/* Close with a reset, as health checkers do: a graceful close
+		 * would leave one TIME_WAIT socket per probe on our side. */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		snprintf(reason, sizeof(reason), "connected");
 	} else {
 		int err = EVUTIL_SOCKET_ERROR();

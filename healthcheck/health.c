@@ -54,6 +54,10 @@ struct health {
 	pthread_mutex_t lock;
 	struct event_base *base;
 	struct hc_target *targets;	/* creation order */
+	struct hc_target *tail;
+	struct hc_target **index;	/* by key hash, open addressing */
+	size_t index_mask;
+	size_t n_targets;
 	struct hc_dc *dcs;
 	uint32_t rng;
 };
@@ -237,8 +241,12 @@ static void run_cb(evutil_socket_t fd, short what, void *arg)
 	t->ops->start(&t->probe); /* reports through probe_done, maybe at once */
 }
 
+#define TICK_MS 10	/* probe starts are grouped on this grid */
+
 /* The next run: one interval on, +-10% so that targets spread out; the
- * first within one interval of start-up. */
+ * first within one interval of start-up.  Start times are rounded up to a
+ * 10 ms grid so that thousands of targets wake the loop ~100 times a second
+ * rather than once per probe. */
 static void schedule(struct hc_target *t, bool first)
 {
 	unsigned iv = t->params.interval_ms, ms;
@@ -246,8 +254,12 @@ static void schedule(struct hc_target *t, bool first)
 		ms = rnd(t->h) % (iv ? iv : 1);
 	else
 		ms = iv - iv / 10 + rnd(t->h) % (iv / 5 + 1);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	uint64_t at = (now_ms + ms + TICK_MS - 1) / TICK_MS * TICK_MS;
 	struct timeval tv;
-	ms_to_tv(ms, &tv);
+	ms_to_tv((unsigned)(at - now_ms), &tv);
 	event_add(t->timer, &tv);
 }
 
@@ -297,7 +309,45 @@ void health_free(struct health *h)
 		free(d);
 	}
 	pthread_mutex_destroy(&h->lock);
+	free(h->index);
 	free(h);
+}
+
+static size_t key_hash(const char *key)
+{
+	size_t h = 14695981039346656037ULL;
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 1099511628211ULL;
+	return h;
+}
+
+/* Rebuild the key index over the current list (after removals, or to
+ * grow it): reloads and start-up stay linear in the number of targets. */
+static void index_rebuild(struct health *h)
+{
+	size_t size = 64;
+	while (size < h->n_targets * 2 + 2)
+		size *= 2;
+	free(h->index);
+	h->index = xcalloc(size, sizeof(*h->index));
+	h->index_mask = size - 1;
+	for (struct hc_target *t = h->targets; t != NULL; t = t->next) {
+		size_t i = key_hash(t->key) & h->index_mask;
+		while (h->index[i] != NULL)
+			i = (i + 1) & h->index_mask;
+		h->index[i] = t;
+	}
+}
+
+static struct hc_target *target_find(struct health *h, const char *key)
+{
+	if (h->index == NULL)
+		return NULL;
+	for (size_t i = key_hash(key) & h->index_mask; h->index[i] != NULL;
+	     i = (i + 1) & h->index_mask)
+		if (strcmp(h->index[i]->key, key) == 0)
+			return h->index[i];
+	return NULL;
 }
 
 void health_sync_begin(struct health *h)
@@ -311,9 +361,11 @@ void health_sync_begin(struct health *h)
 void health_sync_end(struct health *h)
 {
 	pthread_mutex_lock(&h->lock);
+	h->tail = NULL;
 	for (struct hc_target **pt = &h->targets; *pt != NULL;) {
 		struct hc_target *t = *pt;
 		if (t->seen) {
+			h->tail = t;
 			pt = &t->next;
 			continue;
 		}
@@ -321,18 +373,12 @@ void health_sync_end(struct health *h)
 			"probe stopped", t->label);
 		*pt = t->next;
 		target_free(t);
+		h->n_targets--;
 	}
+	index_rebuild(h);
 	pthread_mutex_unlock(&h->lock);
 	/* Datacenter cells stay: an override outlives a reload that drops
 	 * and re-adds the datacenter. */
-}
-
-static struct hc_target *target_find(struct health *h, const char *key)
-{
-	for (struct hc_target *t = h->targets; t != NULL; t = t->next)
-		if (strcmp(t->key, key) == 0)
-			return t;
-	return NULL;
 }
 
 struct hc_target *health_target(struct health *h, const char *service,
@@ -384,10 +430,20 @@ struct hc_target *health_target(struct health *h, const char *service,
 	t->probe.owner = t;
 
 	pthread_mutex_lock(&h->lock);
-	struct hc_target **tail = &h->targets;
-	while (*tail != NULL)
-		tail = &(*tail)->next;
-	*tail = t;
+	if (h->tail != NULL)
+		h->tail->next = t;
+	else
+		h->targets = t;
+	h->tail = t;
+	h->n_targets++;
+	if (h->index == NULL || h->n_targets * 2 > h->index_mask + 1) {
+		index_rebuild(h);
+	} else {
+		size_t i = key_hash(t->key) & h->index_mask;
+		while (h->index[i] != NULL)
+			i = (i + 1) & h->index_mask;
+		h->index[i] = t;
+	}
 	pthread_mutex_unlock(&h->lock);
 	if (t->ops != NULL) {
 		t->timer = evtimer_new(h->base, run_cb, t);

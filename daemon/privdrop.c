@@ -1,0 +1,105 @@
+/* privdrop.c: giving up root for the configured user once the sockets are bound. */
+#include "config.h"
+
+#include "daemon/privdrop.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/conf.h"
+#include "dns/log.h"
+
+int privdrop_check(const struct conf *conf)
+{
+	uid_t euid = geteuid();
+	if (euid == 0) {
+		if (conf->user == NULL)
+			log_msg(LOG_LEVEL_WARNING, "privdrop: running as root: "
+				"set 'user' in 'server' to drop privileges "
+				"once the sockets are bound");
+		return 0;
+	}
+	if (conf->user == NULL)
+		return 0;
+	if (conf->uid != euid || (conf->group != NULL && conf->gid != getegid())) {
+		log_msg(LOG_LEVEL_ERR, "privdrop: cannot switch to user '%s'%s%s%s: "
+			"geodnsd runs as uid %u, gid %u, and only root can "
+			"switch (start it as root, or as that user)",
+			conf->user, conf->group ? " and group '" : "",
+			conf->group ? conf->group : "", conf->group ? "'" : "",
+			(unsigned)euid, (unsigned)getegid());
+		return -1;
+	}
+	return 0;
+}
+
+/* After a drop nothing may bring root back (a saved set-user-ID of 0
+ * would): try, and treat success as fatal. */
+static int verify(uid_t uid, gid_t gid)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
+		return -1;
+	if (ru != uid || eu != uid || su != uid || rg != gid || eg != gid ||
+	    sg != gid)
+		return -1;
+	if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0)
+		return -1;
+	return 0;
+}
+
+int privdrop_apply(const struct conf *conf)
+{
+	if (conf->user == NULL || conf->uid == 0 || geteuid() != 0)
+		return 0; /* privdrop_check() accepted the non-root case */
+	uid_t uid = conf->uid;
+	gid_t gid = conf->gid;
+	/* Groups first: after setresuid() we could no longer change them. */
+	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
+		log_msg(LOG_LEVEL_ERR, "privdrop: cannot switch to user '%s' "
+			"(uid %u, gid %u): %s", conf->user, (unsigned)uid,
+			(unsigned)gid, strerror(errno));
+		return -1;
+	}
+	if (verify(uid, gid) < 0) {
+		log_msg(LOG_LEVEL_ERR, "privdrop: switched to user '%s' but root "
+			"privileges could be regained; stopping", conf->user);
+		return -1;
+	}
+	log_msg(LOG_LEVEL_INFO, "privdrop: now running as user '%s' (uid %u), "
+		"group %u", conf->user, (unsigned)uid, (unsigned)gid);
+	return 0;
+}
+
+static void check_file(const char *path, const char *what, int must_exist)
+{
+	if (path == NULL || (!must_exist && access(path, F_OK) < 0))
+		return;
+	/* access() checks the real IDs, which the drop set too. */
+	if (access(path, R_OK) < 0)
+		log_msg(LOG_LEVEL_WARNING, "privdrop: %s '%s' is not readable as "
+			"uid %u (%s): reloads will fail", what, path,
+			(unsigned)getuid(), strerror(errno));
+}
+
+void privdrop_check_files(const struct conf *conf)
+{
+	check_file(conf->path, "configuration", 1);
+	for (size_t i = 0; i < conf->n_zones; i++)
+		check_file(conf->zones[i].file, "zone file", 1);
+	check_file(conf->geo.database, "geoip database", 1);
+	/* Network rules name the file they came from: networks-file's. */
+	const char *last = conf->path;
+	for (size_t i = 0; i < conf->geo.n_nets; i++) {
+		const char *f = conf->geo.nets[i].file;
+		if (f != NULL && strcmp(f, last) != 0 && strcmp(f, conf->path) != 0)
+			check_file(f, "networks file", 1);
+		if (f != NULL)
+			last = f;
+	}
+	check_file(conf->state_file, "overrides file", 0);
+}

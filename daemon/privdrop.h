@@ -1,0 +1,35 @@
+/* privdrop.h: giving up root for the configured user once the sockets are bound. */
+#ifndef GD_PRIVDROP_H
+#define GD_PRIVDROP_H
+
+struct conf;
+
+/*
+ * Before binding: check that the process can end up as conf's user and
+ * group.  Started as root, anything goes (with no user configured, a
+ * warning says the server will keep running as root).  Started as another
+ * user, the configured user and group must be the current ones, since only
+ * root can switch.  Returns 0, or -1 after logging why (start-up fails).
+ */
+int privdrop_check(const struct conf *conf);
+
+/*
+ * After binding: become conf->uid and conf->gid with no supplementary
+ * groups, with setgroups(), setresgid() and setresuid(), then verify that
+ * root cannot be regained.  The UDP workers already run by then: glibc
+ * applies these calls to every thread of the process (its setxid signal
+ * broadcast), so no thread keeps root.  A no-op when no user is configured,
+ * the user is root, or the process already runs as that user.  Start-up
+ * only: returns -1 after logging (the caller exits), 0 otherwise.
+ */
+int privdrop_apply(const struct conf *conf);
+
+/*
+ * Warn about each file a reload reads (the configuration, every zone file,
+ * the GeoIP database, the networks file, the overrides file) that the
+ * process, as it now runs, cannot read: reloads would fail on it.
+ * Files a zone file $INCLUDEs are not checked.
+ */
+void privdrop_check_files(const struct conf *conf);
+
+#endif

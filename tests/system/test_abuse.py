@@ -1,0 +1,184 @@
+"""Abuse resistance: response rate limiting, DNS Cookies, many idle TCP
+connections, zone transfers refused.
+
+Everything talks to 127.0.0.1 only; every loop is bounded.
+"""
+
+import resource
+import socket
+import time
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from conftest import make_query, tcp_connect, wait_until
+
+COOKIE = 10
+
+
+def cookie_query(name, client, server=b""):
+    q = make_query(name, "A", use_edns=0,
+                   options=[dns.edns.GenericOption(COOKIE, client + server)])
+    return q
+
+
+def cookie_of(resp):
+    for opt in resp.options:
+        if opt.otype == COOKIE:
+            return opt.to_wire() if hasattr(opt, "to_wire") else opt.data
+    return None
+
+
+def udp_burst(port, wire, n, timeout=0.3):
+    """Send n copies of wire back to back, then collect replies for a
+    bounded time.  Returns the list of replies (parsed)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    try:
+        for _ in range(n):
+            s.sendto(wire, ("127.0.0.1", port))
+        replies = []
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            try:
+                data, _ = s.recvfrom(65535)
+            except socket.timeout:
+                break
+            replies.append(dns.message.from_wire(data))
+        return replies
+    finally:
+        s.close()
+
+
+# ---- response rate limiting ------------------------------------------------
+
+def test_rrl_limits_and_slips(make_geodnsd):
+    srv = make_geodnsd(rate_limit=5, rate_limit_slip=2)
+    wire = make_query("www.example.com", "A").to_wire()
+    replies = udp_burst(srv.port, wire, 40)
+    full = [r for r in replies if not (r.flags & dns.flags.TC)]
+    slipped = [r for r in replies if r.flags & dns.flags.TC]
+    # A burst of one second's worth (5) is answered; of the 35 limited,
+    # every second one slips as TC (17), the rest get nothing.  Allow one
+    # token of refill while the burst is sent.
+    assert 5 <= len(full) <= 6, len(full)
+    assert 16 <= len(slipped) <= 18, len(slipped)
+    assert all(not r.answer for r in slipped), "slipped answers carry records"
+    assert len(replies) < 40
+    # Over TCP nothing is limited.
+    for _ in range(10):
+        r = srv.query("www.example.com", tcp=True)
+        assert r.rcode() == dns.rcode.NOERROR and r.answer
+
+
+def test_rrl_buckets_are_per_name(make_geodnsd):
+    srv = make_geodnsd(rate_limit=3, rate_limit_slip=0)
+    a = udp_burst(srv.port, make_query("www.example.com", "A").to_wire(), 10)
+    # Not the SOA: the harness's readiness probe already took one of its tokens.
+    b = udp_burst(srv.port, make_query("example.com", "MX").to_wire(), 10)
+    assert 3 <= len(a) <= 4 and 3 <= len(b) <= 4, (len(a), len(b))
+    assert not any(r.flags & dns.flags.TC for r in a + b), "slip 0 never slips"
+
+
+def test_rrl_off_by_default(make_geodnsd):
+    srv = make_geodnsd()
+    replies = udp_burst(srv.port, make_query("www.example.com").to_wire(), 30)
+    assert len(replies) == 30
+
+
+# ---- cookies -----------------------------------------------------------------
+
+def test_cookie_answered_and_validated(make_geodnsd):
+    srv = make_geodnsd(rate_limit=2, rate_limit_slip=0)
+    client = bytes.fromhex("0123456789abcdef")
+    r = srv.send(cookie_query("www.example.com", client))
+    opts = [o for o in r.options if o.otype == COOKIE]
+    assert len(opts) == 1, r.options
+    data = opts[0].to_wire()
+    assert len(data) == 24, data.hex()
+    assert data[:8] == client, "client cookie echoed"
+    assert data[8] == 1, "RFC 9018 version 1"
+    server = data[8:]
+    # With our server cookie the source is proven: no rate limit applies.
+    wire = cookie_query("www.example.com", client, server).to_wire()
+    replies = udp_burst(srv.port, wire, 20)
+    assert len(replies) == 20, len(replies)
+    assert all(r.answer for r in replies)
+    # A forged server cookie proves nothing: limited again.
+    bad = bytearray(server)
+    bad[-1] ^= 0xFF
+    wire = cookie_query("www.example.com", client, bytes(bad)).to_wire()
+    replies = udp_burst(srv.port, wire, 20)
+    assert len(replies) <= 3, len(replies)
+
+
+@pytest.mark.parametrize("length", [1, 7, 9, 15, 41])
+def test_malformed_cookie_formerr(make_geodnsd, length):
+    srv = make_geodnsd()
+    q = make_query("www.example.com", use_edns=0,
+                   options=[dns.edns.GenericOption(COOKIE, b"x" * length)])
+    r = srv.send(q)
+    assert r.rcode() == dns.rcode.FORMERR
+    assert srv.query("www.example.com").rcode() == dns.rcode.NOERROR
+
+
+def test_cookies_can_be_turned_off(make_geodnsd):
+    srv = make_geodnsd(cookies="false")
+    r = srv.send(cookie_query("www.example.com", b"\x01" * 8))
+    assert not [o for o in r.options if o.otype == COOKIE]
+
+
+# ---- TCP ------------------------------------------------------------------------
+
+def test_5000_idle_tcp_connections_do_not_stop_udp(make_geodnsd):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 5200
+    if hard != resource.RLIM_INFINITY and hard < want:
+        pytest.skip("RLIMIT_NOFILE hard limit %d < %d" % (hard, want))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
+    srv = make_geodnsd(tcp_max_connections=256)
+    socks = []
+    try:
+        for _ in range(5000):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", srv.port))
+            except BlockingIOError:
+                pass
+            socks.append(s)
+        # UDP keeps answering while 5,000 connections are open or closing.
+        ok = 0
+        for i in range(50):
+            r = srv.query("www.example.com")
+            ok += r.rcode() == dns.rcode.NOERROR and bool(r.answer)
+        assert ok == 50
+        # TCP still serves new clients once the idle ones are shed.
+        r = wait_until(lambda: srv.query("www.example.com", tcp=True), 15,
+                       interval=0.5)
+        assert r is not None and r.answer
+    finally:
+        for s in socks:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert srv.running()
+
+
+def test_axfr_ixfr_refused(make_geodnsd):
+    srv = make_geodnsd()
+    for qtype in ("AXFR", "IXFR"):
+        r = srv.query("example.com", qtype, tcp=True)
+        assert r.rcode() == dns.rcode.REFUSED, qtype
+    assert srv.query("example.com", "AXFR").rcode() == dns.rcode.REFUSED
+
+
+def test_no_recursion(make_geodnsd):
+    srv = make_geodnsd()
+    r = srv.query("www.example.org")       # not ours, RD set
+    assert r.rcode() == dns.rcode.REFUSED
+    assert not r.flags & dns.flags.RA

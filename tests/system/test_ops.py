@@ -1,0 +1,386 @@
+"""Operating geodnsd: the query log (SIGUSR1, config + SIGHUP), log-target,
+user/group and the privilege drop, systemd notifications, and `make
+install`.  Tests that need root skip with a reason when not run as root."""
+
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+
+import dns.edns
+import dns.rcode
+import pytest
+
+from conftest import (GEODNSD, STANDARD_ZONES, Geodnsd, copy_zone,
+                      free_port, run_geodnsd, wait_until)
+
+QUERY_LINE = re.compile(
+    r"query: 127\.0\.0\.1#\d+ (udp|tcp) (\S+) (\S+) (\S+) (\S+) (\S+) (\d+)"
+    r"(?: ecs (\S+) scope (\d+))?$", re.M)
+BUILD_DIR = os.path.dirname(os.path.abspath(GEODNSD))
+IS_ROOT = os.geteuid() == 0
+
+
+def query_lines(srv, name=None):
+    """(transport, name, class, type, rcode, flags, size, ecs, scope)
+    for every query log line in stderr, optionally only for name."""
+    return [m.groups() for m in QUERY_LINE.finditer(srv.stderr)
+            if name is None or m.group(2) == name]
+
+
+def nobody():
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user 'nobody' on this system")
+
+
+def reload_done(srv, count):
+    return lambda: srv.stderr.count("reload: done") >= count
+
+
+def world_readable_zones():
+    """A fresh directory every user can read, holding copies of the standard
+    zones (pytest's own tmp_path is private to the user running it)."""
+    d = tempfile.mkdtemp(prefix="geodnsd-ops-")
+    os.chmod(d, 0o755)
+    zones = [(name, copy_zone(os.path.basename(path), d))
+             for name, path in STANDARD_ZONES]
+    for _, path in zones:
+        os.chmod(path, 0o644)
+    os.chmod(os.path.join(d, "example.com.big"), 0o644)
+    return d, zones
+
+
+# ---------------------------------------------------------------- query log
+
+def test_sigusr1_toggles_query_log(make_geodnsd):
+    srv = make_geodnsd()
+    assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
+    assert query_lines(srv) == [], "query log must start off:\n" + srv.stderr
+
+    srv.send_signal(signal.SIGUSR1)
+    assert wait_until(lambda: "query log: on" in srv.stderr, 5), srv.stderr
+    ecs = dns.edns.ECSOption("192.0.2.0", 24)
+    srv.query("www.example.com", "A", use_edns=0, options=[ecs])
+    srv.query("nope.example.com", "AAAA", tcp=True)
+    assert wait_until(lambda: len(query_lines(srv)) >= 2, 5), srv.stderr
+    udp = query_lines(srv, "www.example.com.")
+    assert udp, srv.stderr
+    tr, _, cls, typ, rcode, flags, size, subnet, scope = udp[0]
+    assert (tr, cls, typ, rcode, flags) == ("udp", "IN", "A", "NOERROR", "aa")
+    assert int(size) > 12
+    assert subnet == "192.0.2.0/24" and scope is not None
+    tcp = query_lines(srv, "nope.example.com.")
+    assert tcp and tcp[0][0] == "tcp" and tcp[0][3] == "AAAA" \
+        and tcp[0][4] == "NXDOMAIN" and tcp[0][7] is None, srv.stderr
+
+    srv.send_signal(signal.SIGUSR1)
+    assert wait_until(lambda: "query log: off" in srv.stderr, 5), srv.stderr
+    srv.query("off.example.com", "A")
+    srv.query("www.example.com", "A")   # a round trip after the last one
+    assert query_lines(srv, "off.example.com.") == [], srv.stderr
+    srv.stop()
+
+
+def test_query_log_config_and_sighup(make_geodnsd):
+    srv = make_geodnsd(query_log="false")
+    srv.query("a.example.com", "A")
+    assert query_lines(srv) == []
+
+    srv.server_opts["query-log"] = "true"
+    srv.write_config()
+    srv.reload(reload_done(srv, 1))
+    srv.query("b.example.com", "A")
+    assert wait_until(lambda: query_lines(srv, "b.example.com."), 5), \
+        srv.stderr
+
+    srv.server_opts["query-log"] = "false"
+    srv.write_config()
+    srv.reload(reload_done(srv, 2))
+    srv.query("c.example.com", "A")
+    srv.query("www.example.com", "A")
+    assert query_lines(srv, "c.example.com.") == [], srv.stderr
+
+    # A reload that leaves query-log alone keeps what SIGUSR1 chose.
+    srv.send_signal(signal.SIGUSR1)
+    assert wait_until(lambda: "query log: on" in srv.stderr, 5)
+    srv.reload(reload_done(srv, 3))
+    srv.query("d.example.com", "A")
+    assert wait_until(lambda: query_lines(srv, "d.example.com."), 5), \
+        srv.stderr
+    srv.stop()
+
+
+def test_query_log_bad_value_is_an_error(tmp_path):
+    srv = Geodnsd(tmp_path, query_log="sometimes")
+    r = run_geodnsd("-c", srv.config_path, "--check")
+    assert r.returncode == 1
+    assert re.search(r"geodnsd\.yaml:\d+: 'query-log' must be true or false",
+                     r.stderr), r.stderr
+
+
+# ---------------------------------------------------------------- log-target
+
+def test_log_target_syslog_starts_and_stops(make_geodnsd):
+    # syslog itself cannot be read reliably here: check the server runs,
+    # reloads and stops cleanly with it, and logs nothing to stderr after
+    # the switch.
+    srv = make_geodnsd(log_target="syslog")
+    assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
+    srv.send_signal(signal.SIGHUP)
+    srv.send_signal(signal.SIGUSR1)
+    assert wait_until(lambda: srv.query("www.example.com", "A").rcode()
+                      == dns.rcode.NOERROR, 5)
+    srv.stop()
+    assert "ready" not in srv.stderr, srv.stderr
+
+
+def test_log_target_bad_value_is_an_error(tmp_path):
+    srv = Geodnsd(tmp_path, log_target="file")
+    r = run_geodnsd("-c", srv.config_path, "--check")
+    assert r.returncode == 1
+    assert "'log-target' must be stderr or syslog, not 'file'" in r.stderr
+
+
+# ---------------------------------------------------------------- user/group
+
+def test_check_with_user_nobody(tmp_path):
+    pw = nobody()
+    srv = Geodnsd(tmp_path, user=pw.pw_name)
+    r = run_geodnsd("-c", srv.config_path, "--check")
+    assert r.returncode == 0, r.stderr
+    assert "OK" in r.stdout
+
+
+def test_check_reports_unknown_user_and_group(tmp_path):
+    srv = Geodnsd(tmp_path, user="no-such-user-geodnsd",
+                  group="no-such-group-geodnsd")
+    r = run_geodnsd("-c", srv.config_path, "--check")
+    assert r.returncode == 1
+    assert re.search(r"geodnsd\.yaml:\d+: 'user' 'no-such-user-geodnsd': "
+                     r"no such user", r.stderr), r.stderr
+    assert "'group' 'no-such-group-geodnsd': no such group" in r.stderr
+
+
+def test_check_group_needs_user(tmp_path):
+    srv = Geodnsd(tmp_path, group="root")
+    r = run_geodnsd("-c", srv.config_path, "--check")
+    assert r.returncode == 1
+    assert "'group' needs 'user'" in r.stderr, r.stderr
+
+
+def proc_ids(pid, field, task=None):
+    path = "/proc/%d/%sstatus" % (pid, "task/%s/" % task if task else "")
+    with open(path) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return [int(x) for x in line.split()[1:]]
+    return None
+
+
+def test_root_drops_to_nobody(make_geodnsd):
+    if not IS_ROOT:
+        pytest.skip("needs root: geodnsd only drops privileges when started "
+                    "as root")
+    pw = nobody()
+    d, zones = world_readable_zones()
+    try:
+        srv = make_geodnsd(start=False, zones=zones, user=pw.pw_name,
+                           workers=2)
+        srv.config_path = os.path.join(d, "geodnsd.yaml")
+        srv.write_config()
+        os.chmod(srv.config_path, 0o644)
+        srv.start()
+        pid = srv.proc.pid
+        assert proc_ids(pid, "Uid") == [pw.pw_uid] * 4
+        assert proc_ids(pid, "Gid") == [pw.pw_gid] * 4
+        assert proc_ids(pid, "Groups") in ([pw.pw_gid], [])
+        # Every thread, the UDP workers started before the drop included.
+        tasks = os.listdir("/proc/%d/task" % pid)
+        assert len(tasks) >= 3
+        for t in tasks:
+            assert proc_ids(pid, "Uid", t) == [pw.pw_uid] * 4, t
+        assert "privdrop: now running as user 'nobody'" in srv.stderr
+        assert "not readable" not in srv.stderr, srv.stderr
+        # Reloads run as nobody and still read everything.
+        srv.reload(reload_done(srv, 1))
+        assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
+        srv.stop()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_root_drop_warns_about_unreadable_files(make_geodnsd, tmp_path):
+    if not IS_ROOT:
+        pytest.skip("needs root: geodnsd only drops privileges when started "
+                    "as root")
+    pw = nobody()
+    os.chmod(str(tmp_path), 0o700)     # nobody cannot get in
+    srv = make_geodnsd(user=pw.pw_name)
+    assert wait_until(lambda: re.search(
+        r"privdrop: configuration '.*geodnsd\.yaml' is not readable as "
+        r"uid %d .*reloads will fail" % pw.pw_uid, srv.stderr), 5), srv.stderr
+    srv.stop()
+
+
+def test_root_without_user_warns(make_geodnsd):
+    if not IS_ROOT:
+        pytest.skip("needs root: the warning is about running as root")
+    srv = make_geodnsd()
+    assert "privdrop: running as root" in srv.stderr
+    srv.stop()
+
+
+def demote_to_nobody():
+    """preexec_fn: become nobody when the tests run as root."""
+    if IS_ROOT:
+        pw = pwd.getpwnam("nobody")
+        os.setgroups([])
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+
+
+def test_non_root_needs_its_own_user():
+    """Not root: user must be the current user (fine) or start-up fails."""
+    if IS_ROOT:
+        nobody()
+    me = pwd.getpwnam("nobody") if IS_ROOT else pwd.getpwuid(os.geteuid())
+    if me.pw_uid == 0:
+        pytest.skip("cannot run as a user other than root here")
+    d, zones = world_readable_zones()
+    try:
+        for user, ok in ((me.pw_name, True), ("root", False)):
+            srv = Geodnsd(d, zones=zones, user=user)
+            os.chmod(srv.config_path, 0o644)
+            proc = subprocess.Popen([GEODNSD, "-c", srv.config_path],
+                                    stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE,
+                                    stdin=subprocess.DEVNULL,
+                                    universal_newlines=True,
+                                    preexec_fn=demote_to_nobody)
+            srv.proc = proc
+            try:
+                if ok:
+                    assert wait_until(lambda: srv.query(
+                        "www.example.com", "A", timeout=0.3), 10), \
+                        "did not start as its own user"
+                    proc.send_signal(signal.SIGTERM)
+                    assert proc.wait(10) == 0
+                else:
+                    assert proc.wait(20) == 1
+                    err = proc.stderr.read()
+                    assert "cannot switch to user 'root'" in err, err
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(5)
+                proc.stderr.close()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- systemd
+
+def built_with_libsystemd():
+    try:
+        with open(os.path.join(BUILD_DIR, "config.h")) as f:
+            return "#define HAVE_LIBSYSTEMD 1" in f.read()
+    except OSError:
+        return False
+
+
+def test_sd_notify_messages(make_geodnsd, monkeypatch):
+    if not built_with_libsystemd():
+        pytest.skip("built without libsystemd (Debian: libsystemd-dev): "
+                    "sd_notify() is a no-op")
+    d = tempfile.mkdtemp(prefix="geodnsd-notify-")
+    path = os.path.join(d, "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        sock.bind(path)
+        sock.settimeout(10)
+        monkeypatch.setenv("NOTIFY_SOCKET", path)
+        srv = make_geodnsd()
+
+        def recv():
+            return sock.recv(4096).decode()
+
+        first = recv()
+        assert first.startswith("READY=1\n"), first
+        assert "STATUS=serving 3 zones" in first
+        srv.send_signal(signal.SIGHUP)
+        assert recv().startswith("RELOADING=1\nMONOTONIC_USEC=")
+        again = recv()
+        assert again.startswith("READY=1\nSTATUS=serving 3 zones"), again
+        srv.send_signal(signal.SIGUSR1)
+        assert recv() == "STATUS=serving 3 zones, query log on"
+        srv.stop()
+        assert recv() == "STOPPING=1"
+    finally:
+        sock.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- install
+
+def make_env():
+    """The environment without the parent make's job server and flags."""
+    env = dict(os.environ)
+    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
+        env.pop(k, None)
+    return env
+
+
+def test_make_install(tmp_path):
+    if not os.path.isfile(os.path.join(BUILD_DIR, "Makefile")):
+        pytest.skip("no Makefile next to %s: not a build directory" % GEODNSD)
+    if shutil.which("make") is None:
+        pytest.skip("make not installed")
+    # Never rebuild under other tests' feet: install only a built tree.
+    # (all-am with -o config.h: automake's config.h rule always looks stale.)
+    q = subprocess.run(["make", "-q", "-o", "config.h", "all-am"],
+                       cwd=BUILD_DIR, env=make_env(), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=120)
+    if q.returncode != 0:
+        pytest.skip("build directory is not up to date (run make first)")
+    dest = tmp_path / "dest"
+    r = subprocess.run(["make", "install", "DESTDIR=%s" % dest],
+                       cwd=BUILD_DIR, env=make_env(), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:]
+    found = {}
+    for root, _, files in os.walk(str(dest)):
+        for name in files:
+            rel = "/" + os.path.relpath(os.path.join(root, name), str(dest))
+            found.setdefault(name, []).append(rel)
+
+    sbin = [p for p in found.get("geodnsd", []) if p.endswith("/sbin/geodnsd")]
+    assert sbin, sorted(found)
+    assert os.stat(str(dest) + sbin[0]).st_mode & stat.S_IXUSR
+    assert any(p.endswith("/man8/geodnsd.8") for p in found.get("geodnsd.8", []))
+    assert any(p.endswith("/man5/geodnsd.yaml.5")
+               for p in found.get("geodnsd.yaml.5", []))
+    for page in ("geodnsd.8", "geodnsd.yaml.5"):
+        with open(str(dest) + found[page][0]) as f:
+            assert "@sysconfdir@" not in f.read()
+
+    with open(os.path.join(BUILD_DIR, "Makefile")) as f:
+        unit_wanted = re.search(r"^systemdsystemunit_DATA\s*=", f.read(),
+                                re.M) is not None
+    if not unit_wanted:
+        return      # configured --with-systemdsystemunitdir=no
+    units = [p for p in found.get("geodnsd.service", [])
+             if "/systemd/system/" in p]
+    assert units, sorted(found)
+    with open(str(dest) + units[0]) as f:
+        unit = f.read()
+    assert "Type=notify" in unit
+    assert "ExecStart=%s -c " % sbin[0] in unit, unit
+    assert "@" + "sbindir@" not in unit
