@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -34,6 +35,7 @@ struct emitter {
 	struct pkt *p;
 	const uint8_t *owner;
 	bool full;
+	unsigned dropped;	/* lines that did not fit */
 };
 
 static void emit_line(void *arg, const char *line)
@@ -41,11 +43,38 @@ static void emit_line(void *arg, const char *line)
 	struct emitter *e = arg;
 	uint8_t rdata[1024];
 	int len = chaos_txt_rdata(line, rdata, sizeof(rdata));
-	if (e->full || len < 0)
+	if (e->full || len < 0) {
+		e->dropped++;
 		return;
+	}
 	if (pkt_put_rr(e->p, PKT_ANSWER, e->owner, RRTYPE_TXT, RRCLASS_CH, 0,
-		       rdata, (uint16_t)len) < 0)
+		       rdata, (uint16_t)len) < 0) {
 		e->full = true;
+		e->dropped++;
+	}
+}
+
+#define NOTE_ROOM 160	/* kept free for the "N more lines" note */
+
+/* Lines that did not fit: over UDP, TC so the client retries over TCP;
+ * over TCP (no retry can help past 64 KiB), keep what fit and say how
+ * to ask for less. */
+static void finish_lines(struct emitter *e, size_t max, uint16_t *flags,
+			 const char *hint)
+{
+	e->p->max = max;
+	if (!e->full)
+		return;
+	if (max <= 4096) {
+		*flags |= HDR_TC;
+		pkt_clear_records(e->p);
+		return;
+	}
+	char note[NOTE_ROOM];
+	snprintf(note, sizeof(note), "... %u more lines did not fit in one "
+		 "message; %s", e->dropped, hint);
+	e->full = false;
+	emit_line(e, note);
 }
 
 static bool allowed(const struct answer_data *d, const struct sockaddr *from)
@@ -100,15 +129,14 @@ static unsigned status_answer(const struct answer_data *d, const struct query *q
 		memcpy(service, l + 1, l[0]);
 		service[l[0]] = '\0';
 	}
+	size_t max = p->max;
+	p->max = max - NOTE_ROOM;
 	if (d->conf.status == NULL)
 		emit_line(&e, "no health information");
 	else
 		d->conf.status(d->conf.status_ctx, prefix > 0 ? service : NULL,
 			       emit_line, &e);
-	if (e.full) {
-		*flags |= HDR_TC;
-		pkt_clear_records(p);
-	}
+	finish_lines(&e, max, flags, "ask <service>.status.geodnsd for one service");
 	return RCODE_NOERROR;
 }
 
