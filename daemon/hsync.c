@@ -156,8 +156,23 @@ static void status_cb(const void *ctx, const char *service,
 
 /* ---- attach -------------------------------------------------------------- */
 
-void hsync_attach(struct health *h, struct dataset *ds)
+/* Carry "every datacenter down" over from the dataset being replaced, by
+ * service name, so a reload does not log that state again. */
+static void carry_all_down(struct dataset *ds, const struct dataset *prev)
 {
+	if (ds->geo == NULL || prev == NULL || prev->geo == NULL)
+		return;
+	const struct geo_conf *gc = geo_conf_of(ds->geo), *pc = geo_conf_of(prev->geo);
+	for (size_t s = 0; s < gc->n_services && s < 256; s++)
+		for (size_t p = 0; p < pc->n_services && p < 256; p++)
+			if (strcmp(gc->services[s].name, pc->services[p].name) == 0)
+				ds->all_down[s] = prev->all_down[p];
+}
+
+void hsync_attach(struct health *h, struct dataset *ds,
+		  const struct dataset *prev)
+{
+	carry_all_down(ds, prev);
 	health_sync_begin(h);
 	ds->health = h;
 	ds->answer.conf.status = status_cb;
@@ -181,7 +196,8 @@ void hsync_attach(struct health *h, struct dataset *ds)
 					struct hc_target *t = health_target(
 						h, svc->name, gc->dcs[sd->dc].name, text,
 						(struct sockaddr *)&ss, len, &svc->check);
-					geo_set_address_flag(ds->geo, s, k, a, hc_target_flag(t));
+					geo_set_address_flag(ds->geo, s, k, a, hc_target_flag(t),
+							     hc_target_force(t));
 				}
 			}
 		}

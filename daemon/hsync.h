@@ -10,12 +10,14 @@ struct health;
 /*
  * Claim a health target for every address of every service in ds (keeping
  * the state of targets that stay, starting probes for new ones, stopping
- * the rest), point ds's geo data at their flags and at the datacenter
+ * the rest), carry per-service log state over from prev (the dataset being
+ * replaced, NULL at start-up), point ds's geo data at their flags and at the datacenter
  * override cells, and re-read the overrides file.  Runs on the event loop
  * thread before ds is published; afterwards ds->answer carries the status
  * hook.  Never fails (a bad overrides file keeps the previous overrides).
  */
-void hsync_attach(struct health *h, struct dataset *ds);
+void hsync_attach(struct health *h, struct dataset *ds,
+		  const struct dataset *prev);
 
 /*
  * Log services that went from "some datacenter up" to "none up" or back,

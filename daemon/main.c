@@ -182,7 +182,7 @@ static void publish(struct reloader *r, struct dataset *ds,
 	if (prev == NULL || prev->query_log != c->query_log)
 		r->query_log = c->query_log;
 	querylog_attach(&ds->answer.conf, r->query_log);
-	hsync_attach(r->health, ds);
+	hsync_attach(r->health, ds, server_dataset(r->server));
 	server_publish(r->server, ds);
 }
 

@@ -19,10 +19,21 @@
 static const uint8_t SUFFIX[] = "\7explain\7geodnsd";	/* + root */
 static const uint8_t STATUS[] = "\6status\7geodnsd";	/* + root */
 
+/* True when the name's last labels are suffix (n octets with the root):
+ * the cut must fall on a label boundary, or "x\7explain..." inside a
+ * longer label would match and be split mid-label. */
 static bool ends_with(const struct query *q, const uint8_t *suffix, size_t n)
 {
-	return q->qname.len >= n &&
-	       memcmp(q->qname.name + q->qname.len - n, suffix, n) == 0;
+	if (q->qname.len < n ||
+	    memcmp(q->qname.name + q->qname.len - n, suffix, n) != 0)
+		return false;
+	size_t cut = q->qname.len - n;
+	if (cut == 0)
+		return true;
+	for (unsigned i = 0; i < q->qname.labels; i++)
+		if (q->qname.label[i] == cut)
+			return true;
+	return false;
 }
 
 bool explain_match(const struct query *q)

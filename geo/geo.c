@@ -30,6 +30,7 @@ struct geo_svc_dc {
 	uint8_t n[2];				/* records per family */
 	uint8_t idx[2][GEO_ADDR_MAX];		/* record -> address index */
 	const _Atomic uint8_t *up[GEO_ADDR_MAX];	/* NULL: counts as up */
+	const _Atomic uint8_t *force[GEO_ADDR_MAX];	/* overrides, for explain */
 	uint8_t n_addrs;
 };
 
@@ -269,11 +270,14 @@ static void build_service(struct geo *g, const struct geo_service *s,
 }
 
 void geo_set_address_flag(struct geo *g, size_t s, size_t k, size_t a,
-			  const _Atomic uint8_t *flag)
+			  const _Atomic uint8_t *flag,
+			  const _Atomic uint8_t *force)
 {
 	const struct geo_service_dc *sd = &g->gc->services[s].dcs[k];
-	if (a < GEO_ADDR_MAX)
+	if (a < GEO_ADDR_MAX) {
 		g->svcs[s].dc[sd->dc].up[a] = flag;
+		g->svcs[s].dc[sd->dc].force[a] = force;
+	}
 }
 
 void geo_set_dc_force(struct geo *g, unsigned dc, const _Atomic uint8_t *force)
@@ -620,9 +624,13 @@ static void explain_dc(const struct geo *g, const struct geo_svc *s,
 		const uint8_t *p = set->data;
 		for (unsigned r = 0; r < set->count && o < sizeof(line) - 60; r++) {
 			char a[INET6_ADDRSTRLEN];
+			unsigned ai = d->idx[fam][r];
+			uint8_t af = d->force[ai] ? atomic_load(d->force[ai]) : 0;
 			inet_ntop(fam == FAM_A ? AF_INET : AF_INET6, p + 2, a, sizeof(a));
 			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s%s", a,
-					      addr_up(d, d->idx[fam][r]) ? "" : "(down)");
+					      af == GEO_FORCE_DOWN ? "(forced down)"
+					      : af == GEO_FORCE_UP ? "(forced up)"
+					      : addr_up(d, ai) ? "" : "(down)");
 			p += 2 + p[1];
 		}
 	}

@@ -155,11 +155,13 @@ void geo_explain(const void *ctx, const void *binding,
  * Health wiring, done on the event loop thread before the dataset is
  * published.  An address whose flag is never set counts as up.
  * geo_set_address_flag: service s, its datacenter entry k (index into
- * services[s].dcs), address a (index into that entry's addrs).
+ * services[s].dcs), address a (index into that entry's addrs): its up flag
+ * and its override cell (GEO_FORCE_*, shown by explain).
  * geo_set_dc_force: the override cell of datacenter dc (GEO_FORCE_*).
  */
 void geo_set_address_flag(struct geo *g, size_t s, size_t k, size_t a,
-			  const _Atomic uint8_t *flag);
+			  const _Atomic uint8_t *flag,
+			  const _Atomic uint8_t *force);
 void geo_set_dc_force(struct geo *g, unsigned dc, const _Atomic uint8_t *force);
 
 /* The configuration the geo data was built from. */

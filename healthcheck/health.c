@@ -32,6 +32,7 @@ struct hc_target {
 	bool in_flight;
 	enum hc_state state;		/* the state machine's verdict */
 	hc_flag_t flag;			/* effective state, read by answers */
+	hc_flag_t force_flag;		/* enum hc_force, read by explain */
 	enum hc_force force;
 	char force_reason[160];
 	time_t since;
@@ -257,7 +258,14 @@ static void schedule(struct hc_target *t, bool first)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	uint64_t now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
-	uint64_t at = (now_ms + ms + TICK_MS - 1) / TICK_MS * TICK_MS;
+	/* Intervals count from the start of the last run, so a probe that
+	 * times out does not stretch the period by its timeout. */
+	uint64_t from = first ? now_ms
+			      : (uint64_t)t->started.tv_sec * 1000 +
+					(uint64_t)t->started.tv_nsec / 1000000;
+	uint64_t at = (from + ms + TICK_MS - 1) / TICK_MS * TICK_MS;
+	if (at < now_ms)
+		at = now_ms;
 	struct timeval tv;
 	ms_to_tv((unsigned)(at - now_ms), &tv);
 	event_add(t->timer, &tv);
@@ -418,6 +426,7 @@ struct hc_target *health_target(struct health *h, const char *service,
 	t->label = xstrdup(label);
 	t->state = params->initial_up || t->ops == NULL ? HC_STATE_UP : HC_STATE_DOWN;
 	atomic_init(&t->flag, t->state == HC_STATE_UP ? 1 : 0);
+	atomic_init(&t->force_flag, HC_FORCE_NONE);
 	t->since = time(NULL);
 
 	memcpy(&t->probe.addr, probe, probe_len);
@@ -456,6 +465,11 @@ struct hc_target *health_target(struct health *h, const char *service,
 const hc_flag_t *hc_target_flag(const struct hc_target *t)
 {
 	return &t->flag;
+}
+
+const hc_flag_t *hc_target_force(const struct hc_target *t)
+{
+	return &t->force_flag;
 }
 
 struct hc_dc *health_dc(struct health *h, const char *name)
@@ -548,6 +562,7 @@ static void apply_overrides(struct health *h, const struct override *ov, size_t 
 				reason = ov[i].reason;
 			}
 		t->force = f;
+		atomic_store(&t->force_flag, (uint8_t)f);
 		snprintf(t->force_reason, sizeof(t->force_reason), "%s", reason);
 		char why[200];
 		snprintf(why, sizeof(why), "%s%s%s", f == HC_FORCE_NONE ? "override cleared"

@@ -83,6 +83,9 @@ struct hc_target *health_target(struct health *h, const char *service,
 /* The flag the answer path reads for a target. */
 const hc_flag_t *hc_target_flag(const struct hc_target *t);
 
+/* The target's override (enum hc_force), for explain output. */
+const hc_flag_t *hc_target_force(const struct hc_target *t);
+
 /* The override cell of a datacenter (created on first use, claimed for
  * this sync). */
 struct hc_dc *health_dc(struct health *h, const char *name);

@@ -208,6 +208,14 @@ static void add_rec(struct loader *L, const ldns_rr *rr, const char *file,
 			    "record data too long");
 		return;
 	}
+	uint32_t ttl = ldns_rr_ttl(rr);
+	if (ttl > 2147483647u) {
+		/* RFC 2181 8: a TTL is 0 to 2^31 - 1; the top bit is a typo. */
+		diag_report(L->d, LOG_LEVEL_WARNING, file, line,
+			    "TTL %u exceeds 2147483647 (RFC 2181 8); using 2147483647",
+			    ttl);
+		ttl = 2147483647u;
+	}
 	if (L->n_recs == L->cap_recs) {
 		L->cap_recs = L->cap_recs ? L->cap_recs * 2 : 1024;
 		L->recs = xrealloc(L->recs, L->cap_recs * sizeof(*L->recs));
@@ -217,7 +225,7 @@ static void add_rec(struct loader *L, const ldns_rr *rr, const char *file,
 	r->rdlen = (uint16_t)ldns_buffer_position(L->wire);
 	r->rdata = arena_memdup(L->tmp, ldns_buffer_begin(L->wire), r->rdlen);
 	r->type = (uint16_t)ldns_rr_get_type(rr);
-	r->ttl = ldns_rr_ttl(rr);
+	r->ttl = ttl;
 	r->line = line;
 	r->file = file_index(L, file);
 }
@@ -289,6 +297,12 @@ static void geo_record(struct loader *L, const char *file,
 		const char *end;
 		if (is_ttl(tok[k]))
 			ttl = ldns_str2period(tok[k], &end);
+		if (ttl > 2147483647u) {
+			diag_report(L->d, LOG_LEVEL_WARNING, file, zl->line,
+				    "TTL %u exceeds 2147483647 (RFC 2181 8); using "
+				    "2147483647", ttl);
+			ttl = 2147483647u;
+		}
 	}
 	if (n != type + 2) {
 		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
