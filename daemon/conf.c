@@ -113,18 +113,16 @@ static void tree_syntax_error(struct loader *ld)
 		conf_error(ld, 0, "out of memory while parsing YAML");
 		break;
 	case YAML_READER_ERROR:
-		conf_error(ld, offset_line(ld->fp, p->problem_offset),
-			   "cannot read YAML: %s", problem);
+		conf_error(ld, offset_line(ld->fp, p->problem_offset), "cannot read YAML: %s",
+			   problem);
 		break;
 	default:
 		if (p->context != NULL)
 			conf_error(ld, p->problem_mark.line + 1,
-				   "YAML syntax error: %s (%s at line %zu)",
-				   problem, p->context,
+				   "YAML syntax error: %s (%s at line %zu)", problem, p->context,
 				   p->context_mark.line + 1);
 		else
-			conf_error(ld, p->problem_mark.line + 1,
-				   "YAML syntax error: %s", problem);
+			conf_error(ld, p->problem_mark.line + 1, "YAML syntax error: %s", problem);
 		break;
 	}
 }
@@ -160,8 +158,7 @@ static void tree_check_anchor(struct loader *ld, const yaml_event_t *ev)
 	else if (ev->type == YAML_MAPPING_START_EVENT)
 		anchor = ev->data.mapping_start.anchor;
 	if (anchor != NULL)
-		conf_error(ld, ev->start_mark.line + 1,
-			   "YAML anchors are not supported ('&%s')",
+		conf_error(ld, ev->start_mark.line + 1, "YAML anchors are not supported ('&%s')",
 			   (const char *)anchor);
 }
 
@@ -179,8 +176,7 @@ static struct cnode *tree_scalar(struct loader *ld, const yaml_event_t *ev)
 	unsigned line = ev->start_mark.line + 1;
 	struct cnode *n;
 
-	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	    is_null_word(value))
+	if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && is_null_word(value))
 		return cnode_new(CNODE_NULL, line);
 	if (memchr(value, '\0', len) != NULL) {
 		conf_error(ld, line, "value contains a NUL byte");
@@ -217,23 +213,20 @@ fail:
 
 /* Add one pair to a mapping; bad or duplicate keys are reported and the pair
  * dropped, so the walk still sees every other key. */
-static void tree_map_add(struct loader *ld, struct cnode *map,
-			 struct cnode *key, struct cnode *val)
+static void tree_map_add(struct loader *ld, struct cnode *map, struct cnode *key, struct cnode *val)
 {
 	char desc[64];
 
 	if (key->type != CNODE_SCALAR) {
 		if (key->type != CNODE_BAD)
-			conf_error(ld, key->line,
-				   "mapping key must be a string, not %s",
+			conf_error(ld, key->line, "mapping key must be a string, not %s",
 				   cnode_desc(key, desc, sizeof(desc)));
 		goto drop;
 	}
 	for (size_t i = 0; i < map->n; i += 2) {
 		const struct cnode *old = map->kids[i];
 		if (strcmp(old->text, key->text) == 0) {
-			conf_error(ld, key->line,
-				   "duplicate key '%s' (first at line %u)",
+			conf_error(ld, key->line, "duplicate key '%s' (first at line %u)",
 				   key->text, old->line);
 			goto drop;
 		}
@@ -284,8 +277,7 @@ static struct cnode *tree_node(struct loader *ld, yaml_event_t *ev, int depth)
 	struct cnode *n = NULL;
 
 	if (depth > CONF_MAX_DEPTH) {
-		conf_error(ld, line, "nesting deeper than %d levels",
-			   CONF_MAX_DEPTH);
+		conf_error(ld, line, "nesting deeper than %d levels", CONF_MAX_DEPTH);
 		yaml_event_delete(ev);
 		return NULL;
 	}
@@ -296,8 +288,7 @@ static struct cnode *tree_node(struct loader *ld, yaml_event_t *ev, int depth)
 		conf_error(ld, line, "YAML aliases are not supported ('*%s')",
 			   (const char *)ev->data.alias.anchor);
 		n = cnode_new(CNODE_BAD, line);
-	} else if (type != YAML_SEQUENCE_START_EVENT &&
-		   type != YAML_MAPPING_START_EVENT) {
+	} else if (type != YAML_SEQUENCE_START_EVENT && type != YAML_MAPPING_START_EVENT) {
 		conf_error(ld, line, "unexpected YAML event %d", (int)type);
 	}
 	yaml_event_delete(ev);
@@ -328,15 +319,14 @@ static int tree_load(struct loader *ld, FILE *fp, struct cnode **root)
 		rc = 0;
 		goto out;
 	}
-	yaml_event_delete(&ev);		/* DOCUMENT-START */
+	yaml_event_delete(&ev); /* DOCUMENT-START */
 	if (tree_next(ld, &ev) < 0)
 		goto out;
 	*root = tree_node(ld, &ev, 0);
 	if (*root == NULL || tree_skip(ld) < 0 || tree_next(ld, &ev) < 0)
 		goto out;
 	if (ev.type != YAML_STREAM_END_EVENT) {
-		conf_error(ld, ev.start_mark.line + 1,
-			   "only one YAML document is allowed");
+		conf_error(ld, ev.start_mark.line + 1, "only one YAML document is allowed");
 		yaml_event_delete(&ev);
 		goto out;
 	}
@@ -356,8 +346,8 @@ out:
  * with a setter that checks its value and stores it into obj.
  */
 
-static const struct conf_key *section_find(const struct conf_section *sec,
-					   const char *name, size_t *index)
+static const struct conf_key *section_find(const struct conf_section *sec, const char *name,
+					   size_t *index)
 {
 	for (size_t i = 0; sec->keys[i].name != NULL; i++) {
 		if (strcmp(sec->keys[i].name, name) == 0) {
@@ -371,7 +361,7 @@ static const struct conf_key *section_find(const struct conf_section *sec,
 /* Walk a mapping against sec.  An empty value is taken as an empty mapping;
  * missing required keys are reported at line. */
 void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
-		     const struct conf_section *sec, void *obj)
+	      const struct conf_section *sec, void *obj)
 {
 	uint64_t seen = 0;
 	size_t k;
@@ -380,16 +370,15 @@ void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
 	if (map != NULL && map->type == CNODE_BAD)
 		return;
 	if (map != NULL && map->type != CNODE_MAP && map->type != CNODE_NULL) {
-		conf_error(ld, map->line, "%s must be a mapping, not %s",
-			   sec->what, cnode_desc(map, desc, sizeof(desc)));
+		conf_error(ld, map->line, "%s must be a mapping, not %s", sec->what,
+			   cnode_desc(map, desc, sizeof(desc)));
 		return;
 	}
 	for (size_t i = 0; map != NULL && i < map->n; i += 2) {
 		const struct cnode *key = map->kids[i], *val = map->kids[i + 1];
 		const struct conf_key *ck = section_find(sec, key->text, &k);
 		if (ck == NULL) {
-			conf_error(ld, key->line, "unknown key '%s' %s",
-				   key->text, sec->where);
+			conf_error(ld, key->line, "unknown key '%s' %s", key->text, sec->where);
 			continue;
 		}
 		seen |= UINT64_C(1) << k;
@@ -398,13 +387,12 @@ void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
 	}
 	for (k = 0; sec->keys[k].name != NULL; k++)
 		if (sec->keys[k].required && !(seen & (UINT64_C(1) << k)))
-			conf_error(ld, line, "missing required key '%s' %s",
-				   sec->keys[k].name, sec->where);
+			conf_error(ld, line, "missing required key '%s' %s", sec->keys[k].name,
+				   sec->where);
 }
 
 /* The value as a string, or NULL after reporting why it is not one. */
-const char *get_str(struct loader *ld, const struct conf_key *ck,
-			   const struct cnode *val)
+const char *get_str(struct loader *ld, const struct conf_key *ck, const struct cnode *val)
 {
 	char desc[64];
 
@@ -416,35 +404,29 @@ const char *get_str(struct loader *ld, const struct conf_key *ck,
 }
 
 /* A decimal integer in ck->min..ck->max. */
-int get_int(struct loader *ld, const struct conf_key *ck,
-		   const struct cnode *val, long *out)
+int get_int(struct loader *ld, const struct conf_key *ck, const struct cnode *val, long *out)
 {
 	char desc[64], *end;
 	const char *s = val->text;
 	long v;
 
 	/* strtol alone would take " 12", "+12" and "0x1f". */
-	if (val->type == CNODE_SCALAR &&
-	    (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'))) {
+	if (val->type == CNODE_SCALAR && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'))) {
 		errno = 0;
 		v = strtol(s, &end, 10);
-		if (errno == 0 && *end == '\0' && v >= ck->min &&
-		    v <= ck->max) {
+		if (errno == 0 && *end == '\0' && v >= ck->min && v <= ck->max) {
 			*out = v;
 			return 0;
 		}
 	}
-	conf_error(ld, val->line,
-		   "'%s' must be an integer between %ld and %ld, not %s",
-		   ck->name, ck->min, ck->max,
-		   cnode_desc(val, desc, sizeof(desc)));
+	conf_error(ld, val->line, "'%s' must be an integer between %ld and %ld, not %s", ck->name,
+		   ck->min, ck->max, cnode_desc(val, desc, sizeof(desc)));
 	return -1;
 }
 
 /* server.listen: "ADDR" or "ADDR@PORT" with an IPv4 or IPv6 literal. */
-int conf_sockaddr_parse(const char *text, uint16_t default_port,
-			struct sockaddr_storage *ss, socklen_t *len,
-			const char **why)
+int conf_sockaddr_parse(const char *text, uint16_t default_port, struct sockaddr_storage *ss,
+			socklen_t *len, const char **why)
 {
 	const char *at = strrchr(text, '@');
 	size_t hlen = at != NULL ? (size_t)(at - text) : strlen(text);
@@ -456,8 +438,8 @@ int conf_sockaddr_parse(const char *text, uint16_t default_port,
 	if (at != NULL) {
 		errno = 0;
 		port = strtoul(at + 1, &end, 10);
-		if (at[1] < '0' || at[1] > '9' || *end != '\0' || errno != 0 ||
-		    port == 0 || port > 65535) {
+		if (at[1] < '0' || at[1] > '9' || *end != '\0' || errno != 0 || port == 0 ||
+		    port > 65535) {
 			*why = "invalid port";
 			return -1;
 		}
@@ -483,29 +465,25 @@ int conf_sockaddr_parse(const char *text, uint16_t default_port,
 	return -1;
 }
 
-static int listen_parse(struct loader *ld, const struct cnode *item,
-			struct conf_listen *l)
+static int listen_parse(struct loader *ld, const struct cnode *item, struct conf_listen *l)
 {
 	const char *why;
-	if (conf_sockaddr_parse(item->text, CONF_DEFAULT_PORT, &l->addr,
-				&l->addr_len, &why) == 0)
+	if (conf_sockaddr_parse(item->text, CONF_DEFAULT_PORT, &l->addr, &l->addr_len, &why) == 0)
 		return 0;
 	if (strcmp(why, "invalid port") == 0) {
-		conf_error(ld, item->line, "'listen' entry '%s': invalid port",
-			   item->text);
+		conf_error(ld, item->line, "'listen' entry '%s': invalid port", item->text);
 	} else {
 		const char *at = strrchr(item->text, '@');
 		int hlen = at ? (int)(at - item->text) : (int)strlen(item->text);
 		conf_error(ld, item->line,
 			   "'listen' entry '%s': invalid address '%.*s' "
-			   "(need an IPv4 or IPv6 literal)", item->text, hlen,
-			   item->text);
+			   "(need an IPv4 or IPv6 literal)",
+			   item->text, hlen, item->text);
 	}
 	return -1;
 }
 
-static void listen_add(struct loader *ld, struct conf *conf,
-		       const struct cnode *item)
+static void listen_add(struct loader *ld, struct conf *conf, const struct cnode *item)
 {
 	struct conf_listen l = { .line = item->line };
 
@@ -513,23 +491,19 @@ static void listen_add(struct loader *ld, struct conf *conf,
 		return;
 	for (size_t i = 0; i < conf->n_listen; i++) {
 		const struct conf_listen *old = &conf->listen[i];
-		if (old->addr_len == l.addr_len &&
-		    memcmp(&old->addr, &l.addr, l.addr_len) == 0) {
-			conf_error(ld, item->line,
-				   "'listen' entry '%s' repeats '%s' (line %u)",
+		if (old->addr_len == l.addr_len && memcmp(&old->addr, &l.addr, l.addr_len) == 0) {
+			conf_error(ld, item->line, "'listen' entry '%s' repeats '%s' (line %u)",
 				   item->text, old->text, old->line);
 			return;
 		}
 	}
 	l.text = xstrdup(item->text);
-	conf->listen = xrealloc(conf->listen,
-				(conf->n_listen + 1) * sizeof(*conf->listen));
+	conf->listen = xrealloc(conf->listen, (conf->n_listen + 1) * sizeof(*conf->listen));
 	conf->listen[conf->n_listen++] = l;
 }
 
-static void set_listen(struct loader *ld, const struct conf_key *ck,
-		       const struct cnode *key, const struct cnode *val,
-		       void *obj)
+static void set_listen(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		       const struct cnode *val, void *obj)
 {
 	char desc[64];
 	(void)ck;
@@ -547,22 +521,20 @@ static void set_listen(struct loader *ld, const struct conf_key *ck,
 		return;
 	}
 	if (val->n == 0)
-		conf_error(ld, val->line,
-			   "'listen' needs at least one address");
+		conf_error(ld, val->line, "'listen' needs at least one address");
 	for (size_t i = 0; i < val->n; i++) {
 		const struct cnode *item = val->kids[i];
 		if (item->type == CNODE_SCALAR)
 			listen_add(ld, obj, item);
 		else if (item->type != CNODE_BAD)
-			conf_error(ld, item->line,
-				   "'listen' entry must be a string, not %s",
+			conf_error(ld, item->line, "'listen' entry must be a string, not %s",
 				   cnode_desc(item, desc, sizeof(desc)));
 	}
 }
 
 /* identity and version: one TXT string; identity may not be empty. */
-static void set_txt(struct loader *ld, const struct conf_key *ck,
-		    const struct cnode *val, char **field, bool empty_ok)
+static void set_txt(struct loader *ld, const struct conf_key *ck, const struct cnode *val,
+		    char **field, bool empty_ok)
 {
 	const char *s = get_str(ld, ck, val);
 
@@ -573,26 +545,23 @@ static void set_txt(struct loader *ld, const struct conf_key *ck,
 		return;
 	}
 	if (strlen(s) > CONF_TXT_MAX) {
-		conf_error(ld, val->line, "'%s' is longer than %d bytes",
-			   ck->name, CONF_TXT_MAX);
+		conf_error(ld, val->line, "'%s' is longer than %d bytes", ck->name, CONF_TXT_MAX);
 		return;
 	}
 	free(*field);
 	*field = xstrdup(s);
 }
 
-static void set_identity(struct loader *ld, const struct conf_key *ck,
-			 const struct cnode *key, const struct cnode *val,
-			 void *obj)
+static void set_identity(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			 const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	(void)key;
 	set_txt(ld, ck, val, &conf->identity, false);
 }
 
-static void set_version(struct loader *ld, const struct conf_key *ck,
-			const struct cnode *key, const struct cnode *val,
-			void *obj)
+static void set_version(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	(void)key;
@@ -612,28 +581,28 @@ static int hex_digit(char c)
 
 /* The hex digits of an "0x..." nsid into buf; returns the byte count, or
  * -1 after reporting. */
-static long nsid_parse_hex(struct loader *ld, const struct cnode *val,
-			   const char *hex, uint8_t *buf)
+static long nsid_parse_hex(struct loader *ld, const struct cnode *val, const char *hex,
+			   uint8_t *buf)
 {
 	size_t digits = strlen(hex), n = digits / 2;
 
 	if (digits == 0 || digits % 2 != 0) {
-		conf_error(ld, val->line, "'nsid' '%s': hex value needs an "
-			   "even, non-zero number of digits", val->text);
+		conf_error(ld, val->line,
+			   "'nsid' '%s': hex value needs an "
+			   "even, non-zero number of digits",
+			   val->text);
 		return -1;
 	}
 	if (n > CONF_NSID_MAX) {
-		conf_error(ld, val->line, "'nsid' is longer than %d bytes",
-			   CONF_NSID_MAX);
+		conf_error(ld, val->line, "'nsid' is longer than %d bytes", CONF_NSID_MAX);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const char *pair = hex + 2 * i;
 		int hi = hex_digit(pair[0]), lo = hex_digit(pair[1]);
 		if (hi < 0 || lo < 0) {
-			conf_error(ld, val->line,
-				   "'nsid' '%s': invalid hex digit '%c'",
-				   val->text, pair[hi >= 0]);
+			conf_error(ld, val->line, "'nsid' '%s': invalid hex digit '%c'", val->text,
+				   pair[hi >= 0]);
 			return -1;
 		}
 		buf[i] = (uint8_t)(hi << 4 | lo);
@@ -642,8 +611,7 @@ static long nsid_parse_hex(struct loader *ld, const struct cnode *val,
 }
 
 /* "0x..." is hex; anything else is the bytes of the string itself. */
-static long nsid_parse(struct loader *ld, const struct cnode *val,
-		       uint8_t *buf)
+static long nsid_parse(struct loader *ld, const struct cnode *val, uint8_t *buf)
 {
 	const char *s = val->text;
 	size_t n = strlen(s);
@@ -655,17 +623,15 @@ static long nsid_parse(struct loader *ld, const struct cnode *val,
 		return -1;
 	}
 	if (n > CONF_NSID_MAX) {
-		conf_error(ld, val->line, "'nsid' is longer than %d bytes",
-			   CONF_NSID_MAX);
+		conf_error(ld, val->line, "'nsid' is longer than %d bytes", CONF_NSID_MAX);
 		return -1;
 	}
 	memcpy(buf, s, n);
 	return (long)n;
 }
 
-static void set_nsid(struct loader *ld, const struct conf_key *ck,
-		     const struct cnode *key, const struct cnode *val,
-		     void *obj)
+static void set_nsid(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		     const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	uint8_t buf[CONF_NSID_MAX];
@@ -682,8 +648,7 @@ static void set_nsid(struct loader *ld, const struct conf_key *ck,
 }
 
 static void set_udp_max_payload(struct loader *ld, const struct conf_key *ck,
-				const struct cnode *key,
-				const struct cnode *val, void *obj)
+				const struct cnode *key, const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	long v;
@@ -693,10 +658,8 @@ static void set_udp_max_payload(struct loader *ld, const struct conf_key *ck,
 		conf->udp_max_payload = (uint16_t)v;
 }
 
-static void set_tcp_max_connections(struct loader *ld,
-				    const struct conf_key *ck,
-				    const struct cnode *key,
-				    const struct cnode *val, void *obj)
+static void set_tcp_max_connections(struct loader *ld, const struct conf_key *ck,
+				    const struct cnode *key, const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	long v;
@@ -707,8 +670,7 @@ static void set_tcp_max_connections(struct loader *ld,
 }
 
 static void set_tcp_idle_timeout(struct loader *ld, const struct conf_key *ck,
-				 const struct cnode *key,
-				 const struct cnode *val, void *obj)
+				 const struct cnode *key, const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	long v;
@@ -718,9 +680,8 @@ static void set_tcp_idle_timeout(struct loader *ld, const struct conf_key *ck,
 		conf->tcp_idle_timeout_ms = (unsigned)v * 1000;
 }
 
-static void set_log_level(struct loader *ld, const struct conf_key *ck,
-			  const struct cnode *key, const struct cnode *val,
-			  void *obj)
+static void set_log_level(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			  const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	const char *s = get_str(ld, ck, val);
@@ -730,8 +691,10 @@ static void set_log_level(struct loader *ld, const struct conf_key *ck,
 	if (s == NULL)
 		return;
 	if (log_level_parse(s, &level) < 0) {
-		conf_error(ld, val->line, "'log-level' must be one of error, "
-			   "warning, notice, info, debug, not '%s'", s);
+		conf_error(ld, val->line,
+			   "'log-level' must be one of error, "
+			   "warning, notice, info, debug, not '%s'",
+			   s);
 		return;
 	}
 	conf->log_level = (int)level;
@@ -767,9 +730,8 @@ static const char *zone_name_check(const char *name)
 	return wire > 255 ? "name longer than 255 bytes" : NULL;
 }
 
-static void set_zone_name(struct loader *ld, const struct conf_key *ck,
-			  const struct cnode *key, const struct cnode *val,
-			  void *obj)
+static void set_zone_name(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			  const struct cnode *val, void *obj)
 {
 	struct conf_zone *z = obj;
 	const char *s = get_str(ld, ck, val), *why;
@@ -802,9 +764,8 @@ char *path_resolve(const char *conf_path, const char *file)
 	return out;
 }
 
-static void set_zone_file(struct loader *ld, const struct conf_key *ck,
-			  const struct cnode *key, const struct cnode *val,
-			  void *obj)
+static void set_zone_file(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			  const struct cnode *val, void *obj)
 {
 	struct conf_zone *z = obj;
 	const char *s = get_str(ld, ck, val);
@@ -827,7 +788,9 @@ static const struct conf_key zone_keys[] = {
 };
 
 static const struct conf_section zone_section = {
-	.what = "zone entry", .where = "in zone entry", .keys = zone_keys,
+	.what = "zone entry",
+	.where = "in zone entry",
+	.keys = zone_keys,
 };
 
 /* Names compare without case and without a trailing dot. */
@@ -842,8 +805,7 @@ static bool zone_name_eq(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
-static void zone_entry(struct loader *ld, struct conf *conf,
-		       const struct cnode *item)
+static void zone_entry(struct loader *ld, struct conf *conf, const struct cnode *item)
 {
 	struct conf_zone z = { .line = item->line };
 
@@ -852,14 +814,12 @@ static void zone_entry(struct loader *ld, struct conf *conf,
 		goto drop;
 	for (size_t i = 0; i < conf->n_zones; i++) {
 		if (zone_name_eq(conf->zones[i].name, z.name)) {
-			conf_error(ld, z.line,
-				   "duplicate zone '%s' (first at line %u)",
-				   z.name, conf->zones[i].line);
+			conf_error(ld, z.line, "duplicate zone '%s' (first at line %u)", z.name,
+				   conf->zones[i].line);
 			goto drop;
 		}
 	}
-	conf->zones = xrealloc(conf->zones,
-			       (conf->n_zones + 1) * sizeof(*conf->zones));
+	conf->zones = xrealloc(conf->zones, (conf->n_zones + 1) * sizeof(*conf->zones));
 	conf->zones[conf->n_zones++] = z;
 	return;
 drop:
@@ -867,20 +827,19 @@ drop:
 	free(z.file);
 }
 
-static void set_zones(struct loader *ld, const struct conf_key *ck,
-		      const struct cnode *key, const struct cnode *val,
-		      void *obj)
+static void set_zones(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		      const struct cnode *val, void *obj)
 {
 	char desc[64];
 	(void)ck;
 
-	if (val->type == CNODE_NULL ||
-	    (val->type == CNODE_SEQ && val->n == 0)) {
+	if (val->type == CNODE_NULL || (val->type == CNODE_SEQ && val->n == 0)) {
 		conf_error(ld, key->line, "'zones' needs at least one zone");
 		return;
 	}
 	if (val->type != CNODE_SEQ) {
-		conf_error(ld, val->line, "'zones' must be a sequence of zone "
+		conf_error(ld, val->line,
+			   "'zones' must be a sequence of zone "
 			   "entries, not %s",
 			   cnode_desc(val, desc, sizeof(desc)));
 		return;
@@ -889,9 +848,8 @@ static void set_zones(struct loader *ld, const struct conf_key *ck,
 		zone_entry(ld, obj, val->kids[i]);
 }
 
-static void set_workers(struct loader *ld, const struct conf_key *ck,
-			const struct cnode *key, const struct cnode *val,
-			void *obj)
+static void set_workers(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			const struct cnode *val, void *obj)
 {
 	long v;
 	(void)key;
@@ -899,9 +857,8 @@ static void set_workers(struct loader *ld, const struct conf_key *ck,
 		((struct conf *)obj)->workers = (unsigned)v;
 }
 
-static void set_log_target(struct loader *ld, const struct conf_key *ck,
-			   const struct cnode *key, const struct cnode *val,
-			   void *obj)
+static void set_log_target(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			   const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	const char *s = get_str(ld, ck, val);
@@ -911,19 +868,21 @@ static void set_log_target(struct loader *ld, const struct conf_key *ck,
 	if (s == NULL)
 		return;
 	if (log_target_parse(s, &t) < 0) {
-		conf_error(ld, val->line, "'log-target' must be stderr or "
-			   "syslog, not '%s'", s);
+		conf_error(ld, val->line,
+			   "'log-target' must be stderr or "
+			   "syslog, not '%s'",
+			   s);
 		return;
 	}
 	conf->log_target = (int)t;
 }
 
 /* YAML 1.1 and 1.2 spellings of a boolean, as health checks take them. */
-int get_bool(struct loader *ld, const struct conf_key *ck,
-		    const struct cnode *val, bool *out)
+int get_bool(struct loader *ld, const struct conf_key *ck, const struct cnode *val, bool *out)
 {
 	char desc[64];
-	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+	static const char *const yes[] = { "true", "yes", "on" }, *const no[] = { "false", "no",
+										  "off" };
 	for (int i = 0; val->type == CNODE_SCALAR && i < 3; i++) {
 		if (strcasecmp(val->text, yes[i]) == 0)
 			return *out = true, 0;
@@ -935,25 +894,22 @@ int get_bool(struct loader *ld, const struct conf_key *ck,
 	return -1;
 }
 
-static void set_query_log(struct loader *ld, const struct conf_key *ck,
-			  const struct cnode *key, const struct cnode *val,
-			  void *obj)
+static void set_query_log(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			  const struct cnode *val, void *obj)
 {
 	(void)key;
 	get_bool(ld, ck, val, &((struct conf *)obj)->query_log);
 }
 
-static void set_cookies(struct loader *ld, const struct conf_key *ck,
-			const struct cnode *key, const struct cnode *val,
-			void *obj)
+static void set_cookies(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			const struct cnode *val, void *obj)
 {
 	(void)key;
 	get_bool(ld, ck, val, &((struct conf *)obj)->cookies);
 }
 
-static void set_cookie_secret(struct loader *ld, const struct conf_key *ck,
-			      const struct cnode *key, const struct cnode *val,
-			      void *obj)
+static void set_cookie_secret(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			      const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	const char *s = get_str(ld, ck, val);
@@ -962,15 +918,19 @@ static void set_cookie_secret(struct loader *ld, const struct conf_key *ck,
 		return;
 	/* RFC 9018 5: servers of one anycast cluster share a 128-bit secret. */
 	if (strlen(s) != 32) {
-		conf_error(ld, val->line, "'cookie-secret' must be 32 hex digits "
-			   "(128 bits), not '%s'", s);
+		conf_error(ld, val->line,
+			   "'cookie-secret' must be 32 hex digits "
+			   "(128 bits), not '%s'",
+			   s);
 		return;
 	}
 	for (int i = 0; i < 16; i++) {
 		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
-			conf_error(ld, val->line, "'cookie-secret' must be 32 hex "
-				   "digits, not '%s'", s);
+			conf_error(ld, val->line,
+				   "'cookie-secret' must be 32 hex "
+				   "digits, not '%s'",
+				   s);
 			return;
 		}
 		conf->cookie_secret[i] = (uint8_t)(hi << 4 | lo);
@@ -978,41 +938,37 @@ static void set_cookie_secret(struct loader *ld, const struct conf_key *ck,
 	conf->cookie_secret_set = true;
 }
 
-static void set_rate_uint(struct loader *ld, const struct conf_key *ck,
-			  const struct cnode *val, unsigned *out)
+static void set_rate_uint(struct loader *ld, const struct conf_key *ck, const struct cnode *val,
+			  unsigned *out)
 {
 	long v;
 	if (get_int(ld, ck, val, &v) == 0)
 		*out = (unsigned)v;
 }
 
-static void set_rate_limit(struct loader *ld, const struct conf_key *ck,
-			   const struct cnode *key, const struct cnode *val,
-			   void *obj)
+static void set_rate_limit(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			   const struct cnode *val, void *obj)
 {
 	(void)key;
 	set_rate_uint(ld, ck, val, &((struct conf *)obj)->rate_limit);
 }
 
-static void set_rate_slip(struct loader *ld, const struct conf_key *ck,
-			  const struct cnode *key, const struct cnode *val,
-			  void *obj)
+static void set_rate_slip(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			  const struct cnode *val, void *obj)
 {
 	(void)key;
 	set_rate_uint(ld, ck, val, &((struct conf *)obj)->rate_limit_slip);
 }
 
-static void set_rate_v4(struct loader *ld, const struct conf_key *ck,
-			const struct cnode *key, const struct cnode *val,
-			void *obj)
+static void set_rate_v4(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			const struct cnode *val, void *obj)
 {
 	(void)key;
 	set_rate_uint(ld, ck, val, &((struct conf *)obj)->rate_limit_v4_prefix);
 }
 
-static void set_rate_v6(struct loader *ld, const struct conf_key *ck,
-			const struct cnode *key, const struct cnode *val,
-			void *obj)
+static void set_rate_v6(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			const struct cnode *val, void *obj)
 {
 	(void)key;
 	set_rate_uint(ld, ck, val, &((struct conf *)obj)->rate_limit_v6_prefix);
@@ -1021,9 +977,8 @@ static void set_rate_v6(struct loader *ld, const struct conf_key *ck,
 /* Names are resolved when the file is loaded, so --check reports an
  * unknown user and a reload never looks one up on the answering side.
  * getpw*_r: reloads load on their own thread. */
-static void set_user(struct loader *ld, const struct conf_key *ck,
-		     const struct cnode *key, const struct cnode *val,
-		     void *obj)
+static void set_user(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		     const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	const char *s = get_str(ld, ck, val);
@@ -1046,9 +1001,8 @@ static void set_user(struct loader *ld, const struct conf_key *ck,
 		conf->gid = pw.pw_gid;
 }
 
-static void set_group(struct loader *ld, const struct conf_key *ck,
-		      const struct cnode *key, const struct cnode *val,
-		      void *obj)
+static void set_group(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		      const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	const char *s = get_str(ld, ck, val);
@@ -1074,12 +1028,9 @@ static const struct conf_key server_keys[] = {
 	{ .name = "identity", .set = set_identity },
 	{ .name = "version", .set = set_version },
 	{ .name = "nsid", .set = set_nsid },
-	{ .name = "udp-max-payload", .set = set_udp_max_payload,
-	  .min = 512, .max = 4096 },
-	{ .name = "tcp-max-connections", .set = set_tcp_max_connections,
-	  .min = 1, .max = 1000000 },
-	{ .name = "tcp-idle-timeout", .set = set_tcp_idle_timeout,
-	  .min = 1, .max = 3600 },
+	{ .name = "udp-max-payload", .set = set_udp_max_payload, .min = 512, .max = 4096 },
+	{ .name = "tcp-max-connections", .set = set_tcp_max_connections, .min = 1, .max = 1000000 },
+	{ .name = "tcp-idle-timeout", .set = set_tcp_idle_timeout, .min = 1, .max = 3600 },
 	{ .name = "log-level", .set = set_log_level },
 	{ .name = "workers", .set = set_workers, .min = 0, .max = 256 },
 	{ .name = "log-target", .set = set_log_target },
@@ -1096,12 +1047,13 @@ static const struct conf_key server_keys[] = {
 };
 
 static const struct conf_section server_section = {
-	.what = "'server'", .where = "in 'server'", .keys = server_keys,
+	.what = "'server'",
+	.where = "in 'server'",
+	.keys = server_keys,
 };
 
-static void set_server(struct loader *ld, const struct conf_key *ck,
-		       const struct cnode *key, const struct cnode *val,
-		       void *obj)
+static void set_server(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		       const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	(void)ck;
@@ -1112,9 +1064,8 @@ static void set_server(struct loader *ld, const struct conf_key *ck,
 		conf_error(ld, key->line, "'group' needs 'user' in 'server'");
 }
 
-static void set_state_file(struct loader *ld, const struct conf_key *ck,
-			   const struct cnode *key, const struct cnode *val,
-			   void *obj)
+static void set_state_file(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			   const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	const char *s = get_str(ld, ck, val);
@@ -1131,28 +1082,27 @@ static const struct conf_key healthcheck_keys[] = {
 };
 
 static const struct conf_section healthcheck_section = {
-	.what = "'healthcheck'", .where = "in 'healthcheck'", .keys = healthcheck_keys,
+	.what = "'healthcheck'",
+	.where = "in 'healthcheck'",
+	.keys = healthcheck_keys,
 };
 
-static void set_healthcheck(struct loader *ld, const struct conf_key *ck,
-			    const struct cnode *key, const struct cnode *val,
-			    void *obj)
+static void set_healthcheck(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			    const struct cnode *val, void *obj)
 {
 	(void)ck;
 	walk_map(ld, val, key->line, &healthcheck_section, obj);
 }
 
 static void set_metrics_listen(struct loader *ld, const struct conf_key *ck,
-			       const struct cnode *key, const struct cnode *val,
-			       void *obj)
+			       const struct cnode *key, const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	const char *why, *s = get_str(ld, ck, val);
 	(void)key;
 	if (s == NULL)
 		return;
-	if (conf_sockaddr_parse(s, 9153, &conf->metrics.addr,
-				&conf->metrics.addr_len, &why) < 0) {
+	if (conf_sockaddr_parse(s, 9153, &conf->metrics.addr, &conf->metrics.addr_len, &why) < 0) {
 		conf_error(ld, val->line, "'metrics' 'listen' '%s': %s", s, why);
 		return;
 	}
@@ -1168,12 +1118,13 @@ static const struct conf_key metrics_keys[] = {
 };
 
 static const struct conf_section metrics_section = {
-	.what = "'metrics'", .where = "in 'metrics'", .keys = metrics_keys,
+	.what = "'metrics'",
+	.where = "in 'metrics'",
+	.keys = metrics_keys,
 };
 
-static void set_metrics(struct loader *ld, const struct conf_key *ck,
-			const struct cnode *key, const struct cnode *val,
-			void *obj)
+static void set_metrics(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			const struct cnode *val, void *obj)
 {
 	(void)ck;
 	walk_map(ld, val, key->line, &metrics_section, obj);
@@ -1192,7 +1143,9 @@ static const struct conf_key top_keys[] = {
 };
 
 static const struct conf_section top_section = {
-	.what = "the top level", .where = "at the top level", .keys = top_keys,
+	.what = "the top level",
+	.where = "at the top level",
+	.keys = top_keys,
 };
 
 /*

@@ -10,23 +10,23 @@
 #include "dns/xalloc.h"
 
 #define CHECK_DEFAULT_INTERVAL_MS 2000
-#define CHECK_DEFAULT_TIMEOUT_MS 1000
-#define CHECK_DEFAULT_RISE 2
-#define CHECK_DEFAULT_FALL 3
+#define CHECK_DEFAULT_TIMEOUT_MS  1000
+#define CHECK_DEFAULT_RISE        2
+#define CHECK_DEFAULT_FALL        3
 
 /* Keys that belong to some kinds only, so a misplaced one is an error. */
 enum { K_HTTP = 1, K_DNS = 2, K_EXEC = 4, K_PORT = 8 };
 
 struct check_ctx {
 	struct hc_params *p;
-	unsigned used;		/* K_* of the keys given */
+	unsigned used; /* K_* of the keys given */
 	unsigned type_line;
 	bool have_type;
 };
 
 /* Seconds as a decimal number ("2", "0.5") in [min_ms, max_ms]. */
-static int get_seconds_ms(struct loader *ld, const struct conf_key *ck,
-			  const struct cnode *val, unsigned *out)
+static int get_seconds_ms(struct loader *ld, const struct conf_key *ck, const struct cnode *val,
+			  unsigned *out)
 {
 	char desc[64], *end;
 	if (val->type == CNODE_SCALAR && val->text[0] >= '0' && val->text[0] <= '9') {
@@ -37,18 +37,20 @@ static int get_seconds_ms(struct loader *ld, const struct conf_key *ck,
 			return 0;
 		}
 	}
-	conf_error(ld, val->line, "'%s' must be a number of seconds between %g and "
-		   "%g, not %s", ck->name, (double)ck->min / 1000,
-		   (double)ck->max / 1000, cnode_desc(val, desc, sizeof(desc)));
+	conf_error(ld, val->line,
+		   "'%s' must be a number of seconds between %g and "
+		   "%g, not %s",
+		   ck->name, (double)ck->min / 1000, (double)ck->max / 1000,
+		   cnode_desc(val, desc, sizeof(desc)));
 	return -1;
 }
 
-static void set_type(struct loader *ld, const struct conf_key *ck,
-		     const struct cnode *key, const struct cnode *val, void *obj)
+static void set_type(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		     const struct cnode *val, void *obj)
 {
 	struct check_ctx *c = obj;
-	static const char *const names[] = {"tcp", "http", "https", "dns", "exec"};
-	static const enum hc_kind kinds[] = {HC_TCP, HC_HTTP, HC_HTTPS, HC_DNS, HC_EXEC};
+	static const char *const names[] = { "tcp", "http", "https", "dns", "exec" };
+	static const enum hc_kind kinds[] = { HC_TCP, HC_HTTP, HC_HTTPS, HC_DNS, HC_EXEC };
 	const char *s = get_str(ld, ck, val);
 	(void)key;
 	if (s == NULL)
@@ -64,9 +66,9 @@ static void set_type(struct loader *ld, const struct conf_key *ck,
 	conf_error(ld, val->line, "'type' must be tcp, http, https, dns or exec, not '%s'", s);
 }
 
-#define SETTER(fn) \
-	static void fn(struct loader *ld, const struct conf_key *ck, \
-		       const struct cnode *key, const struct cnode *val, void *obj)
+#define SETTER(fn)                                                                            \
+	static void fn(struct loader *ld, const struct conf_key *ck, const struct cnode *key, \
+		       const struct cnode *val, void *obj)
 
 SETTER(set_port)
 {
@@ -119,9 +121,8 @@ SETTER(set_initial)
 		conf_error(ld, val->line, "'initial' must be up or down, not '%s'", s);
 }
 
-static void set_text(struct loader *ld, const struct conf_key *ck,
-		     const struct cnode *val, struct check_ctx *c, char **dst,
-		     unsigned kind)
+static void set_text(struct loader *ld, const struct conf_key *ck, const struct cnode *val,
+		     struct check_ctx *c, char **dst, unsigned kind)
 {
 	const char *s = get_str(ld, ck, val);
 	c->used |= kind;
@@ -177,7 +178,7 @@ SETTER(set_verify)
 SETTER(set_status)
 {
 	struct check_ctx *c = obj;
-	const struct cnode *one[1] = {val};
+	const struct cnode *one[1] = { val };
 	const struct cnode *const *items = one;
 	size_t n = 1;
 	(void)key;
@@ -222,8 +223,8 @@ SETTER(set_rcode)
 {
 	struct check_ctx *c = obj;
 	const char *s = get_str(ld, ck, val);
-	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL",
-					    "NXDOMAIN", "NOTIMP", "REFUSED"};
+	static const char *const names[] = { "NOERROR",  "FORMERR", "SERVFAIL",
+					     "NXDOMAIN", "NOTIMP",  "REFUSED" };
 	(void)key;
 	c->used |= K_DNS;
 	if (s == NULL)
@@ -234,8 +235,10 @@ SETTER(set_rcode)
 			return;
 		}
 	}
-	conf_error(ld, val->line, "'rcode' must be NOERROR, FORMERR, SERVFAIL, "
-		   "NXDOMAIN, NOTIMP or REFUSED, not '%s'", s);
+	conf_error(ld, val->line,
+		   "'rcode' must be NOERROR, FORMERR, SERVFAIL, "
+		   "NXDOMAIN, NOTIMP or REFUSED, not '%s'",
+		   s);
 }
 
 SETTER(set_want_answer)
@@ -253,9 +256,11 @@ SETTER(set_command)
 	(void)key, (void)ck;
 	c->used |= K_EXEC;
 	if (val->type != CNODE_SEQ || val->n == 0) {
-		conf_error(ld, val->line, "'command' must be a list: program and "
+		conf_error(ld, val->line,
+			   "'command' must be a list: program and "
 			   "arguments (%%a and %%p stand for the address and port), "
-			   "not %s", cnode_desc(val, desc, sizeof(desc)));
+			   "not %s",
+			   cnode_desc(val, desc, sizeof(desc)));
 		return;
 	}
 	c->p->argv = xcalloc(val->n + 1, sizeof(char *));
@@ -291,20 +296,23 @@ static const struct conf_key check_keys[] = {
 };
 
 static const struct conf_section check_section = {
-	.what = "'check'", .where = "in 'check'", .keys = check_keys,
+	.what = "'check'",
+	.where = "in 'check'",
+	.keys = check_keys,
 };
 
 /* Keys given that the kind does not use, and keys it needs. */
-static void check_consistency(struct loader *ld, const struct check_ctx *c,
-			      unsigned line)
+static void check_consistency(struct loader *ld, const struct check_ctx *c, unsigned line)
 {
 	enum hc_kind k = c->p->kind;
 	bool http = k == HC_HTTP || k == HC_HTTPS;
 	if ((c->used & K_HTTP) && !http)
-		conf_error(ld, line, "'path', 'host', 'status', 'expect', 'verify-tls' "
+		conf_error(ld, line,
+			   "'path', 'host', 'status', 'expect', 'verify-tls' "
 			   "and 'ca-file' apply to http and https checks only");
 	if ((c->used & K_DNS) && k != HC_DNS)
-		conf_error(ld, line, "'name', 'qtype', 'rcode' and 'want-answer' apply "
+		conf_error(ld, line,
+			   "'name', 'qtype', 'rcode' and 'want-answer' apply "
 			   "to dns checks only");
 	if ((c->used & K_EXEC) && k != HC_EXEC)
 		conf_error(ld, line, "'command' applies to exec checks only");
@@ -317,10 +325,10 @@ static void check_consistency(struct loader *ld, const struct check_ctx *c,
 			   c->p->timeout_ms, c->p->interval_ms);
 }
 
-void conf_check_parse(struct loader *ld, const struct cnode *key,
-		      const struct cnode *val, struct hc_params *p)
+void conf_check_parse(struct loader *ld, const struct cnode *key, const struct cnode *val,
+		      struct hc_params *p)
 {
-	struct check_ctx c = {.p = p};
+	struct check_ctx c = { .p = p };
 	hc_params_clear(p);
 	p->interval_ms = CHECK_DEFAULT_INTERVAL_MS;
 	p->timeout_ms = CHECK_DEFAULT_TIMEOUT_MS;

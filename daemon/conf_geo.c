@@ -16,8 +16,7 @@
 
 /* "ADDR" or "ADDR/LEN" (IPv4 or IPv6).  With net, host bits past LEN must
  * be zero; without, no "/LEN" is allowed.  Returns 0 or -1 with *why set. */
-static int prefix_parse(const char *text, bool net, struct geo_prefix *p,
-			const char **why)
+static int prefix_parse(const char *text, bool net, struct geo_prefix *p, const char **why)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *slash = strchr(text, '/');
@@ -74,38 +73,36 @@ static int dc_index(const struct conf *conf, const char *name)
 }
 
 /* A latitude/longitude: a decimal number within [-max, max]. */
-static int get_degrees(struct loader *ld, const struct cnode *val,
-		       const char *what, double max, double *out)
+static int get_degrees(struct loader *ld, const struct cnode *val, const char *what, double max,
+		       double *out)
 {
 	char desc[64], *end;
 	if (val->type == CNODE_SCALAR) {
 		errno = 0;
 		double v = strtod(val->text, &end);
-		if (errno == 0 && end != val->text && *end == '\0' && v >= -max &&
-		    v <= max) {
+		if (errno == 0 && end != val->text && *end == '\0' && v >= -max && v <= max) {
 			*out = v;
 			return 0;
 		}
 	}
-	conf_error(ld, val->line, "'%s' must be a number between %g and %g, not %s",
-		   what, -max, max, cnode_desc(val, desc, sizeof(desc)));
+	conf_error(ld, val->line, "'%s' must be a number between %g and %g, not %s", what, -max,
+		   max, cnode_desc(val, desc, sizeof(desc)));
 	return -1;
 }
 
 /* A list of datacenter names (a sequence, or one name) into l. */
-static int dc_list(struct loader *ld, const struct cnode *val, const char *what,
-		   struct geo_list *l)
+static int dc_list(struct loader *ld, const struct cnode *val, const char *what, struct geo_list *l)
 {
 	char desc[64];
-	const struct cnode *one[1] = {val};
+	const struct cnode *one[1] = { val };
 	const struct cnode *const *items = one;
 	size_t n = 1;
 	if (val->type == CNODE_SEQ) {
 		items = (const struct cnode *const *)val->kids;
 		n = val->n;
 	} else if (val->type != CNODE_SCALAR) {
-		conf_error(ld, val->line, "%s must be a list of datacenter names, not %s",
-			   what, cnode_desc(val, desc, sizeof(desc)));
+		conf_error(ld, val->line, "%s must be a list of datacenter names, not %s", what,
+			   cnode_desc(val, desc, sizeof(desc)));
 		return -1;
 	}
 	if (n == 0) {
@@ -128,15 +125,15 @@ static int dc_list(struct loader *ld, const struct cnode *val, const char *what,
 
 /* ---- datacenters ------------------------------------------------------ */
 
-static void set_dc_lat(struct loader *ld, const struct conf_key *ck,
-		       const struct cnode *key, const struct cnode *val, void *obj)
+static void set_dc_lat(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		       const struct cnode *val, void *obj)
 {
 	(void)key;
 	get_degrees(ld, val, ck->name, 90, &((struct geo_dc *)obj)->lat);
 }
 
-static void set_dc_lon(struct loader *ld, const struct conf_key *ck,
-		       const struct cnode *key, const struct cnode *val, void *obj)
+static void set_dc_lon(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		       const struct cnode *val, void *obj)
 {
 	(void)key;
 	get_degrees(ld, val, ck->name, 180, &((struct geo_dc *)obj)->lon);
@@ -149,11 +146,12 @@ static const struct conf_key dc_keys[] = {
 };
 
 static const struct conf_section dc_section = {
-	.what = "a datacenter", .where = "in a datacenter", .keys = dc_keys,
+	.what = "a datacenter",
+	.where = "in a datacenter",
+	.keys = dc_keys,
 };
 
-void conf_geo_datacenters(struct loader *ld, const struct cnode *root,
-			  struct conf *conf)
+void conf_geo_datacenters(struct loader *ld, const struct cnode *root, struct conf *conf)
 {
 	char desc[64];
 	const struct cnode *val = NULL;
@@ -163,16 +161,20 @@ void conf_geo_datacenters(struct loader *ld, const struct cnode *root,
 	if (val == NULL || val->type == CNODE_BAD)
 		return;
 	if (val->type != CNODE_MAP || val->n == 0) {
-		conf_error(ld, val->line, "'datacenters' must be a mapping of names "
-			   "to coordinates, not %s", cnode_desc(val, desc, sizeof(desc)));
+		conf_error(ld, val->line,
+			   "'datacenters' must be a mapping of names "
+			   "to coordinates, not %s",
+			   cnode_desc(val, desc, sizeof(desc)));
 		return;
 	}
 	conf->geo.dcs = xcalloc(val->n / 2, sizeof(*conf->geo.dcs));
 	for (size_t i = 0; i < val->n; i += 2) {
 		const struct cnode *k = val->kids[i], *v = val->kids[i + 1];
 		if (!name_ok(k->text)) {
-			conf_error(ld, k->line, "datacenter name '%s' must be 1-63 "
-				   "letters, digits, '-' or '_'", k->text);
+			conf_error(ld, k->line,
+				   "datacenter name '%s' must be 1-63 "
+				   "letters, digits, '-' or '_'",
+				   k->text);
 			continue;
 		}
 		if (conf->geo.n_dcs == GEO_DC_MAX) {
@@ -190,16 +192,16 @@ void conf_geo_datacenters(struct loader *ld, const struct cnode *root,
 	}
 }
 
-void conf_geo_set_skip(struct loader *ld, const struct conf_key *ck,
-		       const struct cnode *key, const struct cnode *val, void *obj)
+void conf_geo_set_skip(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		       const struct cnode *val, void *obj)
 {
 	(void)ld, (void)ck, (void)key, (void)val, (void)obj;
 }
 
 /* ---- geoip ----------------------------------------------------------- */
 
-static void set_database(struct loader *ld, const struct conf_key *ck,
-			 const struct cnode *key, const struct cnode *val, void *obj)
+static void set_database(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			 const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	const char *s = get_str(ld, ck, val);
@@ -211,9 +213,8 @@ static void set_database(struct loader *ld, const struct conf_key *ck,
 	conf->geo.database_line = val->line;
 }
 
-static void set_explain_acl(struct loader *ld, const struct conf_key *ck,
-			    const struct cnode *key, const struct cnode *val,
-			    void *obj)
+static void set_explain_acl(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			    const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	char desc[64];
@@ -222,8 +223,10 @@ static void set_explain_acl(struct loader *ld, const struct conf_key *ck,
 	if (val->type == CNODE_NULL)
 		return; /* empty: nobody may ask */
 	if (val->type != CNODE_SEQ) {
-		conf_error(ld, val->line, "'explain-acl' must be a list of networks, "
-			   "not %s", cnode_desc(val, desc, sizeof(desc)));
+		conf_error(ld, val->line,
+			   "'explain-acl' must be a list of networks, "
+			   "not %s",
+			   cnode_desc(val, desc, sizeof(desc)));
 		return;
 	}
 	conf->geo.explain_acl = xcalloc(val->n ? val->n : 1, sizeof(struct geo_prefix));
@@ -248,11 +251,13 @@ static const struct conf_key geoip_keys[] = {
 };
 
 static const struct conf_section geoip_section = {
-	.what = "'geoip'", .where = "in 'geoip'", .keys = geoip_keys,
+	.what = "'geoip'",
+	.where = "in 'geoip'",
+	.keys = geoip_keys,
 };
 
-void conf_geo_set_geoip(struct loader *ld, const struct conf_key *ck,
-			const struct cnode *key, const struct cnode *val, void *obj)
+void conf_geo_set_geoip(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			const struct cnode *val, void *obj)
 {
 	(void)ck;
 	walk_map(ld, val, key->line, &geoip_section, obj);
@@ -260,26 +265,27 @@ void conf_geo_set_geoip(struct loader *ld, const struct conf_key *ck,
 
 /* ---- services -------------------------------------------------------- */
 
-static void service_dc(struct loader *ld, const struct cnode *k,
-		       const struct cnode *v, struct geo_service *svc)
+static void service_dc(struct loader *ld, const struct cnode *k, const struct cnode *v,
+		       struct geo_service *svc)
 {
 	char desc[64];
 	int dc = dc_index(ld->conf, k->text);
 	if (dc < 0) {
-		conf_error(ld, k->line, "service '%s': unknown datacenter '%s'",
-			   svc->name, k->text);
+		conf_error(ld, k->line, "service '%s': unknown datacenter '%s'", svc->name,
+			   k->text);
 		return;
 	}
-	const struct cnode *one[1] = {v};
+	const struct cnode *one[1] = { v };
 	const struct cnode *const *items = one;
 	size_t n = 1;
 	if (v->type == CNODE_SEQ) {
 		items = (const struct cnode *const *)v->kids;
 		n = v->n;
 	} else if (v->type != CNODE_SCALAR) {
-		conf_error(ld, v->line, "service '%s', datacenter '%s': expected a list "
-			   "of addresses, not %s", svc->name, k->text,
-			   cnode_desc(v, desc, sizeof(desc)));
+		conf_error(ld, v->line,
+			   "service '%s', datacenter '%s': expected a list "
+			   "of addresses, not %s",
+			   svc->name, k->text, cnode_desc(v, desc, sizeof(desc)));
 		return;
 	}
 	struct geo_service_dc *sd = &svc->dcs[svc->n_dcs++];
@@ -299,17 +305,17 @@ static void service_dc(struct loader *ld, const struct cnode *k,
 	}
 }
 
-static void set_service_dcs(struct loader *ld, const struct conf_key *ck,
-			    const struct cnode *key, const struct cnode *val,
-			    void *obj)
+static void set_service_dcs(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			    const struct cnode *val, void *obj)
 {
 	struct geo_service *svc = obj;
 	char desc[64];
 	(void)ck, (void)key;
 	if (val->type != CNODE_MAP || val->n == 0) {
-		conf_error(ld, val->line, "service '%s': 'datacenters' must map "
-			   "datacenter names to addresses, not %s", svc->name,
-			   cnode_desc(val, desc, sizeof(desc)));
+		conf_error(ld, val->line,
+			   "service '%s': 'datacenters' must map "
+			   "datacenter names to addresses, not %s",
+			   svc->name, cnode_desc(val, desc, sizeof(desc)));
 		return;
 	}
 	svc->dcs = xcalloc(val->n / 2, sizeof(*svc->dcs));
@@ -317,26 +323,25 @@ static void set_service_dcs(struct loader *ld, const struct conf_key *ck,
 		service_dc(ld, val->kids[i], val->kids[i + 1], svc);
 }
 
-static void set_service_check(struct loader *ld, const struct conf_key *ck,
-			      const struct cnode *key, const struct cnode *val,
-			      void *obj)
+static void set_service_check(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			      const struct cnode *val, void *obj)
 {
 	(void)ck;
 	conf_check_parse(ld, key, val, &((struct geo_service *)obj)->check);
 }
 
 /* probe: { served-address: "probe-address[@port]" } */
-static void set_service_probe(struct loader *ld, const struct conf_key *ck,
-			      const struct cnode *key, const struct cnode *val,
-			      void *obj)
+static void set_service_probe(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			      const struct cnode *val, void *obj)
 {
 	struct geo_service *svc = obj;
 	char desc[64];
 	(void)ck, (void)key;
 	if (val->type != CNODE_MAP) {
-		conf_error(ld, val->line, "service '%s': 'probe' must map served "
-			   "addresses to probe addresses, not %s", svc->name,
-			   cnode_desc(val, desc, sizeof(desc)));
+		conf_error(ld, val->line,
+			   "service '%s': 'probe' must map served "
+			   "addresses to probe addresses, not %s",
+			   svc->name, cnode_desc(val, desc, sizeof(desc)));
 		return;
 	}
 	svc->probes = xcalloc(val->n / 2 + 1, sizeof(*svc->probes));
@@ -345,14 +350,14 @@ static void set_service_probe(struct loader *ld, const struct conf_key *ck,
 		struct geo_probe_addr *pa = &svc->probes[svc->n_probes];
 		const char *why;
 		if (prefix_parse(k->text, false, &pa->served, &why) < 0) {
-			conf_error(ld, k->line, "service '%s': 'probe' key '%s': %s",
-				   svc->name, k->text, why);
+			conf_error(ld, k->line, "service '%s': 'probe' key '%s': %s", svc->name,
+				   k->text, why);
 			continue;
 		}
 		if (v->type != CNODE_SCALAR ||
 		    conf_sockaddr_parse(v->text, 0, &pa->probe, &pa->probe_len, &why) < 0) {
-			conf_error(ld, v->line, "service '%s': probe address %s: %s",
-				   svc->name, cnode_desc(v, desc, sizeof(desc)),
+			conf_error(ld, v->line, "service '%s': probe address %s: %s", svc->name,
+				   cnode_desc(v, desc, sizeof(desc)),
 				   v->type == CNODE_SCALAR ? why : "not an address");
 			continue;
 		}
@@ -361,8 +366,7 @@ static void set_service_probe(struct loader *ld, const struct conf_key *ck,
 }
 
 static void set_service_up_min(struct loader *ld, const struct conf_key *ck,
-			       const struct cnode *key, const struct cnode *val,
-			       void *obj)
+			       const struct cnode *key, const struct cnode *val, void *obj)
 {
 	long v;
 	(void)key;
@@ -371,8 +375,7 @@ static void set_service_up_min(struct loader *ld, const struct conf_key *ck,
 }
 
 static void set_service_all_down(struct loader *ld, const struct conf_key *ck,
-				 const struct cnode *key, const struct cnode *val,
-				 void *obj)
+				 const struct cnode *key, const struct cnode *val, void *obj)
 {
 	struct geo_service *svc = obj;
 	const char *s = get_str(ld, ck, val);
@@ -386,18 +389,19 @@ static void set_service_all_down(struct loader *ld, const struct conf_key *ck,
 	else if (strcmp(s, "servfail") == 0)
 		svc->all_down = GEO_ALL_DOWN_SERVFAIL;
 	else
-		conf_error(ld, val->line, "'all-down' must be fail-open, last-resort "
-			   "or servfail, not '%s'", s);
+		conf_error(ld, val->line,
+			   "'all-down' must be fail-open, last-resort "
+			   "or servfail, not '%s'",
+			   s);
 }
 
 static void set_service_last_resort(struct loader *ld, const struct conf_key *ck,
-				    const struct cnode *key,
-				    const struct cnode *val, void *obj)
+				    const struct cnode *key, const struct cnode *val, void *obj)
 {
 	struct geo_service *svc = obj;
 	char desc[64];
 	(void)ck, (void)key;
-	const struct cnode *one[1] = {val};
+	const struct cnode *one[1] = { val };
 	const struct cnode *const *items = one;
 	size_t n = 1;
 	if (val->type == CNODE_SEQ) {
@@ -408,8 +412,8 @@ static void set_service_last_resort(struct loader *ld, const struct conf_key *ck
 	for (size_t i = 0; i < n; i++) {
 		const char *why = "not an address";
 		if (items[i]->type != CNODE_SCALAR ||
-		    prefix_parse(items[i]->text, false,
-				 &svc->last_resort[svc->n_last_resort], &why) < 0) {
+		    prefix_parse(items[i]->text, false, &svc->last_resort[svc->n_last_resort],
+				 &why) < 0) {
 			conf_error(ld, items[i]->line, "service '%s': 'last-resort' %s: %s",
 				   svc->name, cnode_desc(items[i], desc, sizeof(desc)), why);
 			continue;
@@ -420,8 +424,7 @@ static void set_service_last_resort(struct loader *ld, const struct conf_key *ck
 
 /* degraded-ttl: "50%" of the record's TTL, or a number of seconds. */
 static void set_service_degraded_ttl(struct loader *ld, const struct conf_key *ck,
-				     const struct cnode *key,
-				     const struct cnode *val, void *obj)
+				     const struct cnode *key, const struct cnode *val, void *obj)
 {
 	struct geo_service *svc = obj;
 	const char *s = get_str(ld, ck, val);
@@ -437,8 +440,10 @@ static void set_service_degraded_ttl(struct loader *ld, const struct conf_key *c
 		svc->degraded_ttl_s = (unsigned)v;
 		svc->degraded_ttl_abs = true;
 	} else {
-		conf_error(ld, val->line, "'degraded-ttl' must be a percentage "
-			   "(0%%-100%%) or seconds (0-86400), not '%s'", s);
+		conf_error(ld, val->line,
+			   "'degraded-ttl' must be a percentage "
+			   "(0%%-100%%) or seconds (0-86400), not '%s'",
+			   s);
 	}
 }
 
@@ -457,8 +462,10 @@ static const struct conf_key service_keys[] = {
 static void service_check(struct loader *ld, const struct geo_service *svc)
 {
 	if (svc->all_down == GEO_ALL_DOWN_LAST_RESORT && svc->n_last_resort == 0)
-		conf_error(ld, svc->line, "service '%s': 'all-down: last-resort' needs "
-			   "'last-resort' addresses", svc->name);
+		conf_error(ld, svc->line,
+			   "service '%s': 'all-down: last-resort' needs "
+			   "'last-resort' addresses",
+			   svc->name);
 	for (size_t i = 0; i < svc->n_probes; i++) {
 		bool found = false;
 		for (size_t k = 0; k < svc->n_dcs && !found; k++)
@@ -466,37 +473,46 @@ static void service_check(struct loader *ld, const struct geo_service *svc)
 				found = memcmp(&svc->dcs[k].addrs[a], &svc->probes[i].served,
 					       sizeof(struct geo_prefix)) == 0;
 		if (!found)
-			conf_error(ld, svc->line, "service '%s': 'probe' names an address "
-				   "the service does not have", svc->name);
+			conf_error(ld, svc->line,
+				   "service '%s': 'probe' names an address "
+				   "the service does not have",
+				   svc->name);
 	}
 	for (size_t k = 0; k < svc->n_dcs; k++)
 		if (svc->dcs[k].n_addrs > GEO_ADDR_MAX)
-			conf_error(ld, svc->dcs[k].line, "service '%s': more than %d "
-				   "addresses in one datacenter", svc->name, GEO_ADDR_MAX);
+			conf_error(ld, svc->dcs[k].line,
+				   "service '%s': more than %d "
+				   "addresses in one datacenter",
+				   svc->name, GEO_ADDR_MAX);
 }
 
 static const struct conf_section service_section = {
-	.what = "a service", .where = "in a service", .keys = service_keys,
+	.what = "a service",
+	.where = "in a service",
+	.keys = service_keys,
 };
 
-void conf_geo_set_services(struct loader *ld, const struct conf_key *ck,
-			   const struct cnode *key, const struct cnode *val,
-			   void *obj)
+void conf_geo_set_services(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			   const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	char desc[64];
 	(void)ck, (void)key;
 	if (val->type != CNODE_MAP || val->n == 0) {
-		conf_error(ld, val->line, "'services' must be a mapping of service "
-			   "names, not %s", cnode_desc(val, desc, sizeof(desc)));
+		conf_error(ld, val->line,
+			   "'services' must be a mapping of service "
+			   "names, not %s",
+			   cnode_desc(val, desc, sizeof(desc)));
 		return;
 	}
 	conf->geo.services = xcalloc(val->n / 2, sizeof(*conf->geo.services));
 	for (size_t i = 0; i < val->n; i += 2) {
 		const struct cnode *k = val->kids[i];
 		if (!name_ok(k->text)) {
-			conf_error(ld, k->line, "service name '%s' must be 1-63 letters, "
-				   "digits, '-' or '_'", k->text);
+			conf_error(ld, k->line,
+				   "service name '%s' must be 1-63 letters, "
+				   "digits, '-' or '_'",
+				   k->text);
 			continue;
 		}
 		struct geo_service *svc = &conf->geo.services[conf->geo.n_services++];
@@ -519,9 +535,8 @@ static struct geo_rule *rule_add(struct geo_rule **rules, size_t *n)
 }
 
 /* One network rule; file/line say where it was written. */
-static void net_rule(struct loader *ld, struct conf *conf,
-		     const struct geo_prefix *p, const char *file, unsigned line,
-		     struct geo_list *dcs)
+static void net_rule(struct loader *ld, struct conf *conf, const struct geo_prefix *p,
+		     const char *file, unsigned line, struct geo_list *dcs)
 {
 	for (size_t i = 0; i < conf->geo.n_nets; i++) {
 		const struct geo_rule *o = &conf->geo.nets[i];
@@ -529,8 +544,7 @@ static void net_rule(struct loader *ld, struct conf *conf,
 		    memcmp(o->net.addr, p->addr, 16) == 0) {
 			ld->errors++;
 			diag_report(ld->d, LOG_LEVEL_ERR, file, line,
-				    "network rule repeats the one at %s:%u",
-				    o->file, o->line);
+				    "network rule repeats the one at %s:%u", o->file, o->line);
 			free(dcs->dc);
 			return;
 		}
@@ -542,8 +556,8 @@ static void net_rule(struct loader *ld, struct conf *conf,
 	r->line = line;
 }
 
-static void set_net_network(struct loader *ld, const struct conf_key *ck,
-			    const struct cnode *key, const struct cnode *val, void *obj)
+static void set_net_network(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			    const struct cnode *val, void *obj)
 {
 	struct geo_rule *r = obj;
 	const char *why, *s = get_str(ld, ck, val);
@@ -554,8 +568,8 @@ static void set_net_network(struct loader *ld, const struct conf_key *ck,
 		r->code[0] = 'N'; /* parsed */
 }
 
-static void set_net_dcs(struct loader *ld, const struct conf_key *ck,
-			const struct cnode *key, const struct cnode *val, void *obj)
+static void set_net_dcs(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			const struct cnode *val, void *obj)
 {
 	(void)ck, (void)key;
 	dc_list(ld, val, "'datacenters'", &((struct geo_rule *)obj)->dcs);
@@ -568,11 +582,13 @@ static const struct conf_key net_keys[] = {
 };
 
 static const struct conf_section net_section = {
-	.what = "a network rule", .where = "in a network rule", .keys = net_keys,
+	.what = "a network rule",
+	.where = "in a network rule",
+	.keys = net_keys,
 };
 
-static void set_networks(struct loader *ld, const struct conf_key *ck,
-			 const struct cnode *key, const struct cnode *val, void *obj)
+static void set_networks(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			 const struct cnode *val, void *obj)
 {
 	char desc[64];
 	(void)ck, (void)key;
@@ -582,7 +598,7 @@ static void set_networks(struct loader *ld, const struct conf_key *ck,
 		return;
 	}
 	for (size_t i = 0; i < val->n; i++) {
-		struct geo_rule r = {0};
+		struct geo_rule r = { 0 };
 		unsigned errors = ld->errors;
 		walk_map(ld, val->kids[i], val->kids[i]->line, &net_section, &r);
 		if (ld->errors != errors || r.code[0] != 'N') {
@@ -594,9 +610,8 @@ static void set_networks(struct loader *ld, const struct conf_key *ck,
 }
 
 /* networks-file: "CIDR dc [dc...]" per line; '#' starts a comment. */
-static void set_networks_file(struct loader *ld, const struct conf_key *ck,
-			      const struct cnode *key, const struct cnode *val,
-			      void *obj)
+static void set_networks_file(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			      const struct cnode *val, void *obj)
 {
 	const char *s = get_str(ld, ck, val);
 	(void)key, (void)obj;
@@ -605,8 +620,8 @@ static void set_networks_file(struct loader *ld, const struct conf_key *ck,
 	char *path = path_resolve(ld->path, s);
 	FILE *fp = fopen(path, "r");
 	if (fp == NULL) {
-		conf_error(ld, val->line, "'networks-file' '%s': cannot open: %s",
-			   path, strerror(errno));
+		conf_error(ld, val->line, "'networks-file' '%s': cannot open: %s", path,
+			   strerror(errno));
 		free(path);
 		return;
 	}
@@ -624,11 +639,10 @@ static void set_networks_file(struct loader *ld, const struct conf_key *ck,
 		struct geo_prefix p;
 		if (prefix_parse(net, true, &p, &why) < 0) {
 			ld->errors++;
-			diag_report(ld->d, LOG_LEVEL_ERR, path, line, "network '%s': %s",
-				    net, why);
+			diag_report(ld->d, LOG_LEVEL_ERR, path, line, "network '%s': %s", net, why);
 			continue;
 		}
-		struct geo_list l = {xcalloc(GEO_DC_MAX, sizeof(uint16_t)), 0};
+		struct geo_list l = { xcalloc(GEO_DC_MAX, sizeof(uint16_t)), 0 };
 		bool bad = false;
 		for (char *dc; (dc = strtok_r(NULL, " \t\r\n", &save)) != NULL;) {
 			int i = dc_index(ld->conf, dc);
@@ -656,7 +670,7 @@ static void set_networks_file(struct loader *ld, const struct conf_key *ck,
 	free(path);
 }
 
-static const char *const CONTINENTS[] = {"AF", "AN", "AS", "EU", "NA", "OC", "SA"};
+static const char *const CONTINENTS[] = { "AF", "AN", "AS", "EU", "NA", "OC", "SA" };
 
 static void code_rules(struct loader *ld, const struct cnode *val, bool continent,
 		       struct geo_rule **rules, size_t *n)
@@ -664,8 +678,10 @@ static void code_rules(struct loader *ld, const struct cnode *val, bool continen
 	char desc[64];
 	const char *what = continent ? "continents" : "countries";
 	if (val->type != CNODE_MAP) {
-		conf_error(ld, val->line, "'%s' must map codes to datacenter lists, "
-			   "not %s", what, cnode_desc(val, desc, sizeof(desc)));
+		conf_error(ld, val->line,
+			   "'%s' must map codes to datacenter lists, "
+			   "not %s",
+			   what, cnode_desc(val, desc, sizeof(desc)));
 		return;
 	}
 	for (size_t i = 0; i < val->n; i += 2) {
@@ -678,13 +694,13 @@ static void code_rules(struct loader *ld, const struct cnode *val, bool continen
 				ok |= strcasecmp(k->text, CONTINENTS[c]) == 0;
 		}
 		if (!ok) {
-			conf_error(ld, k->line, continent
-				   ? "'%s' is not a continent code (AF AN AS EU NA OC SA)"
-				   : "'%s' is not a two-letter country code (ISO 3166-1)",
+			conf_error(ld, k->line,
+				   continent ? "'%s' is not a continent code (AF AN AS EU NA OC SA)"
+					     : "'%s' is not a two-letter country code (ISO 3166-1)",
 				   k->text);
 			continue;
 		}
-		struct geo_list l = {0};
+		struct geo_list l = { 0 };
 		if (dc_list(ld, val->kids[i + 1], what, &l) < 0) {
 			free(l.dc);
 			continue;
@@ -698,24 +714,24 @@ static void code_rules(struct loader *ld, const struct cnode *val, bool continen
 	}
 }
 
-static void set_countries(struct loader *ld, const struct conf_key *ck,
-			  const struct cnode *key, const struct cnode *val, void *obj)
+static void set_countries(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			  const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	(void)ck, (void)key;
 	code_rules(ld, val, false, &conf->geo.countries, &conf->geo.n_countries);
 }
 
-static void set_continents(struct loader *ld, const struct conf_key *ck,
-			   const struct cnode *key, const struct cnode *val, void *obj)
+static void set_continents(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			   const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	(void)ck, (void)key;
 	code_rules(ld, val, true, &conf->geo.continents, &conf->geo.n_continents);
 }
 
-static void set_default(struct loader *ld, const struct conf_key *ck,
-			const struct cnode *key, const struct cnode *val, void *obj)
+static void set_default(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			const struct cnode *val, void *obj)
 {
 	struct conf *conf = obj;
 	(void)ck, (void)key;
@@ -732,11 +748,13 @@ static const struct conf_key routing_keys[] = {
 };
 
 static const struct conf_section routing_section = {
-	.what = "'routing'", .where = "in 'routing'", .keys = routing_keys,
+	.what = "'routing'",
+	.where = "in 'routing'",
+	.keys = routing_keys,
 };
 
-void conf_geo_set_routing(struct loader *ld, const struct conf_key *ck,
-			  const struct cnode *key, const struct cnode *val, void *obj)
+void conf_geo_set_routing(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			  const struct cnode *val, void *obj)
 {
 	(void)ck;
 	walk_map(ld, val, key->line, &routing_section, obj);

@@ -13,19 +13,19 @@
  */
 
 enum cnode_type {
-	CNODE_NULL,	/* empty value, "~" or "null" */
+	CNODE_NULL, /* empty value, "~" or "null" */
 	CNODE_SCALAR,
 	CNODE_SEQ,
 	CNODE_MAP,
-	CNODE_BAD,	/* an error already reported (an alias): skipped */
+	CNODE_BAD, /* an error already reported (an alias): skipped */
 };
 
 struct cnode {
 	enum cnode_type type;
 	unsigned line;
-	char *text;		/* CNODE_SCALAR: the value */
-	struct cnode **kids;	/* SEQ: items; MAP: key 2i, value 2i+1 */
-	size_t n;		/* entries used in kids */
+	char *text;          /* CNODE_SCALAR: the value */
+	struct cnode **kids; /* SEQ: items; MAP: key 2i, value 2i+1 */
+	size_t n;            /* entries used in kids */
 	size_t cap;
 };
 
@@ -44,21 +44,20 @@ struct loader {
  */
 
 struct conf_key;
-typedef void (*conf_set_fn)(struct loader *ld, const struct conf_key *ck,
-			    const struct cnode *key, const struct cnode *val,
-			    void *obj);
+typedef void (*conf_set_fn)(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			    const struct cnode *val, void *obj);
 
 struct conf_key {
 	const char *name;
 	bool required;
 	conf_set_fn set;
-	long min, max;		/* integer keys: the accepted range */
+	long min, max; /* integer keys: the accepted range */
 };
 
 struct conf_section {
-	const char *what;	/* "'server'": "... must be a mapping" */
-	const char *where;	/* "in 'server'": "unknown key 'x' ..." */
-	const struct conf_key *keys;	/* < 64, ending with a NULL name */
+	const char *what;            /* "'server'": "... must be a mapping" */
+	const char *where;           /* "in 'server'": "unknown key 'x' ..." */
+	const struct conf_key *keys; /* < 64, ending with a NULL name */
 };
 
 /* Report one error against the config file (at line) and count it. */
@@ -74,16 +73,13 @@ void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
 	      const struct conf_section *sec, void *obj);
 
 /* The value as a string, or NULL after reporting why it is not one. */
-const char *get_str(struct loader *ld, const struct conf_key *ck,
-		    const struct cnode *val);
+const char *get_str(struct loader *ld, const struct conf_key *ck, const struct cnode *val);
 
 /* A decimal integer in ck->min..ck->max: 0, or -1 after reporting. */
-int get_int(struct loader *ld, const struct conf_key *ck,
-	    const struct cnode *val, long *out);
+int get_int(struct loader *ld, const struct conf_key *ck, const struct cnode *val, long *out);
 
 /* true/yes/on or false/no/off: 0, or -1 after reporting. */
-int get_bool(struct loader *ld, const struct conf_key *ck,
-	     const struct cnode *val, bool *out);
+int get_bool(struct loader *ld, const struct conf_key *ck, const struct cnode *val, bool *out);
 
 /* file relative to the directory of conf_path (absolute stays as is);
  * the caller frees the result. */
@@ -91,30 +87,24 @@ char *path_resolve(const char *conf_path, const char *file);
 
 /* "ADDR" or "ADDR@PORT" (IPv4/IPv6 literal) into *ss.  Returns 0, or -1
  * with *why "invalid port" or an address complaint. */
-int conf_sockaddr_parse(const char *text, uint16_t default_port,
-			struct sockaddr_storage *ss, socklen_t *len,
-			const char **why);
+int conf_sockaddr_parse(const char *text, uint16_t default_port, struct sockaddr_storage *ss,
+			socklen_t *len, const char **why);
 
 /* A service's 'check:' mapping into p (defaults filled in); conf_check.c. */
-void conf_check_parse(struct loader *ld, const struct cnode *key,
-		      const struct cnode *val, struct hc_params *p);
+void conf_check_parse(struct loader *ld, const struct cnode *key, const struct cnode *val,
+		      struct hc_params *p);
 
 /* The geo sections (conf_geo.c); obj is the struct conf.  Datacenters are
  * read before anything else (conf_geo_datacenters) so that the sections
  * naming them may come first in the file; the walk then skips them. */
-void conf_geo_datacenters(struct loader *ld, const struct cnode *root,
-			  struct conf *conf);
-void conf_geo_set_geoip(struct loader *ld, const struct conf_key *ck,
-			const struct cnode *key, const struct cnode *val,
-			void *obj);
-void conf_geo_set_skip(struct loader *ld, const struct conf_key *ck,
-		       const struct cnode *key, const struct cnode *val,
-		       void *obj);
-void conf_geo_set_services(struct loader *ld, const struct conf_key *ck,
-			   const struct cnode *key, const struct cnode *val,
-			   void *obj);
-void conf_geo_set_routing(struct loader *ld, const struct conf_key *ck,
-			  const struct cnode *key, const struct cnode *val,
-			  void *obj);
+void conf_geo_datacenters(struct loader *ld, const struct cnode *root, struct conf *conf);
+void conf_geo_set_geoip(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			const struct cnode *val, void *obj);
+void conf_geo_set_skip(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		       const struct cnode *val, void *obj);
+void conf_geo_set_services(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			   const struct cnode *val, void *obj);
+void conf_geo_set_routing(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+			  const struct cnode *val, void *obj);
 
 #endif

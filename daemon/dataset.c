@@ -69,7 +69,7 @@ struct dataset *dataset_load(const char *conf_path, struct diag *d)
 			return NULL;
 		}
 	}
-	struct zload_dyn dyn = {.ctx = geo, .bind = bind_service};
+	struct zload_dyn dyn = { .ctx = geo, .bind = bind_service };
 	struct zone **zones = xcalloc(conf->n_zones, sizeof(*zones));
 	for (size_t i = 0; i < conf->n_zones; i++)
 		zones[i] = zload_file(conf->zones[i].name, conf->zones[i].file, &dyn, d);
@@ -92,9 +92,9 @@ struct dataset *dataset_load(const char *conf_path, struct diag *d)
 	ds->geoip_file = geoip_file;
 	ds->answer.conf.cookies = conf->cookies;
 	if (conf->rate_limit > 0)
-		ds->answer.conf.rrl = rrl_new(conf->rate_limit, conf->rate_limit_slip,
-					      conf->rate_limit_v4_prefix,
-					      conf->rate_limit_v6_prefix);
+		ds->answer.conf.rrl =
+			rrl_new(conf->rate_limit, conf->rate_limit_slip, conf->rate_limit_v4_prefix,
+				conf->rate_limit_v6_prefix);
 	if (geo != NULL) {
 		ds->answer.conf.dyn.ctx = geo;
 		ds->answer.conf.dyn.answer = geo_answer;

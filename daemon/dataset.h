@@ -33,13 +33,13 @@ bool file_id_equal(const struct file_id *a, const struct file_id *b);
 struct dataset {
 	struct conf *conf;
 	struct zonedb *zones;
-	struct geo *geo;		/* NULL when no datacenters are configured */
-	struct answer_data answer;	/* points into conf and zones */
-	unsigned long generation;	/* 1 for the first load, +1 per reload */
-	struct file_id geoip_file;	/* the database as loaded (all 0: none) */
-	struct health *health;		/* set by hsync_attach (not owned) */
-	struct file_id state_file_id;	/* the overrides file as last read */
-	bool all_down[256];		/* per service, for hsync_watch's log */
+	struct geo *geo;              /* NULL when no datacenters are configured */
+	struct answer_data answer;    /* points into conf and zones */
+	unsigned long generation;     /* 1 for the first load, +1 per reload */
+	struct file_id geoip_file;    /* the database as loaded (all 0: none) */
+	struct health *health;        /* set by hsync_attach (not owned) */
+	struct file_id state_file_id; /* the overrides file as last read */
+	bool all_down[256];           /* per service, for hsync_watch's log */
 };
 
 /*

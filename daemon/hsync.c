@@ -56,7 +56,7 @@ static void probe_addr(const struct geo_service *svc, const struct geo_prefix *a
 
 struct status_walk {
 	const struct dataset *ds;
-	const char *service;		/* filter, NULL: all */
+	const char *service; /* filter, NULL: all */
 	void (*emit)(void *arg, const char *line);
 	void *arg;
 };
@@ -77,8 +77,7 @@ static void emit_target(void *arg, const struct hc_info *i)
 	if (w->service != NULL && strcmp(w->service, i->service) != 0)
 		return;
 	since_text(i->since, since, sizeof(since));
-	int o = snprintf(line, sizeof(line), "%s: %s %s", i->label,
-			 i->up ? "up" : "DOWN", since);
+	int o = snprintf(line, sizeof(line), "%s: %s %s", i->label, i->up ? "up" : "DOWN", since);
 	if (i->force != HC_FORCE_NONE)
 		o += snprintf(line + o, sizeof(line) - (size_t)o, "; forced %s by operator: %s",
 			      i->force == HC_FORCE_UP ? "up" : "down", i->force_reason);
@@ -87,9 +86,10 @@ static void emit_target(void *arg, const struct hc_info *i)
 	else if (i->have_result)
 		o += snprintf(line + o, sizeof(line) - (size_t)o,
 			      "; last %s: %s (%.1f ms); %u ok / %u failed in a row; probes "
-			      "%s; %llu ok, %llu failed", i->last_ok ? "ok" : "FAIL",
-			      i->last_reason, i->last_ms, i->ok_streak, i->fail_streak,
-			      i->probed_up ? "say up" : "say down", i->n_ok, i->n_fail);
+			      "%s; %llu ok, %llu failed",
+			      i->last_ok ? "ok" : "FAIL", i->last_reason, i->last_ms, i->ok_streak,
+			      i->fail_streak, i->probed_up ? "say up" : "say down", i->n_ok,
+			      i->n_fail);
 	else
 		o += snprintf(line + o, sizeof(line) - (size_t)o, "; no probe result yet");
 	w->emit(w->arg, line);
@@ -115,11 +115,13 @@ static void emit_services(struct status_walk *w)
 					      gc->dcs[svc->dcs[k].dc].name, up[k] ? "up" : "DOWN",
 					      n_up[k], total[k]);
 		}
-		static const char *const policy[] = {"fail-open", "last-resort", "servfail"};
-		snprintf(line + o, sizeof(line) - o, " %s", any ? "serving"
+		static const char *const policy[] = { "fail-open", "last-resort", "servfail" };
+		snprintf(line + o, sizeof(line) - o, " %s",
+			 any                                      ? "serving"
 			 : svc->all_down == GEO_ALL_DOWN_SERVFAIL ? "ALL DOWN: answering SERVFAIL"
-			 : svc->all_down == GEO_ALL_DOWN_LAST_RESORT ? "ALL DOWN: answering last-resort"
-			 : "ALL DOWN: answering fail-open");
+			 : svc->all_down == GEO_ALL_DOWN_LAST_RESORT
+				 ? "ALL DOWN: answering last-resort"
+				 : "ALL DOWN: answering fail-open");
 		(void)policy;
 		w->emit(w->arg, line);
 	}
@@ -133,8 +135,8 @@ static void emit_dc(void *arg, const struct hc_dc *d)
 	if (f == HC_FORCE_NONE)
 		return;
 	since_text(d->since, since, sizeof(since));
-	snprintf(line, sizeof(line), "datacenter %s: forced %s by operator %s: %s",
-		 d->name, f == HC_FORCE_UP ? "up" : "down", since, d->reason);
+	snprintf(line, sizeof(line), "datacenter %s: forced %s by operator %s: %s", d->name,
+		 f == HC_FORCE_UP ? "up" : "down", since, d->reason);
 	w->emit(w->arg, line);
 }
 
@@ -144,7 +146,7 @@ static void status_cb(const void *ctx, const char *service,
 		      void (*emit)(void *arg, const char *line), void *arg)
 {
 	const struct dataset *ds = ctx;
-	struct status_walk w = {.ds = ds, .service = service, .emit = emit, .arg = arg};
+	struct status_walk w = { .ds = ds, .service = service, .emit = emit, .arg = arg };
 	if (ds->geo == NULL) {
 		emit(arg, "no services configured: nothing is geo-routed or probed");
 		return;
@@ -169,8 +171,7 @@ static void carry_all_down(struct dataset *ds, const struct dataset *prev)
 				ds->all_down[s] = prev->all_down[p];
 }
 
-void hsync_attach(struct health *h, struct dataset *ds,
-		  const struct dataset *prev)
+void hsync_attach(struct health *h, struct dataset *ds, const struct dataset *prev)
 {
 	carry_all_down(ds, prev);
 	health_sync_begin(h);
@@ -226,14 +227,18 @@ void hsync_watch(struct dataset *ds)
 			continue;
 		ds->all_down[s] = down;
 		if (down)
-			log_msg(LOG_LEVEL_ERR, "healthcheck: service %s: every datacenter "
-				"is down; answering %s", svc->name,
+			log_msg(LOG_LEVEL_ERR,
+				"healthcheck: service %s: every datacenter "
+				"is down; answering %s",
+				svc->name,
 				svc->all_down == GEO_ALL_DOWN_SERVFAIL ? "SERVFAIL"
 				: svc->all_down == GEO_ALL_DOWN_LAST_RESORT
 					? "with the last-resort addresses"
 					: "fail-open (the first choice, as if up)");
 		else
-			log_msg(LOG_LEVEL_NOTICE, "healthcheck: service %s: a datacenter "
-				"is up again", svc->name);
+			log_msg(LOG_LEVEL_NOTICE,
+				"healthcheck: service %s: a datacenter "
+				"is up again",
+				svc->name);
 	}
 }

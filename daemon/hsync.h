@@ -16,8 +16,7 @@ struct health;
  * thread before ds is published; afterwards ds->answer carries the status
  * hook.  Never fails (a bad overrides file keeps the previous overrides).
  */
-void hsync_attach(struct health *h, struct dataset *ds,
-		  const struct dataset *prev);
+void hsync_attach(struct health *h, struct dataset *ds, const struct dataset *prev);
 
 /*
  * Log services that went from "some datacenter up" to "none up" or back,

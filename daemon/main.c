@@ -26,8 +26,8 @@
 #include "dns/log.h"
 #include "dns/zonedb.h"
 
-#define DEFAULT_CONFIG SYSCONFDIR "/geodnsd/geodnsd.yaml"
-#define WATCH_INTERVAL_S 1	/* how often watched files are checked */
+#define DEFAULT_CONFIG   SYSCONFDIR "/geodnsd/geodnsd.yaml"
+#define WATCH_INTERVAL_S 1 /* how often watched files are checked */
 
 /* Reloads run on a loader thread so answering never pauses; the result
  * comes back through a pipe and is published on the event loop thread. */
@@ -38,22 +38,21 @@ struct reloader {
 	struct metrics_counters counters;
 	int pipe_rd, pipe_wr;
 	struct event *done_ev;
-	int running;		/* a loader thread is at work */
-	int again;		/* another SIGHUP came meanwhile */
+	int running; /* a loader thread is at work */
+	int again;   /* another SIGHUP came meanwhile */
 	struct event *watch_ev;
-	struct file_id failed;	/* a database version that failed to load */
+	struct file_id failed; /* a database version that failed to load */
 	unsigned long generation;
 	struct timespec started;
-	bool query_log;		/* the query log is on (SIGUSR1 flips it) */
-	char status[160];	/* the last STATUS= sent to systemd */
+	bool query_log;   /* the query log is on (SIGUSR1 flips it) */
+	char status[160]; /* the last STATUS= sent to systemd */
 };
 
 static double since_ms(const struct timespec *t0)
 {
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
-	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
 static void usage(FILE *out)
@@ -80,8 +79,8 @@ static void status_text(struct reloader *r, char *buf, size_t size)
 	health_count(r->health, &nt, &up);
 	int n = snprintf(buf, size, "serving %zu zone%s", nz, nz == 1 ? "" : "s");
 	if (nt > 0 && n > 0 && (size_t)n < size)
-		n += snprintf(buf + n, size - (size_t)n, ", %zu target%s up of %zu",
-			      up, up == 1 ? "" : "s", nt);
+		n += snprintf(buf + n, size - (size_t)n, ", %zu target%s up of %zu", up,
+			      up == 1 ? "" : "s", nt);
 	if (r->query_log && n > 0 && (size_t)n < size)
 		snprintf(buf + n, size - (size_t)n, ", query log on");
 }
@@ -107,12 +106,11 @@ static void status_ready(struct reloader *r)
 static void *reload_thread(void *arg)
 {
 	struct reloader *r = arg;
-	struct diag d = {0};
+	struct diag d = { 0 };
 	struct dataset *ds = dataset_load(r->conf_path, &d);
 	/* The pointer travels through the pipe; NULL means it failed. */
 	if (write(r->pipe_wr, &ds, sizeof(ds)) != (ssize_t)sizeof(ds))
-		log_msg(LOG_LEVEL_ERR, "reload: cannot hand over result: %s",
-			strerror(errno));
+		log_msg(LOG_LEVEL_ERR, "reload: cannot hand over result: %s", strerror(errno));
 	return NULL;
 }
 
@@ -154,16 +152,16 @@ static bool str_eq(const char *a, const char *b)
 static void restart_warnings(const struct conf *old, const struct conf *c)
 {
 	if (listen_changed(old, c) || old->workers != c->workers)
-		log_msg(LOG_LEVEL_WARNING, "reload: listen, workers and tcp-* "
+		log_msg(LOG_LEVEL_WARNING,
+			"reload: listen, workers and tcp-* "
 			"settings changed; they take effect at the next restart");
-	if (old->metrics_on != c->metrics_on ||
-	    !str_eq(old->metrics.text, c->metrics.text))
+	if (old->metrics_on != c->metrics_on || !str_eq(old->metrics.text, c->metrics.text))
 		log_msg(LOG_LEVEL_WARNING, "reload: metrics listen changed; it "
-			"takes effect at the next restart");
-	if (!str_eq(old->user, c->user) || !str_eq(old->group, c->group) ||
-	    old->uid != c->uid || old->gid != c->gid)
+					   "takes effect at the next restart");
+	if (!str_eq(old->user, c->user) || !str_eq(old->group, c->group) || old->uid != c->uid ||
+	    old->gid != c->gid)
 		log_msg(LOG_LEVEL_WARNING, "reload: user and group changed; "
-			"they take effect at the next restart");
+					   "they take effect at the next restart");
 }
 
 /*
@@ -173,8 +171,7 @@ static void restart_warnings(const struct conf *old, const struct conf *c)
  * SIGUSR1 flips the state in between, and a reload that does not touch
  * the key (or one the GeoIP database triggered) keeps it.
  */
-static void publish(struct reloader *r, struct dataset *ds,
-		    const struct conf *prev)
+static void publish(struct reloader *r, struct dataset *ds, const struct conf *prev)
 {
 	const struct conf *c = ds->conf;
 	log_set_target((enum log_target)c->log_target);
@@ -196,8 +193,10 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 	r->running = 0;
 	if (ds == NULL) {
 		r->counters.reloads_failed++;
-		log_msg(LOG_LEVEL_ERR, "reload: failed; still serving the previous "
-			"configuration and zones (generation %lu)", r->generation);
+		log_msg(LOG_LEVEL_ERR,
+			"reload: failed; still serving the previous "
+			"configuration and zones (generation %lu)",
+			r->generation);
 	} else {
 		const struct dataset *old = server_dataset(r->server);
 		restart_warnings(old->conf, ds->conf);
@@ -205,9 +204,10 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 		size_t nz = ds->zones->n_zones;
 		publish(r, ds, old->conf);
 		r->counters.reloads_ok++;
-		log_msg(LOG_LEVEL_NOTICE, "reload: done in %.0f ms: %zu zone%s, "
-			"generation %lu", since_ms(&r->started), nz,
-			nz == 1 ? "" : "s", r->generation);
+		log_msg(LOG_LEVEL_NOTICE,
+			"reload: done in %.0f ms: %zu zone%s, "
+			"generation %lu",
+			since_ms(&r->started), nz, nz == 1 ? "" : "s", r->generation);
 	}
 	status_ready(r);
 	if (r->again) {
@@ -230,8 +230,10 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 		struct file_id now;
 		file_id_get(ds->conf->state_file, &now);
 		if (!file_id_equal(&now, &ds->state_file_id)) {
-			log_msg(LOG_LEVEL_INFO, "healthcheck: overrides file '%s' "
-				"changed, reading it", ds->conf->state_file);
+			log_msg(LOG_LEVEL_INFO,
+				"healthcheck: overrides file '%s' "
+				"changed, reading it",
+				ds->conf->state_file);
 			ds->state_file_id = now;
 			health_load_overrides(r->health, ds->conf->state_file);
 		}
@@ -240,8 +242,7 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	struct file_id now;
 	file_id_get(ds->conf->geo.database, &now);
-	if (now.ino == 0 || file_id_equal(&now, &ds->geoip_file) ||
-	    file_id_equal(&now, &r->failed))
+	if (now.ino == 0 || file_id_equal(&now, &ds->geoip_file) || file_id_equal(&now, &r->failed))
 		return;
 	log_msg(LOG_LEVEL_NOTICE, "geoip: database '%s' changed on disk, reloading",
 		ds->conf->geo.database);
@@ -257,9 +258,8 @@ static void query_log_toggle(struct reloader *r)
 	querylog_switch(&ds->answer.conf, r->query_log);
 	if (r->query_log && ds->conf->log_level < LOG_LEVEL_INFO)
 		log_msg(LOG_LEVEL_WARNING, "query log: on, but log-level is "
-			"below info, so its lines are dropped");
-	log_msg(LOG_LEVEL_NOTICE, "query log: %s (SIGUSR1)",
-		r->query_log ? "on" : "off");
+					   "below info, so its lines are dropped");
+	log_msg(LOG_LEVEL_NOTICE, "query log: %s (SIGUSR1)", r->query_log ? "on" : "off");
 	status_update(r);
 }
 
@@ -275,8 +275,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		query_log_toggle(r);
 		return;
 	}
-	log_msg(LOG_LEVEL_NOTICE, "received %s, stopping",
-		sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	log_msg(LOG_LEVEL_NOTICE, "received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	sdnotify_stopping();
 	event_base_loopbreak(event_get_base(r->done_ev));
 }
@@ -284,11 +283,11 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 static int parse_args(int argc, char **argv, const char **conf, int *check)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check", no_argument, NULL, 't'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 't' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
@@ -319,11 +318,10 @@ static int parse_args(int argc, char **argv, const char **conf, int *check)
 }
 
 #define N_SIGNALS 4
-static const int signums[N_SIGNALS] = {SIGHUP, SIGUSR1, SIGTERM, SIGINT};
+static const int signums[N_SIGNALS] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
 
 /* The loop's own events: reload results, signals, the file watch. */
-static int events_add(struct event_base *base, struct reloader *r,
-		      struct event **sigs)
+static int events_add(struct event_base *base, struct reloader *r, struct event **sigs)
 {
 	int fds[2];
 	if (pipe(fds) < 0) {
@@ -338,7 +336,7 @@ static int events_add(struct event_base *base, struct reloader *r,
 		sigs[i] = evsignal_new(base, signums[i], signal_cb, r);
 		event_add(sigs[i], NULL);
 	}
-	struct timeval every = {WATCH_INTERVAL_S, 0};
+	struct timeval every = { WATCH_INTERVAL_S, 0 };
 	r->watch_ev = event_new(base, -1, EV_PERSIST, watch_cb, r);
 	event_add(r->watch_ev, &every);
 	return 0;
@@ -399,16 +397,18 @@ static int run(const char *conf_path, struct dataset *ds)
 	ds->generation = 1;
 	size_t nz = ds->zones->n_zones;
 	const struct conf *conf = ds->conf; /* valid until the first reload */
-	struct reloader r = {.conf_path = conf_path, .server = srv,
-			     .health = health_new(base), .pipe_rd = -1,
-			     .pipe_wr = -1, .generation = 1};
+	struct reloader r = { .conf_path = conf_path,
+			      .server = srv,
+			      .health = health_new(base),
+			      .pipe_rd = -1,
+			      .pipe_wr = -1,
+			      .generation = 1 };
 	publish(&r, ds, NULL);
-	struct event *sigs[N_SIGNALS] = {NULL};
+	struct event *sigs[N_SIGNALS] = { NULL };
 	struct metrics *metrics = NULL;
 	int rc = events_add(base, &r, sigs) < 0 ? 1 : 0;
 	if (rc == 0 && conf->metrics_on &&
-	    (metrics = metrics_new(base, &conf->metrics, srv, r.health,
-				   &r.counters)) == NULL)
+	    (metrics = metrics_new(base, &conf->metrics, srv, r.health, &r.counters)) == NULL)
 		rc = 1;
 	if (rc == 0 && drop_privileges(conf) < 0)
 		rc = 1;
@@ -417,10 +417,11 @@ static int run(const char *conf_path, struct dataset *ds)
 	if (rc == 0) {
 		size_t n_targets, n_up;
 		health_count(r.health, &n_targets, &n_up);
-		log_msg(LOG_LEVEL_NOTICE, "geodnsd %s ready: %zu zone%s, %zu health "
-			"target%s%s", PACKAGE_VERSION, nz, nz == 1 ? "" : "s",
-			n_targets, n_targets == 1 ? "" : "s",
-			r.query_log ? ", query log on" : "");
+		log_msg(LOG_LEVEL_NOTICE,
+			"geodnsd %s ready: %zu zone%s, %zu health "
+			"target%s%s",
+			PACKAGE_VERSION, nz, nz == 1 ? "" : "s", n_targets,
+			n_targets == 1 ? "" : "s", r.query_log ? ", query log on" : "");
 		status_ready(&r);
 		event_base_dispatch(base);
 	}
@@ -440,15 +441,15 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &conf_path, &check) < 0)
 		return 2;
 
-	struct diag d = {.print = check};
+	struct diag d = { .print = check };
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct dataset *ds = dataset_load(conf_path, &d);
 	if (check) {
 		if (ds != NULL)
-			printf("%s: OK, %zu zone%s, %u warning%s\n", conf_path,
-			       ds->zones->n_zones, ds->zones->n_zones == 1 ? "" : "s",
-			       d.warnings, d.warnings == 1 ? "" : "s");
+			printf("%s: OK, %zu zone%s, %u warning%s\n", conf_path, ds->zones->n_zones,
+			       ds->zones->n_zones == 1 ? "" : "s", d.warnings,
+			       d.warnings == 1 ? "" : "s");
 		else
 			fprintf(stderr, "%s: %u error%s\n", conf_path, d.errors,
 				d.errors == 1 ? "" : "s");
@@ -457,8 +458,10 @@ int main(int argc, char **argv)
 		return ok ? 0 : 1;
 	}
 	if (ds == NULL) {
-		log_msg(LOG_LEVEL_ERR, "cannot start: %u error%s in the configuration "
-			"or zones", d.errors, d.errors == 1 ? "" : "s");
+		log_msg(LOG_LEVEL_ERR,
+			"cannot start: %u error%s in the configuration "
+			"or zones",
+			d.errors, d.errors == 1 ? "" : "s");
 		return 1;
 	}
 	log_set_target((enum log_target)ds->conf->log_target);

@@ -32,9 +32,9 @@ struct metrics {
 };
 
 static const char *const RCODES[24] = {
-	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
-	"YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11",
-	"RCODE12", "RCODE13", "RCODE14", "RCODE15", "BADVERS",
+	"NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+	"YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "RCODE11",
+	"RCODE12",  "RCODE13", "RCODE14",  "RCODE15",  "BADVERS",
 };
 
 /* Label values are quoted: escape backslash, quote and newline. */
@@ -50,8 +50,7 @@ static void label(struct evbuffer *b, const char *s)
 	}
 }
 
-static void head(struct evbuffer *b, const char *name, const char *type,
-		 const char *help)
+static void head(struct evbuffer *b, const char *name, const char *type, const char *help)
 {
 	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
@@ -91,7 +90,8 @@ static void query_metrics(struct evbuffer *b, const struct answer_stats *st)
 	head(b, "geodnsd_rrl_dropped_total", "counter", "Responses dropped by rate limiting.");
 	evbuffer_add_printf(b, "geodnsd_rrl_dropped_total %llu\n",
 			    (unsigned long long)st->rrl_dropped);
-	head(b, "geodnsd_rrl_slipped_total", "counter", "Responses sent truncated by rate limiting.");
+	head(b, "geodnsd_rrl_slipped_total", "counter",
+	     "Responses sent truncated by rate limiting.");
 	evbuffer_add_printf(b, "geodnsd_rrl_slipped_total %llu\n",
 			    (unsigned long long)st->rrl_slipped);
 	head(b, "geodnsd_cookies_valid_total", "counter", "Queries with a valid server cookie.");
@@ -99,8 +99,7 @@ static void query_metrics(struct evbuffer *b, const struct answer_stats *st)
 			    (unsigned long long)st->cookies_valid);
 }
 
-static void geo_metrics(struct evbuffer *b, const struct dataset *ds,
-			const struct answer_stats *st)
+static void geo_metrics(struct evbuffer *b, const struct dataset *ds, const struct answer_stats *st)
 {
 	if (ds->geo == NULL)
 		return;
@@ -113,9 +112,9 @@ static void geo_metrics(struct evbuffer *b, const struct dataset *ds,
 			unsigned dc = svc->dcs[k].dc;
 			ADD(b, "geodnsd_geo_answers_total{service=\"");
 			label(b, svc->name);
-			evbuffer_add_printf(b, "\",datacenter=\"%s\"} %llu\n", gc->dcs[dc].name,
-					    (unsigned long long)(dc < ANSWER_STATS_DCS
-								 ? st->geo[s][dc] : 0));
+			evbuffer_add_printf(
+				b, "\",datacenter=\"%s\"} %llu\n", gc->dcs[dc].name,
+				(unsigned long long)(dc < ANSWER_STATS_DCS ? st->geo[s][dc] : 0));
 		}
 	}
 	head(b, "geodnsd_datacenter_up", "gauge",
@@ -154,11 +153,12 @@ struct walk {
 static void target_metric(void *arg, const struct hc_info *i)
 {
 	struct walk *w = arg;
-	static const char *const names[] = {"geodnsd_target_up", "geodnsd_probe_ok_total",
-					    "geodnsd_probe_failed_total",
-					    "geodnsd_probe_duration_seconds_sum",
-					    "geodnsd_probe_duration_seconds_count",
-					    "geodnsd_target_forced"};
+	static const char *const names[] = { "geodnsd_target_up",
+					     "geodnsd_probe_ok_total",
+					     "geodnsd_probe_failed_total",
+					     "geodnsd_probe_duration_seconds_sum",
+					     "geodnsd_probe_duration_seconds_count",
+					     "geodnsd_target_forced" };
 	evbuffer_add_printf(w->b, "%s", names[w->pass]);
 	target_labels(w->b, i);
 	switch (w->pass) {
@@ -186,20 +186,21 @@ static void target_metric(void *arg, const struct hc_info *i)
 static void health_metrics(struct evbuffer *b, struct health *h)
 {
 	static const char *const what[][2] = {
-		{"gauge", "1 when the target is up (overrides applied)."},
-		{"counter", "Probes that succeeded."},
-		{"counter", "Probes that failed (including timeouts)."},
-		{"counter", "Total time spent in probes, in seconds."},
-		{"counter", "Probes run (with _sum: the mean probe duration)."},
-		{"gauge", "Operator override: 0 none, 1 forced up, 2 forced down."},
+		{ "gauge", "1 when the target is up (overrides applied)." },
+		{ "counter", "Probes that succeeded." },
+		{ "counter", "Probes that failed (including timeouts)." },
+		{ "counter", "Total time spent in probes, in seconds." },
+		{ "counter", "Probes run (with _sum: the mean probe duration)." },
+		{ "gauge", "Operator override: 0 none, 1 forced up, 2 forced down." },
 	};
-	static const char *const names[] = {"geodnsd_target_up", "geodnsd_probe_ok_total",
-					    "geodnsd_probe_failed_total",
-					    "geodnsd_probe_duration_seconds_sum",
-					    "geodnsd_probe_duration_seconds_count",
-					    "geodnsd_target_forced"};
+	static const char *const names[] = { "geodnsd_target_up",
+					     "geodnsd_probe_ok_total",
+					     "geodnsd_probe_failed_total",
+					     "geodnsd_probe_duration_seconds_sum",
+					     "geodnsd_probe_duration_seconds_count",
+					     "geodnsd_target_forced" };
 	for (int pass = 0; pass < 6; pass++) {
-		struct walk w = {.b = b, .pass = pass};
+		struct walk w = { .b = b, .pass = pass };
 		head(b, names[pass], what[pass][0], what[pass][1]);
 		health_each(h, target_metric, &w);
 	}
@@ -215,7 +216,8 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	geo_metrics(b, ds, st);
 	health_metrics(b, m->health);
 	head(b, "geodnsd_reloads_total", "counter", "Reloads, by result.");
-	evbuffer_add_printf(b, "geodnsd_reloads_total{result=\"ok\"} %llu\n"
+	evbuffer_add_printf(b,
+			    "geodnsd_reloads_total{result=\"ok\"} %llu\n"
 			    "geodnsd_reloads_total{result=\"failed\"} %llu\n",
 			    (unsigned long long)m->c->reloads_ok,
 			    (unsigned long long)m->c->reloads_failed);
@@ -247,7 +249,7 @@ static void target_json(void *arg, const struct hc_info *i)
 {
 	struct walk *w = arg;
 	struct evbuffer *b = w->b;
-	static const char *const force[] = {"none", "up", "down"};
+	static const char *const force[] = { "none", "up", "down" };
 	evbuffer_add_printf(b, "%s{\"service\":", w->first ? "" : ",");
 	w->first = false;
 	jstr(b, i->service);
@@ -257,17 +259,20 @@ static void target_json(void *arg, const struct hc_info *i)
 	jstr(b, i->address);
 	ADD(b, ",\"label\":");
 	jstr(b, i->label);
-	evbuffer_add_printf(b, ",\"up\":%s,\"probes_say_up\":%s,\"forced\":\"%s\","
-			    "\"forced_reason\":", i->up ? "true" : "false",
-			    i->probed_up ? "true" : "false", force[i->force]);
+	evbuffer_add_printf(b,
+			    ",\"up\":%s,\"probes_say_up\":%s,\"forced\":\"%s\","
+			    "\"forced_reason\":",
+			    i->up ? "true" : "false", i->probed_up ? "true" : "false",
+			    force[i->force]);
 	jstr(b, i->force_reason);
-	evbuffer_add_printf(b, ",\"since\":%lld,\"last_ok\":%s,\"last_reason\":",
-			    (long long)i->since, i->have_result ? (i->last_ok ? "true" : "false")
-							       : "null");
+	evbuffer_add_printf(b,
+			    ",\"since\":%lld,\"last_ok\":%s,\"last_reason\":", (long long)i->since,
+			    i->have_result ? (i->last_ok ? "true" : "false") : "null");
 	jstr(b, i->last_reason);
-	evbuffer_add_printf(b, ",\"last_ms\":%.3f,\"ok_streak\":%u,\"fail_streak\":%u,"
-			    "\"probes_ok\":%llu,\"probes_failed\":%llu}", i->last_ms,
-			    i->ok_streak, i->fail_streak, i->n_ok, i->n_fail);
+	evbuffer_add_printf(b,
+			    ",\"last_ms\":%.3f,\"ok_streak\":%u,\"fail_streak\":%u,"
+			    "\"probes_ok\":%llu,\"probes_failed\":%llu}",
+			    i->last_ms, i->ok_streak, i->fail_streak, i->n_ok, i->n_fail);
 }
 
 static void services_json(struct evbuffer *b, const struct dataset *ds)
@@ -283,10 +288,11 @@ static void services_json(struct evbuffer *b, const struct dataset *ds)
 		jstr(b, svc->name);
 		ADD(b, ",\"datacenters\":[");
 		for (size_t k = 0; k < svc->n_dcs; k++)
-			evbuffer_add_printf(b, "%s{\"name\":\"%s\",\"up\":%s,\"addresses_up\":%u,"
-					    "\"addresses\":%u}", k ? "," : "",
-					    gc->dcs[svc->dcs[k].dc].name, up[k] ? "true" : "false",
-					    n_up[k], total[k]);
+			evbuffer_add_printf(b,
+					    "%s{\"name\":\"%s\",\"up\":%s,\"addresses_up\":%u,"
+					    "\"addresses\":%u}",
+					    k ? "," : "", gc->dcs[svc->dcs[k].dc].name,
+					    up[k] ? "true" : "false", n_up[k], total[k]);
 		ADD(b, "]}");
 	}
 	ADD(b, "]");
@@ -301,7 +307,7 @@ static void status_cb(struct evhttp_request *req, void *arg)
 			    ds->generation);
 	services_json(b, ds);
 	ADD(b, ",\"targets\":[");
-	struct walk w = {.b = b, .first = true};
+	struct walk w = { .b = b, .first = true };
 	health_each(m->health, target_json, &w);
 	ADD(b, "]}\n");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
@@ -310,8 +316,7 @@ static void status_cb(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
-struct metrics *metrics_new(struct event_base *base,
-			    const struct conf_listen *listen,
+struct metrics *metrics_new(struct event_base *base, const struct conf_listen *listen,
 			    struct server *server, struct health *health,
 			    const struct metrics_counters *c)
 {
@@ -339,8 +344,7 @@ struct metrics *metrics_new(struct event_base *base,
 	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
 	evhttp_set_cb(m->http, "/metrics", metrics_cb, m);
 	evhttp_set_cb(m->http, "/status", status_cb, m);
-	log_msg(LOG_LEVEL_INFO, "metrics: serving /metrics and /status on %s",
-		listen->text);
+	log_msg(LOG_LEVEL_INFO, "metrics: serving /metrics and /status on %s", listen->text);
 	return m;
 }
 

@@ -21,8 +21,7 @@ struct metrics_counters {
  * live dataset and counters of server, the targets of health, and c.
  * Start-up only: returns NULL after logging why it cannot listen.
  */
-struct metrics *metrics_new(struct event_base *base,
-			    const struct conf_listen *listen,
+struct metrics *metrics_new(struct event_base *base, const struct conf_listen *listen,
 			    struct server *server, struct health *health,
 			    const struct metrics_counters *c);
 

@@ -17,19 +17,20 @@ int privdrop_check(const struct conf *conf)
 	if (euid == 0) {
 		if (conf->user == NULL)
 			log_msg(LOG_LEVEL_WARNING, "privdrop: running as root: "
-				"set 'user' in 'server' to drop privileges "
-				"once the sockets are bound");
+						   "set 'user' in 'server' to drop privileges "
+						   "once the sockets are bound");
 		return 0;
 	}
 	if (conf->user == NULL)
 		return 0;
 	if (conf->uid != euid || (conf->group != NULL && conf->gid != getegid())) {
-		log_msg(LOG_LEVEL_ERR, "privdrop: cannot switch to user '%s'%s%s%s: "
+		log_msg(LOG_LEVEL_ERR,
+			"privdrop: cannot switch to user '%s'%s%s%s: "
 			"geodnsd runs as uid %u, gid %u, and only root can "
 			"switch (start it as root, or as that user)",
 			conf->user, conf->group ? " and group '" : "",
-			conf->group ? conf->group : "", conf->group ? "'" : "",
-			(unsigned)euid, (unsigned)getegid());
+			conf->group ? conf->group : "", conf->group ? "'" : "", (unsigned)euid,
+			(unsigned)getegid());
 		return -1;
 	}
 	return 0;
@@ -43,8 +44,7 @@ static int verify(uid_t uid, gid_t gid)
 	gid_t rg, eg, sg;
 	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
 		return -1;
-	if (ru != uid || eu != uid || su != uid || rg != gid || eg != gid ||
-	    sg != gid)
+	if (ru != uid || eu != uid || su != uid || rg != gid || eg != gid || sg != gid)
 		return -1;
 	if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0)
 		return -1;
@@ -60,18 +60,23 @@ int privdrop_apply(const struct conf *conf)
 	/* Groups first: after setresuid() we could no longer change them. */
 	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
 	    setresuid(uid, uid, uid) < 0) {
-		log_msg(LOG_LEVEL_ERR, "privdrop: cannot switch to user '%s' "
-			"(uid %u, gid %u): %s", conf->user, (unsigned)uid,
-			(unsigned)gid, strerror(errno));
+		log_msg(LOG_LEVEL_ERR,
+			"privdrop: cannot switch to user '%s' "
+			"(uid %u, gid %u): %s",
+			conf->user, (unsigned)uid, (unsigned)gid, strerror(errno));
 		return -1;
 	}
 	if (verify(uid, gid) < 0) {
-		log_msg(LOG_LEVEL_ERR, "privdrop: switched to user '%s' but root "
-			"privileges could be regained; stopping", conf->user);
+		log_msg(LOG_LEVEL_ERR,
+			"privdrop: switched to user '%s' but root "
+			"privileges could be regained; stopping",
+			conf->user);
 		return -1;
 	}
-	log_msg(LOG_LEVEL_INFO, "privdrop: now running as user '%s' (uid %u), "
-		"group %u", conf->user, (unsigned)uid, (unsigned)gid);
+	log_msg(LOG_LEVEL_INFO,
+		"privdrop: now running as user '%s' (uid %u), "
+		"group %u",
+		conf->user, (unsigned)uid, (unsigned)gid);
 	return 0;
 }
 
@@ -81,9 +86,10 @@ static void check_file(const char *path, const char *what, int must_exist)
 		return;
 	/* access() checks the real IDs, which the drop set too. */
 	if (access(path, R_OK) < 0)
-		log_msg(LOG_LEVEL_WARNING, "privdrop: %s '%s' is not readable as "
-			"uid %u (%s): reloads will fail", what, path,
-			(unsigned)getuid(), strerror(errno));
+		log_msg(LOG_LEVEL_WARNING,
+			"privdrop: %s '%s' is not readable as "
+			"uid %u (%s): reloads will fail",
+			what, path, (unsigned)getuid(), strerror(errno));
 }
 
 void privdrop_check_files(const struct conf *conf)

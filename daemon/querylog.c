@@ -20,14 +20,28 @@ static const char *type_name(uint16_t t, char *buf, size_t size)
 		uint16_t type;
 		const char *name;
 	} names[] = {
-		{RRTYPE_A, "A"},       {RRTYPE_NS, "NS"},       {RRTYPE_CNAME, "CNAME"},
-		{RRTYPE_SOA, "SOA"},   {RRTYPE_PTR, "PTR"},     {RRTYPE_MX, "MX"},
-		{RRTYPE_TXT, "TXT"},   {RRTYPE_AAAA, "AAAA"},   {RRTYPE_SRV, "SRV"},
-		{RRTYPE_DNAME, "DNAME"}, {RRTYPE_DS, "DS"},     {RRTYPE_RRSIG, "RRSIG"},
-		{RRTYPE_NSEC, "NSEC"}, {RRTYPE_NSEC3, "NSEC3"}, {RRTYPE_IXFR, "IXFR"},
-		{RRTYPE_AXFR, "AXFR"}, {RRTYPE_ANY, "ANY"},     {35, "NAPTR"},
-		{52, "TLSA"},          {64, "SVCB"},            {65, "HTTPS"},
-		{257, "CAA"},
+		{ RRTYPE_A, "A" },
+		{ RRTYPE_NS, "NS" },
+		{ RRTYPE_CNAME, "CNAME" },
+		{ RRTYPE_SOA, "SOA" },
+		{ RRTYPE_PTR, "PTR" },
+		{ RRTYPE_MX, "MX" },
+		{ RRTYPE_TXT, "TXT" },
+		{ RRTYPE_AAAA, "AAAA" },
+		{ RRTYPE_SRV, "SRV" },
+		{ RRTYPE_DNAME, "DNAME" },
+		{ RRTYPE_DS, "DS" },
+		{ RRTYPE_RRSIG, "RRSIG" },
+		{ RRTYPE_NSEC, "NSEC" },
+		{ RRTYPE_NSEC3, "NSEC3" },
+		{ RRTYPE_IXFR, "IXFR" },
+		{ RRTYPE_AXFR, "AXFR" },
+		{ RRTYPE_ANY, "ANY" },
+		{ 35, "NAPTR" },
+		{ 52, "TLSA" },
+		{ 64, "SVCB" },
+		{ 65, "HTTPS" },
+		{ 257, "CAA" },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (names[i].type == t)
@@ -50,8 +64,8 @@ static const char *class_name(uint16_t c, char *buf, size_t size)
 
 static const char *rcode_name(unsigned rcode, char *buf, size_t size)
 {
-	static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL",
-					    "NXDOMAIN", "NOTIMP", "REFUSED"};
+	static const char *const names[] = { "NOERROR",  "FORMERR", "SERVFAIL",
+					     "NXDOMAIN", "NOTIMP",  "REFUSED" };
 	if (rcode < sizeof(names) / sizeof(names[0]))
 		return names[rcode];
 	if (rcode == RCODE_BADVERS)
@@ -87,11 +101,9 @@ static void ecs_text(const struct answer_log_entry *e, char *buf, size_t size)
 	buf[0] = '\0';
 	if (c == NULL || !c->ecs)
 		return;
-	if (inet_ntop(c->family == 4 ? AF_INET : AF_INET6, c->addr, addr,
-		      sizeof(addr)) == NULL)
+	if (inet_ntop(c->family == 4 ? AF_INET : AF_INET6, c->addr, addr, sizeof(addr)) == NULL)
 		return;
-	snprintf(buf, size, " ecs %s/%u scope %u", addr, (unsigned)c->prefix,
-		 (unsigned)e->scope);
+	snprintf(buf, size, " ecs %s/%u scope %u", addr, (unsigned)c->prefix, (unsigned)e->scope);
 }
 
 /* Runs on any answering thread: everything is on the stack, and log_msg
@@ -111,9 +123,9 @@ static void querylog_write(const struct answer_log_entry *e)
 	source_text(e->from, src, sizeof(src));
 	ecs_text(e, ecs, sizeof(ecs));
 	const char *flags = (e->flags & HDR_AA) && (e->flags & HDR_TC) ? "aa,tc"
-			    : (e->flags & HDR_AA)			 ? "aa"
-			    : (e->flags & HDR_TC)			 ? "tc"
-									 : "-";
+			    : (e->flags & HDR_AA)                      ? "aa"
+			    : (e->flags & HDR_TC)                      ? "tc"
+								       : "-";
 	log_msg(LOG_LEVEL_INFO, "query: %s %s %s %s %s %s %s %zu%s", src,
 		e->tr == ANSWER_TCP ? "tcp" : "udp", name, class, type,
 		rcode_name(e->rcode, rbuf, sizeof(rbuf)), flags, e->len, ecs);

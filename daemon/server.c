@@ -22,7 +22,7 @@
 #include "dns/log.h"
 #include "dns/xalloc.h"
 
-#define TCP_BACKLOG 128
+#define TCP_BACKLOG    128
 #define TCP_OUTBUF_MAX (256 * 1024) /* stop reading from a client this far behind */
 
 struct tcp_conn;
@@ -44,9 +44,9 @@ struct server {
 	unsigned tcp_conns;
 	unsigned tcp_max;
 	struct timeval tcp_idle;
-	struct tcp_conn *conns;	/* open TCP connections, for shutdown */
-	struct answer_stats stats;	/* TCP answers */
-	struct answer_stats sum;	/* server_stats() result */
+	struct tcp_conn *conns;    /* open TCP connections, for shutdown */
+	struct answer_stats stats; /* TCP answers */
+	struct answer_stats sum;   /* server_stats() result */
 	uint8_t out[ANSWER_BUF_SIZE + 2];
 	uint8_t in[ANSWER_BUF_SIZE];
 };
@@ -107,8 +107,8 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, s->in, qlen);
 		size_t len = answer_query(&s->live->answer, s->in, qlen,
-					  (const struct sockaddr *)&c->peer,
-					  s->out + 2, ANSWER_TCP, &s->stats);
+					  (const struct sockaddr *)&c->peer, s->out + 2, ANSWER_TCP,
+					  &s->stats);
 		if (len == 0)
 			continue;
 		s->out[0] = (uint8_t)(len >> 8);
@@ -136,8 +136,8 @@ static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 		tcp_close(arg);
 }
 
-static void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
-			  struct sockaddr *sa, int salen, void *arg)
+static void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+			  int salen, void *arg)
 {
 	struct listener *l = arg;
 	struct server *s = l->server;
@@ -145,13 +145,11 @@ static void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	if (s->tcp_conns >= s->tcp_max) {
 		/* Over the cap: close at once rather than leave the client
 		 * waiting in the backlog (RFC 7766 6.2.2 lets servers shed). */
-		log_msg(LOG_LEVEL_DEBUG, "server: tcp: connection limit %u reached",
-			s->tcp_max);
+		log_msg(LOG_LEVEL_DEBUG, "server: tcp: connection limit %u reached", s->tcp_max);
 		evutil_closesocket(fd);
 		return;
 	}
-	struct bufferevent *bev = bufferevent_socket_new(s->base, fd,
-							 BEV_OPT_CLOSE_ON_FREE);
+	struct bufferevent *bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		evutil_closesocket(fd);
 		return;
@@ -171,22 +169,19 @@ static void tcp_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
-static int listener_open(struct server *s, struct listener *l,
-			 const struct conf_listen *cl)
+static int listener_open(struct server *s, struct listener *l, const struct conf_listen *cl)
 {
 	l->server = s;
 	l->family = cl->addr.ss_family;
 	int tfd = sock_open(cl, SOCK_STREAM);
 	if (tfd < 0) {
-		log_msg(LOG_LEVEL_ERR, "server: listen %s: tcp: %s", cl->text,
-			strerror(errno));
+		log_msg(LOG_LEVEL_ERR, "server: listen %s: tcp: %s", cl->text, strerror(errno));
 		return -1;
 	}
-	l->tcp = evconnlistener_new(s->base, tcp_accept_cb, l,
-				    LEV_OPT_CLOSE_ON_FREE, TCP_BACKLOG, tfd);
+	l->tcp = evconnlistener_new(s->base, tcp_accept_cb, l, LEV_OPT_CLOSE_ON_FREE, TCP_BACKLOG,
+				    tfd);
 	if (l->tcp == NULL) {
-		log_msg(LOG_LEVEL_ERR, "server: listen %s: tcp: %s", cl->text,
-			strerror(errno));
+		log_msg(LOG_LEVEL_ERR, "server: listen %s: tcp: %s", cl->text, strerror(errno));
 		close(tfd);
 		return -1;
 	}

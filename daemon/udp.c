@@ -21,9 +21,9 @@
 #include "dns/log.h"
 #include "dns/xalloc.h"
 
-#define BATCH 32		/* datagrams per recvmmsg() */
-#define SLOT 4096		/* largest query read, largest UDP answer */
-#define POLL_MS 250		/* how soon a stopping worker notices */
+#define BATCH   32   /* datagrams per recvmmsg() */
+#define SLOT    4096 /* largest query read, largest UDP answer */
+#define POLL_MS 250  /* how soon a stopping worker notices */
 
 /* Room for either pktinfo kind. */
 union ctrl {
@@ -50,7 +50,7 @@ struct worker {
 
 struct udp_workers {
 	struct worker **w;
-	unsigned n;		/* workers allocated (threads: those started) */
+	unsigned n; /* workers allocated (threads: those started) */
 	atomic_bool stop;
 	struct dataset *const *live;
 };
@@ -107,8 +107,8 @@ static int answer_batch(struct worker *w, const struct dataset *ds, int n)
 			continue;
 		}
 		size_t len = answer_query(&ds->answer, w->in[i], w->in_msgs[i].msg_len,
-					  (const struct sockaddr *)&w->from[i],
-					  w->out[k], ANSWER_UDP, &w->stats);
+					  (const struct sockaddr *)&w->from[i], w->out[k],
+					  ANSWER_UDP, &w->stats);
 		if (len == 0)
 			continue;
 		struct msghdr *out = &w->out_msgs[k].msg_hdr;
@@ -189,8 +189,7 @@ static unsigned cpu_count(void)
 	return n > 0 ? (unsigned)n : 1;
 }
 
-struct udp_workers *udp_start(const struct conf *conf, unsigned n,
-			      struct dataset *const *live)
+struct udp_workers *udp_start(const struct conf *conf, unsigned n, struct dataset *const *live)
 {
 	struct udp_workers *all = xcalloc(1, sizeof(*all));
 	all->n = n ? n : cpu_count();

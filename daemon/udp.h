@@ -16,8 +16,7 @@ struct udp_workers;
  * and frees the old one after synchronize_rcu().  Start-up only: returns
  * NULL after logging which address could not be bound.
  */
-struct udp_workers *udp_start(const struct conf *conf, unsigned n,
-			      struct dataset *const *live);
+struct udp_workers *udp_start(const struct conf *conf, unsigned n, struct dataset *const *live);
 
 /* Number of worker threads. */
 unsigned udp_count(const struct udp_workers *w);

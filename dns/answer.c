@@ -18,8 +18,8 @@
 #include "dns/zonedb.h"
 #include "dns/ztree.h"
 
-#define CNAME_CHAIN_MAX 8	/* hops followed before answering as is */
-#define ADDL_MAX 32
+#define CNAME_CHAIN_MAX 8 /* hops followed before answering as is */
+#define ADDL_MAX        32
 
 /* State of one answer as it is built. */
 struct ans {
@@ -30,9 +30,9 @@ struct ans {
 	const struct answer_client *client;
 	const struct sockaddr *from;
 	struct answer_stats *stats;
-	uint8_t scope;		/* widest ECS scope any part of the answer needs */
-	bool servfail;		/* a dynamic answer's policy asked for it */
-	uint32_t zone_hash;	/* apex hash of the first zone (RRL kind) */
+	uint8_t scope;      /* widest ECS scope any part of the answer needs */
+	bool servfail;      /* a dynamic answer's policy asked for it */
+	uint32_t zone_hash; /* apex hash of the first zone (RRL kind) */
 	uint16_t flags;
 	bool truncated;
 	unsigned n_addl;
@@ -42,7 +42,6 @@ struct ans {
 	} addl[ADDL_MAX];
 };
 
-
 static void truncate_answer(struct ans *a)
 {
 	/* RFC 2181 9: the client retries over TCP, so send nothing partial. */
@@ -51,9 +50,8 @@ static void truncate_answer(struct ans *a)
 	pkt_clear_records(a->p);
 }
 
-static void put_set_masked(struct ans *a, enum pkt_section sec,
-			   const uint8_t *owner, const struct zrrset *s,
-			   uint32_t ttl, uint64_t mask)
+static void put_set_masked(struct ans *a, enum pkt_section sec, const uint8_t *owner,
+			   const struct zrrset *s, uint32_t ttl, uint64_t mask)
 {
 	if (a->truncated)
 		return;
@@ -78,13 +76,13 @@ static void put_additional(struct ans *a)
 {
 	for (unsigned i = 0; i < a->n_addl && !a->truncated; i++) {
 		const struct znode *n = a->addl[i].node;
-		static const uint16_t types[2] = {RRTYPE_A, RRTYPE_AAAA};
+		static const uint16_t types[2] = { RRTYPE_A, RRTYPE_AAAA };
 		for (unsigned t = 0; t < 2; t++) {
 			const struct zrrset *s = znode_rrset(n, types[t]);
 			if (s == NULL)
 				continue;
-			if (pkt_put_rrset(a->p, PKT_ADDITIONAL, n->name, RRCLASS_IN,
-					  s, s->ttl) < 0 &&
+			if (pkt_put_rrset(a->p, PKT_ADDITIONAL, n->name, RRCLASS_IN, s, s->ttl) <
+				    0 &&
 			    a->addl[i].required) {
 				/* RFC 9471 3: in-domain glue that does not fit
 				 * means the referral must be retried over TCP. */
@@ -101,8 +99,8 @@ static void put_soa(struct ans *a, const struct zone *z)
 }
 
 /* Descend from the apex towards the name, stopping at the first cut. */
-static void zone_walk(const struct zone *z, const struct dname_split *n,
-		      unsigned apex_label, uint16_t qtype, struct answer_walk *w)
+static void zone_walk(const struct zone *z, const struct dname_split *n, unsigned apex_label,
+		      uint16_t qtype, struct answer_walk *w)
 {
 	const struct znode *node = z->apex;
 	w->referral = false;
@@ -140,9 +138,8 @@ static void answer_any(struct ans *a, const struct znode *n, const uint8_t *owne
 }
 
 /* A and AAAA of a GEO name: chosen for this client by the dyn hooks. */
-static void answer_dyn(struct ans *a, const struct zone *z,
-		       const struct znode *n, const uint8_t *owner,
-		       uint16_t qtype)
+static void answer_dyn(struct ans *a, const struct zone *z, const struct znode *n,
+		       const uint8_t *owner, uint16_t qtype)
 {
 	const struct answer_dyn *h = &a->d->conf.dyn;
 	struct dyn_answer out;
@@ -164,14 +161,13 @@ static void answer_dyn(struct ans *a, const struct zone *z,
  * Answer from node n (the name itself, or the wildcard that covers it) for
  * owner.  Returns the CNAME target to follow, or NULL when done.
  */
-static const uint8_t *answer_node(struct ans *a, const struct zone *z,
-				  const struct znode *n, const uint8_t *owner)
+static const uint8_t *answer_node(struct ans *a, const struct zone *z, const struct znode *n,
+				  const uint8_t *owner)
 {
 	uint16_t qtype = a->q->qtype;
 	if (n->dyn != NULL && (qtype == RRTYPE_A || qtype == RRTYPE_AAAA ||
 			       (qtype == RRTYPE_ANY && n->n_rrsets == 0))) {
-		answer_dyn(a, z, n, owner, qtype == RRTYPE_AAAA ? RRTYPE_AAAA
-								: RRTYPE_A);
+		answer_dyn(a, z, n, owner, qtype == RRTYPE_AAAA ? RRTYPE_AAAA : RRTYPE_A);
 		return NULL;
 	}
 	if (qtype == RRTYPE_ANY && n->n_rrsets > 0) {
@@ -195,8 +191,7 @@ static const uint8_t *answer_node(struct ans *a, const struct zone *z,
 /* The zone to answer name from.  DS at a zone's apex belongs to the parent
  * side of the cut (RFC 4035 3.1.4.1), so when we serve the parent too it
  * answers. */
-static const struct zone *find_zone(const struct answer_data *d,
-				    const struct dname_split *name,
+static const struct zone *find_zone(const struct answer_data *d, const struct dname_split *name,
 				    uint16_t qtype, unsigned *apex_label)
 {
 	const struct zone *z = zonedb_find(d->zones, name, 0, apex_label);
@@ -211,9 +206,8 @@ static const struct zone *find_zone(const struct answer_data *d,
 	return z;
 }
 
-const struct zone *answer_walk(const struct answer_data *d,
-			       const struct dname_split *name, uint16_t qtype,
-			       struct answer_walk *w)
+const struct zone *answer_walk(const struct answer_data *d, const struct dname_split *name,
+			       uint16_t qtype, struct answer_walk *w)
 {
 	unsigned apex_label;
 	const struct zone *z = find_zone(d, name, qtype, &apex_label);
@@ -222,8 +216,7 @@ const struct zone *answer_walk(const struct answer_data *d,
 	return z;
 }
 
-static bool seen_before(const uint8_t *const *seen, unsigned n,
-			const uint8_t *name)
+static bool seen_before(const uint8_t *const *seen, unsigned n, const uint8_t *name)
 {
 	for (unsigned i = 0; i < n; i++)
 		if (dname_equal(seen[i], name))
@@ -280,8 +273,7 @@ static unsigned resolve(struct ans *a)
 	const struct query *q = a->q;
 	if (q->qclass == RRCLASS_CH) {
 		if (explain_match(q))
-			return explain_answer(a->d, q, a->client, a->from, a->p,
-					      &a->flags);
+			return explain_answer(a->d, q, a->client, a->from, a->p, &a->flags);
 		return chaos_answer(&a->d->conf, q, a->p, &a->flags);
 	}
 	if (q->qclass != RRCLASS_IN && q->qclass != RRCLASS_ANY)
@@ -312,8 +304,7 @@ static size_t udp_limit(const struct answer_data *d, const struct query *q)
 	if (!q->edns)
 		return DNS_UDP_MIN;
 	size_t size = q->edns_udp_size < DNS_UDP_MIN ? DNS_UDP_MIN : q->edns_udp_size;
-	size_t max = d->conf.udp_max_payload < DNS_UDP_MIN ? DNS_UDP_MIN
-							   : d->conf.udp_max_payload;
+	size_t max = d->conf.udp_max_payload < DNS_UDP_MIN ? DNS_UDP_MIN : d->conf.udp_max_payload;
 	return size < max ? size : max;
 }
 
@@ -331,9 +322,8 @@ static int source_addr(const struct sockaddr *from, const uint8_t **addr)
 	return 0;
 }
 
-static void put_opt(struct pkt *p, const struct answer_data *d,
-		    const struct query *q, unsigned rcode, uint8_t scope,
-		    const struct sockaddr *from)
+static void put_opt(struct pkt *p, const struct answer_data *d, const struct query *q,
+		    unsigned rcode, uint8_t scope, const struct sockaddr *from)
 {
 	uint8_t rdata[4 + 256 + 4 + 20 + 4 + 24];
 	uint16_t rdlen = 0;
@@ -370,20 +360,19 @@ static void put_opt(struct pkt *p, const struct answer_data *d,
 		c[2] = 0;
 		c[3] = COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN;
 		memcpy(c + 4, q->cookie_client, COOKIE_CLIENT_LEN);
-		cookie_make(q->cookie_client, addr, family == 4 ? 4 : 16,
-			    (uint32_t)time(NULL), c + 4 + COOKIE_CLIENT_LEN);
+		cookie_make(q->cookie_client, addr, family == 4 ? 4 : 16, (uint32_t)time(NULL),
+			    c + 4 + COOKIE_CLIENT_LEN);
 		rdlen = (uint16_t)(rdlen + 4 + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN);
 	}
 	/* RFC 6891 6.1.3: TTL = extended rcode, version 0, flags; RFC 3225 3:
 	 * the DO bit is copied from the query. */
 	uint32_t ttl = (uint32_t)(rcode >> 4) << 24 | (q->edns_flags & EDNS_DO);
-	pkt_put_rr(p, PKT_ADDITIONAL, (const uint8_t *)"", RRTYPE_OPT,
-		   d->conf.udp_max_payload, ttl, rdata, rdlen);
+	pkt_put_rr(p, PKT_ADDITIONAL, (const uint8_t *)"", RRTYPE_OPT, d->conf.udp_max_payload, ttl,
+		   rdata, rdlen);
 }
 
 /* The client as RFC 7871 defines it: the ECS subnet, or the source. */
-static void find_client(const struct query *q, const struct sockaddr *from,
-			struct answer_client *c)
+static void find_client(const struct query *q, const struct sockaddr *from, struct answer_client *c)
 {
 	memset(c, 0, sizeof(*c));
 	if (q->ecs) {
@@ -417,15 +406,15 @@ static bool rate_limited(struct ans *a, const struct query *q, unsigned rcode,
 	if (family == 0)
 		return false;
 	if (q->cookie && q->cookie_server_len > 0 &&
-	    cookie_valid(q->cookie_client, q->cookie_server, q->cookie_server_len,
-			 addr, family == 4 ? 4 : 16, (uint32_t)time(NULL))) {
+	    cookie_valid(q->cookie_client, q->cookie_server, q->cookie_server_len, addr,
+			 family == 4 ? 4 : 16, (uint32_t)time(NULL))) {
 		if (st != NULL)
 			st->cookies_valid++;
 		return false;
 	}
 	uint64_t kind = (uint64_t)rcode << 48 | q->qtype;
-	kind = kind * 0x100000001b3ULL ^ (rcode == RCODE_NOERROR && q->have_question
-						  ? q->qname.hash[0] : a->zone_hash);
+	kind = kind * 0x100000001b3ULL ^
+	       (rcode == RCODE_NOERROR && q->have_question ? q->qname.hash[0] : a->zone_hash);
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
@@ -445,8 +434,8 @@ static bool rate_limited(struct ans *a, const struct query *q, unsigned rcode,
 	}
 }
 
-static void count(struct answer_stats *st, const struct query *q,
-		  unsigned rcode, uint16_t flags, enum answer_transport tr)
+static void count(struct answer_stats *st, const struct query *q, unsigned rcode, uint16_t flags,
+		  enum answer_transport tr)
 {
 	st->rcode[rcode < 24 ? rcode : 23]++;
 	if (q->have_question) {
@@ -463,18 +452,23 @@ static void count(struct answer_stats *st, const struct query *q,
 static void log_answer(const struct ans *a, unsigned rcode, size_t len)
 {
 	const struct query *q = a->q;
-	struct answer_log_entry e = {
-		.from = a->from, .qname = q->have_question ? q->qname.name : NULL,
-		.qtype = q->qtype, .qclass = q->qclass, .rcode = rcode,
-		.flags = a->flags, .tr = a->tr, .client = a->client,
-		.scope = a->scope, .len = len};
+	struct answer_log_entry e = { .from = a->from,
+				      .qname = q->have_question ? q->qname.name : NULL,
+				      .qtype = q->qtype,
+				      .qclass = q->qclass,
+				      .rcode = rcode,
+				      .flags = a->flags,
+				      .tr = a->tr,
+				      .client = a->client,
+				      .scope = a->scope,
+				      .len = len };
 	if (a->d->conf.log_query != NULL)
 		a->d->conf.log_query(&e);
 }
 
-size_t answer_query(const struct answer_data *d, const uint8_t *query,
-		    size_t qlen, const struct sockaddr *from, uint8_t *out,
-		    enum answer_transport tr, struct answer_stats *stats)
+size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t qlen,
+		    const struct sockaddr *from, uint8_t *out, enum answer_transport tr,
+		    struct answer_stats *stats)
 {
 	struct query q;
 	int rc = query_parse(query, qlen, &q);
@@ -494,16 +488,16 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query,
 			  (q.cookie && d->conf.cookies ? 4 + 24 : 0);
 
 	struct pkt p;
-	struct ans a = {.d = d, .q = &q, .p = &p, .tr = tr, .client = &client,
-			 .from = from, .stats = stats};
+	struct ans a = {
+		.d = d, .q = &q, .p = &p, .tr = tr, .client = &client, .from = from, .stats = stats
+	};
 	pkt_start(&p, out, limit - opt_len, query,
 		  q.have_question ? q.question_end : DNS_HEADER_SIZE,
 		  q.have_question ? q.qname.name : NULL);
 	unsigned rcode = (unsigned)rc;
 	if (rc == RCODE_NOERROR)
 		rcode = resolve(&a);
-	if (tr == ANSWER_UDP && d->conf.rrl != NULL &&
-	    rate_limited(&a, &q, rcode, from, stats))
+	if (tr == ANSWER_UDP && d->conf.rrl != NULL && rate_limited(&a, &q, rcode, from, stats))
 		return 0;
 	p.max = limit;
 	if (q.edns)

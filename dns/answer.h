@@ -16,39 +16,39 @@ struct zrrset;
 /* Who a query is answered for: the EDNS Client Subnet when the query has a
  * usable one (RFC 7871), else the packet's source address. */
 struct answer_client {
-	uint8_t family;		/* 4 or 6; 0 when unknown */
-	uint8_t prefix;		/* leading bits of addr that are known */
-	bool ecs;		/* taken from an ECS option */
-	uint8_t addr[16];	/* bits past prefix are zero */
+	uint8_t family;   /* 4 or 6; 0 when unknown */
+	uint8_t prefix;   /* leading bits of addr that are known */
+	bool ecs;         /* taken from an ECS option */
+	uint8_t addr[16]; /* bits past prefix are zero */
 };
 
 /* The per-client answer for a dynamic (GEO) name. */
 struct dyn_answer {
-	const struct zrrset *set;	/* NULL: NODATA */
-	uint64_t mask;		/* bit i set: record i of set is answered */
+	const struct zrrset *set; /* NULL: NODATA */
+	uint64_t mask;            /* bit i set: record i of set is answered */
 	uint32_t ttl;
-	uint8_t scope;		/* ECS scope prefix length this answer holds for */
-	uint8_t rcode;		/* RCODE_SERVFAIL when the policy says so */
-	int16_t service;	/* for counters: which service... */
-	int16_t dc;		/* ...and datacenter answered (-1: none) */
+	uint8_t scope;   /* ECS scope prefix length this answer holds for */
+	uint8_t rcode;   /* RCODE_SERVFAIL when the policy says so */
+	int16_t service; /* for counters: which service... */
+	int16_t dc;      /* ...and datacenter answered (-1: none) */
 };
 
-#define ANSWER_STATS_SERVICES 64	/* services counted per datacenter */
-#define ANSWER_STATS_DCS 64
+#define ANSWER_STATS_SERVICES 64 /* services counted per datacenter */
+#define ANSWER_STATS_DCS      64
 
 /* Counters one answering thread keeps; read (racily, it is fine for
  * counters) by the metrics endpoint. */
 struct answer_stats {
-	uint64_t rcode[24];		/* by final rcode (BADVERS = 16) */
-	uint64_t qtype[256];		/* by query type; 255 = ANY */
-	uint64_t qtype_other;		/* types above 255 */
-	uint64_t dropped;		/* no response sent */
-	uint64_t truncated;		/* TC set */
-	uint64_t tcp;			/* answered over TCP */
-	uint64_t ecs;			/* queries with a valid ECS option */
-	uint64_t rrl_dropped;		/* rate limited: not sent */
-	uint64_t rrl_slipped;		/* rate limited: sent truncated */
-	uint64_t cookies_valid;		/* queries with our valid server cookie */
+	uint64_t rcode[24];     /* by final rcode (BADVERS = 16) */
+	uint64_t qtype[256];    /* by query type; 255 = ANY */
+	uint64_t qtype_other;   /* types above 255 */
+	uint64_t dropped;       /* no response sent */
+	uint64_t truncated;     /* TC set */
+	uint64_t tcp;           /* answered over TCP */
+	uint64_t ecs;           /* queries with a valid ECS option */
+	uint64_t rrl_dropped;   /* rate limited: not sent */
+	uint64_t rrl_slipped;   /* rate limited: sent truncated */
+	uint64_t cookies_valid; /* queries with our valid server cookie */
 	uint64_t geo[ANSWER_STATS_SERVICES][ANSWER_STATS_DCS];
 };
 
@@ -61,26 +61,25 @@ struct answer_dyn {
 	const void *ctx;
 	void (*answer)(const void *ctx, const void *binding, uint16_t qtype,
 		       const struct answer_client *c, struct dyn_answer *out);
-	void (*explain)(const void *ctx, const void *binding,
-			const struct answer_client *c,
+	void (*explain)(const void *ctx, const void *binding, const struct answer_client *c,
 			void (*emit)(void *arg, const char *line), void *arg);
 	bool (*explain_allowed)(const void *ctx, int family, const uint8_t *addr);
 };
 
 /* Server-wide answering settings, part of the published dataset. */
 struct answer_conf {
-	const char *identity;	/* CH TXT id.server / hostname.bind */
-	const char *version;	/* CH TXT version.*; "" refuses them */
-	const uint8_t *nsid;	/* RFC 5001 payload, NULL when off */
+	const char *identity; /* CH TXT id.server / hostname.bind */
+	const char *version;  /* CH TXT version.*; "" refuses them */
+	const uint8_t *nsid;  /* RFC 5001 payload, NULL when off */
 	size_t nsid_len;
 	uint16_t udp_max_payload; /* largest UDP response we send */
-	struct answer_dyn dyn;	/* all NULL when nothing is geo-routed */
+	struct answer_dyn dyn;    /* all NULL when nothing is geo-routed */
 	/* CH TXT [<service>.]status.geodnsd: health state, one line each. */
 	void (*status)(const void *ctx, const char *service,
 		       void (*emit)(void *arg, const char *line), void *arg);
 	const void *status_ctx;
-	struct rrl *rrl;	/* response rate limiting (UDP), NULL: off */
-	bool cookies;		/* answer DNS Cookies (RFC 7873/9018) */
+	struct rrl *rrl; /* response rate limiting (UDP), NULL: off */
+	bool cookies;    /* answer DNS Cookies (RFC 7873/9018) */
 	/* The query log.  log_queries is the one field that changes after the
 	 * data is published: the daemon flips it at run time (SIGUSR1).  Each
 	 * answer reads it with one relaxed load, and only when it is set calls
@@ -103,15 +102,15 @@ enum answer_transport { ANSWER_UDP, ANSWER_TCP };
 /* One answered query, as the query log hook sees it (valid during the
  * call only). */
 struct answer_log_entry {
-	const struct sockaddr *from;	/* source address; NULL when unknown */
-	const uint8_t *qname;		/* lowercase wire name; NULL: no question */
+	const struct sockaddr *from; /* source address; NULL when unknown */
+	const uint8_t *qname;        /* lowercase wire name; NULL: no question */
 	uint16_t qtype, qclass;
-	unsigned rcode;			/* final, extended (BADVERS = 16) */
-	uint16_t flags;			/* header bits the answer set (AA, TC) */
+	unsigned rcode; /* final, extended (BADVERS = 16) */
+	uint16_t flags; /* header bits the answer set (AA, TC) */
 	enum answer_transport tr;
 	const struct answer_client *client; /* the ECS subnet when client->ecs */
-	uint8_t scope;			/* ECS scope sent back */
-	size_t len;			/* response size in octets */
+	uint8_t scope;                      /* ECS scope sent back */
+	size_t len;                         /* response size in octets */
 };
 
 struct dname_split;
@@ -120,17 +119,16 @@ struct znode;
 
 /* Where a name leads inside the zone that serves it. */
 struct answer_walk {
-	const struct znode *node;	/* deepest existing node, or the cut */
-	bool exact;			/* node is the name itself */
-	bool referral;			/* node is a cut above or at the name */
+	const struct znode *node; /* deepest existing node, or the cut */
+	bool exact;               /* node is the name itself */
+	bool referral;            /* node is a cut above or at the name */
 };
 
 /* Find the zone for name (longest match; DS goes to the parent side) and
  * walk it.  Returns the zone, or NULL when no zone serves the name (then *w
  * is untouched).  Used by explain; the query path uses the same code. */
-const struct zone *answer_walk(const struct answer_data *d,
-			       const struct dname_split *name, uint16_t qtype,
-			       struct answer_walk *w);
+const struct zone *answer_walk(const struct answer_data *d, const struct dname_split *name,
+			       uint16_t qtype, struct answer_walk *w);
 
 /*
  * Answer the query in query[0..qlen), received from `from` (AF_INET or
@@ -140,8 +138,8 @@ const struct zone *answer_walk(const struct answer_data *d,
  * short for a header, or a response sent to us).  Allocates nothing; reads d
  * only, so any number of threads may answer from one dataset at once.
  */
-size_t answer_query(const struct answer_data *d, const uint8_t *query,
-		    size_t qlen, const struct sockaddr *from, uint8_t *out,
-		    enum answer_transport tr, struct answer_stats *stats);
+size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t qlen,
+		    const struct sockaddr *from, uint8_t *out, enum answer_transport tr,
+		    struct answer_stats *stats);
 
 #endif

@@ -37,8 +37,8 @@ static bool name_is(const struct query *q, const uint8_t *name, size_t size)
 	return q->qname.len == size && memcmp(q->qname.name, name, size) == 0;
 }
 
-unsigned chaos_answer(const struct answer_conf *c, const struct query *q,
-		      struct pkt *p, uint16_t *flags)
+unsigned chaos_answer(const struct answer_conf *c, const struct query *q, struct pkt *p,
+		      uint16_t *flags)
 {
 	const char *text = NULL;
 	if (name_is(q, VERSION_BIND, sizeof(VERSION_BIND)) ||
@@ -57,8 +57,8 @@ unsigned chaos_answer(const struct answer_conf *c, const struct query *q,
 	int len = chaos_txt_rdata(text, rdata, sizeof(rdata));
 	if (len < 0)
 		return RCODE_SERVFAIL;
-	if (pkt_put_rr(p, PKT_ANSWER, q->qname.name, RRTYPE_TXT, RRCLASS_CH, 0,
-		       rdata, (uint16_t)len) < 0) {
+	if (pkt_put_rr(p, PKT_ANSWER, q->qname.name, RRTYPE_TXT, RRCLASS_CH, 0, rdata,
+		       (uint16_t)len) < 0) {
 		*flags |= HDR_TC;
 		pkt_clear_records(p);
 	}

@@ -13,8 +13,8 @@ struct query;
  * and hostname.bind.  Sets AA in *flags when answering.  Returns the rcode:
  * NOERROR (with the TXT, or empty for other types), REFUSED for other names
  * or when the item is configured off. */
-unsigned chaos_answer(const struct answer_conf *c, const struct query *q,
-		      struct pkt *p, uint16_t *flags);
+unsigned chaos_answer(const struct answer_conf *c, const struct query *q, struct pkt *p,
+		      uint16_t *flags);
 
 /* Encode text as TXT RDATA (character-strings of at most 255 octets) into
  * out of size cap.  Returns the RDATA length, or -1 if it does not fit. */

@@ -21,12 +21,22 @@ int cookie_random_secret(uint8_t s[16])
 /* ---- SipHash-2-4 (Aumasson and Bernstein), as RFC 9018 4.4 requires ---- */
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                             \
-	do {                                                                 \
-		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);    \
-		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                       \
-		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                       \
-		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);    \
+#define SIPROUND                   \
+	do {                       \
+		v0 += v1;          \
+		v1 = ROTL(v1, 13); \
+		v1 ^= v0;          \
+		v0 = ROTL(v0, 32); \
+		v2 += v3;          \
+		v3 = ROTL(v3, 16); \
+		v3 ^= v2;          \
+		v0 += v3;          \
+		v3 = ROTL(v3, 21); \
+		v3 ^= v0;          \
+		v2 += v1;          \
+		v1 = ROTL(v1, 17); \
+		v1 ^= v2;          \
+		v2 = ROTL(v2, 32); \
 	} while (0)
 
 static uint64_t le64(const uint8_t *p)
@@ -77,8 +87,8 @@ static uint64_t cookie_hash(const uint8_t cc[COOKIE_CLIENT_LEN], const uint8_t h
 	return cookie_siphash24(secret, in, COOKIE_CLIENT_LEN + 8 + addr_len);
 }
 
-void cookie_make(const uint8_t cc[COOKIE_CLIENT_LEN], const uint8_t *addr,
-		 size_t addr_len, uint32_t now, uint8_t out[COOKIE_SERVER_LEN])
+void cookie_make(const uint8_t cc[COOKIE_CLIENT_LEN], const uint8_t *addr, size_t addr_len,
+		 uint32_t now, uint8_t out[COOKIE_SERVER_LEN])
 {
 	out[0] = 1; /* version */
 	out[1] = out[2] = out[3] = 0;
@@ -91,14 +101,13 @@ void cookie_make(const uint8_t cc[COOKIE_CLIENT_LEN], const uint8_t *addr,
 		out[8 + i] = (uint8_t)(h >> (8 * i));
 }
 
-bool cookie_valid(const uint8_t cc[COOKIE_CLIENT_LEN], const uint8_t *srv,
-		  size_t srv_len, const uint8_t *addr, size_t addr_len,
-		  uint32_t now)
+bool cookie_valid(const uint8_t cc[COOKIE_CLIENT_LEN], const uint8_t *srv, size_t srv_len,
+		  const uint8_t *addr, size_t addr_len, uint32_t now)
 {
 	if (srv_len != COOKIE_SERVER_LEN || srv[0] != 1)
 		return false;
-	uint32_t t = (uint32_t)srv[4] << 24 | (uint32_t)srv[5] << 16 |
-		     (uint32_t)srv[6] << 8 | srv[7];
+	uint32_t t =
+		(uint32_t)srv[4] << 24 | (uint32_t)srv[5] << 16 | (uint32_t)srv[6] << 8 | srv[7];
 	/* Serial arithmetic (RFC 1982) on the 32-bit time. */
 	int32_t age = (int32_t)(now - t);
 	if (age > 3600 || age < -300)

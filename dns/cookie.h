@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define COOKIE_CLIENT_LEN 8
-#define COOKIE_SERVER_LEN 16	/* RFC 9018: version, reserved, time, hash */
+#define COOKIE_SERVER_LEN 16 /* RFC 9018: version, reserved, time, hash */
 
 /* The server secret for SipHash-2-4; 16 octets.  Set it once at start-up
  * (random) or from configuration so that servers of one cluster agree. */
@@ -22,13 +22,12 @@ int cookie_random_secret(uint8_t secret[16]);
  * (seconds).  True when it is one we made within the last hour (and not
  * more than 5 minutes in the future, RFC 9018 4.3).
  */
-bool cookie_valid(const uint8_t cc[COOKIE_CLIENT_LEN], const uint8_t *srv,
-		  size_t srv_len, const uint8_t *addr, size_t addr_len,
-		  uint32_t now);
+bool cookie_valid(const uint8_t cc[COOKIE_CLIENT_LEN], const uint8_t *srv, size_t srv_len,
+		  const uint8_t *addr, size_t addr_len, uint32_t now);
 
 /* Make a fresh server cookie for cc and addr at time now into out. */
-void cookie_make(const uint8_t cc[COOKIE_CLIENT_LEN], const uint8_t *addr,
-		 size_t addr_len, uint32_t now, uint8_t out[COOKIE_SERVER_LEN]);
+void cookie_make(const uint8_t cc[COOKIE_CLIENT_LEN], const uint8_t *addr, size_t addr_len,
+		 uint32_t now, uint8_t out[COOKIE_SERVER_LEN]);
 
 /* SipHash-2-4 of in with a 16-octet key (exposed for its test vectors). */
 uint64_t cookie_siphash24(const uint8_t key[16], const uint8_t *in, size_t len);

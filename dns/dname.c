@@ -6,14 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#define L(c) ((c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c))
-#define R4(b) L(b), L(b + 1), L(b + 2), L(b + 3)
+#define L(c)   ((c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c))
+#define R4(b)  L(b), L(b + 1), L(b + 2), L(b + 3)
 #define R16(b) R4(b), R4(b + 4), R4(b + 8), R4(b + 12)
 #define R64(b) R16(b), R16(b + 16), R16(b + 32), R16(b + 48)
-const uint8_t dname_lower[256] = {R64(0), R64(64), R64(128), R64(192)};
+const uint8_t dname_lower[256] = { R64(0), R64(64), R64(128), R64(192) };
 
 /* FNV-1a over each label (length octet included), folded from the root. */
-#define HASH_SEED 2166136261u
+#define HASH_SEED  2166136261u
 #define HASH_PRIME 16777619u
 
 static uint32_t hash_label(uint32_t h, const uint8_t *label)
@@ -33,8 +33,7 @@ static void split_hashes(struct dname_split *s)
 	}
 }
 
-int dname_parse_query(const uint8_t *pkt, size_t len, size_t off,
-		      struct dname_split *out)
+int dname_parse_query(const uint8_t *pkt, size_t len, size_t off, struct dname_split *out)
 {
 	size_t n = 0;
 	unsigned labels = 0;
@@ -181,8 +180,7 @@ char *dname_to_str(const uint8_t *name, char *buf, size_t size)
 		uint8_t ll = *name++;
 		for (unsigned i = 0; i < ll && o + 1 < size; i++, name++) {
 			uint8_t c = *name;
-			if (c == '.' || c == '\\' || c == '"' || c == ';' ||
-			    c == '(' || c == ')') {
+			if (c == '.' || c == '\\' || c == '"' || c == ';' || c == '(' || c == ')') {
 				o += (size_t)snprintf(buf + o, size - o, "\\%c", c);
 			} else if (c <= 0x20 || c >= 0x7F) {
 				o += (size_t)snprintf(buf + o, size - o, "\\%03u", c);

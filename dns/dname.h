@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DNAME_MAXLEN 255	/* RFC 1035 2.3.4, wire octets incl. root */
-#define DNAME_MAXLABELS 128	/* 127 one-octet labels + root */
+#define DNAME_MAXLEN    255 /* RFC 1035 2.3.4, wire octets incl. root */
+#define DNAME_MAXLABELS 128 /* 127 one-octet labels + root */
 
 /*
  * A name split into labels, lowercased, with a hash of every suffix.
@@ -19,8 +19,8 @@
  * its names the same way (dname_hash()).
  */
 struct dname_split {
-	uint8_t name[DNAME_MAXLEN];	/* lowercase wire form */
-	uint8_t len;			/* octets including the root label */
+	uint8_t name[DNAME_MAXLEN]; /* lowercase wire form */
+	uint8_t len;                /* octets including the root label */
 	uint8_t labels;
 	uint8_t label[DNAME_MAXLABELS];
 	uint32_t hash[DNAME_MAXLABELS + 1];
@@ -34,8 +34,7 @@ struct dname_split {
  * has a label over 63 octets or a pointer/extended label type, or is over
  * 255 octets.
  */
-int dname_parse_query(const uint8_t *pkt, size_t len, size_t off,
-		      struct dname_split *out);
+int dname_parse_query(const uint8_t *pkt, size_t len, size_t off, struct dname_split *out);
 
 /*
  * Skip a possibly-compressed name at pkt[off] without copying it.  Pointers

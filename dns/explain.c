@@ -16,16 +16,15 @@
 #include "dns/rrtype.h"
 #include "dns/ztree.h"
 
-static const uint8_t SUFFIX[] = "\7explain\7geodnsd";	/* + root */
-static const uint8_t STATUS[] = "\6status\7geodnsd";	/* + root */
+static const uint8_t SUFFIX[] = "\7explain\7geodnsd"; /* + root */
+static const uint8_t STATUS[] = "\6status\7geodnsd";  /* + root */
 
 /* True when the name's last labels are suffix (n octets with the root):
  * the cut must fall on a label boundary, or "x\7explain..." inside a
  * longer label would match and be split mid-label. */
 static bool ends_with(const struct query *q, const uint8_t *suffix, size_t n)
 {
-	if (q->qname.len < n ||
-	    memcmp(q->qname.name + q->qname.len - n, suffix, n) != 0)
+	if (q->qname.len < n || memcmp(q->qname.name + q->qname.len - n, suffix, n) != 0)
 		return false;
 	size_t cut = q->qname.len - n;
 	if (cut == 0)
@@ -46,7 +45,7 @@ struct emitter {
 	struct pkt *p;
 	const uint8_t *owner;
 	bool full;
-	unsigned dropped;	/* lines that did not fit */
+	unsigned dropped; /* lines that did not fit */
 };
 
 static void emit_line(void *arg, const char *line)
@@ -58,20 +57,19 @@ static void emit_line(void *arg, const char *line)
 		e->dropped++;
 		return;
 	}
-	if (pkt_put_rr(e->p, PKT_ANSWER, e->owner, RRTYPE_TXT, RRCLASS_CH, 0,
-		       rdata, (uint16_t)len) < 0) {
+	if (pkt_put_rr(e->p, PKT_ANSWER, e->owner, RRTYPE_TXT, RRCLASS_CH, 0, rdata,
+		       (uint16_t)len) < 0) {
 		e->full = true;
 		e->dropped++;
 	}
 }
 
-#define NOTE_ROOM 160	/* kept free for the "N more lines" note */
+#define NOTE_ROOM 160 /* kept free for the "N more lines" note */
 
 /* Lines that did not fit: over UDP, TC so the client retries over TCP;
  * over TCP (no retry can help past 64 KiB), keep what fit and say how
  * to ask for less. */
-static void finish_lines(struct emitter *e, size_t max, uint16_t *flags,
-			 const char *hint)
+static void finish_lines(struct emitter *e, size_t max, uint16_t *flags, const char *hint)
 {
 	e->p->max = max;
 	if (!e->full)
@@ -82,8 +80,10 @@ static void finish_lines(struct emitter *e, size_t max, uint16_t *flags,
 		return;
 	}
 	char note[NOTE_ROOM];
-	snprintf(note, sizeof(note), "... %u more lines did not fit in one "
-		 "message; %s", e->dropped, hint);
+	snprintf(note, sizeof(note),
+		 "... %u more lines did not fit in one "
+		 "message; %s",
+		 e->dropped, hint);
 	e->full = false;
 	emit_line(e, note);
 }
@@ -103,34 +103,35 @@ static bool allowed(const struct answer_data *d, const struct sockaddr *from)
 		return false;
 	if (d->conf.dyn.explain_allowed != NULL)
 		return d->conf.dyn.explain_allowed(d->conf.dyn.ctx, family, addr);
-	static const uint8_t v6_loopback[16] = {[15] = 1};
+	static const uint8_t v6_loopback[16] = { [15] = 1 };
 	return (family == 4 && addr[0] == 127) ||
 	       (family == 6 && memcmp(addr, v6_loopback, 16) == 0);
 }
 
 /* Lines for names that are not geo-routed. */
-static void explain_static(const struct answer_walk *w, const char *name,
-			   struct emitter *e)
+static void explain_static(const struct answer_walk *w, const char *name, struct emitter *e)
 {
 	char line[DNAME_MAXLEN * 4 + 128];
 	if (w->referral)
-		snprintf(line, sizeof(line), "%s: delegated (referral); not geo-routed, "
-			 "ecs scope /0", name);
-	else if (!w->exact && w->node->wild == NULL)
-		snprintf(line, sizeof(line), "%s: does not exist (NXDOMAIN); ecs scope /0",
+		snprintf(line, sizeof(line),
+			 "%s: delegated (referral); not geo-routed, "
+			 "ecs scope /0",
 			 name);
+	else if (!w->exact && w->node->wild == NULL)
+		snprintf(line, sizeof(line), "%s: does not exist (NXDOMAIN); ecs scope /0", name);
 	else
-		snprintf(line, sizeof(line), "%s: static records%s; the same for every "
-			 "client, ecs scope /0", name,
-			 w->exact ? "" : " (from a wildcard)");
+		snprintf(line, sizeof(line),
+			 "%s: static records%s; the same for every "
+			 "client, ecs scope /0",
+			 name, w->exact ? "" : " (from a wildcard)");
 	emit_line(e, line);
 }
 
 /* status.geodnsd, or <service>.status.geodnsd for one service. */
-static unsigned status_answer(const struct answer_data *d, const struct query *q,
-			      struct pkt *p, uint16_t *flags)
+static unsigned status_answer(const struct answer_data *d, const struct query *q, struct pkt *p,
+			      uint16_t *flags)
 {
-	struct emitter e = {.p = p, .owner = q->qname.name};
+	struct emitter e = { .p = p, .owner = q->qname.name };
 	char service[64] = "";
 	size_t prefix = q->qname.len - sizeof(STATUS);
 	if (prefix > 0) {
@@ -145,16 +146,14 @@ static unsigned status_answer(const struct answer_data *d, const struct query *q
 	if (d->conf.status == NULL)
 		emit_line(&e, "no health information");
 	else
-		d->conf.status(d->conf.status_ctx, prefix > 0 ? service : NULL,
-			       emit_line, &e);
+		d->conf.status(d->conf.status_ctx, prefix > 0 ? service : NULL, emit_line, &e);
 	finish_lines(&e, max, flags, "ask <service>.status.geodnsd for one service");
 	return RCODE_NOERROR;
 }
 
 unsigned explain_answer(const struct answer_data *d, const struct query *q,
-			const struct answer_client *client,
-			const struct sockaddr *from, struct pkt *p,
-			uint16_t *flags)
+			const struct answer_client *client, const struct sockaddr *from,
+			struct pkt *p, uint16_t *flags)
 {
 	if (!allowed(d, from))
 		return RCODE_REFUSED;
@@ -173,7 +172,7 @@ unsigned explain_answer(const struct answer_data *d, const struct query *q,
 	char str[DNAME_MAXLEN * 4 + 2];
 	dname_to_str(target, str, sizeof(str));
 
-	struct emitter e = {.p = p, .owner = q->qname.name};
+	struct emitter e = { .p = p, .owner = q->qname.name };
 	struct answer_walk w;
 	if (answer_walk(d, &name, RRTYPE_A, &w) == NULL) {
 		char line[DNAME_MAXLEN * 4 + 128];

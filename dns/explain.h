@@ -22,8 +22,7 @@ bool explain_match(const struct query *q);
  * an answer; others get REFUSED.  Returns the rcode.
  */
 unsigned explain_answer(const struct answer_data *d, const struct query *q,
-			const struct answer_client *client,
-			const struct sockaddr *from, struct pkt *p,
-			uint16_t *flags);
+			const struct answer_client *client, const struct sockaddr *from,
+			struct pkt *p, uint16_t *flags);
 
 #endif

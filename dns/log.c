@@ -16,9 +16,8 @@ static _Atomic int max_level = LOG_LEVEL_INFO;
 static _Atomic int target = LOG_TARGET_STDERR;
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_ERR] = "error",   [LOG_LEVEL_WARNING] = "warning",
-	[LOG_LEVEL_NOTICE] = "notice", [LOG_LEVEL_INFO] = "info",
-	[LOG_LEVEL_DEBUG] = "debug",
+	[LOG_LEVEL_ERR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
+	[LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
 };
 
 void log_set_level(enum log_level level)
@@ -83,8 +82,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-void diag_report(struct diag *d, enum log_level level, const char *file,
-		 unsigned line, const char *fmt, ...)
+void diag_report(struct diag *d, enum log_level level, const char *file, unsigned line,
+		 const char *fmt, ...)
 {
 	char msg[1536], where[600] = "";
 	va_list ap;
@@ -102,8 +101,7 @@ void diag_report(struct diag *d, enum log_level level, const char *file,
 		snprintf(where, sizeof(where), "%s: ", file);
 
 	if (d->print)
-		fprintf(stderr, "%s%s%s\n", where,
-			level <= LOG_LEVEL_ERR ? "" : "warning: ", msg);
+		fprintf(stderr, "%s%s%s\n", where, level <= LOG_LEVEL_ERR ? "" : "warning: ", msg);
 	else
 		log_msg(level, "%s%s", where, msg);
 }

@@ -16,8 +16,8 @@ enum log_level {
 
 /* Where log lines go. */
 enum log_target {
-	LOG_TARGET_STDERR = 0,	/* the default; journald reads it under systemd */
-	LOG_TARGET_SYSLOG = 1,	/* syslog(3), facility LOG_DAEMON, ident "geodnsd" */
+	LOG_TARGET_STDERR = 0, /* the default; journald reads it under systemd */
+	LOG_TARGET_SYSLOG = 1, /* syslog(3), facility LOG_DAEMON, ident "geodnsd" */
 };
 
 /* Messages above this level are dropped.  Default LOG_LEVEL_INFO.  Any
@@ -42,8 +42,7 @@ int log_level_parse(const char *name, enum log_level *level);
  * syslog gets the level as its priority.  Thread-safe: each line is written
  * whole.  Callers start the text with the subsystem and object:
  * "zones: example.com: ...". */
-void log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
@@ -56,13 +55,12 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 struct diag {
 	unsigned errors;
 	unsigned warnings;
-	int print;	/* 1: write to stderr as "file:line: ..."; 0: log_msg */
+	int print; /* 1: write to stderr as "file:line: ..."; 0: log_msg */
 };
 
 /* Report one problem.  file may be NULL (then no "file:" part), line 0 means
  * no line.  level is LOG_LEVEL_ERR or LOG_LEVEL_WARNING. */
-void diag_report(struct diag *d, enum log_level level, const char *file,
-		 unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+void diag_report(struct diag *d, enum log_level level, const char *file, unsigned line,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #endif

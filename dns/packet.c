@@ -23,8 +23,8 @@ static void put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query,
-	       size_t question_end, const uint8_t *qname)
+void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query, size_t question_end,
+	       const uint8_t *qname)
 {
 	p->buf = buf;
 	p->max = max;
@@ -84,8 +84,7 @@ static int put_name(struct pkt *p, const uint8_t *name)
 	return 0;
 }
 
-static int put_rdata(struct pkt *p, uint16_t type, const uint8_t *rd,
-		     uint16_t rdlen)
+static int put_rdata(struct pkt *p, uint16_t type, const uint8_t *rd, uint16_t rdlen)
 {
 	uint16_t names[2];
 	unsigned n = rdata_compressible_names(type, rd, rdlen, names);
@@ -108,9 +107,8 @@ static int put_rdata(struct pkt *p, uint16_t type, const uint8_t *rd,
 	return 0;
 }
 
-static int put_rr(struct pkt *p, const uint8_t *owner, uint16_t type,
-		  uint16_t rrclass, uint32_t ttl, const uint8_t *rd,
-		  uint16_t rdlen, bool compress)
+static int put_rr(struct pkt *p, const uint8_t *owner, uint16_t type, uint16_t rrclass,
+		  uint32_t ttl, const uint8_t *rd, uint16_t rdlen, bool compress)
 {
 	if (put_name(p, owner) < 0 || p->len + 10 > p->max)
 		return -1;
@@ -129,9 +127,8 @@ static int put_rr(struct pkt *p, const uint8_t *owner, uint16_t type,
 	return 0;
 }
 
-int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec,
-			 const uint8_t *owner, uint16_t rrclass,
-			 const struct zrrset *s, uint32_t ttl, uint64_t mask)
+int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
+			 uint16_t rrclass, const struct zrrset *s, uint32_t ttl, uint64_t mask)
 {
 	size_t len0 = p->len;
 	unsigned comp0 = p->n_comp, n = 0;
@@ -154,15 +151,14 @@ int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec,
 	return 0;
 }
 
-int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
-		  uint16_t rrclass, const struct zrrset *s, uint32_t ttl)
+int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner, uint16_t rrclass,
+		  const struct zrrset *s, uint32_t ttl)
 {
 	return pkt_put_rrset_masked(p, sec, owner, rrclass, s, ttl, ~UINT64_C(0));
 }
 
-int pkt_put_rr(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
-	       uint16_t type, uint16_t rrclass, uint32_t ttl,
-	       const uint8_t *rdata, uint16_t rdlen)
+int pkt_put_rr(struct pkt *p, enum pkt_section sec, const uint8_t *owner, uint16_t type,
+	       uint16_t rrclass, uint32_t ttl, const uint8_t *rdata, uint16_t rdlen)
 {
 	size_t len0 = p->len;
 	unsigned comp0 = p->n_comp;

@@ -25,7 +25,7 @@ struct pkt {
 	uint16_t count[3];
 	unsigned n_comp;
 	struct {
-		const uint8_t *name;	/* wire name equal to what sits at off */
+		const uint8_t *name; /* wire name equal to what sits at off */
 		uint16_t off;
 	} comp[PKT_COMP_MAX];
 };
@@ -35,25 +35,23 @@ struct pkt {
  * QR, clear AA/TC/RA/AD/Z and the counts, QDCOUNT 1 when a question was
  * copied.  qname (lowercase wire) is registered for compression at offset 12
  * when not NULL. */
-void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query,
-	       size_t question_end, const uint8_t *qname);
+void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query, size_t question_end,
+	       const uint8_t *qname);
 
 /* Append an RRset with the given owner name (any case, wire form), class
  * and TTL.  Names in RDATA are compressed for RFC 1035 types only.  Returns
  * 0, or -1 when it does not fit (the packet is left as it was). */
-int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
-		  uint16_t rrclass, const struct zrrset *s, uint32_t ttl);
+int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner, uint16_t rrclass,
+		  const struct zrrset *s, uint32_t ttl);
 
 /* The same, only the records whose bit is set in mask (bit i = record i;
  * records past 63 are always included). */
-int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec,
-			 const uint8_t *owner, uint16_t rrclass,
-			 const struct zrrset *s, uint32_t ttl, uint64_t mask);
+int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
+			 uint16_t rrclass, const struct zrrset *s, uint32_t ttl, uint64_t mask);
 
 /* Append one record with raw RDATA (no compression inside).  0 or -1. */
-int pkt_put_rr(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
-	       uint16_t type, uint16_t rrclass, uint32_t ttl,
-	       const uint8_t *rdata, uint16_t rdlen);
+int pkt_put_rr(struct pkt *p, enum pkt_section sec, const uint8_t *owner, uint16_t type,
+	       uint16_t rrclass, uint32_t ttl, const uint8_t *rdata, uint16_t rdlen);
 
 /* Drop every record after the question (used when setting TC). */
 void pkt_clear_records(struct pkt *p);

@@ -84,8 +84,8 @@ static int parse_opt_rdata(const uint8_t *p, size_t rdlen, struct query *q)
 }
 
 /* Walk the additional section; pick out the OPT record. */
-static int parse_additional(const uint8_t *pkt, size_t len, size_t off,
-			    unsigned count, struct query *q)
+static int parse_additional(const uint8_t *pkt, size_t len, size_t off, unsigned count,
+			    struct query *q)
 {
 	bool seen_opt = false;
 	for (unsigned i = 0; i < count; i++) {
@@ -140,8 +140,7 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 	uint16_t qdcount = rd16(pkt + 4), ancount = rd16(pkt + 6);
 	uint16_t nscount = rd16(pkt + 8), arcount = rd16(pkt + 10);
 	if (qdcount != 1)
-		return HDR_OPCODE(q->flags) != OPCODE_QUERY ? RCODE_NOTIMP
-							    : RCODE_FORMERR;
+		return HDR_OPCODE(q->flags) != OPCODE_QUERY ? RCODE_NOTIMP : RCODE_FORMERR;
 	if (parse_question(pkt, len, q) < 0)
 		return RCODE_FORMERR;
 	if (HDR_OPCODE(q->flags) != OPCODE_QUERY)

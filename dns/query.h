@@ -16,26 +16,26 @@ struct query {
 	uint16_t flags;
 	uint16_t qtype;
 	uint16_t qclass;
-	bool have_question;	/* question parsed: echo pkt[12..question_end) */
+	bool have_question; /* question parsed: echo pkt[12..question_end) */
 	size_t question_end;
 	struct dname_split qname;
 
-	bool edns;		/* a well-formed OPT record was present */
+	bool edns; /* a well-formed OPT record was present */
 	uint16_t edns_udp_size;
 	uint8_t edns_version;
-	uint16_t edns_flags;	/* DO bit etc. (RFC 6891 6.1.4) */
-	bool nsid;		/* NSID option present (RFC 5001) */
+	uint16_t edns_flags; /* DO bit etc. (RFC 6891 6.1.4) */
+	bool nsid;           /* NSID option present (RFC 5001) */
 
-	bool ecs;		/* a valid ECS option (RFC 7871 6) */
-	uint16_t ecs_family;	/* 1 IPv4, 2 IPv6 */
-	uint8_t ecs_source;	/* SOURCE PREFIX-LENGTH */
-	uint8_t ecs_addr_len;	/* octets of ADDRESS as sent */
-	uint8_t ecs_addr[16];	/* zero-padded */
+	bool ecs;             /* a valid ECS option (RFC 7871 6) */
+	uint16_t ecs_family;  /* 1 IPv4, 2 IPv6 */
+	uint8_t ecs_source;   /* SOURCE PREFIX-LENGTH */
+	uint8_t ecs_addr_len; /* octets of ADDRESS as sent */
+	uint8_t ecs_addr[16]; /* zero-padded */
 
-	bool cookie;		/* a well-formed COOKIE option (RFC 7873 4) */
+	bool cookie; /* a well-formed COOKIE option (RFC 7873 4) */
 	uint8_t cookie_client[8];
 	uint8_t cookie_server[32];
-	uint8_t cookie_server_len;	/* 0: the client has none yet */
+	uint8_t cookie_server_len; /* 0: the client has none yet */
 };
 
 /* query_parse() result beyond an rcode: the packet gets no answer at all. */

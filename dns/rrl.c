@@ -9,15 +9,15 @@
 
 #include "dns/xalloc.h"
 
-#define TABLE_SIZE 65536	/* buckets; a collision just shares or resets one */
-#define STRIPES 64
-#define MILLI 1000
+#define TABLE_SIZE 65536 /* buckets; a collision just shares or resets one */
+#define STRIPES    64
+#define MILLI      1000
 
 struct bucket {
 	uint64_t key;
 	uint64_t last_ms;
-	int64_t tokens;		/* thousandths of a response */
-	uint32_t limited;	/* responses limited since it started */
+	int64_t tokens;   /* thousandths of a response */
+	uint32_t limited; /* responses limited since it started */
 };
 
 struct rrl {
@@ -26,8 +26,7 @@ struct rrl {
 	struct bucket table[TABLE_SIZE];
 };
 
-struct rrl *rrl_new(unsigned rate, unsigned slip, unsigned v4_prefix,
-		    unsigned v6_prefix)
+struct rrl *rrl_new(unsigned rate, unsigned slip, unsigned v4_prefix, unsigned v6_prefix)
 {
 	struct rrl *r = xcalloc(1, sizeof(*r));
 	r->rate = rate;
@@ -74,8 +73,8 @@ static uint64_t prefix_key(const struct rrl *r, int family, const uint8_t *addr)
 	return h;
 }
 
-enum rrl_verdict rrl_account(struct rrl *r, int family, const uint8_t *addr,
-			     uint64_t kind_hash, uint64_t now_ms)
+enum rrl_verdict rrl_account(struct rrl *r, int family, const uint8_t *addr, uint64_t kind_hash,
+			     uint64_t now_ms)
 {
 	uint64_t key = mix(prefix_key(r, family, addr), kind_hash) | 1;
 	size_t slot = key & (TABLE_SIZE - 1);

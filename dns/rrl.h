@@ -8,9 +8,9 @@ struct rrl;
 
 /* What to do with a response. */
 enum rrl_verdict {
-	RRL_PASS,	/* send it */
-	RRL_DROP,	/* send nothing */
-	RRL_SLIP,	/* send it truncated (TC, no records): a real client
+	RRL_PASS, /* send it */
+	RRL_DROP, /* send nothing */
+	RRL_SLIP, /* send it truncated (TC, no records): a real client
 			 * retries over TCP, a spoofed victim gets little */
 };
 
@@ -21,8 +21,7 @@ enum rrl_verdict {
  * (0: never).  The table has a fixed size; nothing is allocated per query.
  * Aborts on OOM (control plane).
  */
-struct rrl *rrl_new(unsigned rate, unsigned slip, unsigned v4_prefix,
-		    unsigned v6_prefix);
+struct rrl *rrl_new(unsigned rate, unsigned slip, unsigned v4_prefix, unsigned v6_prefix);
 
 /* Free; NULL is a no-op. */
 void rrl_free(struct rrl *r);
@@ -32,7 +31,7 @@ void rrl_free(struct rrl *r);
  * by kind_hash (e.g. the query name and type for answers, the zone for
  * NXDOMAIN) at now_ms (monotonic).  Thread-safe.
  */
-enum rrl_verdict rrl_account(struct rrl *r, int family, const uint8_t *addr,
-			     uint64_t kind_hash, uint64_t now_ms);
+enum rrl_verdict rrl_account(struct rrl *r, int family, const uint8_t *addr, uint64_t kind_hash,
+			     uint64_t now_ms);
 
 #endif

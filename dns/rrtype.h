@@ -51,23 +51,23 @@ enum {
 };
 
 /* Header flag bits within the 16-bit flags word (RFC 1035 4.1.1). */
-#define HDR_QR 0x8000u
-#define HDR_AA 0x0400u
-#define HDR_TC 0x0200u
-#define HDR_RD 0x0100u
-#define HDR_RA 0x0080u
-#define HDR_AD 0x0020u
-#define HDR_CD 0x0010u
+#define HDR_QR        0x8000u
+#define HDR_AA        0x0400u
+#define HDR_TC        0x0200u
+#define HDR_RD        0x0100u
+#define HDR_RA        0x0080u
+#define HDR_AD        0x0020u
+#define HDR_CD        0x0010u
 #define HDR_OPCODE(f) (((f) >> 11) & 0xFu)
 
 #define DNS_HEADER_SIZE 12
-#define DNS_UDP_MIN 512	/* RFC 1035 2.3.4 and RFC 6891 6.2.5 floor */
+#define DNS_UDP_MIN     512 /* RFC 1035 2.3.4 and RFC 6891 6.2.5 floor */
 
 /* EDNS option codes we act on. */
 enum {
-	EDNS_OPT_NSID = 3,	/* RFC 5001 */
-	EDNS_OPT_ECS = 8,	/* RFC 7871 */
-	EDNS_OPT_COOKIE = 10,	/* RFC 7873 */
+	EDNS_OPT_NSID = 3,    /* RFC 5001 */
+	EDNS_OPT_ECS = 8,     /* RFC 7871 */
+	EDNS_OPT_COOKIE = 10, /* RFC 7873 */
 };
 
 #define EDNS_DO 0x8000u

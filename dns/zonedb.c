@@ -28,8 +28,7 @@ struct zonedb *zonedb_new(struct zone **zones, size_t n_zones)
 	return db;
 }
 
-const struct zone *zonedb_find(const struct zonedb *db,
-			       const struct dname_split *q, unsigned from,
+const struct zone *zonedb_find(const struct zonedb *db, const struct dname_split *q, unsigned from,
 			       unsigned *apex_label)
 {
 	/* Longest match first: walk from the full name towards the root. */
@@ -37,8 +36,7 @@ const struct zone *zonedb_find(const struct zonedb *db,
 		uint32_t h = q->hash[i];
 		size_t off = i < q->labels ? q->label[i] : (size_t)q->len - 1;
 		size_t len = q->len - off;
-		for (size_t s = h & db->mask; db->table[s] != NULL;
-		     s = (s + 1) & db->mask) {
+		for (size_t s = h & db->mask; db->table[s] != NULL; s = (s + 1) & db->mask) {
 			const struct znode *apex = db->table[s]->apex;
 			if (apex->hash == h && apex->name_len == len &&
 			    memcmp(apex->name, q->name + off, len) == 0) {

@@ -12,7 +12,7 @@ struct zone;
 struct zonedb {
 	struct zone **zones;
 	size_t n_zones;
-	struct zone **table;	/* open addressing by apex hash */
+	struct zone **table; /* open addressing by apex hash */
 	size_t mask;
 };
 
@@ -24,8 +24,7 @@ struct zonedb *zonedb_new(struct zone **zones, size_t n_zones);
  * on is at or below, or NULL (REFUSED).  from is 0 for q itself; 1 finds
  * the parent zone of an apex.  Sets *apex_label to the label index of q
  * where the apex starts. */
-const struct zone *zonedb_find(const struct zonedb *db,
-			       const struct dname_split *q, unsigned from,
+const struct zone *zonedb_find(const struct zonedb *db, const struct dname_split *q, unsigned from,
 			       unsigned *apex_label);
 
 /* Free the database and its zones; NULL is a no-op. */

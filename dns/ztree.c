@@ -36,13 +36,12 @@ static void table_grow(struct zone *z)
 	free(old);
 }
 
-static struct znode *table_find(const struct zone *z, uint32_t hash,
-				const uint8_t *name, size_t len)
+static struct znode *table_find(const struct zone *z, uint32_t hash, const uint8_t *name,
+				size_t len)
 {
 	uint32_t i = table_slot(z, hash);
 	for (struct znode *n; (n = z->table[i]) != NULL; i = (i + 1) & z->mask)
-		if (n->hash == hash && n->name_len == len &&
-		    memcmp(n->name, name, len) == 0)
+		if (n->hash == hash && n->name_len == len && memcmp(n->name, name, len) == 0)
 			return n;
 	return NULL;
 }
@@ -87,9 +86,8 @@ struct znode *zone_node(struct zone *z, const uint8_t *name, bool create)
 	return n;
 }
 
-void zone_add_rrset(struct zone *z, struct znode *n, uint16_t type,
-		    uint32_t ttl, uint16_t count, const uint8_t *data,
-		    size_t len)
+void zone_add_rrset(struct zone *z, struct znode *n, uint16_t type, uint32_t ttl, uint16_t count,
+		    const uint8_t *data, size_t len)
 {
 	struct zrrset *sets = arena_alloc(z->arena, (n->n_rrsets + 1u) * sizeof(*sets));
 	if (n->n_rrsets > 0)
@@ -135,8 +133,7 @@ static bool has_address(const struct znode *n)
 /* The additional-section targets of an NS RRset: glue for a referral (any
  * in-zone address, in-bailiwick ones first and marked required), or the
  * authoritative addresses of the apex's name servers. */
-static void resolve_addl(struct zone *z, const struct znode *owner,
-			 struct zrrset *s)
+static void resolve_addl(struct zone *z, const struct znode *owner, struct zrrset *s)
 {
 	const struct znode *req[256], *opt[256];
 	unsigned n_req = 0, n_opt = 0;
@@ -189,8 +186,7 @@ int zone_finish(struct zone *z)
 			qsort(n->rrsets, n->n_rrsets, sizeof(*n->rrsets), cmp_rrset);
 		if (n != z->apex && znode_rrset(n, RRTYPE_NS) != NULL)
 			n->flags |= ZNODE_CUT;
-		if (n->name_len > 2 && n->name[0] == 1 && n->name[1] == '*' &&
-		    n->parent != NULL)
+		if (n->name_len > 2 && n->name[0] == 1 && n->name[1] == '*' && n->parent != NULL)
 			((struct znode *)n->parent)->wild = n;
 	}
 	for (uint32_t i = 0; i < size; i++) {
@@ -219,8 +215,7 @@ int zone_finish(struct zone *z)
 	const uint8_t *rd = z->soa->data + 2;
 	uint16_t rdlen = (uint16_t)(z->soa->data[0] << 8 | z->soa->data[1]);
 	const uint8_t *m = rd + rdlen - 4;
-	uint32_t minimum = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 |
-			   (uint32_t)m[2] << 8 | m[3];
+	uint32_t minimum = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
 	z->neg_ttl = minimum < z->soa->ttl ? minimum : z->soa->ttl;
 	return 0;
 }
@@ -237,19 +232,18 @@ void zone_free(struct zone *z)
 
 size_t zone_memory(const struct zone *z)
 {
-	return sizeof(*z) + arena_size(z->arena) +
-	       (z->mask + 1) * sizeof(*z->table);
+	return sizeof(*z) + arena_size(z->arena) + (z->mask + 1) * sizeof(*z->table);
 }
 
-const struct znode *zone_lookup_suffix(const struct zone *z,
-				       const struct dname_split *q, unsigned i)
+const struct znode *zone_lookup_suffix(const struct zone *z, const struct dname_split *q,
+				       unsigned i)
 {
 	size_t off = i < q->labels ? q->label[i] : (size_t)q->len - 1;
 	return table_find(z, q->hash[i], q->name + off, q->len - off);
 }
 
-unsigned rdata_compressible_names(uint16_t type, const uint8_t *rdata,
-				  uint16_t rdlen, uint16_t off[2])
+unsigned rdata_compressible_names(uint16_t type, const uint8_t *rdata, uint16_t rdlen,
+				  uint16_t off[2])
 {
 	(void)rdlen;
 	switch (type) {

@@ -25,14 +25,14 @@ struct zrrset {
 	const uint8_t *data;
 	uint32_t data_len;
 	uint16_t n_addl;
-	uint16_t n_required;	/* the first n_required addl entries are
+	uint16_t n_required; /* the first n_required addl entries are
 				 * in-bailiwick glue (RFC 9471): TC if cut */
 	const struct znode **addl;
 };
 
 enum {
 	ZNODE_APEX = 1 << 0,
-	ZNODE_CUT = 1 << 1,	 /* delegation point: NS below the apex */
+	ZNODE_CUT = 1 << 1,      /* delegation point: NS below the apex */
 	ZNODE_OCCLUDED = 1 << 2, /* below a cut: glue only, never answered */
 };
 
@@ -43,13 +43,13 @@ enum {
  * per-client (geo) answer attached by a later stage.
  */
 struct znode {
-	const uint8_t *name;	/* lowercase wire form */
-	uint32_t hash;		/* dname_hash(name) */
+	const uint8_t *name; /* lowercase wire form */
+	uint32_t hash;       /* dname_hash(name) */
 	uint8_t name_len;
 	uint8_t labels;
 	uint16_t flags;
 	uint16_t n_rrsets;
-	struct zrrset *rrsets;	/* sorted by type */
+	struct zrrset *rrsets; /* sorted by type */
 	const struct znode *parent;
 	const struct znode *wild;
 	const void *dyn;
@@ -58,9 +58,9 @@ struct znode {
 struct zone {
 	struct znode *apex;
 	const struct zrrset *soa;
-	uint32_t neg_ttl;	/* RFC 2308 3: min(SOA TTL, SOA MINIMUM) */
-	char *name_str;		/* presentation form, for logs */
-	struct znode **table;	/* open addressing, power-of-two size */
+	uint32_t neg_ttl;     /* RFC 2308 3: min(SOA TTL, SOA MINIMUM) */
+	char *name_str;       /* presentation form, for logs */
+	struct znode **table; /* open addressing, power-of-two size */
 	uint32_t mask;
 	uint32_t n_nodes;
 	uint32_t n_records;
@@ -80,9 +80,8 @@ struct znode *zone_node(struct zone *z, const uint8_t *name, bool create);
 /* Attach an RRset to a node.  data/len as in struct zrrset and copied into
  * the zone.  The caller has merged records and removed duplicates; a second
  * RRset of the same type on one node is a caller bug. */
-void zone_add_rrset(struct zone *z, struct znode *n, uint16_t type,
-		    uint32_t ttl, uint16_t count, const uint8_t *data,
-		    size_t len);
+void zone_add_rrset(struct zone *z, struct znode *n, uint16_t type, uint32_t ttl, uint16_t count,
+		    const uint8_t *data, size_t len);
 
 /* Find the RRset of type at a node, or NULL. */
 const struct zrrset *znode_rrset(const struct znode *n, uint16_t type);
@@ -101,14 +100,13 @@ size_t zone_memory(const struct zone *z);
 /* --- lookup (query path: no allocation) ------------------------------ */
 
 /* The node whose name is the suffix of q starting at label i, or NULL. */
-const struct znode *zone_lookup_suffix(const struct zone *z,
-				       const struct dname_split *q,
+const struct znode *zone_lookup_suffix(const struct zone *z, const struct dname_split *q,
 				       unsigned i);
 
 /* Name offsets of the RDATA names that may be compressed (RFC 3597 4:
  * only the RFC 1035 types).  Fills off[] (at most 2) and returns how many. */
-unsigned rdata_compressible_names(uint16_t type, const uint8_t *rdata,
-				  uint16_t rdlen, uint16_t off[2]);
+unsigned rdata_compressible_names(uint16_t type, const uint8_t *rdata, uint16_t rdlen,
+				  uint16_t off[2]);
 
 /* Offset of the target name within RDATA for types with a host-name target
  * (NS, MX, SRV), or -1.  Only NS targets get additional records. */

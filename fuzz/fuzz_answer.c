@@ -95,24 +95,22 @@ static const char EXAMPLE_COM[] =
 	"MixedCase A 192.0.2.200\n";
 
 /* A served child zone: DS for it is answered from the parent side. */
-static const char SUB_EXAMPLE_COM[] =
-	"$ORIGIN sub.example.com.\n"
-	"$TTL 300\n"
-	"@ SOA ns1 hostmaster 1 7200 3600 1209600 60\n"
-	"  NS ns1\n"
-	"  NS ns.example.net.\n"
-	"ns1 A 192.0.2.53\n"
-	"ns1 AAAA 2001:db8::53\n"
-	"www A 192.0.2.80\n"
-	"geo GEO web\n";
+static const char SUB_EXAMPLE_COM[] = "$ORIGIN sub.example.com.\n"
+				      "$TTL 300\n"
+				      "@ SOA ns1 hostmaster 1 7200 3600 1209600 60\n"
+				      "  NS ns1\n"
+				      "  NS ns.example.net.\n"
+				      "ns1 A 192.0.2.53\n"
+				      "ns1 AAAA 2001:db8::53\n"
+				      "www A 192.0.2.80\n"
+				      "geo GEO web\n";
 
-static const char EXAMPLE_NET[] =
-	"$ORIGIN example.net.\n"
-	"@ 3600 SOA ns hostmaster 1 7200 3600 1209600 300\n"
-	"  3600 NS ns\n"
-	"ns 3600 A 192.0.2.250\n"
-	"host 3600 A 192.0.2.251\n"
-	"mail 3600 AAAA 2001:db8::25\n";
+static const char EXAMPLE_NET[] = "$ORIGIN example.net.\n"
+				  "@ 3600 SOA ns hostmaster 1 7200 3600 1209600 300\n"
+				  "  3600 NS ns\n"
+				  "ns 3600 A 192.0.2.250\n"
+				  "host 3600 A 192.0.2.251\n"
+				  "mail 3600 AAAA 2001:db8::25\n";
 
 static struct answer_data data;
 static struct answer_stats stats;
@@ -123,12 +121,11 @@ static struct sockaddr_in6 from_v6;
 static struct zone *load(const char *apex, const char *file, const char *text)
 {
 	const char *path = fuzz_path(file);
-	struct diag d = {0};
+	struct diag d = { 0 };
 	fuzz_write_file(path, text, strlen(text));
 	struct zone *z = zload_file(apex, path, fuzz_zload_dyn(), &d);
 	if (z == NULL || d.errors > 0) {
-		fprintf(stderr, "fuzz_answer: zone %s does not load (%u errors)\n",
-			apex, d.errors);
+		fprintf(stderr, "fuzz_answer: zone %s does not load (%u errors)\n", apex, d.errors);
 		abort();
 	}
 	return z;
@@ -157,8 +154,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void ask(const uint8_t *q, size_t len, const struct sockaddr *from,
-		enum answer_transport tr)
+static void ask(const uint8_t *q, size_t len, const struct sockaddr *from, enum answer_transport tr)
 {
 	size_t n = answer_query(&data, q, len, from, out, tr, &stats);
 	fuzz_check_response(q, len, out, n, tr, data.conf.udp_max_payload);

@@ -21,7 +21,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct diag diag = {0};
+	struct diag diag = { 0 };
 	struct conf *conf = NULL;
 	fuzz_write_file(conf_path, data, size);
 	if (conf_load(conf_path, &conf, &diag) < 0)

@@ -19,7 +19,7 @@
 
 #define PATHS_MAX 8
 
-static int report_fd = 2;	/* the original stderr, kept past close_fd_mask */
+static int report_fd = 2; /* the original stderr, kept past close_fd_mask */
 static char tmp_dir[4096];
 static char *paths[PATHS_MAX];
 static size_t n_paths;
@@ -126,26 +126,23 @@ static void *zalloc(size_t n, size_t size)
 
 static struct geo_list list(unsigned n, const uint16_t *dcs)
 {
-	struct geo_list l = {.dc = zalloc(n, sizeof(uint16_t)), .n = (uint16_t)n};
+	struct geo_list l = { .dc = zalloc(n, sizeof(uint16_t)), .n = (uint16_t)n };
 	memcpy(l.dc, dcs, n * sizeof(uint16_t));
 	return l;
 }
 
 /* One datacenter entry of a service: addrs is a NULL-terminated list. */
-static void service_dc(struct geo_service_dc *sd, uint16_t dc,
-		       const char *const *addrs)
+static void service_dc(struct geo_service_dc *sd, uint16_t dc, const char *const *addrs)
 {
 	sd->dc = dc;
 	while (addrs[sd->n_addrs] != NULL)
 		sd->n_addrs++;
 	sd->addrs = zalloc(sd->n_addrs, sizeof(*sd->addrs));
 	for (size_t i = 0; i < sd->n_addrs; i++)
-		prefix(&sd->addrs[i], addrs[i],
-		       strchr(addrs[i], ':') != NULL ? 128 : 32);
+		prefix(&sd->addrs[i], addrs[i], strchr(addrs[i], ':') != NULL ? 128 : 32);
 }
 
-static struct geo_service *service(struct geo_conf *gc, const char *name,
-				   size_t n_dcs)
+static struct geo_service *service(struct geo_conf *gc, const char *name, size_t n_dcs)
 {
 	struct geo_service *s = &gc->services[gc->n_services++];
 	s->name = strdup(name);
@@ -156,9 +153,9 @@ static struct geo_service *service(struct geo_conf *gc, const char *name,
 	return s;
 }
 
-static const char *const FRA[] = {"192.0.2.10", "192.0.2.11", "2001:db8::10", NULL};
-static const char *const IAD[] = {"198.51.100.10", "2001:db8:100::10", NULL};
-static const char *const SIN[] = {"203.0.113.10", NULL};
+static const char *const FRA[] = { "192.0.2.10", "192.0.2.11", "2001:db8::10", NULL };
+static const char *const IAD[] = { "198.51.100.10", "2001:db8:100::10", NULL };
+static const char *const SIN[] = { "203.0.113.10", NULL };
 
 static struct geo_conf *make_geo_conf(void)
 {
@@ -166,7 +163,7 @@ static struct geo_conf *make_geo_conf(void)
 	static const struct {
 		const char *name;
 		double lat, lon;
-	} dcs[] = {{"fra", 50.11, 8.68}, {"iad", 38.95, -77.45}, {"sin", 1.35, 103.99}};
+	} dcs[] = { { "fra", 50.11, 8.68 }, { "iad", 38.95, -77.45 }, { "sin", 1.35, 103.99 } };
 	gc->n_dcs = 3;
 	gc->dcs = zalloc(3, sizeof(*gc->dcs));
 	for (size_t i = 0; i < 3; i++) {
@@ -195,7 +192,7 @@ static struct geo_conf *make_geo_conf(void)
 	s = service(gc, "open", 1);
 	service_dc(&s->dcs[0], 2, SIN);
 
-	static const uint16_t iad[] = {1}, sin_fra[] = {2, 0}, def[] = {2, 1, 0};
+	static const uint16_t iad[] = { 1 }, sin_fra[] = { 2, 0 }, def[] = { 2, 1, 0 };
 	gc->n_nets = 2;
 	gc->nets = zalloc(2, sizeof(*gc->nets));
 	prefix(&gc->nets[0].net, "10.0.0.0", 8);
@@ -217,12 +214,12 @@ struct geo *fuzz_geo(void)
 	static const _Atomic uint8_t dc_down = GEO_FORCE_DOWN;
 	if (g != NULL)
 		return g;
-	struct diag d = {0};
+	struct diag d = { 0 };
 	g = geo_build(make_geo_conf(), "fuzz.yaml", &d);
 	if (g == NULL)
 		fatal("geo_build failed (%u errors)", d.errors);
 	geo_set_address_flag(g, 0, 0, 1, &addr_down, NULL); /* web: 192.0.2.11 */
-	geo_set_dc_force(g, 2, &dc_down);	       /* sin */
+	geo_set_dc_force(g, 2, &dc_down);                   /* sin */
 	return g;
 }
 
@@ -235,7 +232,7 @@ static const void *bind_service(void *ctx, const char *name, uint32_t ttl)
 
 const struct zload_dyn *fuzz_zload_dyn(void)
 {
-	static struct zload_dyn dyn = {.bind = bind_service};
+	static struct zload_dyn dyn = { .bind = bind_service };
 	dyn.ctx = fuzz_geo();
 	return &dyn;
 }
@@ -261,8 +258,7 @@ static void status_hook(const void *ctx, const char *name,
 		for (size_t k = 0; k < gc->services[s].n_dcs; k++) {
 			char line[256];
 			snprintf(line, sizeof(line), "service %s dc %s: %s, %u/%u up",
-				 gc->services[s].name,
-				 gc->dcs[gc->services[s].dcs[k].dc].name,
+				 gc->services[s].name, gc->dcs[gc->services[s].dcs[k].dc].name,
 				 up[k] ? "up" : "down", n_up[k], total[k]);
 			emit(arg, line);
 		}
@@ -317,8 +313,8 @@ static size_t check_name(const uint8_t *r, size_t len, size_t off)
 			if (end == 0)
 				end = pos + 2;
 			if (target >= limit || target < 12)
-				fatal("pointer at %zu to %zu: not backwards into the message",
-				      pos, target);
+				fatal("pointer at %zu to %zu: not backwards into the message", pos,
+				      target);
 			limit = pos = target;
 			continue;
 		}
@@ -334,8 +330,7 @@ static size_t check_name(const uint8_t *r, size_t len, size_t off)
 }
 
 /* RDATA names of the RFC 1035 types we serve must lie inside the RDATA. */
-static void check_rdata(const uint8_t *r, uint16_t type, size_t rd,
-			size_t rdlen)
+static void check_rdata(const uint8_t *r, uint16_t type, size_t rd, size_t rdlen)
 {
 	size_t end = rd + rdlen, o;
 	switch (type) {
@@ -361,12 +356,11 @@ static void check_rdata(const uint8_t *r, uint16_t type, size_t rd,
 		return;
 	}
 	if (o != end)
-		fatal("type %u RDATA at %zu: %zu octets, contents need %zu",
-		      (unsigned)type, rd, rdlen, o - rd);
+		fatal("type %u RDATA at %zu: %zu octets, contents need %zu", (unsigned)type, rd,
+		      rdlen, o - rd);
 }
 
-void fuzz_check_response(const uint8_t *query, size_t qlen,
-			 const uint8_t *resp, size_t rlen,
+void fuzz_check_response(const uint8_t *query, size_t qlen, const uint8_t *resp, size_t rlen,
 			 enum answer_transport tr, size_t max_udp)
 {
 	if (rlen == 0)
@@ -383,7 +377,7 @@ void fuzz_check_response(const uint8_t *query, size_t qlen,
 		fatal("opcode/RD %02x, query had %02x", resp[2] & 0x79, query[2] & 0x79);
 
 	unsigned qd = rd16(resp + 4);
-	unsigned count[3] = {rd16(resp + 6), rd16(resp + 8), rd16(resp + 10)};
+	unsigned count[3] = { rd16(resp + 6), rd16(resp + 8), rd16(resp + 10) };
 	if (qd > 1)
 		fatal("QDCOUNT %u", qd);
 	size_t o = DNS_HEADER_SIZE;
@@ -406,12 +400,11 @@ void fuzz_check_response(const uint8_t *query, size_t qlen,
 			size_t rdlen = rd16(resp + o + 8);
 			o += 10;
 			if (o + rdlen > rlen)
-				fatal("RDATA of record %u of section %u runs past the end",
-				      i, sec);
+				fatal("RDATA of record %u of section %u runs past the end", i, sec);
 			if (type == RRTYPE_OPT) {
 				if (sec != 2 || resp[owner] != 0 || ++n_opt > 1)
-					fatal("OPT in section %u, owner at %zu, number %u",
-					      sec, owner, n_opt);
+					fatal("OPT in section %u, owner at %zu, number %u", sec,
+					      owner, n_opt);
 			} else {
 				if (ttl > 0x7FFFFFFFu)
 					fatal("TTL %u has the top bit set (RFC 2181 8)", ttl);
@@ -423,14 +416,13 @@ void fuzz_check_response(const uint8_t *query, size_t qlen,
 	if (o != rlen)
 		fatal("%zu octets after the last record", rlen - o);
 	if (tr == ANSWER_UDP && rlen > (n_opt > 0 ? max_udp : 512))
-		fatal("UDP response of %zu octets (%s OPT)", rlen,
-		      n_opt > 0 ? "with" : "without");
+		fatal("UDP response of %zu octets (%s OPT)", rlen, n_opt > 0 ? "with" : "without");
 }
 
-size_t fuzz_make_query(uint8_t *buf, uint16_t id, const uint8_t *qname,
-		       uint16_t qtype, uint16_t qclass, bool edns)
+size_t fuzz_make_query(uint8_t *buf, uint16_t id, const uint8_t *qname, uint16_t qtype,
+		       uint16_t qclass, bool edns)
 {
-	static const uint8_t opt[] = {0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 4, 0, 3, 0, 0};
+	static const uint8_t opt[] = { 0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 4, 0, 3, 0, 0 };
 	size_t n = 0;
 	while (qname[n] != 0)
 		n += 1u + qname[n];
@@ -438,7 +430,7 @@ size_t fuzz_make_query(uint8_t *buf, uint16_t id, const uint8_t *qname,
 	memset(buf, 0, DNS_HEADER_SIZE);
 	buf[0] = (uint8_t)(id >> 8);
 	buf[1] = (uint8_t)id;
-	buf[2] = 0x01;	/* RD */
+	buf[2] = 0x01; /* RD */
 	buf[5] = 1;
 	buf[11] = edns ? 1 : 0;
 	memcpy(buf + DNS_HEADER_SIZE, qname, n);

@@ -61,8 +61,7 @@ void fuzz_answer_conf(struct answer_conf *conf);
  * the root; over UDP at most 512 octets without OPT and max_udp with it.
  * rlen 0 (no response) passes.
  */
-void fuzz_check_response(const uint8_t *query, size_t qlen,
-			 const uint8_t *resp, size_t rlen,
+void fuzz_check_response(const uint8_t *query, size_t qlen, const uint8_t *resp, size_t rlen,
 			 enum answer_transport tr, size_t max_udp);
 
 /*
@@ -70,7 +69,7 @@ void fuzz_check_response(const uint8_t *query, size_t qlen,
  * octets) with ID id, RD set; with edns, an OPT advertising 1232 octets
  * that asks for NSID.  Returns its length.
  */
-size_t fuzz_make_query(uint8_t *buf, uint16_t id, const uint8_t *qname,
-		       uint16_t qtype, uint16_t qclass, bool edns);
+size_t fuzz_make_query(uint8_t *buf, uint16_t id, const uint8_t *qname, uint16_t qtype,
+		       uint16_t qclass, bool edns);
 
 #endif

@@ -13,7 +13,7 @@
 #include "fuzz/fuzz_util.h"
 #include "zones/zload.h"
 
-#define NODES_ASKED 64	/* names queried per loaded zone */
+#define NODES_ASKED 64 /* names queried per loaded zone */
 
 static const char *zone_path;
 static struct answer_conf conf;
@@ -31,8 +31,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void ask(const struct answer_data *d, const uint8_t *name,
-		uint16_t qtype, enum answer_transport tr, bool edns)
+static void ask(const struct answer_data *d, const uint8_t *name, uint16_t qtype,
+		enum answer_transport tr, bool edns)
 {
 	uint8_t q[DNS_HEADER_SIZE + DNAME_MAXLEN + 4 + 16];
 	size_t len = fuzz_make_query(q, 0x4242, name, qtype, RRCLASS_IN, edns);
@@ -69,7 +69,7 @@ static void ask_all(const struct zone *z, const struct answer_data *d)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct diag diag = {0};
+	struct diag diag = { 0 };
 	fuzz_write_file(zone_path, data, size);
 	struct zone *z = zload_file("example.com", zone_path, fuzz_zload_dyn(), &diag);
 	if (z == NULL)
@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (zones == NULL)
 		abort();
 	zones[0] = z;
-	struct answer_data d = {.zones = zonedb_new(zones, 1), .conf = conf};
+	struct answer_data d = { .zones = zonedb_new(zones, 1), .conf = conf };
 	ask_all(z, &d);
 	zonedb_free((struct zonedb *)d.zones);
 	return 0;

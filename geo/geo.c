@@ -20,17 +20,17 @@
 #include "geo/nettrie.h"
 
 #define EARTH_RADIUS_KM 6371.0
-#define FAM_A 0
-#define FAM_AAAA 1
+#define FAM_A           0
+#define FAM_AAAA        1
 
 /* One datacenter of a service: its RRset per family, which address each
  * record is, and the health flag of each address. */
 struct geo_svc_dc {
 	const struct zrrset *set[2];
-	uint8_t n[2];				/* records per family */
-	uint8_t idx[2][GEO_ADDR_MAX];		/* record -> address index */
-	const _Atomic uint8_t *up[GEO_ADDR_MAX];	/* NULL: counts as up */
-	const _Atomic uint8_t *force[GEO_ADDR_MAX];	/* overrides, for explain */
+	uint8_t n[2];                               /* records per family */
+	uint8_t idx[2][GEO_ADDR_MAX];               /* record -> address index */
+	const _Atomic uint8_t *up[GEO_ADDR_MAX];    /* NULL: counts as up */
+	const _Atomic uint8_t *force[GEO_ADDR_MAX]; /* overrides, for explain */
 	uint8_t n_addrs;
 };
 
@@ -38,7 +38,7 @@ struct geo_svc_dc {
 struct geo_svc {
 	const struct geo_service *conf;
 	struct geo_svc_dc dc[GEO_DC_MAX];
-	unsigned n_with[2];	/* datacenters with addresses of the family */
+	unsigned n_with[2]; /* datacenters with addresses of the family */
 	const struct zrrset *last_resort[2];
 };
 
@@ -57,16 +57,16 @@ struct geo {
 	const struct geo_conf *gc;
 	struct arena *arena;
 	struct geodb *db;
-	struct nettrie *trie[2];	/* IPv4, IPv6 */
+	struct nettrie *trie[2]; /* IPv4, IPv6 */
 	struct geo_svc *svcs;
 	const uint16_t *default_order;
 	unsigned n_dcs;
-	const _Atomic uint8_t *dc_force[GEO_DC_MAX];	/* NULL: no override */
+	const _Atomic uint8_t *dc_force[GEO_DC_MAX]; /* NULL: no override */
 };
 
 /* What decides a client's answer. */
 struct decision {
-	uint16_t buf[GEO_DC_MAX];	/* order, when merged per query */
+	uint16_t buf[GEO_DC_MAX]; /* order, when merged per query */
 	const uint16_t *order;
 	unsigned scope;
 	enum geo_reason reason;
@@ -93,8 +93,8 @@ void geo_conf_clear(struct geo_conf *gc)
 		hc_params_clear(&gc->services[i].check);
 	}
 	free(gc->services);
-	struct geo_rule *lists[3] = {gc->nets, gc->countries, gc->continents};
-	size_t counts[3] = {gc->n_nets, gc->n_countries, gc->n_continents};
+	struct geo_rule *lists[3] = { gc->nets, gc->countries, gc->continents };
+	size_t counts[3] = { gc->n_nets, gc->n_countries, gc->n_continents };
 	for (int l = 0; l < 3; l++) {
 		for (size_t i = 0; i < counts[l]; i++) {
 			free(lists[l][i].dcs.dc);
@@ -119,8 +119,7 @@ static double distance_km(double lat1, double lon1, double lat2, double lon2)
 }
 
 /* Datacenters by distance from lat/lon; ties keep configuration order. */
-static void rank_by_distance(const struct geo *g, double lat, double lon,
-			     uint16_t *out)
+static void rank_by_distance(const struct geo *g, double lat, double lon, uint16_t *out)
 {
 	double dist[GEO_DC_MAX];
 	for (unsigned i = 0; i < g->n_dcs; i++) {
@@ -139,10 +138,10 @@ static void rank_by_distance(const struct geo *g, double lat, double lon,
 }
 
 /* first's datacenters, then the rest in the order of rest, into out. */
-static void merge_order(const struct geo *g, const struct geo_list *first,
-			const uint16_t *rest, uint16_t *out)
+static void merge_order(const struct geo *g, const struct geo_list *first, const uint16_t *rest,
+			uint16_t *out)
 {
-	bool used[GEO_DC_MAX] = {false};
+	bool used[GEO_DC_MAX] = { false };
 	unsigned n = 0;
 	for (unsigned i = 0; i < first->n; i++) {
 		if (!used[first->dc[i]]) {
@@ -156,17 +155,15 @@ static void merge_order(const struct geo *g, const struct geo_list *first,
 }
 
 /* The listed datacenters first, then the others in the order of rest. */
-static const uint16_t *make_order(struct geo *g, const struct geo_list *first,
-				  const uint16_t *rest)
+static const uint16_t *make_order(struct geo *g, const struct geo_list *first, const uint16_t *rest)
 {
-	static const struct geo_list none = {NULL, 0};
+	static const struct geo_list none = { NULL, 0 };
 	uint16_t *o = arena_alloc(g->arena, g->n_dcs * sizeof(*o));
 	merge_order(g, first != NULL ? first : &none, rest, o);
 	return o;
 }
 
-static const struct geo_rule *find_code(const struct geo_rule *rules, size_t n,
-					const char *code)
+static const struct geo_rule *find_code(const struct geo_rule *rules, size_t n, const char *code)
 {
 	for (size_t i = 0; i < n && code[0] != '\0'; i++)
 		if (strcasecmp(rules[i].code, code) == 0)
@@ -189,8 +186,8 @@ static void rank_records(struct geo *g)
 		const struct geo_rule *r;
 		if ((r = find_code(gc->countries, gc->n_countries, l->country)) != NULL) {
 			l->reason = GEO_BY_COUNTRY;
-		} else if ((r = find_code(gc->continents, gc->n_continents,
-					  l->continent)) != NULL) {
+		} else if ((r = find_code(gc->continents, gc->n_continents, l->continent)) !=
+			   NULL) {
 			l->reason = GEO_BY_CONTINENT;
 		} else {
 			l->reason = l->has_coords ? GEO_BY_DISTANCE : GEO_BY_DEFAULT;
@@ -211,15 +208,14 @@ static void build_rules(struct geo *g)
 		nr->rule = r;
 		nr->order = make_order(g, &r->dcs, g->default_order);
 		/* The config loader rejects duplicate networks. */
-		nettrie_insert(g->trie[r->net.family == 4 ? 0 : 1], r->net.addr,
-			       r->net.len, nr);
+		nettrie_insert(g->trie[r->net.family == 4 ? 0 : 1], r->net.addr, r->net.len, nr);
 	}
 }
 
 /* Addresses of one family as a wire-form RRset; idx gets each record's
  * position in addrs.  NULL when there are none. */
-static const struct zrrset *make_set(struct geo *g, const struct geo_prefix *addrs,
-				     size_t n, int fam, uint8_t *idx, uint8_t *count)
+static const struct zrrset *make_set(struct geo *g, const struct geo_prefix *addrs, size_t n,
+				     int fam, uint8_t *idx, uint8_t *count)
 {
 	uint8_t buf[GEO_ADDR_MAX * 18];
 	size_t len = 0;
@@ -249,8 +245,7 @@ static const struct zrrset *make_set(struct geo *g, const struct geo_prefix *add
 }
 
 /* A service's addresses as wire-form RRsets, per datacenter and family. */
-static void build_service(struct geo *g, const struct geo_service *s,
-			  struct geo_svc *out)
+static void build_service(struct geo *g, const struct geo_service *s, struct geo_svc *out)
 {
 	out->conf = s;
 	for (size_t k = 0; k < s->n_dcs; k++) {
@@ -258,19 +253,18 @@ static void build_service(struct geo *g, const struct geo_service *s,
 		struct geo_svc_dc *d = &out->dc[sd->dc];
 		d->n_addrs = (uint8_t)(sd->n_addrs < GEO_ADDR_MAX ? sd->n_addrs : GEO_ADDR_MAX);
 		for (int fam = 0; fam < 2; fam++) {
-			d->set[fam] = make_set(g, sd->addrs, d->n_addrs, fam, d->idx[fam],
-					       &d->n[fam]);
+			d->set[fam] =
+				make_set(g, sd->addrs, d->n_addrs, fam, d->idx[fam], &d->n[fam]);
 			if (d->set[fam] != NULL)
 				out->n_with[fam]++;
 		}
 	}
 	for (int fam = 0; fam < 2; fam++)
-		out->last_resort[fam] = make_set(g, s->last_resort, s->n_last_resort,
-						 fam, NULL, NULL);
+		out->last_resort[fam] =
+			make_set(g, s->last_resort, s->n_last_resort, fam, NULL, NULL);
 }
 
-void geo_set_address_flag(struct geo *g, size_t s, size_t k, size_t a,
-			  const _Atomic uint8_t *flag,
+void geo_set_address_flag(struct geo *g, size_t s, size_t k, size_t a, const _Atomic uint8_t *flag,
 			  const _Atomic uint8_t *force)
 {
 	const struct geo_service_dc *sd = &g->gc->services[s].dcs[k];
@@ -293,20 +287,19 @@ const struct geo_conf *geo_conf_of(const struct geo *g)
 
 static bool addr_up(const struct geo_svc_dc *d, unsigned a)
 {
-	return d->up[a] == NULL ||
-	       atomic_load_explicit(d->up[a], memory_order_relaxed) != 0;
+	return d->up[a] == NULL || atomic_load_explicit(d->up[a], memory_order_relaxed) != 0;
 }
 
 static uint8_t dc_forced(const struct geo *g, unsigned dc)
 {
-	return g->dc_force[dc] == NULL ? 0
-		: atomic_load_explicit(g->dc_force[dc], memory_order_relaxed);
+	return g->dc_force[dc] == NULL
+		       ? 0
+		       : atomic_load_explicit(g->dc_force[dc], memory_order_relaxed);
 }
 
 /* Whether datacenter dc is up for service s (k of n addresses, overrides
  * first), and how many of its addresses are. */
-static bool dc_up(const struct geo *g, const struct geo_svc *s, unsigned dc,
-		  unsigned *n_up)
+static bool dc_up(const struct geo *g, const struct geo_svc *s, unsigned dc, unsigned *n_up)
 {
 	const struct geo_svc_dc *d = &s->dc[dc];
 	uint8_t f = dc_forced(g, dc);
@@ -321,8 +314,7 @@ static bool dc_up(const struct geo *g, const struct geo_svc *s, unsigned dc,
 }
 
 /* The records of family fam that are up in dc, as a mask (0: none). */
-static uint64_t up_mask(const struct geo *g, const struct geo_svc *s,
-			unsigned dc, int fam)
+static uint64_t up_mask(const struct geo *g, const struct geo_svc *s, unsigned dc, int fam)
 {
 	const struct geo_svc_dc *d = &s->dc[dc];
 	uint64_t mask = 0;
@@ -333,8 +325,8 @@ static uint64_t up_mask(const struct geo *g, const struct geo_svc *s,
 	return mask;
 }
 
-void geo_service_health(const struct geo *g, size_t s, bool *up,
-			unsigned *addrs_up, unsigned *addrs_total, size_t n)
+void geo_service_health(const struct geo *g, size_t s, bool *up, unsigned *addrs_up,
+			unsigned *addrs_total, size_t n)
 {
 	const struct geo_service *conf = &g->gc->services[s];
 	for (size_t k = 0; k < conf->n_dcs && k < n; k++) {
@@ -344,8 +336,7 @@ void geo_service_health(const struct geo *g, size_t s, bool *up,
 	}
 }
 
-struct geo *geo_build(const struct geo_conf *gc, const char *conf_path,
-		      struct diag *d)
+struct geo *geo_build(const struct geo_conf *gc, const char *conf_path, struct diag *d)
 {
 	struct geo *g = xcalloc(1, sizeof(*g));
 	g->gc = gc;
@@ -409,15 +400,14 @@ const void *geo_bind(struct geo *g, int service, uint32_t ttl)
  */
 static unsigned embedded_v4(struct answer_client *c)
 {
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	static const uint8_t zero[12] = {0};
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t zero[12] = { 0 };
 	const uint8_t *a = c->addr;
 	unsigned skip;
 	uint8_t v4[4];
 	if (c->family != 6)
 		return 0;
-	if (memcmp(a, mapped, 12) == 0 ||
-	    (memcmp(a, zero, 12) == 0 && (a[12] | a[13]) != 0)) {
+	if (memcmp(a, mapped, 12) == 0 || (memcmp(a, zero, 12) == 0 && (a[12] | a[13]) != 0)) {
 		skip = 96;
 		memcpy(v4, a + 12, 4);
 	} else if (a[0] == 0x20 && a[1] == 0x02) {
@@ -438,12 +428,11 @@ static unsigned embedded_v4(struct answer_client *c)
 	memcpy(c->addr, v4, 4);
 	/* Bits past the prefix were zero in the query; keep them zero. */
 	for (unsigned b = c->prefix; b < 32; b++)
-		c->addr[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+		c->addr[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
 	return skip;
 }
 
-static void decide(const struct geo *g, const struct answer_client *in,
-		   struct decision *dn)
+static void decide(const struct geo *g, const struct answer_client *in, struct decision *dn)
 {
 	struct answer_client c = *in;
 	unsigned skip = embedded_v4(&c);
@@ -456,14 +445,12 @@ static void decide(const struct geo *g, const struct answer_client *in,
 	if (c.family == 0 || c.prefix == 0)
 		return;
 	unsigned tscope, nm = 0;
-	const struct net_rule *nr = nettrie_lookup(g->trie[c.family == 4 ? 0 : 1],
-						   c.addr, &tscope);
+	const struct net_rule *nr = nettrie_lookup(g->trie[c.family == 4 ? 0 : 1], c.addr, &tscope);
 	if (nr != NULL) {
 		dn->order = nr->order;
 		dn->reason = GEO_BY_NETWORK;
 		dn->rule = nr->rule;
-		const struct geo_loc *l = g->db ? geodb_lookup(g->db, c.family, c.addr, &nm)
-						: NULL;
+		const struct geo_loc *l = g->db ? geodb_lookup(g->db, c.family, c.addr, &nm) : NULL;
 		dn->loc = l;
 		if (l != NULL && l->has_coords) {
 			/* The rule's datacenters, then the rest by distance:
@@ -499,9 +486,8 @@ static uint32_t degraded_ttl(const struct geo_service *c, uint32_t ttl)
  * some of them up.  Sets *dc, *mask and *degraded (not the first choice,
  * or a partial set).  Returns false when none is.
  */
-static bool pick(const struct geo *g, const struct geo_svc *s,
-		 const uint16_t *order, int fam, unsigned *dc, uint64_t *mask,
-		 bool *degraded)
+static bool pick(const struct geo *g, const struct geo_svc *s, const uint16_t *order, int fam,
+		 unsigned *dc, uint64_t *mask, bool *degraded)
 {
 	bool first = true;
 	for (unsigned i = 0; i < g->n_dcs; i++) {
@@ -520,8 +506,8 @@ static bool pick(const struct geo *g, const struct geo_svc *s,
 }
 
 /* No datacenter is up: the service's policy decides (fail-open default). */
-static void all_down(const struct geo *g, const struct geo_svc *s,
-		     const uint16_t *order, int fam, struct dyn_answer *out)
+static void all_down(const struct geo *g, const struct geo_svc *s, const uint16_t *order, int fam,
+		     struct dyn_answer *out)
 {
 	switch (s->conf->all_down) {
 	case GEO_ALL_DOWN_SERVFAIL:
@@ -544,8 +530,8 @@ static void all_down(const struct geo *g, const struct geo_svc *s,
 	out->ttl = degraded_ttl(s->conf, out->ttl);
 }
 
-void geo_answer(const void *ctx, const void *binding, uint16_t qtype,
-		const struct answer_client *c, struct dyn_answer *out)
+void geo_answer(const void *ctx, const void *binding, uint16_t qtype, const struct answer_client *c,
+		struct dyn_answer *out)
 {
 	const struct geo *g = ctx;
 	const struct geo_binding *b = binding;
@@ -583,8 +569,7 @@ void geo_answer(const void *ctx, const void *binding, uint16_t qtype,
 
 /* ---- explain (control path) ---------------------------------------- */
 
-static void prefix_str(int family, const uint8_t *addr, unsigned len,
-		       char *out, size_t size)
+static void prefix_str(int family, const uint8_t *addr, unsigned len, char *out, size_t size)
 {
 	char a[INET6_ADDRSTRLEN];
 	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, a, sizeof(a));
@@ -599,9 +584,8 @@ static const char *const reason_text[] = {
 	[GEO_BY_DISTANCE] = "nearest by great-circle distance",
 };
 
-static void explain_dc(const struct geo *g, const struct geo_svc *s,
-		       const struct decision *dn, unsigned rank, unsigned dc,
-		       void (*emit)(void *, const char *), void *arg)
+static void explain_dc(const struct geo *g, const struct geo_svc *s, const struct decision *dn,
+		       unsigned rank, unsigned dc, void (*emit)(void *, const char *), void *arg)
 {
 	char line[512], dist[48] = "distance unknown";
 	size_t o = 0;
@@ -613,9 +597,11 @@ static void explain_dc(const struct geo *g, const struct geo_svc *s,
 				     g->gc->dcs[dc].lon));
 	bool up = dc_up(g, s, dc, &n_up);
 	uint8_t f = dc_forced(g, dc);
-	o += (size_t)snprintf(line, sizeof(line), "#%u dc %s: %s; %s%s (%u/%u up);",
-			      rank + 1, g->gc->dcs[dc].name, dist, up ? "up" : "DOWN",
-			      f == GEO_FORCE_UP ? " forced" : f == GEO_FORCE_DOWN ? " forced" : "",
+	o += (size_t)snprintf(line, sizeof(line), "#%u dc %s: %s; %s%s (%u/%u up);", rank + 1,
+			      g->gc->dcs[dc].name, dist, up ? "up" : "DOWN",
+			      f == GEO_FORCE_UP     ? " forced"
+			      : f == GEO_FORCE_DOWN ? " forced"
+						    : "",
 			      n_up, d->n_addrs);
 	for (int fam = 0; fam < 2; fam++) {
 		const struct zrrset *set = d->set[fam];
@@ -630,7 +616,8 @@ static void explain_dc(const struct geo *g, const struct geo_svc *s,
 			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s%s", a,
 					      af == GEO_FORCE_DOWN ? "(forced down)"
 					      : af == GEO_FORCE_UP ? "(forced up)"
-					      : addr_up(d, ai) ? "" : "(down)");
+					      : addr_up(d, ai)     ? ""
+								   : "(down)");
 			p += 2 + p[1];
 		}
 	}
@@ -639,8 +626,7 @@ static void explain_dc(const struct geo *g, const struct geo_svc *s,
 	emit(arg, line);
 }
 
-void geo_explain(const void *ctx, const void *binding,
-		 const struct answer_client *c,
+void geo_explain(const void *ctx, const void *binding, const struct answer_client *c,
 		 void (*emit)(void *arg, const char *line), void *arg)
 {
 	const struct geo *g = ctx;
@@ -652,8 +638,7 @@ void geo_explain(const void *ctx, const void *binding,
 
 	prefix_str(c->family, c->addr, c->prefix, net, sizeof(net));
 	snprintf(line, sizeof(line), "client %s from %s; service %s", net,
-		 c->ecs ? "EDNS Client Subnet" : "the query's source address",
-		 s->conf->name);
+		 c->ecs ? "EDNS Client Subnet" : "the query's source address", s->conf->name);
 	emit(arg, line);
 	if (dn.loc != NULL) {
 		struct answer_client v4 = *c;
@@ -661,10 +646,10 @@ void geo_explain(const void *ctx, const void *binding,
 		geodb_city(g->db, v4.family, v4.addr, city, sizeof(city));
 		if (dn.loc->has_coords)
 			snprintf(line, sizeof(line),
-				 "location: %s%scountry %s, continent %s, lat %.2f lon %.2f",
-				 city, city[0] ? ", " : "", dn.loc->country[0] ? dn.loc->country : "-",
-				 dn.loc->continent[0] ? dn.loc->continent : "-",
-				 dn.loc->lat, dn.loc->lon);
+				 "location: %s%scountry %s, continent %s, lat %.2f lon %.2f", city,
+				 city[0] ? ", " : "", dn.loc->country[0] ? dn.loc->country : "-",
+				 dn.loc->continent[0] ? dn.loc->continent : "-", dn.loc->lat,
+				 dn.loc->lon);
 		else
 			snprintf(line, sizeof(line),
 				 "location: country %s, continent %s, no coordinates",
@@ -672,19 +657,20 @@ void geo_explain(const void *ctx, const void *binding,
 				 dn.loc->continent[0] ? dn.loc->continent : "-");
 	} else {
 		snprintf(line, sizeof(line), "location: unknown (%s)",
-			 c->prefix == 0 ? "ECS source prefix 0 asks for no tailoring"
-			 : g->db == NULL ? "no geoip database" : "not in the geoip database");
+			 c->prefix == 0  ? "ECS source prefix 0 asks for no tailoring"
+			 : g->db == NULL ? "no geoip database"
+					 : "not in the geoip database");
 	}
 	emit(arg, line);
 	if (dn.rule != NULL) {
 		char what[80];
 		if (dn.reason == GEO_BY_NETWORK)
-			prefix_str(dn.rule->net.family, dn.rule->net.addr,
-				   dn.rule->net.len, what, sizeof(what));
+			prefix_str(dn.rule->net.family, dn.rule->net.addr, dn.rule->net.len, what,
+				   sizeof(what));
 		else
 			snprintf(what, sizeof(what), "%s", dn.rule->code);
-		snprintf(line, sizeof(line), "rule: %s %s (%s:%u)", reason_text[dn.reason],
-			 what, dn.rule->file ? dn.rule->file : "?", dn.rule->line);
+		snprintf(line, sizeof(line), "rule: %s %s (%s:%u)", reason_text[dn.reason], what,
+			 dn.rule->file ? dn.rule->file : "?", dn.rule->line);
 	} else {
 		snprintf(line, sizeof(line), "rule: none; %s", reason_text[dn.reason]);
 	}
@@ -708,8 +694,8 @@ void geo_explain(const void *ctx, const void *binding,
 				       ? "last-resort addresses (every datacenter down)"
 				       : "first choice, fail-open (every datacenter down)";
 		snprintf(line, sizeof(line), "answer %s: %s%s, ttl %u, ecs scope /%u",
-			 fam == FAM_A ? "A" : "AAAA", name,
-			 degraded ? " (degraded)" : "", out.ttl, out.scope);
+			 fam == FAM_A ? "A" : "AAAA", name, degraded ? " (degraded)" : "", out.ttl,
+			 out.scope);
 		emit(arg, line);
 	}
 }
@@ -718,7 +704,7 @@ bool geo_explain_allowed(const void *ctx, int family, const uint8_t *addr)
 {
 	const struct geo *g = ctx;
 	if (!g->gc->explain_acl_set) {
-		static const uint8_t v6_loopback[16] = {[15] = 1};
+		static const uint8_t v6_loopback[16] = { [15] = 1 };
 		return (family == 4 && addr[0] == 127) ||
 		       (family == 6 && memcmp(addr, v6_loopback, 16) == 0);
 	}

@@ -11,20 +11,20 @@ struct diag;
 struct dyn_answer;
 struct geo;
 
-#define GEO_DC_MAX 64		/* datacenters in one configuration */
-#define GEO_ADDR_MAX 32		/* addresses of one service in one datacenter */
+#define GEO_DC_MAX   64 /* datacenters in one configuration */
+#define GEO_ADDR_MAX 32 /* addresses of one service in one datacenter */
 
 #include "healthcheck/probe.h"
 
 /* What a service answers when none of its datacenters is up. */
 enum geo_all_down {
-	GEO_ALL_DOWN_FAIL_OPEN,	/* the first choice's full set, as if all up */
+	GEO_ALL_DOWN_FAIL_OPEN,   /* the first choice's full set, as if all up */
 	GEO_ALL_DOWN_LAST_RESORT, /* the service's last-resort addresses */
 	GEO_ALL_DOWN_SERVFAIL,
 };
 
 /* Override values in the cells geo reads (healthcheck's enum hc_force). */
-#define GEO_FORCE_UP 1
+#define GEO_FORCE_UP   1
 #define GEO_FORCE_DOWN 2
 
 /* An address or network; family 4 or 6, len in bits. */
@@ -42,24 +42,24 @@ struct geo_list {
 
 struct geo_dc {
 	char *name;
-	double lat, lon;	/* degrees */
+	double lat, lon; /* degrees */
 	unsigned line;
 };
 
 /* A routing rule: clients in net, or of a country/continent code, use dcs
  * in this order before the rest. */
 struct geo_rule {
-	struct geo_prefix net;	/* network rules */
-	char code[3];		/* country (ISO 3166-1 alpha-2) or continent */
+	struct geo_prefix net; /* network rules */
+	char code[3];          /* country (ISO 3166-1 alpha-2) or continent */
 	struct geo_list dcs;
-	char *file;		/* where it was written, for explain and errors */
+	char *file; /* where it was written, for explain and errors */
 	unsigned line;
 };
 
 /* One datacenter's load-balancer addresses for a service. */
 struct geo_service_dc {
 	uint16_t dc;
-	struct geo_prefix *addrs;	/* full-length prefixes */
+	struct geo_prefix *addrs; /* full-length prefixes */
 	size_t n_addrs;
 	unsigned line;
 };
@@ -67,7 +67,7 @@ struct geo_service_dc {
 /* Where an address is probed when not at itself on the check's port. */
 struct geo_probe_addr {
 	struct geo_prefix served;
-	struct sockaddr_storage probe;	/* port 0: the check's port */
+	struct sockaddr_storage probe; /* port 0: the check's port */
 	socklen_t probe_len;
 };
 
@@ -76,25 +76,25 @@ struct geo_service {
 	struct geo_service_dc *dcs;
 	size_t n_dcs;
 	unsigned line;
-	struct hc_params check;		/* kind HC_NONE: not probed */
+	struct hc_params check; /* kind HC_NONE: not probed */
 	struct geo_probe_addr *probes;
 	size_t n_probes;
-	unsigned up_min;		/* addresses up for a datacenter to be up */
+	unsigned up_min; /* addresses up for a datacenter to be up */
 	enum geo_all_down all_down;
 	struct geo_prefix *last_resort;
 	size_t n_last_resort;
-	unsigned degraded_ttl_pct;	/* TTL when degraded, % of normal... */
-	unsigned degraded_ttl_s;	/* ...or at most this many seconds (if > 0) */
+	unsigned degraded_ttl_pct; /* TTL when degraded, % of normal... */
+	unsigned degraded_ttl_s;   /* ...or at most this many seconds (if > 0) */
 	bool degraded_ttl_abs;
 };
 
 /* The geo part of the configuration, as the config loader produces it. */
 struct geo_conf {
-	char *database;		/* MaxMind DB path, NULL when none */
+	char *database; /* MaxMind DB path, NULL when none */
 	unsigned database_line;
-	struct geo_prefix *explain_acl;	/* who may ask explain queries */
+	struct geo_prefix *explain_acl; /* who may ask explain queries */
 	size_t n_explain_acl;
-	bool explain_acl_set;	/* else the default: loopback only */
+	bool explain_acl_set; /* else the default: loopback only */
 	struct geo_dc *dcs;
 	size_t n_dcs;
 	struct geo_service *services;
@@ -105,7 +105,7 @@ struct geo_conf {
 	size_t n_countries;
 	struct geo_rule *continents;
 	size_t n_continents;
-	struct geo_list default_order;	/* n == 0: config order */
+	struct geo_list default_order; /* n == 0: config order */
 };
 
 /* Free what a geo_conf holds (not the struct itself); NULL is a no-op. */
@@ -118,8 +118,7 @@ void geo_conf_clear(struct geo_conf *gc);
  * (a missing or corrupt database names the file and the libmaxminddb
  * reason).  Returns NULL on error.  Never touches the query path.
  */
-struct geo *geo_build(const struct geo_conf *gc, const char *conf_path,
-		      struct diag *d);
+struct geo *geo_build(const struct geo_conf *gc, const char *conf_path, struct diag *d);
 
 /* Free; NULL is a no-op. */
 void geo_free(struct geo *g);
@@ -139,16 +138,15 @@ const void *geo_bind(struct geo *g, int service, uint32_t ttl);
  * scope prefix length over which this answer holds.  Query path: no
  * allocation, no MMDB data decoding.  ctx is the struct geo.
  */
-void geo_answer(const void *ctx, const void *binding, uint16_t qtype,
-		const struct answer_client *c, struct dyn_answer *out);
+void geo_answer(const void *ctx, const void *binding, uint16_t qtype, const struct answer_client *c,
+		struct dyn_answer *out);
 
 /*
  * Explain, as text lines, what client c gets for the GEO name bound by
  * binding and why.  Calls emit(arg, line) once per line.  ctx is the
  * struct geo.
  */
-void geo_explain(const void *ctx, const void *binding,
-		 const struct answer_client *c,
+void geo_explain(const void *ctx, const void *binding, const struct answer_client *c,
 		 void (*emit)(void *arg, const char *line), void *arg);
 
 /*
@@ -159,8 +157,7 @@ void geo_explain(const void *ctx, const void *binding,
  * and its override cell (GEO_FORCE_*, shown by explain).
  * geo_set_dc_force: the override cell of datacenter dc (GEO_FORCE_*).
  */
-void geo_set_address_flag(struct geo *g, size_t s, size_t k, size_t a,
-			  const _Atomic uint8_t *flag,
+void geo_set_address_flag(struct geo *g, size_t s, size_t k, size_t a, const _Atomic uint8_t *flag,
 			  const _Atomic uint8_t *force);
 void geo_set_dc_force(struct geo *g, unsigned dc, const _Atomic uint8_t *force);
 
@@ -170,8 +167,8 @@ const struct geo_conf *geo_conf_of(const struct geo *g);
 /* A service's health summary: for each of its datacenters whether it is
  * up now (override applied) and how many addresses are up of how many.
  * Fills up to n entries of the arrays (index = services[s].dcs index). */
-void geo_service_health(const struct geo *g, size_t s, bool *dc_up,
-			unsigned *addrs_up, unsigned *addrs_total, size_t n);
+void geo_service_health(const struct geo *g, size_t s, bool *dc_up, unsigned *addrs_up,
+			unsigned *addrs_total, size_t n);
 
 /* True when addr (family 4/6) may ask explain queries. */
 bool geo_explain_allowed(const void *ctx, int family, const uint8_t *addr);

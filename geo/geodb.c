@@ -16,7 +16,7 @@ struct geodb {
 	MMDB_s mmdb;
 	struct geo_loc *locs;
 	size_t n_locs, cap_locs;
-	uint32_t *table;	/* index + 1 into locs; 0 = empty */
+	uint32_t *table; /* index + 1 into locs; 0 = empty */
 	size_t mask;
 };
 
@@ -27,8 +27,7 @@ static size_t slot(uint32_t offset, size_t mask)
 
 static const struct geo_loc *table_find(const struct geodb *db, uint32_t offset)
 {
-	for (size_t s = slot(offset, db->mask); db->table[s] != 0;
-	     s = (s + 1) & db->mask) {
+	for (size_t s = slot(offset, db->mask); db->table[s] != 0; s = (s + 1) & db->mask) {
 		const struct geo_loc *l = &db->locs[db->table[s] - 1];
 		if (l->offset == offset)
 			return l;
@@ -36,13 +35,11 @@ static const struct geo_loc *table_find(const struct geodb *db, uint32_t offset)
 	return NULL;
 }
 
-static void get_code(MMDB_entry_s *e, const char *map, const char *key,
-		     char out[3])
+static void get_code(MMDB_entry_s *e, const char *map, const char *key, char out[3])
 {
 	MMDB_entry_data_s v;
-	if (MMDB_get_value(e, &v, map, key, NULL) == MMDB_SUCCESS &&
-	    v.has_data && v.type == MMDB_DATA_TYPE_UTF8_STRING &&
-	    v.data_size == 2) {
+	if (MMDB_get_value(e, &v, map, key, NULL) == MMDB_SUCCESS && v.has_data &&
+	    v.type == MMDB_DATA_TYPE_UTF8_STRING && v.data_size == 2) {
 		out[0] = v.utf8_string[0];
 		out[1] = v.utf8_string[1];
 		out[2] = '\0';
@@ -52,8 +49,7 @@ static void get_code(MMDB_entry_s *e, const char *map, const char *key,
 static bool get_double(MMDB_entry_s *e, const char *key, double *out)
 {
 	MMDB_entry_data_s v;
-	if (MMDB_get_value(e, &v, "location", key, NULL) != MMDB_SUCCESS ||
-	    !v.has_data)
+	if (MMDB_get_value(e, &v, "location", key, NULL) != MMDB_SUCCESS || !v.has_data)
 		return false;
 	if (v.type == MMDB_DATA_TYPE_DOUBLE)
 		*out = v.double_value;
@@ -77,8 +73,8 @@ static void add_record(struct geodb *db, MMDB_entry_s e)
 	memset(l, 0, sizeof(*l));
 	l->offset = e.offset;
 	double lat, lon;
-	if (get_double(&e, "latitude", &lat) && get_double(&e, "longitude", &lon) &&
-	    lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
+	if (get_double(&e, "latitude", &lat) && get_double(&e, "longitude", &lon) && lat >= -90 &&
+	    lat <= 90 && lon >= -180 && lon <= 180) {
 		l->lat = (float)lat;
 		l->lon = (float)lon;
 		l->has_coords = true;
@@ -107,19 +103,17 @@ static void add_record(struct geodb *db, MMDB_entry_s e)
 }
 
 /* Visit every node once: each data record a node points to is decoded. */
-static int walk_tree(struct geodb *db, const char *path, struct diag *d,
-		     const char *at_file, unsigned at_line)
+static int walk_tree(struct geodb *db, const char *path, struct diag *d, const char *at_file,
+		     unsigned at_line)
 {
 	for (uint32_t n = 0; n < db->mmdb.metadata.node_count; n++) {
 		MMDB_search_node_s node;
 		int rc = MMDB_read_node(&db->mmdb, n, &node);
-		if (rc != MMDB_SUCCESS ||
-		    node.left_record_type == MMDB_RECORD_TYPE_INVALID ||
+		if (rc != MMDB_SUCCESS || node.left_record_type == MMDB_RECORD_TYPE_INVALID ||
 		    node.right_record_type == MMDB_RECORD_TYPE_INVALID) {
 			diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
-				    "geoip database '%s': corrupt search tree at node %u: %s",
-				    path, n, rc != MMDB_SUCCESS ? MMDB_strerror(rc)
-								: "invalid record");
+				    "geoip database '%s': corrupt search tree at node %u: %s", path,
+				    n, rc != MMDB_SUCCESS ? MMDB_strerror(rc) : "invalid record");
 			return -1;
 		}
 		if (node.left_record_type == MMDB_RECORD_TYPE_DATA)
@@ -130,16 +124,14 @@ static int walk_tree(struct geodb *db, const char *path, struct diag *d,
 	return 0;
 }
 
-struct geodb *geodb_open(const char *path, struct diag *d,
-			 const char *at_file, unsigned at_line)
+struct geodb *geodb_open(const char *path, struct diag *d, const char *at_file, unsigned at_line)
 {
 	struct geodb *db = xcalloc(1, sizeof(*db));
 	db->mask = 1023;
 	db->table = xcalloc(db->mask + 1, sizeof(*db->table));
 	int rc = MMDB_open(path, MMDB_MODE_MMAP, &db->mmdb);
 	if (rc != MMDB_SUCCESS) {
-		diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
-			    "geoip database '%s': %s", path,
+		diag_report(d, LOG_LEVEL_ERR, at_file, at_line, "geoip database '%s': %s", path,
 			    rc == MMDB_IO_ERROR || rc == MMDB_FILE_OPEN_ERROR
 				    ? "cannot open (missing or unreadable file)"
 				    : MMDB_strerror(rc));
@@ -170,8 +162,7 @@ void geodb_free(struct geodb *db)
 	free(db);
 }
 
-static const struct sockaddr *make_sa(int family, const uint8_t *addr,
-				      struct sockaddr_in6 *buf)
+static const struct sockaddr *make_sa(int family, const uint8_t *addr, struct sockaddr_in6 *buf)
 {
 	memset(buf, 0, sizeof(*buf));
 	if (family == 4) {
@@ -185,13 +176,12 @@ static const struct sockaddr *make_sa(int family, const uint8_t *addr,
 	return (const struct sockaddr *)buf;
 }
 
-static MMDB_lookup_result_s lookup(const struct geodb *db, int family,
-				   const uint8_t *addr, unsigned *netmask)
+static MMDB_lookup_result_s lookup(const struct geodb *db, int family, const uint8_t *addr,
+				   unsigned *netmask)
 {
 	struct sockaddr_in6 sa;
 	int err = 0;
-	MMDB_lookup_result_s r = MMDB_lookup_sockaddr(&db->mmdb,
-						      make_sa(family, addr, &sa), &err);
+	MMDB_lookup_result_s r = MMDB_lookup_sockaddr(&db->mmdb, make_sa(family, addr, &sa), &err);
 	if (err != MMDB_SUCCESS) {
 		r.found_entry = false;
 		r.netmask = 0;
@@ -204,8 +194,8 @@ static MMDB_lookup_result_s lookup(const struct geodb *db, int family,
 	return r;
 }
 
-const struct geo_loc *geodb_lookup(const struct geodb *db, int family,
-				   const uint8_t *addr, unsigned *netmask)
+const struct geo_loc *geodb_lookup(const struct geodb *db, int family, const uint8_t *addr,
+				   unsigned *netmask)
 {
 	MMDB_lookup_result_s r = lookup(db, family, addr, netmask);
 	if (!r.found_entry)
@@ -223,8 +213,7 @@ struct geo_loc *geodb_loc(struct geodb *db, size_t i)
 	return &db->locs[i];
 }
 
-void geodb_city(const struct geodb *db, int family, const uint8_t *addr,
-		char *out, size_t size)
+void geodb_city(const struct geodb *db, int family, const uint8_t *addr, char *out, size_t size)
 {
 	unsigned nm;
 	MMDB_lookup_result_s r = lookup(db, family, addr, &nm);

@@ -12,8 +12,8 @@ struct geo_rule;
 
 /* Why a location's datacenter order is what it is (set by geo.c). */
 enum geo_reason {
-	GEO_BY_DEFAULT,		/* no usable location */
-	GEO_BY_NETWORK,		/* a network rule */
+	GEO_BY_DEFAULT, /* no usable location */
+	GEO_BY_NETWORK, /* a network rule */
 	GEO_BY_COUNTRY,
 	GEO_BY_CONTINENT,
 	GEO_BY_DISTANCE,
@@ -24,13 +24,13 @@ enum geo_reason {
 struct geo_loc {
 	float lat, lon;
 	bool has_coords;
-	char country[3];	/* "" when absent */
+	char country[3]; /* "" when absent */
 	char continent[3];
-	uint32_t offset;	/* MMDB data offset: the cache key */
+	uint32_t offset; /* MMDB data offset: the cache key */
 	const uint16_t *order;
-	const uint16_t *near;	/* by distance only (has_coords), for network
+	const uint16_t *near; /* by distance only (has_coords), for network
 				 * rules whose unlisted datacenters follow */
-	uint8_t reason;		/* enum geo_reason */
+	uint8_t reason;       /* enum geo_reason */
 	const struct geo_rule *rule;
 };
 
@@ -41,8 +41,7 @@ struct geo_loc {
  * at_file:at_line (the config line naming the database) with
  * libmaxminddb's reason.  Returns NULL on error.
  */
-struct geodb *geodb_open(const char *path, struct diag *d,
-			 const char *at_file, unsigned at_line);
+struct geodb *geodb_open(const char *path, struct diag *d, const char *at_file, unsigned at_line);
 
 /* Free; NULL is a no-op. */
 void geodb_free(struct geodb *db);
@@ -55,8 +54,8 @@ void geodb_free(struct geodb *db);
  * Query path: walks the search tree only, decodes nothing, allocates
  * nothing.
  */
-const struct geo_loc *geodb_lookup(const struct geodb *db, int family,
-				   const uint8_t *addr, unsigned *netmask);
+const struct geo_loc *geodb_lookup(const struct geodb *db, int family, const uint8_t *addr,
+				   unsigned *netmask);
 
 /* The decoded records, for ranking at load. */
 size_t geodb_count(const struct geodb *db);
@@ -64,8 +63,7 @@ struct geo_loc *geodb_loc(struct geodb *db, size_t i);
 
 /* Look up the city name of addr for explain output (decodes: control path
  * only).  Writes "" when there is none. */
-void geodb_city(const struct geodb *db, int family, const uint8_t *addr,
-		char *out, size_t size);
+void geodb_city(const struct geodb *db, int family, const uint8_t *addr, char *out, size_t size);
 
 /* The database type from its metadata, e.g. "GeoIP2-City". */
 const char *geodb_type(const struct geodb *db);

@@ -29,8 +29,7 @@ struct nettrie *nettrie_new(unsigned bits)
 	return t;
 }
 
-const void *nettrie_insert(struct nettrie *t, const uint8_t *addr,
-			   unsigned len, const void *value)
+const void *nettrie_insert(struct nettrie *t, const uint8_t *addr, unsigned len, const void *value)
 {
 	struct tnode *n = &t->root;
 	for (unsigned i = 0; i < len && i < t->bits; i++) {
@@ -45,8 +44,7 @@ const void *nettrie_insert(struct nettrie *t, const uint8_t *addr,
 	return NULL;
 }
 
-const void *nettrie_lookup(const struct nettrie *t, const uint8_t *addr,
-			   unsigned *scope)
+const void *nettrie_lookup(const struct nettrie *t, const uint8_t *addr, unsigned *scope)
 {
 	const struct tnode *n = &t->root;
 	const void *best = n->value;

@@ -11,8 +11,7 @@ struct nettrie *nettrie_new(unsigned bits);
 
 /* Insert prefix addr/len with value (not NULL).  Returns the value already
  * stored at exactly that prefix (the insert is then not done), or NULL. */
-const void *nettrie_insert(struct nettrie *t, const uint8_t *addr,
-			   unsigned len, const void *value);
+const void *nettrie_insert(struct nettrie *t, const uint8_t *addr, unsigned len, const void *value);
 
 /*
  * Longest-prefix match of addr.  Returns the value (NULL when no prefix
@@ -20,8 +19,7 @@ const void *nettrie_insert(struct nettrie *t, const uint8_t *addr,
  * which the result cannot change: every address sharing addr's first
  * *scope bits gets the same value.  With an empty trie *scope is 0.
  */
-const void *nettrie_lookup(const struct nettrie *t, const uint8_t *addr,
-			   unsigned *scope);
+const void *nettrie_lookup(const struct nettrie *t, const uint8_t *addr, unsigned *scope);
 
 /* Free; NULL is a no-op (values are not freed). */
 void nettrie_free(struct nettrie *t);

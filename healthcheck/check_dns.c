@@ -14,35 +14,35 @@
 
 #include "healthcheck/probe.h"
 
-#define DNS_HDR_LEN 12
-#define DNS_MAX_NAME 255
+#define DNS_HDR_LEN   12
+#define DNS_MAX_NAME  255
 #define DNS_MAX_LABEL 63
-#define DNS_TYPE_A 1
-#define DNS_CLASS_IN 1
+#define DNS_TYPE_A    1
+#define DNS_CLASS_IN  1
 /* RFC 1035 section 4.2.1: without EDNS a UDP message is at most 512 bytes;
  * read more anyway so an oversized answer is still judged, not truncated. */
 #define DNS_RECV_MAX 4096
 
 /* RFC 1035 section 4.1.1 header flags. */
-#define DNS_FLAG_QR 0x8000
-#define DNS_FLAG_RD 0x0100
+#define DNS_FLAG_QR     0x8000
+#define DNS_FLAG_RD     0x0100
 #define DNS_OPCODE_MASK 0x7800
-#define DNS_RCODE_MASK 0x000f
+#define DNS_RCODE_MASK  0x000f
 
 struct dns_run {
 	struct hc_probe *p;
 	evutil_socket_t fd;
 	struct event *ev;
 	uint16_t id;
-	size_t qlen;			/* query length; the question is [12, qlen) */
+	size_t qlen; /* query length; the question is [12, qlen) */
 	uint8_t query[DNS_HDR_LEN + DNS_MAX_NAME + 4];
 };
 
 static const char *dns_rcode_name(unsigned rcode, char *buf, size_t len)
 {
 	static const char *const names[] = {
-		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
-		"YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE",
+		"NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+		"YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE",
 	};
 	if (rcode < sizeof(names) / sizeof(names[0]))
 		return names[rcode];
@@ -239,8 +239,7 @@ static int dns_open(struct dns_run *run, char *reason, size_t len)
 	    send(run->fd, run->query, run->qlen, 0) < 0) {
 		int err = errno;
 		snprintf(reason, len, "%s: %s",
-			 err == ECONNREFUSED ? "ICMP unreachable" : "send failed",
-			 strerror(err));
+			 err == ECONNREFUSED ? "ICMP unreachable" : "send failed", strerror(err));
 		return -1;
 	}
 	run->ev = event_new(p->base, run->fd, EV_READ | EV_PERSIST, dns_read_cb, run);
@@ -264,8 +263,7 @@ static int dns_start(struct hc_probe *p)
 	run->p = p;
 	run->fd = -1;
 	if (name == NULL || dns_build_query(run) < 0) {
-		snprintf(reason, sizeof(reason), "invalid query name '%.100s'",
-			 name ? name : "");
+		snprintf(reason, sizeof(reason), "invalid query name '%.100s'", name ? name : "");
 		goto fail;
 	}
 	if (dns_open(run, reason, sizeof(reason)) < 0)

@@ -45,7 +45,7 @@
  */
 
 #define EXEC_POLL_FIRST_US 1000
-#define EXEC_POLL_MAX_US 50000
+#define EXEC_POLL_MAX_US   50000
 
 extern char **environ;
 
@@ -54,7 +54,7 @@ struct exec_run {
 	pid_t pid;
 	struct event *poll;
 	long poll_us;
-	char cmd[128];			/* argv[0], for reasons */
+	char cmd[128]; /* argv[0], for reasons */
 };
 
 /* Replace "%a", "%p" and "%%" in one argument; caller frees. */
@@ -115,7 +115,7 @@ static int exec_spawn_setup(posix_spawnattr_t *attr, posix_spawn_file_actions_t 
 	sigfillset(&all);
 	sigemptyset(&none);
 	if (posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-					    POSIX_SPAWN_SETSIGDEF) != 0 ||
+						   POSIX_SPAWN_SETSIGDEF) != 0 ||
 	    posix_spawnattr_setpgroup(attr, 0) != 0 ||
 	    posix_spawnattr_setsigmask(attr, &none) != 0 ||
 	    posix_spawnattr_setsigdefault(attr, &all) != 0)

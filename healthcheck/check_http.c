@@ -26,8 +26,8 @@
 
 /* Bounds on what a health endpoint may send back; beyond them the probe
  * fails ("response too large") rather than buffering without limit. */
-#define HTTP_MAX_HEADERS_SIZE (64 * 1024)
-#define HTTP_MAX_BODY_SIZE (1024 * 1024)
+#define HTTP_MAX_HEADERS_SIZE   (64 * 1024)
+#define HTTP_MAX_BODY_SIZE      (1024 * 1024)
 #define HTTP_DEFAULT_TIMEOUT_MS 1000u
 
 /*
@@ -46,16 +46,16 @@ struct http_run {
 	struct hc_probe *p;
 	enum http_state state;
 	bool tls;
-	struct evhttp_connection *conn;	/* owns the bufferevent and its SSL */
+	struct evhttp_connection *conn; /* owns the bufferevent and its SSL */
 	struct bufferevent *bev;
 	struct event *finish;
 	struct timespec started;
-	bool connected;			/* TCP (and TLS) established */
-	bool got_error;			/* evhttp reported an error kind */
+	bool connected; /* TCP (and TLS) established */
+	bool got_error; /* evhttp reported an error kind */
 	enum evhttp_request_error error;
 	int error_errno;
-	int verify_err;			/* first X509 error seen, or X509_V_OK */
-	unsigned long tls_err;		/* OpenSSL error drained from bev */
+	int verify_err;        /* first X509 error seen, or X509_V_OK */
+	unsigned long tls_err; /* OpenSSL error drained from bev */
 	bool ok;
 	char reason[256];
 };
@@ -102,8 +102,7 @@ static const char *http_ssl_err_text(unsigned long e)
 static int http_verify_cb(int preverify_ok, X509_STORE_CTX *xs)
 {
 	if (!preverify_ok) {
-		SSL *ssl = X509_STORE_CTX_get_ex_data(
-			xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+		SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
 		struct http_run *run = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
 		if (run != NULL && run->verify_err == X509_V_OK)
 			run->verify_err = X509_STORE_CTX_get_error(xs);
@@ -206,8 +205,7 @@ static struct bufferevent *http_bev_new(struct http_run *run, char *reason, size
 	if (ssl == NULL)
 		return NULL;
 	/* With BEV_OPT_CLOSE_ON_FREE the bufferevent frees the SSL too. */
-	bev = bufferevent_openssl_socket_new(run->p->base, -1, ssl,
-					     BUFFEREVENT_SSL_CONNECTING,
+	bev = bufferevent_openssl_socket_new(run->p->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
 					     BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		SSL_free(ssl);
@@ -244,8 +242,8 @@ static void http_judge_response(struct http_run *run, struct evhttp_request *req
 	}
 	if (hp->expect != NULL && hp->expect[0] != '\0' &&
 	    evbuffer_search(body, hp->expect, strlen(hp->expect), NULL).pos < 0) {
-		snprintf(run->reason, sizeof(run->reason),
-			 "HTTP %d but body lacks '%s'", code, hp->expect);
+		snprintf(run->reason, sizeof(run->reason), "HTTP %d but body lacks '%s'", code,
+			 hp->expect);
 		return;
 	}
 	run->ok = true;
@@ -268,8 +266,8 @@ static void http_drain_tls_errors(struct http_run *run)
 /* Errors that mean the TCP connection itself never came up. */
 static bool http_connect_errno(int e)
 {
-	return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH ||
-	       e == ETIMEDOUT || e == EADDRNOTAVAIL || e == ENETDOWN || e == EHOSTDOWN;
+	return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == ETIMEDOUT ||
+	       e == EADDRNOTAVAIL || e == ENETDOWN || e == EHOSTDOWN;
 }
 
 /* Failed before evhttp saw the connection established (for HTTPS that
@@ -284,8 +282,9 @@ static void http_judge_connect_failure(struct http_run *run)
 
 	if (!run->got_error) {
 		if (http_elapsed_ms(run) >= (long)http_timeout_ms(run->p))
-			snprintf(r, len, run->tls ? "connect or TLS handshake timed out"
-						  : "connect timed out");
+			snprintf(r, len,
+				 run->tls ? "connect or TLS handshake timed out"
+					  : "connect timed out");
 		else
 			snprintf(r, len, "connect refused");
 	} else if (run->error == EVREQ_HTTP_TIMEOUT) {
@@ -394,8 +393,7 @@ static void http_host_header(const struct hc_probe *p, bool tls, char *buf, size
 		snprintf(buf, len, "%s%s%s:%u", lb, p->addr_text, rb, (unsigned)p->port);
 }
 
-static struct evhttp_request *http_request_new(struct http_run *run, char *reason,
-					       size_t len)
+static struct evhttp_request *http_request_new(struct http_run *run, char *reason, size_t len)
 {
 	char host[300];
 	struct evhttp_request *req = evhttp_request_new(http_request_cb, run);
@@ -427,8 +425,7 @@ static bool http_path_valid(const char *path)
 	return true;
 }
 
-static struct http_run *http_run_new(struct hc_probe *p, bool tls, char *reason,
-				     size_t len)
+static struct http_run *http_run_new(struct hc_probe *p, bool tls, char *reason, size_t len)
 {
 	struct http_run *run = calloc(1, sizeof(*run));
 	if (run == NULL) {
@@ -444,8 +441,8 @@ static struct http_run *http_run_new(struct hc_probe *p, bool tls, char *reason,
 	if (run->bev == NULL)
 		goto fail;
 	/* The connection takes the bufferevent (and the SSL in it). */
-	run->conn = evhttp_connection_base_bufferevent_new(p->base, NULL, run->bev,
-							   p->addr_text, p->port);
+	run->conn = evhttp_connection_base_bufferevent_new(p->base, NULL, run->bev, p->addr_text,
+							   p->port);
 	if (run->conn == NULL) {
 		bufferevent_free(run->bev);
 		snprintf(reason, len, "cannot create HTTP connection");
@@ -489,7 +486,7 @@ static int http_start_kind(struct hc_probe *p, bool tls)
 	 * http_request_cb and complete from the event loop. */
 	if (evhttp_make_request(run->conn, req, EVHTTP_REQ_GET, path) < 0) {
 		snprintf(reason, sizeof(reason), "cannot send request");
-		goto fail;	/* evhttp freed req */
+		goto fail; /* evhttp freed req */
 	}
 	return 0;
 fail:

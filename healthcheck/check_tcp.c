@@ -18,7 +18,7 @@ static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (ok) {
 		/* Close with a reset, as health checkers do: a graceful close
 		 * would leave one TIME_WAIT socket per probe on our side. */
-		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 		setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		snprintf(reason, sizeof(reason), "connected");
 	} else {
@@ -33,16 +33,14 @@ static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 
 static int tcp_start(struct hc_probe *p)
 {
-	struct bufferevent *bev = bufferevent_socket_new(p->base, -1,
-							 BEV_OPT_CLOSE_ON_FREE);
+	struct bufferevent *bev = bufferevent_socket_new(p->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		p->done(p, false, "cannot create socket");
 		return -1;
 	}
 	bufferevent_setcb(bev, NULL, NULL, tcp_event_cb, p);
 	p->kind_state = bev;
-	if (bufferevent_socket_connect(bev, (struct sockaddr *)&p->addr,
-				       (int)p->addr_len) < 0) {
+	if (bufferevent_socket_connect(bev, (struct sockaddr *)&p->addr, (int)p->addr_len) < 0) {
 		char reason[128];
 		int err = EVUTIL_SOCKET_ERROR();
 		snprintf(reason, sizeof(reason), "connect %s",

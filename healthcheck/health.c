@@ -26,13 +26,13 @@ struct hc_target {
 	struct hc_params params;
 	const struct hc_kind_ops *ops;
 	struct hc_probe probe;
-	struct event *timer;		/* next run */
-	struct event *timeout;		/* run in flight too long */
+	struct event *timer;   /* next run */
+	struct event *timeout; /* run in flight too long */
 	struct timespec started;
 	bool in_flight;
-	enum hc_state state;		/* the state machine's verdict */
-	hc_flag_t flag;			/* effective state, read by answers */
-	hc_flag_t force_flag;		/* enum hc_force, read by explain */
+	enum hc_state state;  /* the state machine's verdict */
+	hc_flag_t flag;       /* effective state, read by answers */
+	hc_flag_t force_flag; /* enum hc_force, read by explain */
 	enum hc_force force;
 	char force_reason[160];
 	time_t since;
@@ -54,9 +54,9 @@ struct hc_target {
 struct health {
 	pthread_mutex_t lock;
 	struct event_base *base;
-	struct hc_target *targets;	/* creation order */
+	struct hc_target *targets; /* creation order */
 	struct hc_target *tail;
-	struct hc_target **index;	/* by key hash, open addressing */
+	struct hc_target **index; /* by key hash, open addressing */
 	size_t index_mask;
 	size_t n_targets;
 	struct hc_dc *dcs;
@@ -84,8 +84,7 @@ static double elapsed_ms(const struct timespec *t0)
 {
 	struct timespec t1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
-	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
 static char *dup_or_null(const char *s)
@@ -114,8 +113,7 @@ static void params_copy(struct hc_params *dst, const struct hc_params *src)
 	}
 }
 
-static void sockaddr_text(const struct sockaddr *sa, char *addr, size_t size,
-			  uint16_t *port)
+static void sockaddr_text(const struct sockaddr *sa, char *addr, size_t size, uint16_t *port)
 {
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
@@ -129,18 +127,17 @@ static void sockaddr_text(const struct sockaddr *sa, char *addr, size_t size,
 }
 
 /* Everything that makes two targets the same probe. */
-static char *make_key(const char *service, const char *dc, const char *address,
-		      const char *probe, uint16_t port, const struct hc_params *p)
+static char *make_key(const char *service, const char *dc, const char *address, const char *probe,
+		      uint16_t port, const struct hc_params *p)
 {
 	char buf[4096];
-	size_t o = (size_t)snprintf(buf, sizeof(buf),
-		"%s|%s|%s|%s|%u|%d|%u|%u|%u|%u|%d|%s|%s|%s|%d|%s|%s|%u|%d|%d",
-		service, dc, address, probe, port, (int)p->kind, p->interval_ms,
-		p->timeout_ms, p->rise, p->fall, (int)p->initial_up,
-		p->path ? p->path : "", p->host ? p->host : "",
-		p->expect ? p->expect : "", (int)p->verify_tls,
-		p->ca_file ? p->ca_file : "", p->dns_name ? p->dns_name : "",
-		p->dns_type, p->dns_rcode, (int)p->dns_want_answer);
+	size_t o = (size_t)snprintf(
+		buf, sizeof(buf), "%s|%s|%s|%s|%u|%d|%u|%u|%u|%u|%d|%s|%s|%s|%d|%s|%s|%u|%d|%d",
+		service, dc, address, probe, port, (int)p->kind, p->interval_ms, p->timeout_ms,
+		p->rise, p->fall, (int)p->initial_up, p->path ? p->path : "",
+		p->host ? p->host : "", p->expect ? p->expect : "", (int)p->verify_tls,
+		p->ca_file ? p->ca_file : "", p->dns_name ? p->dns_name : "", p->dns_type,
+		p->dns_rcode, (int)p->dns_want_answer);
 	for (size_t i = 0; i < p->n_status && o < sizeof(buf) - 16; i++)
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "|s%d", p->status[i]);
 	for (size_t i = 0; i < p->argc && o < sizeof(buf) - 2; i++)
@@ -167,8 +164,8 @@ static void publish(struct hc_target *t, const char *why)
 		return;
 	atomic_store_explicit(&t->flag, up, memory_order_release);
 	t->since = time(NULL);
-	log_msg(up ? LOG_LEVEL_NOTICE : LOG_LEVEL_WARNING,
-		"healthcheck: %s: %s (%s)", t->label, up ? "UP" : "DOWN", why);
+	log_msg(up ? LOG_LEVEL_NOTICE : LOG_LEVEL_WARNING, "healthcheck: %s: %s (%s)", t->label,
+		up ? "UP" : "DOWN", why);
 }
 
 static void schedule(struct hc_target *t, bool first);
@@ -195,8 +192,8 @@ static void probe_done(struct hc_probe *p, bool ok, const char *reason)
 		t->fail_streak = 0;
 		if (t->state == HC_STATE_DOWN && t->ok_streak >= t->params.rise) {
 			t->state = HC_STATE_UP;
-			snprintf(why, sizeof(why), "%u consecutive successes: %s",
-				 t->ok_streak, reason);
+			snprintf(why, sizeof(why), "%u consecutive successes: %s", t->ok_streak,
+				 reason);
 			publish(t, why);
 		}
 	} else {
@@ -205,14 +202,14 @@ static void probe_done(struct hc_probe *p, bool ok, const char *reason)
 		t->ok_streak = 0;
 		if (t->state == HC_STATE_UP && t->fail_streak >= t->params.fall) {
 			t->state = HC_STATE_DOWN;
-			snprintf(why, sizeof(why), "%u consecutive failures: %s",
-				 t->fail_streak, reason);
+			snprintf(why, sizeof(why), "%u consecutive failures: %s", t->fail_streak,
+				 reason);
 			publish(t, why);
 		}
 	}
 	pthread_mutex_unlock(&t->h->lock);
-	log_msg(LOG_LEVEL_DEBUG, "healthcheck: %s: %s: %s (%.1f ms)", t->label,
-		ok ? "ok" : "fail", reason, t->last_ms);
+	log_msg(LOG_LEVEL_DEBUG, "healthcheck: %s: %s: %s (%.1f ms)", t->label, ok ? "ok" : "fail",
+		reason, t->last_ms);
 	schedule(t, false);
 }
 
@@ -242,7 +239,7 @@ static void run_cb(evutil_socket_t fd, short what, void *arg)
 	t->ops->start(&t->probe); /* reports through probe_done, maybe at once */
 }
 
-#define TICK_MS 10	/* probe starts are grouped on this grid */
+#define TICK_MS 10 /* probe starts are grouped on this grid */
 
 /* The next run: one interval on, +-10% so that targets spread out; the
  * first within one interval of start-up.  Start times are rounded up to a
@@ -260,9 +257,9 @@ static void schedule(struct hc_target *t, bool first)
 	uint64_t now_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
 	/* Intervals count from the start of the last run, so a probe that
 	 * times out does not stretch the period by its timeout. */
-	uint64_t from = first ? now_ms
-			      : (uint64_t)t->started.tv_sec * 1000 +
-					(uint64_t)t->started.tv_nsec / 1000000;
+	uint64_t from =
+		first ? now_ms
+		      : (uint64_t)t->started.tv_sec * 1000 + (uint64_t)t->started.tv_nsec / 1000000;
 	uint64_t at = (from + ms + TICK_MS - 1) / TICK_MS * TICK_MS;
 	if (at < now_ms)
 		at = now_ms;
@@ -377,8 +374,10 @@ void health_sync_end(struct health *h)
 			pt = &t->next;
 			continue;
 		}
-		log_msg(LOG_LEVEL_INFO, "healthcheck: %s: no longer configured, "
-			"probe stopped", t->label);
+		log_msg(LOG_LEVEL_INFO,
+			"healthcheck: %s: no longer configured, "
+			"probe stopped",
+			t->label);
 		*pt = t->next;
 		target_free(t);
 		h->n_targets--;
@@ -389,10 +388,9 @@ void health_sync_end(struct health *h)
 	 * and re-adds the datacenter. */
 }
 
-struct hc_target *health_target(struct health *h, const char *service,
-				const char *dc, const char *address,
-				const struct sockaddr *probe, socklen_t probe_len,
-				const struct hc_params *params)
+struct hc_target *health_target(struct health *h, const char *service, const char *dc,
+				const char *address, const struct sockaddr *probe,
+				socklen_t probe_len, const struct hc_params *params)
 {
 	char ptext[64];
 	uint16_t port;
@@ -415,14 +413,13 @@ struct hc_target *health_target(struct health *h, const char *service,
 	t->ops = hc_kind_ops(params->kind);
 	char label[512];
 	if (t->ops == NULL)
-		snprintf(label, sizeof(label), "%s/%s %s (not probed)", service, dc,
-			 address);
+		snprintf(label, sizeof(label), "%s/%s %s (not probed)", service, dc, address);
 	else if (strcmp(ptext, address) == 0)
-		snprintf(label, sizeof(label), "%s/%s %s port %u (%s)", service, dc,
-			 address, port, t->ops ? t->ops->name : "none");
+		snprintf(label, sizeof(label), "%s/%s %s port %u (%s)", service, dc, address, port,
+			 t->ops ? t->ops->name : "none");
 	else
-		snprintf(label, sizeof(label), "%s/%s %s via %s port %u (%s)", service,
-			 dc, address, ptext, port, t->ops ? t->ops->name : "none");
+		snprintf(label, sizeof(label), "%s/%s %s via %s port %u (%s)", service, dc, address,
+			 ptext, port, t->ops ? t->ops->name : "none");
 	t->label = xstrdup(label);
 	t->state = params->initial_up || t->ops == NULL ? HC_STATE_UP : HC_STATE_DOWN;
 	atomic_init(&t->flag, t->state == HC_STATE_UP ? 1 : 0);
@@ -544,9 +541,10 @@ static void apply_overrides(struct health *h, const struct override *ov, size_t 
 				reason = ov[i].reason;
 			}
 		if (atomic_load(&d->force) != f) {
-			log_msg(LOG_LEVEL_NOTICE, "healthcheck: datacenter %s: %s%s%s",
-				d->name, f == HC_FORCE_UP ? "forced UP" :
-				f == HC_FORCE_DOWN ? "forced DOWN" : "override cleared",
+			log_msg(LOG_LEVEL_NOTICE, "healthcheck: datacenter %s: %s%s%s", d->name,
+				f == HC_FORCE_UP     ? "forced UP"
+				: f == HC_FORCE_DOWN ? "forced DOWN"
+						     : "override cleared",
 				*reason ? ": " : "", reason);
 			d->since = time(NULL);
 		}
@@ -565,8 +563,9 @@ static void apply_overrides(struct health *h, const struct override *ov, size_t 
 		atomic_store(&t->force_flag, (uint8_t)f);
 		snprintf(t->force_reason, sizeof(t->force_reason), "%s", reason);
 		char why[200];
-		snprintf(why, sizeof(why), "%s%s%s", f == HC_FORCE_NONE ? "override cleared"
-			 : "forced by operator", *reason ? ": " : "", reason);
+		snprintf(why, sizeof(why), "%s%s%s",
+			 f == HC_FORCE_NONE ? "override cleared" : "forced by operator",
+			 *reason ? ": " : "", reason);
 		publish(t, why);
 	}
 }
@@ -576,8 +575,8 @@ int health_load_overrides(struct health *h, const char *path)
 	FILE *fp = fopen(path, "r");
 	if (fp == NULL) {
 		if (errno != ENOENT) {
-			log_msg(LOG_LEVEL_ERR, "healthcheck: %s: cannot open: %s",
-				path, strerror(errno));
+			log_msg(LOG_LEVEL_ERR, "healthcheck: %s: cannot open: %s", path,
+				strerror(errno));
 			return -1;
 		}
 		pthread_mutex_lock(&h->lock);
@@ -611,39 +610,50 @@ int health_load_overrides(struct health *h, const char *path)
 		pthread_mutex_lock(&h->lock);
 		apply_overrides(h, ov, n);
 		pthread_mutex_unlock(&h->lock);
-	}
-	else
-		log_msg(LOG_LEVEL_ERR, "healthcheck: %s: not applied; the previous "
-			"overrides stay", path);
+	} else
+		log_msg(LOG_LEVEL_ERR,
+			"healthcheck: %s: not applied; the previous "
+			"overrides stay",
+			path);
 	free(ov);
 	return errors == 0 ? 0 : -1;
 }
 
 /* ---- inspection ------------------------------------------------------- */
 
-void health_each(const struct health *h,
-		 void (*fn)(void *arg, const struct hc_info *info), void *arg)
+void health_each(const struct health *h, void (*fn)(void *arg, const struct hc_info *info),
+		 void *arg)
 {
 	pthread_mutex_lock((pthread_mutex_t *)&h->lock);
 	for (const struct hc_target *t = h->targets; t != NULL; t = t->next) {
 		struct hc_info i = {
-			.label = t->label, .service = t->service, .dc = t->dc,
-			.address = t->address, .kind = t->params.kind,
+			.label = t->label,
+			.service = t->service,
+			.dc = t->dc,
+			.address = t->address,
+			.kind = t->params.kind,
 			.up = atomic_load(&t->flag) != 0,
-			.probed_up = t->state == HC_STATE_UP, .force = t->force,
-			.force_reason = t->force_reason, .since = t->since,
-			.have_result = t->have_result, .last_ok = t->last_ok,
-			.last_reason = t->last_reason, .last_ms = t->last_ms,
-			.ok_streak = t->ok_streak, .fail_streak = t->fail_streak,
-			.n_ok = t->n_ok, .n_fail = t->n_fail, .total_ms = t->total_ms,
+			.probed_up = t->state == HC_STATE_UP,
+			.force = t->force,
+			.force_reason = t->force_reason,
+			.since = t->since,
+			.have_result = t->have_result,
+			.last_ok = t->last_ok,
+			.last_reason = t->last_reason,
+			.last_ms = t->last_ms,
+			.ok_streak = t->ok_streak,
+			.fail_streak = t->fail_streak,
+			.n_ok = t->n_ok,
+			.n_fail = t->n_fail,
+			.total_ms = t->total_ms,
 		};
 		fn(arg, &i);
 	}
 	pthread_mutex_unlock((pthread_mutex_t *)&h->lock);
 }
 
-void health_each_dc(const struct health *h,
-		    void (*fn)(void *arg, const struct hc_dc *dc), void *arg)
+void health_each_dc(const struct health *h, void (*fn)(void *arg, const struct hc_dc *dc),
+		    void *arg)
 {
 	pthread_mutex_lock((pthread_mutex_t *)&h->lock);
 	for (const struct hc_dc *d = h->dcs; d != NULL; d = d->next)

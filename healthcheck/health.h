@@ -28,7 +28,7 @@ typedef _Atomic uint8_t hc_flag_t;
 /* A datacenter's override, shared by every service (by name). */
 struct hc_dc {
 	char *name;
-	_Atomic uint8_t force;		/* enum hc_force */
+	_Atomic uint8_t force; /* enum hc_force */
 	char reason[160];
 	time_t since;
 	bool seen;
@@ -37,21 +37,21 @@ struct hc_dc {
 
 /* A snapshot of one target, for status output and metrics. */
 struct hc_info {
-	const char *label;	/* "web/fra 192.0.2.10 via 127.0.0.1:8080 (http)" */
+	const char *label; /* "web/fra 192.0.2.10 via 127.0.0.1:8080 (http)" */
 	const char *service, *dc, *address;
 	enum hc_kind kind;
-	bool up;		/* effective (override applied) */
-	bool probed_up;		/* the state machine's verdict */
+	bool up;        /* effective (override applied) */
+	bool probed_up; /* the state machine's verdict */
 	enum hc_force force;
 	const char *force_reason;
-	time_t since;		/* of the current effective state */
+	time_t since; /* of the current effective state */
 	bool have_result;
 	bool last_ok;
 	const char *last_reason;
 	double last_ms;
 	unsigned ok_streak, fail_streak;
 	unsigned long long n_ok, n_fail;
-	double total_ms;	/* sum of probe durations */
+	double total_ms; /* sum of probe durations */
 };
 
 /* A registry on base.  Never NULL. */
@@ -75,10 +75,9 @@ void health_sync_end(struct health *h);
  * one starts probing now (first run jittered within one interval).  params
  * are copied.  HC_NONE targets are never probed and always up.
  */
-struct hc_target *health_target(struct health *h, const char *service,
-				const char *dc, const char *address,
-				const struct sockaddr *probe, socklen_t probe_len,
-				const struct hc_params *params);
+struct hc_target *health_target(struct health *h, const char *service, const char *dc,
+				const char *address, const struct sockaddr *probe,
+				socklen_t probe_len, const struct hc_params *params);
 
 /* The flag the answer path reads for a target. */
 const hc_flag_t *hc_target_flag(const struct hc_target *t);
@@ -99,12 +98,12 @@ struct hc_dc *health_dc(struct health *h, const char *name);
 int health_load_overrides(struct health *h, const char *path);
 
 /* Visit every target (in creation order) with a snapshot. */
-void health_each(const struct health *h,
-		 void (*fn)(void *arg, const struct hc_info *info), void *arg);
+void health_each(const struct health *h, void (*fn)(void *arg, const struct hc_info *info),
+		 void *arg);
 
 /* Visit every datacenter override cell. */
-void health_each_dc(const struct health *h,
-		    void (*fn)(void *arg, const struct hc_dc *dc), void *arg);
+void health_each_dc(const struct health *h, void (*fn)(void *arg, const struct hc_dc *dc),
+		    void *arg);
 
 /* The number of targets and how many are up (for logs). */
 void health_count(const struct health *h, size_t *targets, size_t *up);

@@ -10,7 +10,7 @@
 struct event_base;
 
 enum hc_kind {
-	HC_NONE,	/* not probed: always up unless forced */
+	HC_NONE, /* not probed: always up unless forced */
 	HC_TCP,
 	HC_HTTP,
 	HC_HTTPS,
@@ -21,25 +21,25 @@ enum hc_kind {
 /* What a service's check says, from the configuration. */
 struct hc_params {
 	enum hc_kind kind;
-	unsigned interval_ms;	/* default 2000 */
-	unsigned timeout_ms;	/* default 1000 */
-	unsigned rise;		/* consecutive successes to go up, default 2 */
-	unsigned fall;		/* consecutive failures to go down, default 3 */
-	bool initial_up;	/* state before the first verdict, default up */
-	uint16_t port;		/* probe port (0: the kind's default) */
+	unsigned interval_ms; /* default 2000 */
+	unsigned timeout_ms;  /* default 1000 */
+	unsigned rise;        /* consecutive successes to go up, default 2 */
+	unsigned fall;        /* consecutive failures to go down, default 3 */
+	bool initial_up;      /* state before the first verdict, default up */
+	uint16_t port;        /* probe port (0: the kind's default) */
 	/* HTTP and HTTPS */
-	char *path;		/* default "/" */
-	char *host;		/* Host header; default the probed address */
-	int *status;		/* accepted status codes; default {200} */
+	char *path;  /* default "/" */
+	char *host;  /* Host header; default the probed address */
+	int *status; /* accepted status codes; default {200} */
 	size_t n_status;
-	char *expect;		/* substring the body must contain, or NULL */
-	bool verify_tls;	/* HTTPS: verify the certificate chain and host */
-	char *ca_file;		/* HTTPS: CA bundle (default: system store) */
+	char *expect;    /* substring the body must contain, or NULL */
+	bool verify_tls; /* HTTPS: verify the certificate chain and host */
+	char *ca_file;   /* HTTPS: CA bundle (default: system store) */
 	/* DNS */
-	char *dns_name;		/* query name, e.g. "health.example." */
-	uint16_t dns_type;	/* default A */
-	int dns_rcode;		/* expected rcode, default 0 */
-	bool dns_want_answer;	/* require ANCOUNT > 0 */
+	char *dns_name;       /* query name, e.g. "health.example." */
+	uint16_t dns_type;    /* default A */
+	int dns_rcode;        /* expected rcode, default 0 */
+	bool dns_want_answer; /* require ANCOUNT > 0 */
 	/* exec: argv with "%a" (address) and "%p" (port) replaced */
 	char **argv;
 	size_t argc;
@@ -56,21 +56,21 @@ struct hc_params {
 struct hc_probe {
 	struct event_base *base;
 	const struct hc_params *params;
-	struct sockaddr_storage addr;	/* where to probe, port included */
+	struct sockaddr_storage addr; /* where to probe, port included */
 	socklen_t addr_len;
-	char addr_text[64];		/* "192.0.2.10" / "2001:db8::1" */
-	uint16_t port;			/* the port in addr */
+	char addr_text[64]; /* "192.0.2.10" / "2001:db8::1" */
+	uint16_t port;      /* the port in addr */
 	/* Report the verdict.  reason is what an operator reads in logs and
 	 * status: "connect refused", "HTTP 503", "exit 2", "body lacks 'ok'".
 	 * May be called from within start() for immediate failures. */
 	void (*done)(struct hc_probe *p, bool ok, const char *reason);
-	void *owner;			/* the engine's */
-	void *kind_state;		/* the kind's own, NULL when idle */
+	void *owner;      /* the engine's */
+	void *kind_state; /* the kind's own, NULL when idle */
 };
 
 /* A kind of check: check_tcp.c, check_http.c, check_dns.c, check_exec.c. */
 struct hc_kind_ops {
-	const char *name;			/* "tcp", "http", ... */
+	const char *name; /* "tcp", "http", ... */
 	uint16_t default_port;
 	/* Start a run.  Returns 0, or -1 after calling done() with a reason. */
 	int (*start)(struct hc_probe *p);

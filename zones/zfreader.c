@@ -14,25 +14,23 @@
 struct zfreader {
 	FILE *fp;
 	char *path;
-	unsigned line;		/* physical lines read so far */
-	char *buf;		/* the logical line being assembled */
+	unsigned line; /* physical lines read so far */
+	char *buf;     /* the logical line being assembled */
 	size_t len, cap;
-	char *phys;		/* getline() buffer */
+	char *phys; /* getline() buffer */
 	size_t phys_cap;
 };
 
-struct zfreader *zfreader_open(const char *path, struct diag *d,
-			       const char *at_file, unsigned at_line)
+struct zfreader *zfreader_open(const char *path, struct diag *d, const char *at_file,
+			       unsigned at_line)
 {
 	FILE *fp = fopen(path, "r");
 	if (fp == NULL) {
 		if (at_file != NULL)
 			diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
-				    "$INCLUDE '%s': cannot open: %s", path,
-				    strerror(errno));
+				    "$INCLUDE '%s': cannot open: %s", path, strerror(errno));
 		else
-			diag_report(d, LOG_LEVEL_ERR, path, 0,
-				    "cannot open: %s", strerror(errno));
+			diag_report(d, LOG_LEVEL_ERR, path, 0, "cannot open: %s", strerror(errno));
 		return NULL;
 	}
 	struct zfreader *r = xcalloc(1, sizeof(*r));
@@ -112,8 +110,7 @@ int zfreader_next(struct zfreader *r, struct zfline *out, struct diag *d)
 				start = r->line;
 			scan(r, r->phys, &depth, &quoted);
 			if (depth < 0) {
-				diag_report(d, LOG_LEVEL_ERR, r->path, r->line,
-					    "')' without '('");
+				diag_report(d, LOG_LEVEL_ERR, r->path, r->line, "')' without '('");
 				return -1;
 			}
 		} while (depth > 0 || quoted);

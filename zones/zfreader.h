@@ -15,14 +15,14 @@ struct zfreader;
  */
 struct zfline {
 	const char *text;
-	unsigned line;		/* physical line where the entry starts */
+	unsigned line; /* physical line where the entry starts */
 	bool blank_owner;
 };
 
 /* Open path for reading.  Returns NULL after reporting "cannot open: ..." to
  * d (naming the file, and at_file:at_line when given, e.g. an $INCLUDE). */
-struct zfreader *zfreader_open(const char *path, struct diag *d,
-			       const char *at_file, unsigned at_line);
+struct zfreader *zfreader_open(const char *path, struct diag *d, const char *at_file,
+			       unsigned at_line);
 
 /* The file name as opened. */
 const char *zfreader_path(const struct zfreader *r);

@@ -16,17 +16,17 @@
 #include "zones/zfreader.h"
 
 #define INCLUDE_DEPTH_MAX 16
-#define DEFAULT_TTL 3600
+#define DEFAULT_TTL       3600
 
 /* One record as read, before grouping into RRsets. */
 struct rec {
-	const uint8_t *owner;	/* lowercase wire, in the loader's arena */
+	const uint8_t *owner; /* lowercase wire, in the loader's arena */
 	const uint8_t *rdata;
 	uint32_t ttl;
 	uint16_t type;
 	uint16_t rdlen;
 	unsigned line;
-	unsigned file;		/* index into loader.files */
+	unsigned file; /* index into loader.files */
 };
 
 /* A GEO record: the name's A/AAAA come from a service. */
@@ -48,7 +48,7 @@ struct loader {
 	char **files;
 	size_t n_files;
 	ldns_buffer *wire;
-	char *prev_owner;	/* presentation form, for blank owner fields */
+	char *prev_owner; /* presentation form, for blank owner fields */
 	uint32_t default_ttl;
 	const struct zload_dyn *dyn;
 	struct georec *geos;
@@ -67,8 +67,8 @@ static char *name_str(const uint8_t *name, char *buf, size_t size)
 
 /* ---- reading ------------------------------------------------------- */
 
-static int read_file(struct loader *L, const char *path, ldns_rdf *origin,
-		     const char *at_file, unsigned at_line, unsigned depth);
+static int read_file(struct loader *L, const char *path, ldns_rdf *origin, const char *at_file,
+		     unsigned at_line, unsigned depth);
 
 static char *first_token(const char *s, const char **rest)
 {
@@ -93,8 +93,7 @@ static ldns_rdf *make_name(const char *text, const ldns_rdf *origin)
 		return ldns_rdf_clone(origin);
 	if (ldns_str2rdf_dname(&n, text) != LDNS_STATUS_OK)
 		return NULL;
-	if (!ldns_dname_str_absolute(text) &&
-	    ldns_dname_cat(n, origin) != LDNS_STATUS_OK) {
+	if (!ldns_dname_str_absolute(text) && ldns_dname_cat(n, origin) != LDNS_STATUS_OK) {
 		ldns_rdf_deep_free(n);
 		return NULL;
 	}
@@ -115,8 +114,8 @@ static char *include_path(const char *including, const char *file)
 	return p;
 }
 
-static void directive(struct loader *L, const char *file, unsigned line,
-		      const char *text, ldns_rdf **origin, unsigned depth)
+static void directive(struct loader *L, const char *file, unsigned line, const char *text,
+		      ldns_rdf **origin, unsigned depth)
 {
 	const char *rest;
 	char *word = first_token(text, &rest);
@@ -134,24 +133,21 @@ static void directive(struct loader *L, const char *file, unsigned line,
 		const char *end = arg;
 		uint32_t ttl = ldns_str2period(arg, &end);
 		if (arg[0] == '\0' || *end != '\0')
-			diag_report(L->d, LOG_LEVEL_ERR, file, line,
-				    "$TTL: invalid TTL '%s'", arg);
+			diag_report(L->d, LOG_LEVEL_ERR, file, line, "$TTL: invalid TTL '%s'", arg);
 		else
 			L->default_ttl = ttl;
 	} else if (strcasecmp(word, "$INCLUDE") == 0) {
 		char *inc_origin = first_token(rest, NULL);
-		ldns_rdf *o = inc_origin[0] ? make_name(inc_origin, *origin)
-					    : ldns_rdf_clone(*origin);
+		ldns_rdf *o =
+			inc_origin[0] ? make_name(inc_origin, *origin) : ldns_rdf_clone(*origin);
 		if (arg[0] == '\0')
-			diag_report(L->d, LOG_LEVEL_ERR, file, line,
-				    "$INCLUDE: missing file name");
+			diag_report(L->d, LOG_LEVEL_ERR, file, line, "$INCLUDE: missing file name");
 		else if (o == NULL)
 			diag_report(L->d, LOG_LEVEL_ERR, file, line,
 				    "$INCLUDE: invalid origin '%s'", inc_origin);
 		else if (depth >= INCLUDE_DEPTH_MAX)
 			diag_report(L->d, LOG_LEVEL_ERR, file, line,
-				    "$INCLUDE: nested more than %d deep",
-				    INCLUDE_DEPTH_MAX);
+				    "$INCLUDE: nested more than %d deep", INCLUDE_DEPTH_MAX);
 		else {
 			char *path = include_path(file, arg);
 			/* RFC 1035 5.1: the include's $ORIGIN does not leak
@@ -162,8 +158,7 @@ static void directive(struct loader *L, const char *file, unsigned line,
 		ldns_rdf_deep_free(o);
 		free(inc_origin);
 	} else {
-		diag_report(L->d, LOG_LEVEL_ERR, file, line,
-			    "unknown directive '%s'", word);
+		diag_report(L->d, LOG_LEVEL_ERR, file, line, "unknown directive '%s'", word);
 	}
 	free(word);
 	free(arg);
@@ -179,8 +174,7 @@ static unsigned file_index(struct loader *L, const char *path)
 	return (unsigned)L->n_files++;
 }
 
-static void add_rec(struct loader *L, const ldns_rr *rr, const char *file,
-		    unsigned line)
+static void add_rec(struct loader *L, const ldns_rr *rr, const char *file, unsigned line)
 {
 	char buf[DNAME_MAXLEN * 4 + 2];
 	const ldns_rdf *owner = ldns_rr_owner(rr);
@@ -196,24 +190,21 @@ static void add_rec(struct loader *L, const ldns_rr *rr, const char *file,
 		return;
 	}
 	if (!dname_is_subdomain(lname, L->apex)) {
-		diag_report(L->d, LOG_LEVEL_ERR, file, line,
-			    "'%s' is outside the zone '%s'",
+		diag_report(L->d, LOG_LEVEL_ERR, file, line, "'%s' is outside the zone '%s'",
 			    name_str(lname, buf, sizeof(buf)), L->apex_str);
 		return;
 	}
 	ldns_buffer_clear(L->wire);
 	if (ldns_rr_rdata2buffer_wire(L->wire, rr) != LDNS_STATUS_OK ||
 	    ldns_buffer_position(L->wire) > 65535) {
-		diag_report(L->d, LOG_LEVEL_ERR, file, line,
-			    "record data too long");
+		diag_report(L->d, LOG_LEVEL_ERR, file, line, "record data too long");
 		return;
 	}
 	uint32_t ttl = ldns_rr_ttl(rr);
 	if (ttl > 2147483647u) {
 		/* RFC 2181 8: a TTL is 0 to 2^31 - 1; the top bit is a typo. */
 		diag_report(L->d, LOG_LEVEL_WARNING, file, line,
-			    "TTL %u exceeds 2147483647 (RFC 2181 8); using 2147483647",
-			    ttl);
+			    "TTL %u exceeds 2147483647 (RFC 2181 8); using 2147483647", ttl);
 		ttl = 2147483647u;
 	}
 	if (L->n_recs == L->cap_recs) {
@@ -242,7 +233,7 @@ static bool is_ttl(const char *t)
 struct head {
 	char *tok[8];
 	size_t n;
-	size_t type;	/* index of the type token (== n when absent) */
+	size_t type; /* index of the type token (== n when absent) */
 	bool has_ttl;
 };
 
@@ -263,8 +254,7 @@ static void head_parse(const struct zfline *zl, struct head *h)
 	for (size_t k = 0; k < 2 && i < h->n; k++) {
 		if (is_ttl(h->tok[i]))
 			h->has_ttl = true;
-		else if (strcasecmp(h->tok[i], "IN") != 0 &&
-			 strcasecmp(h->tok[i], "CH") != 0 &&
+		else if (strcasecmp(h->tok[i], "IN") != 0 && strcasecmp(h->tok[i], "CH") != 0 &&
 			 strcasecmp(h->tok[i], "HS") != 0)
 			break;
 		i++;
@@ -280,9 +270,8 @@ static void head_free(struct head *h)
 
 /* "owner [ttl] [class] GEO service": ldns does not know GEO, so these
  * lines are read here. */
-static void geo_record(struct loader *L, const char *file,
-		       const struct zfline *zl, const ldns_rdf *origin,
-		       const struct head *h)
+static void geo_record(struct loader *L, const char *file, const struct zfline *zl,
+		       const ldns_rdf *origin, const struct head *h)
 {
 	char *const *tok = h->tok;
 	size_t n = h->n, type = h->type;
@@ -300,7 +289,8 @@ static void geo_record(struct loader *L, const char *file,
 		if (ttl > 2147483647u) {
 			diag_report(L->d, LOG_LEVEL_WARNING, file, zl->line,
 				    "TTL %u exceeds 2147483647 (RFC 2181 8); using "
-				    "2147483647", ttl);
+				    "2147483647",
+				    ttl);
 			ttl = 2147483647u;
 		}
 	}
@@ -332,8 +322,7 @@ static void geo_record(struct loader *L, const char *file,
 	L->prev_owner = ldns_rdf2str(owner);
 	ldns_rdf_deep_free(owner);
 	if (!dname_is_subdomain(lname, L->apex)) {
-		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
-			    "'%s' is outside the zone '%s'",
+		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "'%s' is outside the zone '%s'",
 			    name_str(lname, buf, sizeof(buf)), L->apex_str);
 		return;
 	}
@@ -352,10 +341,8 @@ static void geo_record(struct loader *L, const char *file,
 	g->file = file_index(L, file);
 }
 
-
-
-static void record_line(struct loader *L, const char *file,
-			const struct zfline *zl, const ldns_rdf *origin)
+static void record_line(struct loader *L, const char *file, const struct zfline *zl,
+			const ldns_rdf *origin)
 {
 	struct head h;
 	head_parse(zl, &h);
@@ -379,12 +366,12 @@ static void record_line(struct loader *L, const char *file,
 		strcat(text, zl->text);
 	}
 	ldns_rr *rr = NULL;
-	ldns_status st = ldns_rr_new_frm_str(&rr, text ? text : zl->text,
-					     L->default_ttl, origin, NULL);
+	ldns_status st =
+		ldns_rr_new_frm_str(&rr, text ? text : zl->text, L->default_ttl, origin, NULL);
 	free(text);
 	if (st != LDNS_STATUS_OK) {
-		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
-			    "syntax error: %s", ldns_get_errorstr_by_id(st));
+		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "syntax error: %s",
+			    ldns_get_errorstr_by_id(st));
 		return;
 	}
 	/* ldns takes a default TTL of 0 as "none" and uses 3600; $TTL 0 is a
@@ -397,8 +384,8 @@ static void record_line(struct loader *L, const char *file,
 	ldns_rr_free(rr);
 }
 
-static int read_file(struct loader *L, const char *path, ldns_rdf *origin_in,
-		     const char *at_file, unsigned at_line, unsigned depth)
+static int read_file(struct loader *L, const char *path, ldns_rdf *origin_in, const char *at_file,
+		     unsigned at_line, unsigned depth)
 {
 	struct zfreader *r = zfreader_open(path, L->d, at_file, at_line);
 	if (r == NULL)
@@ -452,37 +439,33 @@ static bool same_data(const struct rec *a, const struct rec *b)
 	       memcmp(a->rdata, b->rdata, a->rdlen) == 0;
 }
 
-static void report_at(struct loader *L, enum log_level lvl,
-		      const struct rec *r, const struct rec *first,
-		      const char *what)
+static void report_at(struct loader *L, enum log_level lvl, const struct rec *r,
+		      const struct rec *first, const char *what)
 {
 	if (first == NULL)
 		diag_report(L->d, lvl, rec_file(L, r), r->line, "%s", what);
 	else if (first->file == r->file)
-		diag_report(L->d, lvl, rec_file(L, r), r->line,
-			    "%s (first at line %u)", what, first->line);
-	else
-		diag_report(L->d, lvl, rec_file(L, r), r->line,
-			    "%s (first at %s:%u)", what, rec_file(L, first),
+		diag_report(L->d, lvl, rec_file(L, r), r->line, "%s (first at line %u)", what,
 			    first->line);
+	else
+		diag_report(L->d, lvl, rec_file(L, r), r->line, "%s (first at %s:%u)", what,
+			    rec_file(L, first), first->line);
 }
 
 /* The earliest record (by file order of appearance, then line) in [b, e). */
-static const struct rec *earliest(const struct rec *b, const struct rec *e,
-				  uint16_t type)
+static const struct rec *earliest(const struct rec *b, const struct rec *e, uint16_t type)
 {
 	const struct rec *best = NULL;
 	for (const struct rec *r = b; r < e; r++)
-		if (r->type == type &&
-		    (best == NULL || r->file < best->file ||
-		     (r->file == best->file && r->line < best->line)))
+		if (r->type == type && (best == NULL || r->file < best->file ||
+					(r->file == best->file && r->line < best->line)))
 			best = r;
 	return best;
 }
 
 /* Checks on all the records of one owner name, recs[b..e). */
-static void check_owner(struct loader *L, const struct rec *b,
-			const struct rec *e, bool *apex_soa, bool *apex_ns)
+static void check_owner(struct loader *L, const struct rec *b, const struct rec *e, bool *apex_soa,
+			bool *apex_ns)
 {
 	char buf[DNAME_MAXLEN * 4 + 2], msg[DNAME_MAXLEN * 4 + 64];
 	bool is_apex = dname_equal(b->owner, L->apex);
@@ -496,23 +479,22 @@ static void check_owner(struct loader *L, const struct rec *b,
 			continue;
 		}
 		if (r->type == RRTYPE_SOA && !is_apex)
-			report_at(L, LOG_LEVEL_ERR, r, NULL,
-				  "SOA record not at the zone apex");
+			report_at(L, LOG_LEVEL_ERR, r, NULL, "SOA record not at the zone apex");
 		else if (r->type == RRTYPE_SOA && r != soa1)
-			report_at(L, LOG_LEVEL_ERR, r, soa1,
-				  "more than one SOA record");
+			report_at(L, LOG_LEVEL_ERR, r, soa1, "more than one SOA record");
 		if (r->type == RRTYPE_CNAME && r != cname1)
 			report_at(L, LOG_LEVEL_ERR, r, cname1,
 				  "more than one CNAME record at this name");
 		/* RFC 2181 10.1 / RFC 4035 2.5: only DNSSEC data may sit
 		 * beside a CNAME. */
-		if (r->type != RRTYPE_CNAME && r->type != RRTYPE_RRSIG &&
-		    r->type != RRTYPE_NSEC && other == NULL)
+		if (r->type != RRTYPE_CNAME && r->type != RRTYPE_RRSIG && r->type != RRTYPE_NSEC &&
+		    other == NULL)
 			other = r;
 		if (r > b && r->type == (r - 1)->type && r->ttl != (r - 1)->ttl)
 			diag_report(L->d, LOG_LEVEL_WARNING, rec_file(L, r), r->line,
 				    "TTL %u differs from the TTL %u of the same RRset; "
-				    "using the lower", r->ttl, (r - 1)->ttl);
+				    "using the lower",
+				    r->ttl, (r - 1)->ttl);
 	}
 	if (cname1 != NULL && other != NULL) {
 		snprintf(msg, sizeof(msg), "CNAME and other data at '%s'",
@@ -544,13 +526,14 @@ static void validate_geos(struct loader *L)
 			if (dname_equal(L->geos[j].owner, g->owner)) {
 				diag_report(L->d, LOG_LEVEL_ERR, L->files[g->file], g->line,
 					    "more than one GEO record at this name "
-					    "(first at line %u)", L->geos[j].line);
+					    "(first at line %u)",
+					    L->geos[j].line);
 				break;
 			}
 		}
-		const struct rec *r = L->n_recs ? bsearch(g->owner, L->recs, L->n_recs,
-							  sizeof(*r), cmp_owner_key)
-						: NULL;
+		const struct rec *r =
+			L->n_recs ? bsearch(g->owner, L->recs, L->n_recs, sizeof(*r), cmp_owner_key)
+				  : NULL;
 		if (r == NULL)
 			continue;
 		while (r > L->recs && same_owner(r - 1, r))
@@ -562,7 +545,8 @@ static void validate_geos(struct loader *L)
 					    "GEO name also has static %s records (%s:%u); "
 					    "a GEO name gets its A/AAAA from the service",
 					    r->type == RRTYPE_CNAME ? "CNAME"
-					    : r->type == RRTYPE_A   ? "A" : "AAAA",
+					    : r->type == RRTYPE_A   ? "A"
+								    : "AAAA",
 					    rec_file(L, r), r->line);
 				break;
 			}
@@ -590,15 +574,14 @@ static void validate(struct loader *L)
 			    "no SOA record at the zone apex '%s'", L->apex_str);
 	if (!apex_ns)
 		diag_report(L->d, LOG_LEVEL_ERR, soa ? rec_file(L, soa) : L->files[0],
-			    soa ? soa->line : 1,
-			    "no NS records at the zone apex '%s'", L->apex_str);
+			    soa ? soa->line : 1, "no NS records at the zone apex '%s'",
+			    L->apex_str);
 	validate_geos(L);
 }
 
 /* ---- building ------------------------------------------------------ */
 
-static void build_rrset(struct zone *z, const struct rec *b,
-			const struct rec *e, uint8_t *buf)
+static void build_rrset(struct zone *z, const struct rec *b, const struct rec *e, uint8_t *buf)
 {
 	size_t len = 0;
 	uint16_t count = 0;
@@ -663,11 +646,12 @@ static void check_tree(struct loader *L, const struct zone *z)
 		if (!dname_is_subdomain(r->rdata, L->apex))
 			continue;
 		const struct znode *t = zone_node((struct zone *)z, r->rdata, false);
-		if (t == NULL || (znode_rrset(t, RRTYPE_A) == NULL &&
-				  znode_rrset(t, RRTYPE_AAAA) == NULL)) {
-			snprintf(msg, sizeof(msg),
-				 "NS target '%s' has no A or AAAA record in the zone (missing glue)",
-				 name_str(r->rdata, buf, sizeof(buf)));
+		if (t == NULL ||
+		    (znode_rrset(t, RRTYPE_A) == NULL && znode_rrset(t, RRTYPE_AAAA) == NULL)) {
+			snprintf(
+				msg, sizeof(msg),
+				"NS target '%s' has no A or AAAA record in the zone (missing glue)",
+				name_str(r->rdata, buf, sizeof(buf)));
 			report_at(L, LOG_LEVEL_WARNING, r, NULL, msg);
 		}
 	}
@@ -685,11 +669,10 @@ static void loader_free(struct loader *L)
 	free(L->geos);
 }
 
-struct zone *zload_file(const char *name, const char *file,
-			const struct zload_dyn *dyn, struct diag *d)
+struct zone *zload_file(const char *name, const char *file, const struct zload_dyn *dyn,
+			struct diag *d)
 {
-	struct loader L = {.d = d, .errors0 = d->errors, .default_ttl = DEFAULT_TTL,
-			   .dyn = dyn};
+	struct loader L = { .d = d, .errors0 = d->errors, .default_ttl = DEFAULT_TTL, .dyn = dyn };
 	int alen = dname_from_str(name, L.apex);
 	if (alen < 0) {
 		diag_report(d, LOG_LEVEL_ERR, file, 0, "invalid zone name '%s'", name);

@@ -31,7 +31,7 @@ struct zload_dyn {
  * Returns the finished zone (caller frees with zone_free), or NULL when any
  * error was reported.
  */
-struct zone *zload_file(const char *name, const char *file,
-			const struct zload_dyn *dyn, struct diag *d);
+struct zone *zload_file(const char *name, const char *file, const struct zload_dyn *dyn,
+			struct diag *d);
 
 #endif

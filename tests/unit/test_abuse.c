@@ -26,9 +26,9 @@ static void test_siphash(void)
 
 static void test_cookies(void)
 {
-	uint8_t secret[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
-	uint8_t cc[8] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4};
-	uint8_t a4[4] = {192, 0, 2, 1}, other[4] = {192, 0, 2, 2};
+	uint8_t secret[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	uint8_t cc[8] = { 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4 };
+	uint8_t a4[4] = { 192, 0, 2, 1 }, other[4] = { 192, 0, 2, 2 };
 	uint8_t sc[COOKIE_SERVER_LEN];
 	cookie_set_secret(secret);
 	cookie_make(cc, a4, 4, 1000000, sc);
@@ -39,12 +39,12 @@ static void test_cookies(void)
 	OK(!cookie_valid(cc, sc, sizeof(sc), a4, 4, 1000000 + 3601), "expired after an hour");
 	OK(!cookie_valid(cc, sc, sizeof(sc), a4, 4, 1000000 - 301), "not from the future");
 	OK(!cookie_valid(cc, sc, sizeof(sc), other, 4, 1000000), "bound to the client address");
-	uint8_t cc2[8] = {0};
+	uint8_t cc2[8] = { 0 };
 	OK(!cookie_valid(cc2, sc, sizeof(sc), a4, 4, 1000000), "bound to the client cookie");
 	sc[15] ^= 1;
 	OK(!cookie_valid(cc, sc, sizeof(sc), a4, 4, 1000000), "hash checked");
 	OK(!cookie_valid(cc, sc, 8, a4, 4, 1000000), "wrong length refused");
-	uint8_t s2[16] = {0};
+	uint8_t s2[16] = { 0 };
 	cookie_set_secret(s2);
 	sc[15] ^= 1;
 	OK(!cookie_valid(cc, sc, sizeof(sc), a4, 4, 1000000), "another secret refuses it");
@@ -53,8 +53,8 @@ static void test_cookies(void)
 static void test_rrl(void)
 {
 	struct rrl *r = rrl_new(5, 2, 24, 56);
-	uint8_t a[4] = {198, 51, 100, 7}, same24[4] = {198, 51, 100, 200};
-	uint8_t b[4] = {203, 0, 113, 7};
+	uint8_t a[4] = { 198, 51, 100, 7 }, same24[4] = { 198, 51, 100, 200 };
+	uint8_t b[4] = { 203, 0, 113, 7 };
 	int pass = 0, drop = 0, slip = 0;
 	for (int i = 0; i < 20; i++) {
 		enum rrl_verdict v = rrl_account(r, 4, i % 2 ? a : same24, 42, 1000);

@@ -22,9 +22,9 @@
 
 /* What goes into a query beyond the question. */
 struct qopt {
-	unsigned flags;		/* header flags word */
+	unsigned flags; /* header flags word */
 	bool edns;
-	unsigned udp;		/* OPT class: the requester's UDP size */
+	unsigned udp; /* OPT class: the requester's UDP size */
 	unsigned version;
 	bool nsid;
 };
@@ -37,8 +37,8 @@ static size_t put16(uint8_t *p, size_t o, unsigned v)
 }
 
 /* A query for name (presentation form, case kept) into buf. */
-static size_t mkquery(uint8_t *buf, unsigned id, const char *name,
-		      unsigned qtype, unsigned qclass, const struct qopt *o)
+static size_t mkquery(uint8_t *buf, unsigned id, const char *name, unsigned qtype, unsigned qclass,
+		      const struct qopt *o)
 {
 	uint8_t wire[DNAME_MAXLEN];
 	int n = dname_from_str(name, wire);
@@ -78,7 +78,7 @@ static size_t mkquery(uint8_t *buf, unsigned id, const char *name,
 
 struct rr {
 	char owner[DNAME_MAXLEN * 4 + 2];
-	size_t owner_off;	/* where the owner name starts */
+	size_t owner_off; /* where the owner name starts */
 	unsigned type, rrclass, rdlen;
 	uint32_t ttl;
 	size_t rdoff;
@@ -91,7 +91,7 @@ struct resp {
 	size_t question_end;
 	unsigned n;
 	struct rr rr[MAX_RRS];
-	bool ok;		/* the whole packet parsed, nothing left over */
+	bool ok; /* the whole packet parsed, nothing left over */
 	const struct rr *opt;
 };
 
@@ -105,8 +105,7 @@ static unsigned get16(const uint8_t *p)
 
 /* A possibly compressed name at off into presentation form.  Returns the
  * offset after the name as it appears at off, or 0 when malformed. */
-static size_t read_name(const uint8_t *p, size_t len, size_t off, char *str,
-			size_t size)
+static size_t read_name(const uint8_t *p, size_t len, size_t off, char *str, size_t size)
 {
 	size_t end = 0, o = 0;
 	unsigned jumps = 0;
@@ -201,8 +200,7 @@ static const struct rr *sec(unsigned section, unsigned i)
 static const char *rdata_name(const struct rr *r, size_t skip)
 {
 	static char buf[DNAME_MAXLEN * 4 + 2];
-	if (r == NULL || read_name(out, R.len, r->rdoff + skip, buf,
-				   sizeof(buf)) == 0)
+	if (r == NULL || read_name(out, R.len, r->rdoff + skip, buf, sizeof(buf)) == 0)
 		return "(bad)";
 	return buf;
 }
@@ -239,7 +237,7 @@ static struct zone *load_zone(const char *apex, const char *file)
 	const char *top = getenv("TOP_SRCDIR");
 	snprintf(path, sizeof(path), "%s/tests/data/zload/%s",
 		 top != NULL && top[0] != '\0' ? top : ".", file);
-	struct diag d = {.print = 1};
+	struct diag d = { .print = 1 };
 	struct zone *z = zload_file(apex, path, NULL, &d);
 	if (z == NULL) {
 		printf("Bail out! cannot load %s\n", path);
@@ -264,8 +262,8 @@ static void setup(void)
 }
 
 /* Send a query and parse the response into R. */
-static size_t ask(const char *name, unsigned qtype, unsigned qclass,
-		  const struct qopt *o, enum answer_transport tr)
+static size_t ask(const char *name, unsigned qtype, unsigned qclass, const struct qopt *o,
+		  enum answer_transport tr)
 {
 	uint8_t q[600];
 	size_t qlen = mkquery(q, 0xBEEF, name, qtype, qclass, o);
@@ -275,15 +273,14 @@ static size_t ask(const char *name, unsigned qtype, unsigned qclass,
 	return len;
 }
 
-#define AA(f) (((f) & HDR_AA) != 0)
-#define TC(f) (((f) & HDR_TC) != 0)
+#define AA(f) (((f)&HDR_AA) != 0)
+#define TC(f) (((f)&HDR_TC) != 0)
 
 /* ---- tests ----------------------------------------------------------- */
 
 static void test_positive(void)
 {
-	size_t len = ask("www.example.com.", RRTYPE_A, RRCLASS_IN, NULL,
-			 ANSWER_UDP);
+	size_t len = ask("www.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
 	OK(len > 12 && R.ok, "www A: well-formed response (%zu octets)", len);
 	IS_INT(R.id, 0xBEEF, "id echoed");
 	OK(R.flags & HDR_QR, "QR set");
@@ -304,22 +301,18 @@ static void test_positive(void)
 	IS_STR(rdata_a(sec(0, 1)), "192.0.2.81", "second address");
 	/* RFC 1035 4.1.4: the owner is the qname, a pointer to offset 12. */
 	const struct rr *r = sec(0, 0);
-	OK(r != NULL && out[r->owner_off] == 0xC0 &&
-		   out[r->owner_off + 1] == 0x0C,
+	OK(r != NULL && out[r->owner_off] == 0xC0 && out[r->owner_off + 1] == 0x0C,
 	   "owner compressed to 0xC00C");
 	r = sec(0, 1);
-	OK(r != NULL && out[r->owner_off] == 0xC0 &&
-		   out[r->owner_off + 1] == 0x0C,
+	OK(r != NULL && out[r->owner_off] == 0xC0 && out[r->owner_off + 1] == 0x0C,
 	   "second owner compressed to 0xC00C");
 
 	/* The question goes back as it came, case and all. */
 	uint8_t q[600];
-	size_t qlen = mkquery(q, 7, "WwW.ExAmPlE.CoM.", RRTYPE_A, RRCLASS_IN,
-			      NULL);
+	size_t qlen = mkquery(q, 7, "WwW.ExAmPlE.CoM.", RRTYPE_A, RRCLASS_IN, NULL);
 	len = answer_query(&D, q, qlen, NULL, out, ANSWER_UDP, NULL);
 	parse(len);
-	OK(R.ok && R.question_end == qlen &&
-		   memcmp(out + 12, q + 12, qlen - 12) == 0,
+	OK(R.ok && R.question_end == qlen && memcmp(out + 12, q + 12, qlen - 12) == 0,
 	   "question echoed with the original case");
 	IS_INT(R.an, 2, "mixed-case qname answered");
 	OK(AA(R.flags), "mixed case: AA");
@@ -427,14 +420,12 @@ static void test_negative(void)
 	IS_INT(R.an, 0, "NXDOMAIN: no answer");
 	IS_INT(R.ns, 1, "NXDOMAIN: one authority record");
 	IS_INT(rr_type(sec(1, 0)), RRTYPE_SOA, "NXDOMAIN: SOA");
-	IS_INT(sec(1, 0) ? sec(1, 0)->ttl : 0, 300,
-	       "NXDOMAIN: SOA TTL = min(3600, MINIMUM 300)");
+	IS_INT(sec(1, 0) ? sec(1, 0)->ttl : 0, 300, "NXDOMAIN: SOA TTL = min(3600, MINIMUM 300)");
 	IS_INT(sec(1, 0) ? sec(1, 0)->rrclass : 0, RRCLASS_IN, "SOA class");
 	/* SOA RDATA: two (compressed) names, then five 32-bit fields. */
 	const struct rr *soa = sec(1, 0);
 	char mname[DNAME_MAXLEN * 4 + 2], rname[DNAME_MAXLEN * 4 + 2];
-	size_t o1 = soa ? read_name(out, R.len, soa->rdoff, mname,
-				    sizeof(mname)) : 0;
+	size_t o1 = soa ? read_name(out, R.len, soa->rdoff, mname, sizeof(mname)) : 0;
 	size_t o2 = o1 ? read_name(out, R.len, o1, rname, sizeof(rname)) : 0;
 	OK(o2 != 0 && o2 + 20 == soa->rdoff + soa->rdlen,
 	   "SOA RDLENGTH matches the compressed RDATA");
@@ -460,20 +451,17 @@ static void test_negative(void)
 	IS_STR(rdata_name(sec(1, 1), 0), "ns.sub.example.com.", "NS target 2");
 
 	/* RFC 9471 3: in-domain glue that does not fit means TC. */
-	size_t len = ask("host.bigdel.example.com.", RRTYPE_A, RRCLASS_IN,
-			 NULL, ANSWER_UDP);
+	size_t len = ask("host.bigdel.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
 	OK(R.ok && TC(R.flags), "glue over 512: TC");
 	OK(R.an + R.ns + R.ar == 0 && len <= 512, "glue over 512: empty");
-	struct qopt o = {.edns = true, .udp = 1232};
-	len = ask("host.bigdel.example.com.", RRTYPE_A, RRCLASS_IN, &o,
-		  ANSWER_UDP);
+	struct qopt o = { .edns = true, .udp = 1232 };
+	len = ask("host.bigdel.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_UDP);
 	OK(R.ok && !TC(R.flags), "glue with EDNS 1232: no TC (%zu)", len);
 	IS_INT(R.ns, 12, "glue with EDNS: 12 NS");
 	IS_INT(R.ar, 25, "glue with EDNS: 24 glue records and the OPT");
 
 	ask("sub.example.com.", RRTYPE_NS, RRCLASS_IN, NULL, ANSWER_UDP);
-	OK(!AA(R.flags) && R.an == 0 && R.ns == 2,
-	   "NS at the cut is a referral too");
+	OK(!AA(R.flags) && R.an == 0 && R.ns == 2, "NS at the cut is a referral too");
 	ask("sub.example.com.", RRTYPE_DS, RRCLASS_IN, NULL, ANSWER_UDP);
 	OK(AA(R.flags) && R.an == 0 && rr_type(sec(1, 0)) == RRTYPE_SOA,
 	   "DS at the cut: answered by the parent (NODATA, AA)");
@@ -509,8 +497,7 @@ static void test_chaos(void)
 	IS_INT(r ? r->rrclass : 0, RRCLASS_CH, "version.bind: class CH");
 	IS_INT(r ? r->ttl : 1, 0, "version.bind: TTL 0");
 	OK(!AA(R.flags), "version.bind: AA clear (not zone data, as NSD)");
-	OK(r != NULL && out[r->owner_off] == 0xC0 &&
-		   out[r->owner_off + 1] == 0x0C,
+	OK(r != NULL && out[r->owner_off] == 0xC0 && out[r->owner_off + 1] == 0x0C,
 	   "version.bind: owner compressed to 0xC00C");
 	OK(r != NULL && r->rdlen == 13 && out[r->rdoff] == 12 &&
 		   memcmp(out + r->rdoff + 1, "geodnsd-test", 12) == 0,
@@ -524,8 +511,7 @@ static void test_chaos(void)
 	ask("hostname.bind.", RRTYPE_TXT, RRCLASS_CH, NULL, ANSWER_UDP);
 	IS_INT(R.an, 1, "hostname.bind answered");
 	ask("version.server.", RRTYPE_A, RRCLASS_CH, NULL, ANSWER_UDP);
-	OK(R.rcode == RCODE_NOERROR && R.an == 0,
-	   "version.server type A: empty NOERROR");
+	OK(R.rcode == RCODE_NOERROR && R.an == 0, "version.server type A: empty NOERROR");
 	ask("foo.bind.", RRTYPE_TXT, RRCLASS_CH, NULL, ANSWER_UDP);
 	IS_INT(R.rcode, RCODE_REFUSED, "other CH names: REFUSED");
 
@@ -538,7 +524,7 @@ static void test_chaos(void)
 
 static void test_edns(void)
 {
-	struct qopt o = {.flags = 0, .edns = true, .udp = 4096, .nsid = true};
+	struct qopt o = { .flags = 0, .edns = true, .udp = 4096, .nsid = true };
 	ask("www.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_UDP);
 	OK(R.ok, "EDNS: well-formed");
 	IS_INT(R.an, 2, "EDNS: answer");
@@ -548,8 +534,7 @@ static void test_edns(void)
 	IS_INT(opt ? opt->rrclass : 0, 1232, "OPT advertises udp_max_payload");
 	IS_INT(opt ? opt->ttl : 1, 0, "OPT TTL: rcode 0, version 0, DO clear");
 	OK(opt != NULL && opt->rdlen == 8 && get16(out + opt->rdoff) == EDNS_OPT_NSID &&
-		   get16(out + opt->rdoff + 2) == 4 &&
-		   memcmp(out + opt->rdoff + 4, "ns-a", 4) == 0,
+		   get16(out + opt->rdoff + 2) == 4 && memcmp(out + opt->rdoff + 4, "ns-a", 4) == 0,
 	   "NSID option echoed with the configured id");
 
 	o.nsid = false;
@@ -560,18 +545,16 @@ static void test_edns(void)
 	ask("www.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_UDP);
 	OK(R.ok, "BADVERS: well-formed");
 	IS_INT(R.flags & 0xF, 0, "BADVERS: low rcode bits 0");
-	OK(R.opt != NULL && R.opt->ttl >> 24 == 1,
-	   "BADVERS: extended rcode 1 in OPT TTL");
+	OK(R.opt != NULL && R.opt->ttl >> 24 == 1, "BADVERS: extended rcode 1 in OPT TTL");
 	IS_INT(R.rcode, RCODE_BADVERS, "BADVERS: rcode 16");
 	IS_INT(R.an, 0, "BADVERS: no answer");
-	OK(R.opt != NULL && ((R.opt->ttl >> 16) & 0xFF) == 0,
-	   "BADVERS: our version 0");
+	OK(R.opt != NULL && ((R.opt->ttl >> 16) & 0xFF) == 0, "BADVERS: our version 0");
 
 	/* A bad OPT gets FORMERR and no OPT back (RFC 6891 7). */
 	uint8_t q[600];
 	o.version = 0;
 	size_t qlen = mkquery(q, 9, "www.example.com.", RRTYPE_A, RRCLASS_IN, &o);
-	q[11] = 2;	/* ARCOUNT 2: the OPT twice */
+	q[11] = 2; /* ARCOUNT 2: the OPT twice */
 	memcpy(q + qlen, q + qlen - 11, 11);
 	qlen += 11;
 	parse(answer_query(&D, q, qlen, NULL, out, ANSWER_UDP, NULL));
@@ -583,14 +566,13 @@ static void test_edns(void)
 static void test_sizes(void)
 {
 	/* 6 TXT records of ~114 octets: over 512, under 1232. */
-	size_t len = ask("mid.example.com.", RRTYPE_TXT, RRCLASS_IN, NULL,
-			 ANSWER_UDP);
+	size_t len = ask("mid.example.com.", RRTYPE_TXT, RRCLASS_IN, NULL, ANSWER_UDP);
 	OK(TC(R.flags), "mid, no EDNS: TC");
 	IS_INT(R.an, 0, "mid, no EDNS: ANCOUNT 0");
 	OK(len <= 512, "mid, no EDNS: within 512 (%zu)", len);
 	OK(R.ok && R.qd == 1, "mid, no EDNS: question kept");
 
-	struct qopt o = {.edns = true, .udp = 1232};
+	struct qopt o = { .edns = true, .udp = 1232 };
 	len = ask("mid.example.com.", RRTYPE_TXT, RRCLASS_IN, &o, ANSWER_UDP);
 	OK(!TC(R.flags), "mid, EDNS 1232: no TC");
 	IS_INT(R.an, 6, "mid, EDNS 1232: all six");
@@ -601,14 +583,13 @@ static void test_sizes(void)
 	OK(TC(R.flags) && R.an == 0, "mid, EDNS 600: TC");
 	OK(len <= 600 && R.opt != NULL, "mid, EDNS 600: OPT kept, size %zu", len);
 
-	o.udp = 100;	/* below 512 counts as 512 (RFC 6891 6.2.5) */
+	o.udp = 100; /* below 512 counts as 512 (RFC 6891 6.2.5) */
 	ask("www.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_UDP);
 	OK(!TC(R.flags) && R.an == 2, "EDNS 100: treated as 512");
 
 	/* 40 records of ~114 octets: only TCP takes them. */
 	len = ask("big.example.com.", RRTYPE_TXT, RRCLASS_IN, NULL, ANSWER_UDP);
-	OK(TC(R.flags) && R.an == 0 && R.ns == 0 && R.ar == 0,
-	   "big, no EDNS: TC, empty");
+	OK(TC(R.flags) && R.an == 0 && R.ns == 0 && R.ar == 0, "big, no EDNS: TC, empty");
 	OK(R.ok && len <= 512, "big, no EDNS: well-formed, %zu octets", len);
 
 	o.udp = 4096;
@@ -628,41 +609,36 @@ static void test_sizes(void)
 	IS_INT(R.an, 1, "ANY over UDP: one RRset");
 	ask("multi.example.com.", RRTYPE_ANY, RRCLASS_IN, NULL, ANSWER_TCP);
 	IS_INT(R.an, 3, "ANY over TCP: all three RRsets");
-	OK(rr_type(sec(0, 0)) != rr_type(sec(0, 1)) &&
-		   rr_type(sec(0, 1)) != rr_type(sec(0, 2)),
+	OK(rr_type(sec(0, 0)) != rr_type(sec(0, 1)) && rr_type(sec(0, 1)) != rr_type(sec(0, 2)),
 	   "ANY over TCP: three types");
 	ask("www.example.com.", RRTYPE_ANY, RRCLASS_IN, NULL, ANSWER_UDP);
 	IS_INT(R.an, 2, "ANY over UDP: the one RRset in full");
 	ask("b.c.example.com.", RRTYPE_ANY, RRCLASS_IN, NULL, ANSWER_UDP);
-	OK(R.an == 0 && R.rcode == RCODE_NOERROR && R.ns == 1,
-	   "ANY at an ENT: NODATA");
+	OK(R.an == 0 && R.rcode == RCODE_NOERROR && R.ns == 1, "ANY at an ENT: NODATA");
 }
 
 static void test_malformed(void)
 {
 	uint8_t q[600];
-	size_t qlen = mkquery(q, 5, "www.example.com.", RRTYPE_A, RRCLASS_IN,
-			      NULL);
+	size_t qlen = mkquery(q, 5, "www.example.com.", RRTYPE_A, RRCLASS_IN, NULL);
 	q[2] |= 0x80;
-	IS_INT(answer_query(&D, q, qlen, NULL, out, ANSWER_UDP, NULL), 0,
-	       "QR set: no response");
-	IS_INT(answer_query(&D, q, 11, NULL, out, ANSWER_UDP, NULL), 0,
-	       "11 octets: no response");
+	IS_INT(answer_query(&D, q, qlen, NULL, out, ANSWER_UDP, NULL), 0, "QR set: no response");
+	IS_INT(answer_query(&D, q, 11, NULL, out, ANSWER_UDP, NULL), 0, "11 octets: no response");
 
 	qlen = mkquery(q, 5, "www.example.com.", RRTYPE_A, RRCLASS_IN, NULL);
-	q[7] = 1;	/* ANCOUNT 1 */
+	q[7] = 1; /* ANCOUNT 1 */
 	parse(answer_query(&D, q, qlen, NULL, out, ANSWER_UDP, NULL));
 	IS_INT(R.rcode, RCODE_FORMERR, "ANCOUNT 1: FORMERR");
 	OK(R.ok && R.qd == 1 && R.an == 0, "FORMERR: question, no records");
 
 	qlen = mkquery(q, 5, "www.example.com.", RRTYPE_A, RRCLASS_IN, NULL);
-	q[5] = 0;	/* QDCOUNT 0 */
+	q[5] = 0; /* QDCOUNT 0 */
 	parse(answer_query(&D, q, 12, NULL, out, ANSWER_UDP, NULL));
 	IS_INT(R.rcode, RCODE_FORMERR, "QDCOUNT 0: FORMERR");
 	OK(R.len == 12 && R.qd == 0, "QDCOUNT 0: header only");
 	IS_INT(R.id, 5, "QDCOUNT 0: id kept");
 
-	struct qopt o = {.flags = 5u << 11};	/* opcode UPDATE */
+	struct qopt o = { .flags = 5u << 11 }; /* opcode UPDATE */
 	ask("example.com.", RRTYPE_SOA, RRCLASS_IN, &o, ANSWER_UDP);
 	IS_INT(R.rcode, RCODE_NOTIMP, "UPDATE: NOTIMP");
 	IS_INT((R.flags >> 11) & 0xF, 5, "UPDATE: opcode copied");

@@ -37,10 +37,10 @@ static struct event_base *base;
 /* ---- the probe harness: what the engine does ------------------------- */
 
 struct outcome {
-	int calls;		/* done() calls; exactly one, or none after cancel */
+	int calls; /* done() calls; exactly one, or none after cancel */
 	bool ok;
 	char reason[256];
-	bool cancelled;		/* the bound passed and we cancelled */
+	bool cancelled; /* the bound passed and we cancelled */
 	int start_rc;
 };
 
@@ -85,8 +85,8 @@ static void spin(unsigned ms)
 	event_free(t);
 }
 
-static void probe_fill(struct hc_probe *p, const struct hc_params *hp,
-		       const char *addr, uint16_t port)
+static void probe_fill(struct hc_probe *p, const struct hc_params *hp, const char *addr,
+		       uint16_t port)
 {
 	memset(p, 0, sizeof(*p));
 	p->base = base;
@@ -114,12 +114,11 @@ static void probe_fill(struct hc_probe *p, const struct hc_params *hp,
  * bound cancel it, as the engine does at its timeout, and keep the loop
  * running a while to catch a done() after cancel.
  */
-static void run_probe(const struct hc_kind_ops *ops, const struct hc_params *hp,
-		      const char *addr, uint16_t port, unsigned bound_ms)
+static void run_probe(const struct hc_kind_ops *ops, const struct hc_params *hp, const char *addr,
+		      uint16_t port, unsigned bound_ms)
 {
 	struct hc_probe p;
-	struct timeval tv = { .tv_sec = bound_ms / 1000,
-			      .tv_usec = (bound_ms % 1000) * 1000 };
+	struct timeval tv = { .tv_sec = bound_ms / 1000, .tv_usec = (bound_ms % 1000) * 1000 };
 	struct event *bound = evtimer_new(base, harness_bound_cb, &p);
 
 	memset(&out, 0, sizeof(out));
@@ -234,8 +233,8 @@ enum raw_mode { RAW_CLOSE, RAW_SILENT, RAW_GARBAGE };
 static evutil_socket_t silent_fds[MAX_SILENT];
 static int n_silent;
 
-static void raw_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
-			  struct sockaddr *sa, int salen, void *arg)
+static void raw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+			  int salen, void *arg)
 {
 	enum raw_mode mode = (enum raw_mode)(intptr_t)arg;
 	static const char garbage[] = "NOT HTTP AT ALL\r\n\r\n";
@@ -302,8 +301,8 @@ static X509 *make_cert(EVP_PKEY *key)
 	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
 	X509_set_pubkey(x, key);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-				   (const unsigned char *)"localhost", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
+				   -1, 0);
 	X509_set_issuer_name(x, name);
 	if (add_ext(x, NID_basic_constraints, "critical,CA:TRUE") < 0 ||
 	    add_ext(x, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1") < 0 ||
@@ -386,14 +385,14 @@ static size_t dns_build_answer(uint8_t *r, const uint8_t *q, size_t qsec)
 	static const uint8_t rr[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1 };
 	size_t len = 12 + qsec;
 	memcpy(r, q, len);
-	r[2] = (uint8_t)(0x84 | (q[2] & 0x01));	/* QR, AA, RD copied */
+	r[2] = (uint8_t)(0x84 | (q[2] & 0x01)); /* QR, AA, RD copied */
 	r[3] = (uint8_t)dsrv.rcode;
 	r[6] = 0;
 	r[7] = (uint8_t)dsrv.ancount;
 	for (int i = 0; i < dsrv.ancount; i++, len += sizeof(rr))
 		memcpy(r + len, rr, sizeof(rr));
 	if (dsrv.mode == DNS_OTHER_QUESTION)
-		r[13] ^= 0x01;	/* first letter of the name changes */
+		r[13] ^= 0x01; /* first letter of the name changes */
 	return len;
 }
 
@@ -800,7 +799,8 @@ static void test_exec_subst(void)
 {
 	char file[] = "/tmp/test_checks_arg.XXXXXX", buf[128] = "";
 	int fd = mkstemp(file);
-	char *a[] = { "/bin/sh", "-c", "test \"$0\" = 127.0.0.1 && test \"$1\" = 5353", "%a", "%p" };
+	char *a[] = { "/bin/sh", "-c", "test \"$0\" = 127.0.0.1 && test \"$1\" = 5353", "%a",
+		      "%p" };
 	char *w[] = { "/bin/sh", "-c", "printf %s \"$1\" > \"$0\"", file, "a=%a,p=%p,%%,%x" };
 
 	exec_probe(a, 5, 3000);
@@ -826,7 +826,8 @@ static void test_exec_cancel(void)
 	char *s[] = { "/bin/sh", "-c", script };
 	pid_t pids[2] = { 0, 0 };
 
-	snprintf(script, sizeof(script), "echo $$ > %s; sleep 10 & echo $! >> %s; wait", file, file);
+	snprintf(script, sizeof(script), "echo $$ > %s; sleep 10 & echo $! >> %s; wait", file,
+		 file);
 	exec_probe(s, 3, 400);
 	OK(out.cancelled && out.calls == 0, "exec: sleep cancelled at the bound, no done()");
 	IS_INT(read_pids(file, pids, 2), 2, "exec: child wrote both pids");
@@ -872,8 +873,8 @@ static void test_exec_parallel(void)
 }
 
 /* Shutdown or reload right after start: cancel before the loop runs. */
-static void cancel_at_once(const struct hc_kind_ops *ops, struct hc_params *hp,
-			   uint16_t port, const char *what)
+static void cancel_at_once(const struct hc_kind_ops *ops, struct hc_params *hp, uint16_t port,
+			   const char *what)
 {
 	struct hc_probe p;
 	memset(&out, 0, sizeof(out));
@@ -924,13 +925,13 @@ static int servers_start(struct servers *sv)
 	sv->closer = raw_server_new(RAW_CLOSE, &closer_port);
 	sv->silent = raw_server_new(RAW_SILENT, &silent_port);
 	sv->garbage = raw_server_new(RAW_GARBAGE, &garbage_port);
-	if (sv->http == NULL || sv->https == NULL || sv->closer == NULL ||
-	    sv->silent == NULL || sv->garbage == NULL)
+	if (sv->http == NULL || sv->https == NULL || sv->closer == NULL || sv->silent == NULL ||
+	    sv->garbage == NULL)
 		return -1;
 	evhttp_set_bevcb(sv->https, https_bev_cb, sv->tls);
 	sv->refuser = refusing_socket(SOCK_STREAM, &refused_port);
 	udp_closed = refusing_socket(SOCK_DGRAM, &sv->udp_closed_port);
-	evutil_closesocket(udp_closed);	/* nothing listens there now */
+	evutil_closesocket(udp_closed); /* nothing listens there now */
 	dns_server_start();
 	return 0;
 }
@@ -954,7 +955,7 @@ int main(void)
 	struct servers sv;
 	int fds_before;
 
-	signal(SIGPIPE, SIG_IGN);	/* as the daemon does */
+	signal(SIGPIPE, SIG_IGN); /* as the daemon does */
 	base = event_base_new();
 	if (base == NULL || servers_start(&sv) < 0) {
 		fprintf(stderr, "cannot start the loopback servers\n");

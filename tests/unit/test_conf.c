@@ -49,8 +49,7 @@ static void tmp_remove(const char *name)
 }
 
 /* conf_load with print=1 and stderr captured into buf. */
-static int load_capture(const char *path, struct conf **out, struct diag *d,
-			char *buf, size_t size)
+static int load_capture(const char *path, struct conf **out, struct diag *d, char *buf, size_t size)
 {
 	FILE *tmp = tmpfile();
 	int saved, rc;
@@ -110,14 +109,12 @@ static void test_full(void)
 	if (c->n_listen == 3) {
 		IS_STR(c->listen[0].text, "127.0.0.1@5353", "listen[0] text");
 		IS_INT(c->listen[0].addr.ss_family, AF_INET, "listen[0] AF");
-		IS_INT(c->listen[0].addr_len, sizeof(struct sockaddr_in),
-		       "listen[0] addr_len");
+		IS_INT(c->listen[0].addr_len, sizeof(struct sockaddr_in), "listen[0] addr_len");
 		IS_STR(sa_host(&c->listen[0]), "127.0.0.1", "listen[0] addr");
 		IS_INT(sa_port(&c->listen[0]), 5353, "listen[0] port");
 		IS_INT(c->listen[0].line, 3, "listen[0] line");
 		IS_INT(c->listen[1].addr.ss_family, AF_INET6, "listen[1] AF");
-		IS_INT(c->listen[1].addr_len, sizeof(struct sockaddr_in6),
-		       "listen[1] addr_len");
+		IS_INT(c->listen[1].addr_len, sizeof(struct sockaddr_in6), "listen[1] addr_len");
 		IS_STR(sa_host(&c->listen[1]), "::1", "listen[1] address");
 		IS_INT(sa_port(&c->listen[1]), 5353, "listen[1] port");
 		IS_STR(sa_host(&c->listen[2]), "192.0.2.1", "listen[2] addr");
@@ -134,8 +131,7 @@ static void test_full(void)
 	IS_INT(c->n_zones, 3, "full: three zones");
 	if (c->n_zones == 3) {
 		IS_STR(c->zones[0].name, "example.com", "zone[0] name");
-		snprintf(want, sizeof(want), "%s/example.com.zone",
-			 fixture_dir);
+		snprintf(want, sizeof(want), "%s/example.com.zone", fixture_dir);
 		IS_STR(c->zones[0].file, want, "zone[0] file beside config");
 		IS_INT(c->zones[0].line, 12, "zone[0] line");
 		IS_STR(c->zones[1].name, "example.org.", "zone[1] name as is");
@@ -179,8 +175,7 @@ static void test_nsid_string(void)
 	struct diag d = { .print = 0 };
 	struct conf *c = NULL;
 
-	IS_INT(conf_load(fixture("nsid-string.yaml"), &c, &d), 0,
-	       "nsid-string: loads");
+	IS_INT(conf_load(fixture("nsid-string.yaml"), &c, &d), 0, "nsid-string: loads");
 	if (c == NULL)
 		return;
 	IS_INT(c->nsid_len, 7, "nsid string length");
@@ -202,8 +197,7 @@ static void test_example(const char *top)
 	char path[PATH_MAX + 64], out[4096];
 
 	snprintf(path, sizeof(path), "%s/examples/geodnsd.yaml", top);
-	IS_INT(load_capture(path, &c, &d, out, sizeof(out)), 0,
-	       "examples/geodnsd.yaml loads");
+	IS_INT(load_capture(path, &c, &d, out, sizeof(out)), 0, "examples/geodnsd.yaml loads");
 	IS_STR(out, "", "examples/geodnsd.yaml: no messages");
 	if (c != NULL) {
 		IS_INT(c->n_listen, 3, "example: three listen addresses");
@@ -272,20 +266,16 @@ static void check_fail(const char *path, const char *name, unsigned nerrors,
 		expect_msg(out, want[i], name);
 }
 
-#define FAIL(file, n, ...)                                                 \
-	check_fail(fixture(file), file, n,                                 \
-		   (const char *const[]){ __VA_ARGS__, NULL })
+#define FAIL(file, n, ...) \
+	check_fail(fixture(file), file, n, (const char *const[]){ __VA_ARGS__, NULL })
 
 static void test_errors(void)
 {
-	FAIL("nonexistent.yaml", 1,
-	     "nonexistent.yaml: cannot open: No such file or directory");
+	FAIL("nonexistent.yaml", 1, "nonexistent.yaml: cannot open: No such file or directory");
 	FAIL("bad-syntax.yaml", 1,
 	     "bad-syntax.yaml:3: YAML syntax error: did not find expected key");
-	FAIL("bad-utf8.yaml", 1,
-	     "bad-utf8.yaml:3: cannot read YAML: invalid leading UTF-8 octet");
-	FAIL("bad-unknown-key.yaml", 3,
-	     "bad-unknown-key.yaml:3: unknown key 'foo' in 'server'",
+	FAIL("bad-utf8.yaml", 1, "bad-utf8.yaml:3: cannot read YAML: invalid leading UTF-8 octet");
+	FAIL("bad-unknown-key.yaml", 3, "bad-unknown-key.yaml:3: unknown key 'foo' in 'server'",
 	     "bad-unknown-key.yaml:7: unknown key 'bar' in zone entry",
 	     "bad-unknown-key.yaml:8: unknown key 'extra' at the top level");
 	FAIL("bad-int.yaml", 4,
@@ -321,37 +311,28 @@ static void test_errors(void)
 	     "line 7)");
 	FAIL("bad-dup-key.yaml", 1,
 	     "bad-dup-key.yaml:4: duplicate key 'identity' (first at line 3)");
-	FAIL("bad-alias.yaml", 2,
-	     "bad-alias.yaml:2: YAML anchors are not supported ('&addr')",
+	FAIL("bad-alias.yaml", 2, "bad-alias.yaml:2: YAML anchors are not supported ('&addr')",
 	     "bad-alias.yaml:3: YAML aliases are not supported ('*addr')");
-	FAIL("bad-values.yaml", 6,
-	     "bad-values.yaml:3: 'identity' must not be empty",
+	FAIL("bad-values.yaml", 6, "bad-values.yaml:3: 'identity' must not be empty",
 	     "bad-values.yaml:4: 'nsid' '0x6e73z1': invalid hex digit 'z'",
 	     "bad-values.yaml:5: 'version' must be a string, not a sequence",
 	     "bad-values.yaml:7: invalid zone name 'a..example': empty label",
-	     "bad-values.yaml:9: invalid zone name 'aaaa",
-	     "': label longer than 63 bytes",
+	     "bad-values.yaml:9: invalid zone name 'aaaa", "': label longer than 63 bytes",
 	     "bad-values.yaml:12: 'file' must not be empty");
 	FAIL("bad-nsid-odd.yaml", 1,
 	     "bad-nsid-odd.yaml:3: 'nsid' '0x6e7': hex value needs an even, "
 	     "non-zero number of digits");
-	FAIL("bad-long.yaml", 4,
-	     "bad-long.yaml:3: 'nsid' is longer than 128 bytes",
+	FAIL("bad-long.yaml", 4, "bad-long.yaml:3: 'nsid' is longer than 128 bytes",
 	     "bad-long.yaml:4: 'identity' is longer than 255 bytes",
 	     "bad-long.yaml:5: 'version' is longer than 255 bytes",
 	     "': name longer than 255 bytes");
-	FAIL("bad-types.yaml", 2,
-	     "bad-types.yaml:2: 'server' must be a mapping, not a sequence",
+	FAIL("bad-types.yaml", 2, "bad-types.yaml:2: 'server' must be a mapping, not a sequence",
 	     "bad-types.yaml:3: 'zones' must be a sequence of zone entries, "
 	     "not 'example.com'");
-	FAIL("bad-no-zones.yaml", 1,
-	     "bad-no-zones.yaml:3: 'zones' needs at least one zone");
-	FAIL("bad-multidoc.yaml", 1,
-	     "bad-multidoc.yaml:6: only one YAML document is allowed");
-	FAIL("bad-depth.yaml", 1,
-	     "bad-depth.yaml:1: nesting deeper than 64 levels");
-	FAIL("empty.yaml", 2,
-	     "empty.yaml: missing required key 'server' at the top level",
+	FAIL("bad-no-zones.yaml", 1, "bad-no-zones.yaml:3: 'zones' needs at least one zone");
+	FAIL("bad-multidoc.yaml", 1, "bad-multidoc.yaml:6: only one YAML document is allowed");
+	FAIL("bad-depth.yaml", 1, "bad-depth.yaml:1: nesting deeper than 64 levels");
+	FAIL("empty.yaml", 2, "empty.yaml: missing required key 'server' at the top level",
 	     "empty.yaml: missing required key 'zones' at the top level");
 }
 
@@ -387,22 +368,25 @@ static void test_limits(void)
 	conf_free(c);
 	c = NULL;
 
-	snprintf(text, sizeof(text), "%s  udp-max-payload: 511\n"
+	snprintf(text, sizeof(text),
+		 "%s  udp-max-payload: 511\n"
 		 "  tcp-max-connections: 1000001\n  listen: ::1@0\n"
 		 "zones:\n  - name: %s.%s.%s.%.62s\n    file: z",
 		 "server:\n", label, label, label, label);
 	path = tmp_conf("over.yaml", text);
 	d.print = 1;
-	IS_INT(load_capture(path, &c, &d, out, sizeof(out)), -1,
-	       "over the edges: fails");
+	IS_INT(load_capture(path, &c, &d, out, sizeof(out)), -1, "over the edges: fails");
 	IS_INT(d.errors, 4, "over the edges: four errors");
 	OK(c == NULL, "over the edges: *out untouched");
-	expect_msg(out, "over.yaml:2: 'udp-max-payload' must be an integer "
-		   "between 512 and 4096, not '511'", "over");
-	expect_msg(out, "over.yaml:3: 'tcp-max-connections' must be an "
-		   "integer between 1 and 1000000, not '1000001'", "over");
-	expect_msg(out, "over.yaml:4: 'listen' entry '::1@0': invalid port",
+	expect_msg(out,
+		   "over.yaml:2: 'udp-max-payload' must be an integer "
+		   "between 512 and 4096, not '511'",
 		   "over");
+	expect_msg(out,
+		   "over.yaml:3: 'tcp-max-connections' must be an "
+		   "integer between 1 and 1000000, not '1000001'",
+		   "over");
+	expect_msg(out, "over.yaml:4: 'listen' entry '::1@0': invalid port", "over");
 	expect_msg(out, "over.yaml:6: invalid zone name 'aaa", "over");
 	tmp_remove("edges.yaml");
 	tmp_remove("over.yaml");

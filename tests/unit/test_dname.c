@@ -20,15 +20,14 @@ static void test_parse_query(void)
 {
 	uint8_t pkt[600];
 	struct dname_split s;
-	static const uint8_t www[] = "\3WwW\7ExAmple\3COM";	/* + root NUL */
+	static const uint8_t www[] = "\3WwW\7ExAmple\3COM"; /* + root NUL */
 	size_t len = mkpkt(pkt, www, sizeof(www));
 
 	int end = dname_parse_query(pkt, len, 12, &s);
 	IS_INT(end, 12 + 17, "parse_query returns offset past the root");
 	IS_INT(s.len, 17, "parsed length includes the root");
 	IS_INT(s.labels, 3, "three labels");
-	OK(memcmp(s.name, "\3www\7example\3com", 17) == 0,
-	   "name is lowercased");
+	OK(memcmp(s.name, "\3www\7example\3com", 17) == 0, "name is lowercased");
 	IS_INT(s.label[0], 0, "label 0 at offset 0");
 	IS_INT(s.label[1], 4, "label 1 at offset 4");
 	IS_INT(s.label[2], 12, "label 2 at offset 12");
@@ -36,13 +35,10 @@ static void test_parse_query(void)
 	       "hash[0] is the hash of the whole name");
 	IS_INT(s.hash[1], dname_hash((const uint8_t *)"\7example\3com"),
 	       "hash[1] is the hash of example.com.");
-	IS_INT(s.hash[2], dname_hash((const uint8_t *)"\3com"),
-	       "hash[2] is the hash of com.");
-	IS_INT(s.hash[3], dname_hash((const uint8_t *)""),
-	       "hash[labels] is the hash of the root");
+	IS_INT(s.hash[2], dname_hash((const uint8_t *)"\3com"), "hash[2] is the hash of com.");
+	IS_INT(s.hash[3], dname_hash((const uint8_t *)""), "hash[labels] is the hash of the root");
 	IS_INT(s.hash[0], dname_hash(www), "dname_hash ignores case");
-	OK(s.hash[0] != s.hash[1] && s.hash[1] != s.hash[2],
-	   "suffix hashes differ");
+	OK(s.hash[0] != s.hash[1] && s.hash[1] != s.hash[2], "suffix hashes differ");
 
 	/* The same name from dname_split agrees with the parser. */
 	struct dname_split t;
@@ -64,19 +60,16 @@ static void test_parse_query(void)
 	memset(w + 1, 'a', 63);
 	w[64] = 0;
 	len = mkpkt(pkt, w, 65);
-	IS_INT(dname_parse_query(pkt, len, 12, &s), 12 + 65,
-	       "63-octet label accepted");
+	IS_INT(dname_parse_query(pkt, len, 12, &s), 12 + 65, "63-octet label accepted");
 	w[0] = 64;
 	memset(w + 1, 'a', 64);
 	w[65] = 0;
 	len = mkpkt(pkt, w, 66);
-	IS_INT(dname_parse_query(pkt, len, 12, &s), -1,
-	       "64-octet label rejected");
+	IS_INT(dname_parse_query(pkt, len, 12, &s), -1, "64-octet label rejected");
 
 	/* A compression pointer in a QNAME. */
 	len = mkpkt(pkt, "\3www\300\014", 6);
-	IS_INT(dname_parse_query(pkt, len, 12, &s), -1,
-	       "pointer in qname rejected");
+	IS_INT(dname_parse_query(pkt, len, 12, &s), -1, "pointer in qname rejected");
 
 	/* Exactly 255 octets: 3 x 63-octet labels + a 61-octet one + root. */
 	size_t o = 0;
@@ -91,8 +84,7 @@ static void test_parse_query(void)
 	w[o++] = 0;
 	len = mkpkt(pkt, w, o);
 	IS_INT(o, 255, "fixture is 255 octets");
-	IS_INT(dname_parse_query(pkt, len, 12, &s), 12 + 255,
-	       "255-octet name accepted");
+	IS_INT(dname_parse_query(pkt, len, 12, &s), 12 + 255, "255-octet name accepted");
 	IS_INT(s.len, 255, "255-octet name length");
 	IS_INT(s.labels, 4, "255-octet name has four labels");
 	/* One more octet in the last label: 256. */
@@ -100,18 +92,14 @@ static void test_parse_query(void)
 	memset(w + 193, 'c', 62);
 	w[255] = 0;
 	len = mkpkt(pkt, w, 256);
-	IS_INT(dname_parse_query(pkt, len, 12, &s), -1,
-	       "256-octet name rejected");
+	IS_INT(dname_parse_query(pkt, len, 12, &s), -1, "256-octet name rejected");
 
 	/* Running past the packet end: in a label, and before the root. */
 	len = mkpkt(pkt, "\7exam", 5);
-	IS_INT(dname_parse_query(pkt, len, 12, &s), -1,
-	       "label running past the end rejected");
+	IS_INT(dname_parse_query(pkt, len, 12, &s), -1, "label running past the end rejected");
 	len = mkpkt(pkt, "\7example", 8);
-	IS_INT(dname_parse_query(pkt, len, 12, &s), -1,
-	       "missing root octet rejected");
-	IS_INT(dname_parse_query(pkt, 12, 12, &s), -1,
-	       "empty name area rejected");
+	IS_INT(dname_parse_query(pkt, len, 12, &s), -1, "missing root octet rejected");
+	IS_INT(dname_parse_query(pkt, 12, 12, &s), -1, "empty name area rejected");
 }
 
 static void test_skip(void)
@@ -171,11 +159,9 @@ static void test_str(void)
 	uint8_t wire[DNAME_MAXLEN];
 	char buf[1024];
 
-	IS_INT(dname_from_str("www.example.com.", wire), 17,
-	       "from_str length");
+	IS_INT(dname_from_str("www.example.com.", wire), 17, "from_str length");
 	OK(memcmp(wire, "\3www\7example\3com", 17) == 0, "from_str wire form");
-	IS_INT(dname_from_str("www.example.com", wire), 17,
-	       "relative name taken as absolute");
+	IS_INT(dname_from_str("www.example.com", wire), 17, "relative name taken as absolute");
 	IS_INT(dname_from_str(".", wire), 1, "root");
 	IS_INT(wire[0], 0, "root is a zero octet");
 	IS_STR(dname_to_str(wire, buf, sizeof(buf)), ".", "root to_str");
@@ -244,13 +230,10 @@ static void test_compare(void)
 
 	OK(dname_is_subdomain(a, apex), "www.example.com under example.com");
 	OK(dname_is_subdomain(apex, apex), "name is a subdomain of itself");
-	OK(dname_is_subdomain(b, (const uint8_t *)"\7exAMPLE\3cOm"),
-	   "subdomain ignores case");
-	OK(dname_is_subdomain(apex, (const uint8_t *)""),
-	   "everything is under the root");
+	OK(dname_is_subdomain(b, (const uint8_t *)"\7exAMPLE\3cOm"), "subdomain ignores case");
+	OK(dname_is_subdomain(apex, (const uint8_t *)""), "everything is under the root");
 	OK(!dname_is_subdomain(apex, a), "parent is not under its child");
-	OK(!dname_is_subdomain(other, apex),
-	   "notexample.com is not under example.com");
+	OK(!dname_is_subdomain(other, apex), "notexample.com is not under example.com");
 	OK(!dname_is_subdomain(ample, apex), "ampl.com not under example.com");
 
 	uint8_t low[20];

@@ -63,8 +63,8 @@ static void make_conf(struct geo_conf *gc)
 	memset(gc, 0, sizeof(*gc));
 	gc->n_dcs = 3;
 	gc->dcs = calloc(3, sizeof(*gc->dcs));
-	const char *names[3] = {"fra", "iad", "sin"};
-	const double ll[3][2] = {{50.11, 8.68}, {38.95, -77.45}, {1.35, 103.99}};
+	const char *names[3] = { "fra", "iad", "sin" };
+	const double ll[3][2] = { { 50.11, 8.68 }, { 38.95, -77.45 }, { 1.35, 103.99 } };
 	for (int i = 0; i < 3; i++) {
 		gc->dcs[i].name = strdup(names[i]);
 		gc->dcs[i].lat = ll[i][0];
@@ -118,13 +118,12 @@ static const char *first_addr(const struct dyn_answer *a, char *buf)
 {
 	if (a->set == NULL)
 		return "NODATA";
-	inet_ntop(a->set->type == RRTYPE_A ? AF_INET : AF_INET6,
-		  a->set->data + 2, buf, INET6_ADDRSTRLEN);
+	inet_ntop(a->set->type == RRTYPE_A ? AF_INET : AF_INET6, a->set->data + 2, buf,
+		  INET6_ADDRSTRLEN);
 	return buf;
 }
 
-static void client(struct answer_client *c, int family, const char *addr,
-		   unsigned prefix)
+static void client(struct answer_client *c, int family, const char *addr, unsigned prefix)
 {
 	memset(c, 0, sizeof(*c));
 	c->family = (uint8_t)family;
@@ -136,7 +135,7 @@ static void client(struct answer_client *c, int family, const char *addr,
 static void test_answers(void)
 {
 	struct geo_conf gc;
-	struct diag d = {.print = 1};
+	struct diag d = { .print = 1 };
 	char buf[INET6_ADDRSTRLEN];
 	make_conf(&gc);
 	struct geo *g = geo_build(&gc, "test.yaml", &d);
@@ -156,7 +155,8 @@ static void test_answers(void)
 	client(&c, 4, "192.0.2.0", 24);
 	geo_answer(g, web, RRTYPE_A, &c, &a);
 	/* Default order sin, iad, fra: web has no sin, so iad. */
-	IS_STR(first_addr(&a, buf), "198.51.100.10", "no location: default order, first with addresses");
+	IS_STR(first_addr(&a, buf), "198.51.100.10",
+	       "no location: default order, first with addresses");
 	IS_INT(a.scope, 1, "outside 10/8: scope where the path leaves the rule tree");
 
 	client(&c, 6, "::ffff:10.1.2.0", 120);
@@ -183,7 +183,7 @@ static void test_answers(void)
 	geo_answer(g, one, RRTYPE_AAAA, &c, &a);
 	OK(a.set == NULL, "no IPv6 in the service: NODATA");
 
-	uint8_t lo[16] = {127, 0, 0, 1}, other[16] = {192, 0, 2, 1};
+	uint8_t lo[16] = { 127, 0, 0, 1 }, other[16] = { 192, 0, 2, 1 };
 	OK(geo_explain_allowed(g, 4, lo), "explain ACL default allows loopback");
 	OK(!geo_explain_allowed(g, 4, other), "explain ACL default refuses others");
 
@@ -194,7 +194,7 @@ static void test_answers(void)
 static void test_bad_database(void)
 {
 	struct geo_conf gc;
-	struct diag d = {.print = 0};
+	struct diag d = { .print = 0 };
 	make_conf(&gc);
 	gc.database = strdup("/nonexistent/geo.mmdb");
 	gc.database_line = 7;

@@ -39,8 +39,8 @@ static void set16(struct qb *b, size_t off, unsigned v)
 }
 
 /* Header with QDCOUNT 1 and the given counts, then www.Example.com/qtype/IN. */
-static void header(struct qb *b, unsigned id, unsigned flags, unsigned qd,
-		   unsigned an, unsigned ns, unsigned ar)
+static void header(struct qb *b, unsigned id, unsigned flags, unsigned qd, unsigned an, unsigned ns,
+		   unsigned ar)
 {
 	b->len = 0;
 	put16(b, id);
@@ -66,8 +66,7 @@ static void query(struct qb *b, unsigned ar)
 }
 
 /* OPT RR header: root owner, udp size, ext rcode, version, flags, rdlen. */
-static void opt(struct qb *b, unsigned udp, unsigned version, unsigned flags,
-		unsigned rdlen)
+static void opt(struct qb *b, unsigned udp, unsigned version, unsigned flags, unsigned rdlen)
 {
 	put8(b, 0);
 	put16(b, RRTYPE_OPT);
@@ -91,8 +90,7 @@ static void test_basic(void)
 	IS_INT(q.qclass, RRCLASS_IN, "qclass");
 	OK(q.have_question, "have_question");
 	IS_INT(q.question_end, 12 + 17 + 4, "question_end");
-	OK(memcmp(q.qname.name, "\3www\7example\3com", 17) == 0,
-	   "qname lowercased");
+	OK(memcmp(q.qname.name, "\3www\7example\3com", 17) == 0, "qname lowercased");
 	IS_INT(q.qname.labels, 3, "qname labels");
 	OK(!q.edns, "no EDNS without OPT");
 	OK(!q.nsid, "no NSID without OPT");
@@ -131,11 +129,9 @@ static void test_basic(void)
 
 	/* Question cut inside the name and inside qtype/qclass. */
 	query(&b, 0);
-	IS_INT(query_parse(b.buf, 20, &q), RCODE_FORMERR,
-	       "question truncated in the name");
+	IS_INT(query_parse(b.buf, 20, &q), RCODE_FORMERR, "question truncated in the name");
 	OK(!q.have_question, "truncated name: no question");
-	IS_INT(query_parse(b.buf, b.len - 1, &q), RCODE_FORMERR,
-	       "question truncated in qclass");
+	IS_INT(query_parse(b.buf, b.len - 1, &q), RCODE_FORMERR, "question truncated in qclass");
 	OK(!q.have_question, "truncated qclass: no question");
 
 	/* A pointer in the QNAME. */
@@ -143,13 +139,11 @@ static void test_basic(void)
 	putn(&b, "\3www\300\014", 6);
 	put16(&b, RRTYPE_A);
 	put16(&b, RRCLASS_IN);
-	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR,
-	       "compressed qname");
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR, "compressed qname");
 
 	/* ARCOUNT claims a record that is not there. */
 	query(&b, 1);
-	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR,
-	       "missing additional record");
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR, "missing additional record");
 }
 
 static void test_edns(void)
@@ -180,8 +174,7 @@ static void test_edns(void)
 	putn(&b, "xyz", 3);
 	put16(&b, EDNS_OPT_NSID);
 	put16(&b, 0);
-	IS_INT(query_parse(b.buf, b.len, &q), RCODE_NOERROR,
-	       "NSID after an unknown option");
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_NOERROR, "NSID after an unknown option");
 	OK(q.nsid, "NSID detected");
 	OK(q.edns, "edns with options");
 
@@ -190,8 +183,7 @@ static void test_edns(void)
 	put16(&b, 65001);
 	put16(&b, 2);
 	put16(&b, EDNS_OPT_NSID);
-	IS_INT(query_parse(b.buf, b.len, &q), RCODE_NOERROR,
-	       "unknown option ignored");
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_NOERROR, "unknown option ignored");
 	OK(!q.nsid, "NSID code inside another option's data is not NSID");
 
 	/* A TSIG-like non-OPT record before the OPT is skipped over. */
@@ -204,8 +196,7 @@ static void test_edns(void)
 	put16(&b, 2);
 	put16(&b, 0xABCD);
 	opt(&b, 2048, 0, 0, 0);
-	IS_INT(query_parse(b.buf, b.len, &q), RCODE_NOERROR,
-	       "OPT after another additional record");
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_NOERROR, "OPT after another additional record");
 	IS_INT(q.edns_udp_size, 2048, "udp size from the second record");
 
 	query(&b, 2);
@@ -216,44 +207,39 @@ static void test_edns(void)
 	OK(q.have_question, "two OPT: question still echoed");
 
 	query(&b, 1);
-	putn(&b, "\3www", 4);	/* owner www. instead of the root */
+	putn(&b, "\3www", 4); /* owner www. instead of the root */
 	opt(&b, 1232, 0, 0, 0);
-	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR,
-	       "OPT with a non-root owner");
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR, "OPT with a non-root owner");
 	OK(!q.edns, "non-root OPT: edns false");
 
 	query(&b, 1);
-	put16(&b, 0xC00C);	/* owner compressed to the qname */
+	put16(&b, 0xC00C); /* owner compressed to the qname */
 	put16(&b, RRTYPE_OPT);
 	put16(&b, 1232);
 	put16(&b, 0);
 	put16(&b, 0);
 	put16(&b, 0);
-	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR,
-	       "OPT owner pointing at the qname");
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR, "OPT owner pointing at the qname");
 
 	query(&b, 1);
 	opt(&b, 1232, 0, 0, 6);
 	put16(&b, EDNS_OPT_NSID);
-	put16(&b, 4);	/* only 2 octets follow within rdata */
+	put16(&b, 4); /* only 2 octets follow within rdata */
 	put16(&b, 0);
-	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR,
-	       "option length overruns rdata");
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR, "option length overruns rdata");
 	OK(!q.edns, "bad option: edns false");
 
 	query(&b, 1);
 	opt(&b, 1232, 0, 0, 3);
 	put16(&b, EDNS_OPT_NSID);
 	put8(&b, 0);
-	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR,
-	       "partial option header");
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR, "partial option header");
 
 	query(&b, 1);
-	opt(&b, 1232, 0, 0, 8);	/* rdata claims more than the packet has */
+	opt(&b, 1232, 0, 0, 8); /* rdata claims more than the packet has */
 	put16(&b, EDNS_OPT_NSID);
 	put16(&b, 0);
-	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR,
-	       "rdlength past the packet end");
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR, "rdlength past the packet end");
 
 	query(&b, 1);
 	opt(&b, 1232, 1, 0, 0);
@@ -279,8 +265,8 @@ static void test_edns(void)
 }
 
 /* An OPT holding one ECS option (RFC 7871 6) with alen address octets. */
-static void ecs_query(struct qb *b, unsigned family, unsigned source,
-		      unsigned scope, const uint8_t *addr, size_t alen)
+static void ecs_query(struct qb *b, unsigned family, unsigned source, unsigned scope,
+		      const uint8_t *addr, size_t alen)
 {
 	query(b, 1);
 	opt(b, 1232, 0, 0, 4 + 4 + (unsigned)alen);
@@ -296,8 +282,8 @@ static void test_ecs(void)
 {
 	struct qb b;
 	struct query q;
-	static const uint8_t v4[] = {198, 51, 100, 0};
-	static const uint8_t v6[] = {0x20, 0x01, 0x0d, 0xb8, 0x12, 0x30};
+	static const uint8_t v4[] = { 198, 51, 100, 0 };
+	static const uint8_t v6[] = { 0x20, 0x01, 0x0d, 0xb8, 0x12, 0x30 };
 
 	ecs_query(&b, 1, 24, 0, v4, 3);
 	IS_INT(query_parse(b.buf, b.len, &q), RCODE_NOERROR, "ECS /24");
@@ -305,8 +291,7 @@ static void test_ecs(void)
 	IS_INT(q.ecs_family, 1, "ECS family 1");
 	IS_INT(q.ecs_source, 24, "ECS source 24");
 	IS_INT(q.ecs_addr_len, 3, "ECS address length 3");
-	OK(memcmp(q.ecs_addr, v4, 3) == 0 && q.ecs_addr[3] == 0,
-	   "ECS address zero-padded");
+	OK(memcmp(q.ecs_addr, v4, 3) == 0 && q.ecs_addr[3] == 0, "ECS address zero-padded");
 
 	ecs_query(&b, 2, 44, 0, v6, 6);
 	IS_INT(query_parse(b.buf, b.len, &q), RCODE_NOERROR, "ECS v6 /44");
@@ -316,10 +301,9 @@ static void test_ecs(void)
 	IS_INT(query_parse(b.buf, b.len, &q), RCODE_NOERROR, "ECS /0");
 	OK(q.ecs && q.ecs_addr_len == 0, "ECS /0 has no address");
 
-	static const uint8_t v4bits[] = {198, 51, 101};
+	static const uint8_t v4bits[] = { 198, 51, 101 };
 	ecs_query(&b, 1, 23, 0, v4bits, 3);
-	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR,
-	       "ECS bits past the source prefix");
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR, "ECS bits past the source prefix");
 	OK(q.edns && !q.ecs, "bad ECS: OPT still answered, ECS dropped");
 
 	ecs_query(&b, 1, 24, 24, v4, 3);
@@ -329,8 +313,7 @@ static void test_ecs(void)
 	ecs_query(&b, 1, 33, 0, v4, 4);
 	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR, "ECS /33 for IPv4");
 	ecs_query(&b, 1, 24, 0, v4, 4);
-	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR,
-	       "ECS address longer than the prefix");
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_FORMERR, "ECS address longer than the prefix");
 
 	query(&b, 1);
 	opt(&b, 1232, 0, 0, 2 * (4 + 4 + 3));

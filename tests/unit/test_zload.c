@@ -78,15 +78,13 @@ static const struct znode *node(struct zone *z, const char *name)
 	return zone_node(z, wire, false);
 }
 
-static const struct zrrset *rrset(struct zone *z, const char *name,
-				  uint16_t type)
+static const struct zrrset *rrset(struct zone *z, const char *name, uint16_t type)
 {
 	const struct znode *n = node(z, name);
 	return n != NULL ? znode_rrset(n, type) : NULL;
 }
 
-static void check_set(struct zone *z, const char *name, uint16_t type,
-		      unsigned count, uint32_t ttl)
+static void check_set(struct zone *z, const char *name, uint16_t type, unsigned count, uint32_t ttl)
 {
 	const struct zrrset *s = rrset(z, name, type);
 	OK(s != NULL, "%s type %u exists", name, type);
@@ -124,41 +122,37 @@ static void test_good(void)
 	/* The SOA spread over six lines with comments parsed in full. */
 	const struct zrrset *soa = z->soa;
 	static const uint8_t soa_rd[] = {
-		3, 'n', 's', '1', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-		3, 'c', 'o', 'm', 0,
-		10, 'h', 'o', 's', 't', 'm', 'a', 's', 't', 'e', 'r',
-		7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0,
-		0x78, 0xa3, 0xf1, 0x75,	/* serial 2024010101 */
-		0x00, 0x00, 0x1c, 0x20,	/* refresh 7200 */
-		0x00, 0x00, 0x0e, 0x10,	/* retry 3600 */
-		0x00, 0x12, 0x75, 0x00,	/* expire 1209600 */
-		0x00, 0x00, 0x01, 0x2c,	/* minimum 300 */
+		3,    'n',  's',  '1',  7, 'e',  'x',  'a',  'm',  'p', 'l', 'e',
+		3,    'c',  'o',  'm',  0, 10,   'h',  'o',  's',  't', 'm', 'a',
+		's',  't',  'e',  'r',  7, 'e',  'x',  'a',  'm',  'p', 'l', 'e',
+		3,    'c',  'o',  'm',  0, 0x78, 0xa3, 0xf1, 0x75, /* serial 2024010101 */
+		0x00, 0x00, 0x1c, 0x20,                            /* refresh 7200 */
+		0x00, 0x00, 0x0e, 0x10,                            /* retry 3600 */
+		0x00, 0x12, 0x75, 0x00,                            /* expire 1209600 */
+		0x00, 0x00, 0x01, 0x2c,                            /* minimum 300 */
 	};
-	OK(soa != NULL && soa->data_len == 2 + sizeof(soa_rd) &&
-		   soa->data[0] == 0 && soa->data[1] == sizeof(soa_rd) &&
+	OK(soa != NULL && soa->data_len == 2 + sizeof(soa_rd) && soa->data[0] == 0 &&
+		   soa->data[1] == sizeof(soa_rd) &&
 		   memcmp(soa->data + 2, soa_rd, sizeof(soa_rd)) == 0,
 	   "SOA rdata (relative names completed, serial 2024010101)");
 
 	/* Two A records, each as RDLENGTH + RDATA. */
 	const struct zrrset *www = rrset(z, "www.example.com.", RRTYPE_A);
-	static const uint8_t www_data[] = {0, 4, 192, 0, 2, 80, 0, 4, 192, 0, 2, 81};
+	static const uint8_t www_data[] = { 0, 4, 192, 0, 2, 80, 0, 4, 192, 0, 2, 81 };
 	OK(www != NULL && www->data_len == sizeof(www_data) &&
 		   memcmp(www->data, www_data, sizeof(www_data)) == 0,
 	   "www A rdata bytes");
 
 	const struct zrrset *txt = rrset(z, "txt.example.com.", RRTYPE_TXT);
-	OK(txt != NULL && txt->data_len == 10 &&
-		   memcmp(txt->data, "\0\010\3a;b\3c d", 10) == 0,
+	OK(txt != NULL && txt->data_len == 10 && memcmp(txt->data, "\0\010\3a;b\3c d", 10) == 0,
 	   "quoted ';' kept in TXT, comment dropped");
 
 	const struct zrrset *unk = rrset(z, "unk.example.com.", 65400);
-	OK(unk != NULL && unk->data_len == 6 &&
-		   memcmp(unk->data, "\0\4\012\0\0\001", 6) == 0,
+	OK(unk != NULL && unk->data_len == 6 && memcmp(unk->data, "\0\4\012\0\0\001", 6) == 0,
 	   "RFC 3597 TYPE65400 rdata");
 
 	OK(rrset(z, "abs.example.com.", RRTYPE_A) != NULL, "absolute owner");
-	OK(rrset(z, "mixed.example.com.", RRTYPE_A) != NULL,
-	   "owner lowercased");
+	OK(rrset(z, "mixed.example.com.", RRTYPE_A) != NULL, "owner lowercased");
 
 	/* Empty non-terminals on the way to a.b.c. */
 	const struct znode *c = node(z, "c.example.com.");
@@ -167,14 +161,13 @@ static void test_good(void)
 	OK(c != NULL && c->n_rrsets == 0, "c.example.com is an ENT");
 	OK(bc != NULL && bc->n_rrsets == 0, "b.c.example.com is an ENT");
 	OK(abc != NULL && abc->n_rrsets == 1, "a.b.c.example.com has data");
-	OK(abc != NULL && abc->parent == bc && bc != NULL && bc->parent == c &&
-		   c != NULL && c->parent == z->apex,
+	OK(abc != NULL && abc->parent == bc && bc != NULL && bc->parent == c && c != NULL &&
+		   c->parent == z->apex,
 	   "parent links up to the apex");
 
 	const struct znode *wild = node(z, "wild.example.com.");
 	const struct znode *star = node(z, "*.wild.example.com.");
-	OK(wild != NULL && star != NULL && wild->wild == star,
-	   "wildcard linked from its parent");
+	OK(wild != NULL && star != NULL && wild->wild == star, "wildcard linked from its parent");
 	OK(z->apex->wild == NULL, "no wildcard at the apex");
 
 	/* The delegation, its glue, and what the additional section gets. */
@@ -194,15 +187,13 @@ static void test_good(void)
 		IS_INT(subns->count, 3, "delegation NS count");
 		IS_INT(subns->n_addl, 2, "delegation NS n_addl (ns.sub, ns1)");
 		IS_INT(subns->n_required, 1, "in-bailiwick glue required");
-		OK(subns->n_addl >= 2 && subns->addl[0] == glue &&
-			   subns->addl[1] == ns1,
+		OK(subns->n_addl >= 2 && subns->addl[0] == glue && subns->addl[1] == ns1,
 		   "required glue listed first");
 	}
 	const struct zrrset *mx = rrset(z, "example.com.", RRTYPE_MX);
 	/* Minimal responses: an MX answer carries no additional addresses,
 	 * even for the in-zone target mail.example.com. */
-	OK(mx != NULL && mx->n_addl == 0 && mx->n_required == 0,
-	   "MX n_addl 0 (minimal responses)");
+	OK(mx != NULL && mx->n_addl == 0 && mx->n_required == 0, "MX n_addl 0 (minimal responses)");
 	const struct zrrset *apexns = rrset(z, "example.com.", RRTYPE_NS);
 	OK(apexns != NULL && apexns->n_addl == 2 && apexns->n_required == 0,
 	   "apex NS n_addl 2, none required");
@@ -235,41 +226,32 @@ static void test_errors(void)
 {
 	const char *apex = "example.com.";
 	load_fails("no-soa.zone", apex,
-		   want("no-soa.zone",
-			":1: no SOA record at the zone apex 'example.com.'"));
+		   want("no-soa.zone", ":1: no SOA record at the zone apex 'example.com.'"));
 	load_fails("two-soa.zone", apex,
-		   want("two-soa.zone",
-			":4: more than one SOA record (first at line 2)"));
+		   want("two-soa.zone", ":4: more than one SOA record (first at line 2)"));
 	load_fails("soa-not-apex.zone", apex,
-		   want("soa-not-apex.zone",
-			":5: SOA record not at the zone apex"));
+		   want("soa-not-apex.zone", ":5: SOA record not at the zone apex"));
 	load_fails("no-ns.zone", apex,
-		   want("no-ns.zone",
-			":2: no NS records at the zone apex 'example.com.'"));
+		   want("no-ns.zone", ":2: no NS records at the zone apex 'example.com.'"));
 	load_fails("outside.zone", apex,
 		   want("outside.zone", ":5: 'www.example.org.' is outside the "
 					"zone 'example.com.'"));
 	load_fails("cname.zone", apex,
-		   want("cname.zone",
-			":6: CNAME and other data at 'www.example.com.'"));
+		   want("cname.zone", ":6: CNAME and other data at 'www.example.com.'"));
 	load_fails("duplicate.zone", apex,
-		   want("duplicate.zone",
-			":7: duplicate record (first at line 5)"));
+		   want("duplicate.zone", ":7: duplicate record (first at line 5)"));
 	load_fails("class-ch.zone", apex,
 		   want("class-ch.zone", ":5: class 3 is not supported: "
 					 "geodnsd serves class IN only"));
 	load_fails("directive.zone", apex,
 		   want("directive.zone", ":4: unknown directive '$GENERATE'"));
 	load_fails("paren-open.zone", apex,
-		   want("paren-open.zone",
-			":2: '(' not closed before end of file"));
-	load_fails("paren-close.zone", apex,
-		   want("paren-close.zone", ":3: ')' without '('"));
+		   want("paren-open.zone", ":2: '(' not closed before end of file"));
+	load_fails("paren-close.zone", apex, want("paren-close.zone", ":3: ')' without '('"));
 	load_fails("no-owner.zone", apex,
 		   want("no-owner.zone", ":2: record with no owner name and "
-					"no previous owner"));
-	load_fails("bad-ttl.zone", apex,
-		   want("bad-ttl.zone", ":2: $TTL: invalid TTL 'forever'"));
+					 "no previous owner"));
+	load_fails("bad-ttl.zone", apex, want("bad-ttl.zone", ":2: $TTL: invalid TTL 'forever'"));
 
 	/* $INCLUDE: a missing file is reported where it is included. */
 	char msg[PATH_MAX * 4];
@@ -287,9 +269,8 @@ static void test_errors(void)
 		"syntax error located in the included file");
 	zone_free(z);
 
-	snprintf(msg, sizeof(msg),
-		 "%s:1: duplicate record (first at %s:4)",
-		 fixture("inc/dup.inc"), fixture("include-dup.zone"));
+	snprintf(msg, sizeof(msg), "%s:1: duplicate record (first at %s:4)", fixture("inc/dup.inc"),
+		 fixture("include-dup.zone"));
 	load_fails("include-dup.zone", apex, msg);
 
 	z = load(apex, fixture("syntax.zone"), &d);
@@ -307,8 +288,7 @@ static void test_errors(void)
 	/* The apex given to the loader decides what is outside. */
 	z = load("example.net", fixture("cname.zone"), &d);
 	OK(z == NULL, "wrong apex: not loaded");
-	HAS_STR(captured, "is outside the zone 'example.net.'",
-		"wrong apex: records outside");
+	HAS_STR(captured, "is outside the zone 'example.net.'", "wrong apex: records outside");
 }
 
 static void test_warnings(void)
@@ -356,8 +336,7 @@ static void test_warnings(void)
 	IS_STR(captured, msg, "occluded data warning");
 	if (z != NULL) {
 		const struct znode *n = node(z, "www.sub.example.com.");
-		OK(n != NULL && (n->flags & ZNODE_OCCLUDED),
-		   "hidden node occluded");
+		OK(n != NULL && (n->flags & ZNODE_OCCLUDED), "hidden node occluded");
 	}
 	zone_free(z);
 }
