@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -647,39 +648,6 @@ static void set_nsid(struct loader *ld, const struct conf_key *ck, const struct 
 	conf->nsid_len = (size_t)len;
 }
 
-static void set_udp_max_payload(struct loader *ld, const struct conf_key *ck,
-				const struct cnode *key, const struct cnode *val, void *obj)
-{
-	struct conf *conf = obj;
-	long v;
-	(void)key;
-
-	if (get_int(ld, ck, val, &v) == 0)
-		conf->udp_max_payload = (uint16_t)v;
-}
-
-static void set_tcp_max_connections(struct loader *ld, const struct conf_key *ck,
-				    const struct cnode *key, const struct cnode *val, void *obj)
-{
-	struct conf *conf = obj;
-	long v;
-	(void)key;
-
-	if (get_int(ld, ck, val, &v) == 0)
-		conf->tcp_max_connections = (unsigned)v;
-}
-
-static void set_tcp_idle_timeout(struct loader *ld, const struct conf_key *ck,
-				 const struct cnode *key, const struct cnode *val, void *obj)
-{
-	struct conf *conf = obj;
-	long v;
-	(void)key;
-
-	if (get_int(ld, ck, val, &v) == 0)
-		conf->tcp_idle_timeout_ms = (unsigned)v * 1000;
-}
-
 static void set_log_level(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
 			  const struct cnode *val, void *obj)
 {
@@ -848,15 +816,6 @@ static void set_zones(struct loader *ld, const struct conf_key *ck, const struct
 		zone_entry(ld, obj, val->kids[i]);
 }
 
-static void set_workers(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
-			const struct cnode *val, void *obj)
-{
-	long v;
-	(void)key;
-	if (get_int(ld, ck, val, &v) == 0)
-		((struct conf *)obj)->workers = (unsigned)v;
-}
-
 static void set_log_target(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
 			   const struct cnode *val, void *obj)
 {
@@ -894,18 +853,29 @@ int get_bool(struct loader *ld, const struct conf_key *ck, const struct cnode *v
 	return -1;
 }
 
-static void set_query_log(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
-			  const struct cnode *val, void *obj)
+void conf_set_uint(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		   const struct cnode *val, void *obj)
 {
+	long v;
 	(void)key;
-	get_bool(ld, ck, val, &((struct conf *)obj)->query_log);
+	if (get_int(ld, ck, val, &v) == 0)
+		*(unsigned *)((char *)obj + ck->offset) = (unsigned)v * (ck->scale ? ck->scale : 1);
 }
 
-static void set_cookies(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
-			const struct cnode *val, void *obj)
+void conf_set_u16(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		  const struct cnode *val, void *obj)
+{
+	long v;
+	(void)key;
+	if (get_int(ld, ck, val, &v) == 0)
+		*(uint16_t *)((char *)obj + ck->offset) = (uint16_t)v;
+}
+
+void conf_set_bool(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		   const struct cnode *val, void *obj)
 {
 	(void)key;
-	get_bool(ld, ck, val, &((struct conf *)obj)->cookies);
+	get_bool(ld, ck, val, (bool *)((char *)obj + ck->offset));
 }
 
 static void set_cookie_secret(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
@@ -936,42 +906,6 @@ static void set_cookie_secret(struct loader *ld, const struct conf_key *ck, cons
 		conf->cookie_secret[i] = (uint8_t)(hi << 4 | lo);
 	}
 	conf->cookie_secret_set = true;
-}
-
-static void set_rate_uint(struct loader *ld, const struct conf_key *ck, const struct cnode *val,
-			  unsigned *out)
-{
-	long v;
-	if (get_int(ld, ck, val, &v) == 0)
-		*out = (unsigned)v;
-}
-
-static void set_rate_limit(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
-			   const struct cnode *val, void *obj)
-{
-	(void)key;
-	set_rate_uint(ld, ck, val, &((struct conf *)obj)->rate_limit);
-}
-
-static void set_rate_slip(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
-			  const struct cnode *val, void *obj)
-{
-	(void)key;
-	set_rate_uint(ld, ck, val, &((struct conf *)obj)->rate_limit_slip);
-}
-
-static void set_rate_v4(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
-			const struct cnode *val, void *obj)
-{
-	(void)key;
-	set_rate_uint(ld, ck, val, &((struct conf *)obj)->rate_limit_v4_prefix);
-}
-
-static void set_rate_v6(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
-			const struct cnode *val, void *obj)
-{
-	(void)key;
-	set_rate_uint(ld, ck, val, &((struct conf *)obj)->rate_limit_v6_prefix);
 }
 
 /* Names are resolved when the file is loaded, so --check reports an
@@ -1028,19 +962,52 @@ static const struct conf_key server_keys[] = {
 	{ .name = "identity", .set = set_identity },
 	{ .name = "version", .set = set_version },
 	{ .name = "nsid", .set = set_nsid },
-	{ .name = "udp-max-payload", .set = set_udp_max_payload, .min = 512, .max = 4096 },
-	{ .name = "tcp-max-connections", .set = set_tcp_max_connections, .min = 1, .max = 1000000 },
-	{ .name = "tcp-idle-timeout", .set = set_tcp_idle_timeout, .min = 1, .max = 3600 },
+	{ .name = "udp-max-payload",
+	  .set = conf_set_u16,
+	  .min = 512,
+	  .max = 4096,
+	  .offset = offsetof(struct conf, udp_max_payload) },
+	{ .name = "tcp-max-connections",
+	  .set = conf_set_uint,
+	  .min = 1,
+	  .max = 1000000,
+	  .offset = offsetof(struct conf, tcp_max_connections) },
+	{ .name = "tcp-idle-timeout",
+	  .set = conf_set_uint,
+	  .min = 1,
+	  .max = 3600,
+	  .offset = offsetof(struct conf, tcp_idle_timeout_ms),
+	  .scale = 1000 },
 	{ .name = "log-level", .set = set_log_level },
-	{ .name = "workers", .set = set_workers, .min = 0, .max = 256 },
+	{ .name = "workers",
+	  .set = conf_set_uint,
+	  .min = 0,
+	  .max = 256,
+	  .offset = offsetof(struct conf, workers) },
 	{ .name = "log-target", .set = set_log_target },
-	{ .name = "query-log", .set = set_query_log },
-	{ .name = "cookies", .set = set_cookies },
+	{ .name = "query-log", .set = conf_set_bool, .offset = offsetof(struct conf, query_log) },
+	{ .name = "cookies", .set = conf_set_bool, .offset = offsetof(struct conf, cookies) },
 	{ .name = "cookie-secret", .set = set_cookie_secret },
-	{ .name = "rate-limit", .set = set_rate_limit, .min = 0, .max = 1000000 },
-	{ .name = "rate-limit-slip", .set = set_rate_slip, .min = 0, .max = 100 },
-	{ .name = "rate-limit-ipv4-prefix", .set = set_rate_v4, .min = 8, .max = 32 },
-	{ .name = "rate-limit-ipv6-prefix", .set = set_rate_v6, .min = 16, .max = 128 },
+	{ .name = "rate-limit",
+	  .set = conf_set_uint,
+	  .min = 0,
+	  .max = 1000000,
+	  .offset = offsetof(struct conf, rate_limit) },
+	{ .name = "rate-limit-slip",
+	  .set = conf_set_uint,
+	  .min = 0,
+	  .max = 100,
+	  .offset = offsetof(struct conf, rate_limit_slip) },
+	{ .name = "rate-limit-ipv4-prefix",
+	  .set = conf_set_uint,
+	  .min = 8,
+	  .max = 32,
+	  .offset = offsetof(struct conf, rate_limit_v4_prefix) },
+	{ .name = "rate-limit-ipv6-prefix",
+	  .set = conf_set_uint,
+	  .min = 16,
+	  .max = 128,
+	  .offset = offsetof(struct conf, rate_limit_v6_prefix) },
 	{ .name = "user", .set = set_user },
 	{ .name = "group", .set = set_group },
 	{ .name = NULL },

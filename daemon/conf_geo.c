@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,15 +366,6 @@ static void set_service_probe(struct loader *ld, const struct conf_key *ck, cons
 	}
 }
 
-static void set_service_up_min(struct loader *ld, const struct conf_key *ck,
-			       const struct cnode *key, const struct cnode *val, void *obj)
-{
-	long v;
-	(void)key;
-	if (get_int(ld, ck, val, &v) == 0)
-		((struct geo_service *)obj)->up_min = (unsigned)v;
-}
-
 static void set_service_all_down(struct loader *ld, const struct conf_key *ck,
 				 const struct cnode *key, const struct cnode *val, void *obj)
 {
@@ -451,7 +443,11 @@ static const struct conf_key service_keys[] = {
 	{ .name = "datacenters", .required = true, .set = set_service_dcs },
 	{ .name = "check", .set = set_service_check },
 	{ .name = "probe", .set = set_service_probe },
-	{ .name = "up-min", .set = set_service_up_min, .min = 1, .max = GEO_ADDR_MAX },
+	{ .name = "up-min",
+	  .set = conf_set_uint,
+	  .min = 1,
+	  .max = GEO_ADDR_MAX,
+	  .offset = offsetof(struct geo_service, up_min) },
 	{ .name = "all-down", .set = set_service_all_down },
 	{ .name = "last-resort", .set = set_service_last_resort },
 	{ .name = "degraded-ttl", .set = set_service_degraded_ttl },

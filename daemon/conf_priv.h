@@ -51,8 +51,19 @@ struct conf_key {
 	const char *name;
 	bool required;
 	conf_set_fn set;
-	long min, max; /* integer keys: the accepted range */
+	long min, max;  /* integer keys: the accepted range */
+	size_t offset;  /* conf_set_uint/u16/bool: the field within obj */
+	unsigned scale; /* conf_set_uint: stored value = given * scale (0: 1) */
 };
+
+/* Setters for plain fields, placed with .offset = offsetof(type, field):
+ * an unsigned in min..max (times scale), a uint16_t in min..max, a bool. */
+void conf_set_uint(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		   const struct cnode *val, void *obj);
+void conf_set_u16(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		  const struct cnode *val, void *obj);
+void conf_set_bool(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		   const struct cnode *val, void *obj);
 
 struct conf_section {
 	const char *what;            /* "'server'": "... must be a mapping" */

@@ -58,7 +58,7 @@ struct tcp_conn {
 	struct tcp_conn *prev, *next;
 };
 
-static int sock_open(const struct conf_listen *cl, int type)
+int server_socket(const struct conf_listen *cl, int type)
 {
 	int fd = socket(cl->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -67,6 +67,16 @@ static int sock_open(const struct conf_listen *cl, int type)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (cl->addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (type == SOCK_DGRAM) {
+		/* One socket per UDP worker on the same address: the kernel
+		 * spreads clients over them by flow hash.  The destination
+		 * address comes with each datagram for the reply's source. */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+		if (cl->addr.ss_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
+		else
+			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
+	}
 	if (bind(fd, (const struct sockaddr *)&cl->addr, cl->addr_len) < 0) {
 		int e = errno;
 		close(fd);
@@ -173,7 +183,7 @@ static int listener_open(struct server *s, struct listener *l, const struct conf
 {
 	l->server = s;
 	l->family = cl->addr.ss_family;
-	int tfd = sock_open(cl, SOCK_STREAM);
+	int tfd = server_socket(cl, SOCK_STREAM);
 	if (tfd < 0) {
 		log_msg(LOG_LEVEL_ERR, "server: listen %s: tcp: %s", cl->text, strerror(errno));
 		return -1;

@@ -27,6 +27,13 @@ void server_publish(struct server *s, struct dataset *ds);
  * server_publish). */
 const struct dataset *server_dataset(const struct server *s);
 
+struct conf_listen;
+
+/* A non-blocking, close-on-exec socket of type (SOCK_STREAM or SOCK_DGRAM)
+ * bound to cl: IPv6 sockets are IPv6-only; UDP sockets get SO_REUSEPORT and
+ * packet info.  Returns the descriptor, or -1 with errno set. */
+int server_socket(const struct conf_listen *cl, int type);
+
 /* The answering counters (for the metrics endpoint). */
 const struct answer_stats *server_stats(struct server *s);
 

@@ -17,6 +17,7 @@
 
 #include "daemon/conf.h"
 #include "daemon/dataset.h"
+#include "daemon/server.h"
 #include "dns/answer.h"
 #include "dns/log.h"
 #include "dns/xalloc.h"
@@ -54,31 +55,6 @@ struct udp_workers {
 	atomic_bool stop;
 	struct dataset *const *live;
 };
-
-static int sock_open(const struct conf_listen *cl)
-{
-	int fd = socket(cl->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	int on = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	/* One socket per worker on the same address: the kernel spreads
-	 * clients over them by flow hash. */
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
-	if (cl->addr.ss_family == AF_INET6) {
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
-	} else {
-		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
-	}
-	if (bind(fd, (const struct sockaddr *)&cl->addr, cl->addr_len) < 0) {
-		int e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
 
 static void prepare_reads(struct worker *w)
 {
@@ -203,7 +179,7 @@ struct udp_workers *udp_start(const struct conf *conf, unsigned n, struct datase
 		w->id = i;
 		w->fds = xcalloc(conf->n_listen, sizeof(*w->fds));
 		for (size_t k = 0; k < conf->n_listen; k++) {
-			int fd = sock_open(&conf->listen[k]);
+			int fd = server_socket(&conf->listen[k], SOCK_DGRAM);
 			if (fd < 0) {
 				log_msg(LOG_LEVEL_ERR, "server: listen %s: udp: %s",
 					conf->listen[k].text, strerror(errno));
