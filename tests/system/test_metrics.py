@@ -1,0 +1,131 @@
+"""The HTTP endpoint: Prometheus /metrics and JSON /status reflect queries,
+geo answers, probes and overrides.  Loopback only; bounded waits."""
+
+import json
+import urllib.request
+
+import dns.rcode
+import pytest
+
+from conftest import Geodnsd, free_port, require_geodnsd, wait_until, yaml_str
+
+ZONE = """$ORIGIN example.com.
+$TTL 300
+@    SOA ns1 hostmaster 1 7200 3600 1209600 300
+     NS  ns1
+ns1  A   192.0.2.1
+www  60 IN GEO web
+"""
+
+
+def get(port, path):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=3) as r:
+        return r.status, r.headers.get("Content-Type"), r.read().decode()
+
+
+def metric(text, name, labels=""):
+    """The value of one sample, e.g. metric(t, "geodnsd_target_up",
+    'service="web",datacenter="fra",address="192.0.2.10"')."""
+    key = "%s{%s}" % (name, labels) if labels else name
+    for line in text.splitlines():
+        if line.startswith(key + " "):
+            return float(line.split()[-1])
+    return None
+
+
+@pytest.fixture
+def server(tmp_path):
+    require_geodnsd()
+    mport = free_port()
+    zone = tmp_path / "example.com.zone"
+    zone.write_text(ZONE)
+    overrides = tmp_path / "overrides"
+    srv = Geodnsd(tmp_path / "srv", zones=[])
+    srv.write_config("""server:
+  listen: [ "127.0.0.1@%d" ]
+metrics:
+  listen: 127.0.0.1@%d
+healthcheck:
+  state-file: %s
+datacenters:
+  fra: { latitude: 50.11, longitude: 8.68 }
+  iad: { latitude: 38.95, longitude: -77.45 }
+services:
+  web:
+    datacenters:
+      fra: [ 192.0.2.10 ]
+      iad: [ 198.51.100.10 ]
+    check: { type: exec, command: [ "true" ], interval: 0.2, timeout: 0.1, rise: 1, fall: 1 }
+routing:
+  default: [ fra, iad ]
+zones:
+  - name: example.com
+    file: %s
+""" % (srv.port, mport, yaml_str(str(overrides)), yaml_str(str(zone))))
+    srv.first_zone = "example.com"
+    srv.start()
+    srv.metrics_port = mport
+    srv.overrides = overrides
+    yield srv
+    srv.kill()
+
+
+def test_metrics_count_queries_answers_and_probes(server):
+    for _ in range(5):
+        assert server.query("www.example.com", "A").answer
+    server.query("nope.example.com", "A")
+    server.query("www.example.com", "TXT")
+    # Probes run every 0.2 s: wait until every target has two results.
+    def probed_twice():
+        t = get(server.metrics_port, "/metrics")[2]
+        return all((metric(t, "geodnsd_probe_ok_total", lbl) or 0) >= 2 for lbl in (
+            'service="web",datacenter="fra",address="192.0.2.10"',
+            'service="web",datacenter="iad",address="198.51.100.10"'))
+    assert wait_until(probed_twice, 5), "probes never counted"
+    status, ctype, text = get(server.metrics_port, "/metrics")
+    assert status == 200 and ctype.startswith("text/plain")
+    assert metric(text, "geodnsd_responses_total", 'rcode="NOERROR"') >= 6
+    assert metric(text, "geodnsd_responses_total", 'rcode="NXDOMAIN"') == 1
+    assert metric(text, "geodnsd_queries_total", 'qtype="A"') >= 6
+    assert metric(text, "geodnsd_queries_total", 'qtype="TXT"') == 1
+    assert metric(text, "geodnsd_geo_answers_total", 'service="web",datacenter="fra"') == 5
+    assert metric(text, "geodnsd_geo_answers_total", 'service="web",datacenter="iad"') == 0
+    fra = 'service="web",datacenter="fra",address="192.0.2.10"'
+    assert metric(text, "geodnsd_target_up", fra) == 1
+    assert metric(text, "geodnsd_probe_failed_total", fra) == 0
+    assert metric(text, "geodnsd_probe_duration_seconds_count", fra) >= 2
+    assert metric(text, "geodnsd_datacenter_up", 'service="web",datacenter="fra"') == 1
+    assert metric(text, "geodnsd_dataset_generation") == 1
+    assert "# TYPE geodnsd_target_up gauge" in text
+
+
+def test_overrides_show_in_metrics_and_status(server):
+    server.overrides.write_text("datacenter fra down maintenance window\n"
+                                "address 198.51.100.10 up trusted\n")
+    fra_dc = 'service="web",datacenter="fra"'
+    ok = wait_until(lambda: metric(get(server.metrics_port, "/metrics")[2],
+                                   "geodnsd_datacenter_up", fra_dc) == 0, 5)
+    assert ok, "forced datacenter not down in /metrics"
+    r = server.query("www.example.com", "A")
+    assert [rr.address for rr in r.answer[0]] == ["198.51.100.10"]
+    text = get(server.metrics_port, "/metrics")[2]
+    iad = 'service="web",datacenter="iad",address="198.51.100.10"'
+    assert metric(text, "geodnsd_target_forced", iad) == 1
+    status, ctype, body = get(server.metrics_port, "/status")
+    assert status == 200 and ctype == "application/json"
+    st = json.loads(body)
+    assert st["generation"] == 1
+    web = [s for s in st["services"] if s["name"] == "web"][0]
+    dcs = {d["name"]: d for d in web["datacenters"]}
+    assert dcs["fra"]["up"] is False and dcs["iad"]["up"] is True
+    t = [t for t in st["targets"] if t["address"] == "198.51.100.10"][0]
+    assert t["forced"] == "up" and t["forced_reason"] == "trusted"
+    assert t["up"] is True and t["probes_ok"] >= 1
+
+
+def test_reload_counted(server):
+    server.send_signal(__import__("signal").SIGHUP)
+    ok = wait_until(lambda: metric(get(server.metrics_port, "/metrics")[2],
+                                   "geodnsd_reloads_total", 'result="ok"') == 1, 5)
+    assert ok
+    assert metric(get(server.metrics_port, "/metrics")[2], "geodnsd_dataset_generation") == 2
