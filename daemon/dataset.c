@@ -3,6 +3,7 @@
 
 #include "daemon/dataset.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -90,6 +91,7 @@ struct dataset *dataset_load(const char *conf_path, struct diag *d)
 	ds->answer.conf.udp_max_payload = conf->udp_max_payload;
 	ds->geo = geo;
 	ds->geoip_file = geoip_file;
+	malloc_trim(0); /* return what loading used and freed (see main) */
 	ds->answer.conf.cookies = conf->cookies;
 	if (conf->rate_limit > 0)
 		ds->answer.conf.rrl =

@@ -56,6 +56,7 @@ struct udp_workers {
 	struct dataset *const *live;
 };
 
+/* Point every receive slot at its buffers (once per worker). */
 static void prepare_reads(struct worker *w)
 {
 	for (int i = 0; i < BATCH; i++) {
@@ -67,6 +68,17 @@ static void prepare_reads(struct worker *w)
 		m->msg_iov = &w->in_iov[i];
 		m->msg_iovlen = 1;
 		m->msg_control = w->ctrl[i].buf;
+		m->msg_controllen = sizeof(w->ctrl[i].buf);
+		m->msg_flags = 0;
+	}
+}
+
+/* recvmmsg() shrank the lengths of the n slots it filled: restore them. */
+static void reset_reads(struct worker *w, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct msghdr *m = &w->in_msgs[i].msg_hdr;
+		m->msg_namelen = sizeof(w->from[i]);
 		m->msg_controllen = sizeof(w->ctrl[i].buf);
 		m->msg_flags = 0;
 	}
@@ -109,7 +121,6 @@ static int answer_batch(struct worker *w, const struct dataset *ds, int n)
 static void serve_fd(struct worker *w, int fd)
 {
 	for (int round = 0; round < 4; round++) {
-		prepare_reads(w);
 		int n = recvmmsg(fd, w->in_msgs, BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -124,6 +135,7 @@ static void serve_fd(struct worker *w, int fd)
 			/* Queries before the first dataset is published (the
 			 * sockets open first): nothing to answer from yet. */
 			w->stats.dropped += (uint64_t)n;
+			reset_reads(w, n);
 			rcu_quiescent_state();
 			return;
 		}
@@ -134,6 +146,7 @@ static void serve_fd(struct worker *w, int fd)
 				break; /* a full socket buffer drops, as UDP may */
 			sent += r;
 		}
+		reset_reads(w, n);
 		rcu_quiescent_state();
 		if (n < BATCH)
 			return;
@@ -143,6 +156,7 @@ static void serve_fd(struct worker *w, int fd)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	prepare_reads(w);
 	rcu_register_thread();
 	while (!atomic_load_explicit(&w->all->stop, memory_order_relaxed)) {
 		/* Offline while blocked, so a reload never waits on us. */

@@ -37,10 +37,13 @@ void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query, si
 	buf[3] = buf[3] & 0x10;
 	put16(buf + 4, question_end > DNS_HEADER_SIZE ? 1 : 0);
 	memset(buf + 6, 0, 6);
-	if (qname != NULL) {
-		p->comp[0].name = qname;
-		p->comp[0].off = DNS_HEADER_SIZE;
-		p->n_comp = 1;
+	/* The question name and each of its suffixes can be pointed to: an
+	 * SOA or NS owner at the zone apex then costs two octets. */
+	for (const uint8_t *l = qname; l != NULL && *l != 0 && p->n_comp < PKT_COMP_MAX;
+	     l += 1 + *l) {
+		p->comp[p->n_comp].name = l;
+		p->comp[p->n_comp].off = (uint16_t)(DNS_HEADER_SIZE + (l - qname));
+		p->n_comp++;
 	}
 }
 
@@ -178,7 +181,11 @@ void pkt_clear_records(struct pkt *p)
 		qend += dname_len(p->buf + DNS_HEADER_SIZE) + 4;
 	p->len = qend;
 	memset(p->count, 0, sizeof(p->count));
-	p->n_comp = p->n_comp > 0 ? 1 : 0;
+	/* Keep the entries for the question name (all before qend). */
+	unsigned keep = 0;
+	while (keep < p->n_comp && p->comp[keep].off < qend)
+		keep++;
+	p->n_comp = keep;
 }
 
 void pkt_finish(struct pkt *p, uint16_t set_flags, unsigned rcode)

@@ -48,7 +48,8 @@ struct loader {
 	char **files;
 	size_t n_files;
 	ldns_buffer *wire;
-	char *prev_owner; /* presentation form, for blank owner fields */
+	uint8_t prev_owner[DNAME_MAXLEN]; /* wire form, for blank owner fields */
+	bool have_prev;
 	uint32_t default_ttl;
 	const struct zload_dyn *dyn;
 	struct georec *geos;
@@ -268,6 +269,24 @@ static void head_free(struct head *h)
 		free(h->tok[k]);
 }
 
+/* Remember the owner for the next blank-owner line, in wire form: turning
+ * it into text for every record (only blank owners need that) cost a
+ * third of a large zone's load time. */
+static void set_prev(struct loader *L, const ldns_rdf *owner)
+{
+	size_t n = ldns_rdf_size(owner);
+	if (n <= DNAME_MAXLEN) {
+		memcpy(L->prev_owner, ldns_rdf_data(owner), n);
+		L->have_prev = true;
+	}
+}
+
+/* The previous owner as absolute presentation text (buf >= 1024). */
+static const char *prev_text(const struct loader *L, char *buf, size_t size)
+{
+	return dname_to_str(L->prev_owner, buf, size);
+}
+
 /* "owner [ttl] [class] GEO service": ldns does not know GEO, so these
  * lines are read here. */
 static void geo_record(struct loader *L, const char *file, const struct zfline *zl,
@@ -300,13 +319,14 @@ static void geo_record(struct loader *L, const char *file, const struct zfline *
 		return;
 	}
 	ldns_rdf *owner = NULL;
+	char ptext[DNAME_MAXLEN * 4 + 2];
 	if (zl->blank_owner) {
-		if (L->prev_owner == NULL) {
+		if (!L->have_prev) {
 			diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
 				    "record with no owner name and no previous owner");
 			return;
 		}
-		owner = make_name(L->prev_owner, origin);
+		owner = make_name(prev_text(L, ptext, sizeof(ptext)), origin);
 	} else {
 		owner = make_name(tok[0], origin);
 	}
@@ -318,8 +338,7 @@ static void geo_record(struct loader *L, const char *file, const struct zfline *
 	uint8_t lname[DNAME_MAXLEN];
 	memcpy(lname, ldns_rdf_data(owner), ldns_rdf_size(owner));
 	dname_tolower(lname);
-	free(L->prev_owner);
-	L->prev_owner = ldns_rdf2str(owner);
+	set_prev(L, owner);
 	ldns_rdf_deep_free(owner);
 	if (!dname_is_subdomain(lname, L->apex)) {
 		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "'%s' is outside the zone '%s'",
@@ -355,14 +374,16 @@ static void record_line(struct loader *L, const char *file, const struct zfline 
 	head_free(&h);
 	char *text = NULL;
 	if (zl->blank_owner) {
-		if (L->prev_owner == NULL) {
+		char ptext[DNAME_MAXLEN * 4 + 2];
+		if (!L->have_prev) {
 			diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
 				    "record with no owner name and no previous owner");
 			return;
 		}
 		/* RFC 1035 5.1: a blank owner repeats the previous one. */
-		text = xmalloc(strlen(L->prev_owner) + strlen(zl->text) + 1);
-		strcpy(text, L->prev_owner);
+		prev_text(L, ptext, sizeof(ptext));
+		text = xmalloc(strlen(ptext) + strlen(zl->text) + 1);
+		strcpy(text, ptext);
 		strcat(text, zl->text);
 	}
 	ldns_rr *rr = NULL;
@@ -378,8 +399,7 @@ static void record_line(struct loader *L, const char *file, const struct zfline 
 	 * real value, so apply the default ourselves. */
 	if (!has_ttl)
 		ldns_rr_set_ttl(rr, L->default_ttl);
-	free(L->prev_owner);
-	L->prev_owner = ldns_rdf2str(ldns_rr_owner(rr));
+	set_prev(L, ldns_rr_owner(rr));
 	add_rec(L, rr, file, zl->line);
 	ldns_rr_free(rr);
 }
@@ -665,7 +685,6 @@ static void loader_free(struct loader *L)
 		free(L->files[i]);
 	free(L->files);
 	ldns_buffer_free(L->wire);
-	free(L->prev_owner);
 	free(L->geos);
 }
 
