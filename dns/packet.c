@@ -49,6 +49,10 @@ void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query, si
 
 static int comp_find(const struct pkt *p, const uint8_t *name)
 {
+	/* Most owners are the question name itself: the same pointer. */
+	for (unsigned i = 0; i < p->n_comp; i++)
+		if (p->comp[i].name == name)
+			return p->comp[i].off;
 	for (unsigned i = 0; i < p->n_comp; i++)
 		if (dname_equal(p->comp[i].name, name))
 			return p->comp[i].off;
@@ -110,10 +114,21 @@ static int put_rdata(struct pkt *p, uint16_t type, const uint8_t *rd, uint16_t r
 	return 0;
 }
 
-static int put_rr(struct pkt *p, const uint8_t *owner, uint16_t type, uint16_t rrclass,
-		  uint32_t ttl, const uint8_t *rd, uint16_t rdlen, bool compress)
+/* An RR whose owner is written again as a pointer to owner_at (an offset
+ * where it already stands), or, with owner_at 0, compressed afresh. */
+static int put_rr_at(struct pkt *p, const uint8_t *owner, size_t owner_at, uint16_t type,
+		     uint16_t rrclass, uint32_t ttl, const uint8_t *rd, uint16_t rdlen,
+		     bool compress)
 {
-	if (put_name(p, owner) < 0 || p->len + 10 > p->max)
+	if (owner_at != 0 && owner_at < 0x4000) {
+		if (p->len + 2 > p->max)
+			return -1;
+		put16(p->buf + p->len, (uint16_t)(0xC000 | owner_at));
+		p->len += 2;
+	} else if (put_name(p, owner) < 0) {
+		return -1;
+	}
+	if (p->len + 10 > p->max)
 		return -1;
 	uint8_t *h = p->buf + p->len;
 	put16(h, type);
@@ -130,10 +145,16 @@ static int put_rr(struct pkt *p, const uint8_t *owner, uint16_t type, uint16_t r
 	return 0;
 }
 
+static int put_rr(struct pkt *p, const uint8_t *owner, uint16_t type, uint16_t rrclass,
+		  uint32_t ttl, const uint8_t *rd, uint16_t rdlen, bool compress)
+{
+	return put_rr_at(p, owner, 0, type, rrclass, ttl, rd, rdlen, compress);
+}
+
 int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
 			 uint16_t rrclass, const struct zrrset *s, uint32_t ttl, uint64_t mask)
 {
-	size_t len0 = p->len;
+	size_t len0 = p->len, owner_at = 0;
 	unsigned comp0 = p->n_comp, n = 0;
 	const uint8_t *d = s->data;
 	for (unsigned i = 0; i < s->count; i++) {
@@ -142,11 +163,18 @@ int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec, const uint8_t *own
 			d += 2 + rdlen;
 			continue;
 		}
-		if (put_rr(p, owner, s->type, rrclass, ttl, d + 2, rdlen, true) < 0) {
+		/* Every record of the set has the same owner: after the first,
+		 * point at where that one's owner begins. */
+		size_t at = p->len;
+		if (put_rr_at(p, owner, owner_at, s->type, rrclass, ttl, d + 2, rdlen, true) < 0) {
 			p->len = len0;
 			p->n_comp = comp0;
 			return -1;
 		}
+		if (owner_at == 0)
+			owner_at = p->buf[at] >= 0xC0
+					   ? (size_t)((p->buf[at] & 0x3F) << 8 | p->buf[at + 1])
+					   : at;
 		d += 2 + rdlen;
 		n++;
 	}

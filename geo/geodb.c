@@ -12,8 +12,17 @@
 #include "dns/log.h"
 #include "dns/xalloc.h"
 
+/* Our copy of the search tree: two 32-bit records per node, each a child
+ * node, EMPTY, or DATA | index into locs.  libmaxminddb decodes 24/28/32-bit
+ * records bit by bit on every lookup; this walk costs a few instructions per
+ * address bit. */
+#define REC_EMPTY 0xFFFFFFFFu
+#define REC_DATA  0x80000000u
+
 struct geodb {
 	MMDB_s mmdb;
+	uint32_t *tree;   /* 2 * node_count records */
+	uint32_t v4_root; /* record reached after ::/96 (IPv4 in IPv6) */
 	struct geo_loc *locs;
 	size_t n_locs, cap_locs;
 	uint32_t *table; /* index + 1 into locs; 0 = empty */
@@ -103,9 +112,40 @@ static void add_record(struct geodb *db, MMDB_entry_s e)
 }
 
 /* Visit every node once: each data record a node points to is decoded. */
+/* A node's record as stored in db->tree. */
+static uint32_t tree_record(struct geodb *db, uint8_t type, uint64_t value, MMDB_entry_s e)
+{
+	switch (type) {
+	case MMDB_RECORD_TYPE_SEARCH_NODE:
+		return (uint32_t)value;
+	case MMDB_RECORD_TYPE_DATA:
+		add_record(db, e);
+		return REC_DATA | (uint32_t)(table_find(db, e.offset) - db->locs);
+	default:
+		return REC_EMPTY;
+	}
+}
+
+/* Where IPv4 lookups start: 96 zero bits down an IPv6 tree. */
+static void find_v4_root(struct geodb *db)
+{
+	uint32_t rec = 0;
+	if (db->mmdb.metadata.ip_version != 6) {
+		db->v4_root = 0;
+		return;
+	}
+	for (unsigned i = 0; i < 96; i++) {
+		rec = db->tree[2 * rec];
+		if (rec & REC_DATA || rec >= db->mmdb.metadata.node_count)
+			break;
+	}
+	db->v4_root = rec;
+}
+
 static int walk_tree(struct geodb *db, const char *path, struct diag *d, const char *at_file,
 		     unsigned at_line)
 {
+	db->tree = xmalloc((size_t)db->mmdb.metadata.node_count * 2 * sizeof(*db->tree));
 	for (uint32_t n = 0; n < db->mmdb.metadata.node_count; n++) {
 		MMDB_search_node_s node;
 		int rc = MMDB_read_node(&db->mmdb, n, &node);
@@ -116,11 +156,18 @@ static int walk_tree(struct geodb *db, const char *path, struct diag *d, const c
 				    n, rc != MMDB_SUCCESS ? MMDB_strerror(rc) : "invalid record");
 			return -1;
 		}
-		if (node.left_record_type == MMDB_RECORD_TYPE_DATA)
-			add_record(db, node.left_record_entry);
-		if (node.right_record_type == MMDB_RECORD_TYPE_DATA)
-			add_record(db, node.right_record_entry);
+		if (node.left_record_type == MMDB_RECORD_TYPE_SEARCH_NODE &&
+		    node.left_record >= db->mmdb.metadata.node_count) {
+			diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
+				    "geoip database '%s': corrupt search tree at node %u", path, n);
+			return -1;
+		}
+		db->tree[2 * n] = tree_record(db, node.left_record_type, node.left_record,
+					      node.left_record_entry);
+		db->tree[2 * n + 1] = tree_record(db, node.right_record_type, node.right_record,
+						  node.right_record_entry);
 	}
+	find_v4_root(db);
 	return 0;
 }
 
@@ -157,6 +204,7 @@ void geodb_free(struct geodb *db)
 	if (db == NULL)
 		return;
 	MMDB_close(&db->mmdb);
+	free(db->tree);
 	free(db->locs);
 	free(db->table);
 	free(db);
@@ -197,10 +245,23 @@ static MMDB_lookup_result_s lookup(const struct geodb *db, int family, const uin
 const struct geo_loc *geodb_lookup(const struct geodb *db, int family, const uint8_t *addr,
 				   unsigned *netmask)
 {
-	MMDB_lookup_result_s r = lookup(db, family, addr, netmask);
-	if (!r.found_entry)
+	unsigned bits = family == 4 ? 32 : 128;
+	uint32_t rec = 0, nodes = db->mmdb.metadata.node_count;
+	*netmask = 0;
+	if (family == 4) {
+		rec = db->v4_root;
+	} else if (db->mmdb.metadata.ip_version != 6) {
+		return NULL; /* no IPv6 in an IPv4 tree */
+	}
+	/* rec is a node index until it becomes a terminal record. */
+	for (unsigned i = 0; i < bits && rec < nodes; i++) {
+		unsigned bit = (addr[i / 8] >> (7 - i % 8)) & 1u;
+		rec = db->tree[2 * rec + bit];
+		*netmask = i + 1;
+	}
+	if (rec == REC_EMPTY || !(rec & REC_DATA))
 		return NULL;
-	return table_find(db, r.entry.offset);
+	return &db->locs[rec & ~REC_DATA];
 }
 
 size_t geodb_count(const struct geodb *db)
@@ -232,5 +293,6 @@ const char *geodb_type(const struct geodb *db)
 
 size_t geodb_memory(const struct geodb *db)
 {
-	return db->cap_locs * sizeof(*db->locs) + (db->mask + 1) * sizeof(*db->table);
+	return db->cap_locs * sizeof(*db->locs) + (db->mask + 1) * sizeof(*db->table) +
+	       (size_t)db->mmdb.metadata.node_count * 2 * sizeof(*db->tree);
 }

@@ -25,6 +25,7 @@ struct rec {
 	uint32_t ttl;
 	uint16_t type;
 	uint16_t rdlen;
+	uint8_t owner_len; /* octets of owner, with the root: sorting compares it */
 	unsigned line;
 	unsigned file; /* index into loader.files */
 };
@@ -214,6 +215,7 @@ static void add_rec(struct loader *L, const ldns_rr *rr, const char *file, unsig
 	}
 	struct rec *r = &L->recs[L->n_recs++];
 	r->owner = arena_memdup(L->tmp, lname, olen);
+	r->owner_len = (uint8_t)olen;
 	r->rdlen = (uint16_t)ldns_buffer_position(L->wire);
 	r->rdata = arena_memdup(L->tmp, ldns_buffer_begin(L->wire), r->rdlen);
 	r->type = (uint16_t)ldns_rr_get_type(rr);
@@ -429,7 +431,7 @@ static int read_file(struct loader *L, const char *path, ldns_rdf *origin_in, co
 static int cmp_rec(const void *a, const void *b)
 {
 	const struct rec *x = a, *y = b;
-	size_t xl = dname_len(x->owner), yl = dname_len(y->owner);
+	size_t xl = x->owner_len, yl = y->owner_len;
 	if (xl != yl)
 		return xl < yl ? -1 : 1;
 	int c = memcmp(x->owner, y->owner, xl);
@@ -449,8 +451,7 @@ static int cmp_rec(const void *a, const void *b)
 
 static bool same_owner(const struct rec *a, const struct rec *b)
 {
-	return dname_len(a->owner) == dname_len(b->owner) &&
-	       memcmp(a->owner, b->owner, dname_len(a->owner)) == 0;
+	return a->owner_len == b->owner_len && memcmp(a->owner, b->owner, a->owner_len) == 0;
 }
 
 static bool same_data(const struct rec *a, const struct rec *b)
@@ -531,7 +532,7 @@ static int cmp_owner_key(const void *key, const void *elem)
 {
 	const uint8_t *k = key;
 	const struct rec *r = elem;
-	size_t kl = dname_len(k), rl = dname_len(r->owner);
+	size_t kl = dname_len(k), rl = r->owner_len;
 	if (kl != rl)
 		return kl < rl ? -1 : 1;
 	return memcmp(k, r->owner, kl);
