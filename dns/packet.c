@@ -39,22 +39,25 @@ void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query, si
 	memset(buf + 6, 0, 6);
 	/* The question name and each of its suffixes can be pointed to: an
 	 * SOA or NS owner at the zone apex then costs two octets. */
+	size_t left = qname != NULL ? dname_len(qname) : 0;
 	for (const uint8_t *l = qname; l != NULL && *l != 0 && p->n_comp < PKT_COMP_MAX;
 	     l += 1 + *l) {
 		p->comp[p->n_comp].name = l;
 		p->comp[p->n_comp].off = (uint16_t)(DNS_HEADER_SIZE + (l - qname));
+		p->comp[p->n_comp].len = (uint8_t)left;
 		p->n_comp++;
+		left -= 1u + *l;
 	}
 }
 
-static int comp_find(const struct pkt *p, const uint8_t *name)
+static int comp_find(const struct pkt *p, const uint8_t *name, size_t len)
 {
 	/* Most owners are the question name itself: the same pointer. */
 	for (unsigned i = 0; i < p->n_comp; i++)
 		if (p->comp[i].name == name)
 			return p->comp[i].off;
 	for (unsigned i = 0; i < p->n_comp; i++)
-		if (dname_equal(p->comp[i].name, name))
+		if (p->comp[i].len == len && dname_equal(p->comp[i].name, name))
 			return p->comp[i].off;
 	return -1;
 }
@@ -65,20 +68,26 @@ static int put_name(struct pkt *p, const uint8_t *name)
 {
 	const uint8_t *s = name;
 	int ptr = -1;
-	while (*s != 0 && (ptr = comp_find(p, s)) < 0)
+	size_t total = dname_len(name), left = total;
+	while (*s != 0 && (ptr = comp_find(p, s, left)) < 0) {
+		left -= 1u + *s;
 		s += 1 + *s;
+	}
 	size_t literal = (size_t)(s - name);
 	size_t need = literal + (ptr >= 0 ? 2 : 1);
 	if (p->len + need > p->max)
 		return -1;
 	/* Remember where each literal suffix now starts for later names. */
+	left = total;
 	for (const uint8_t *l = name; l < s; l += 1 + *l) {
 		size_t off = p->len + (size_t)(l - name);
 		if (p->n_comp < PKT_COMP_MAX && off < 0x4000) {
 			p->comp[p->n_comp].name = l;
 			p->comp[p->n_comp].off = (uint16_t)off;
+			p->comp[p->n_comp].len = (uint8_t)left;
 			p->n_comp++;
 		}
+		left -= 1u + *l;
 	}
 	memcpy(p->buf + p->len, name, literal);
 	p->len += literal;

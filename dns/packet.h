@@ -27,6 +27,7 @@ struct pkt {
 	struct {
 		const uint8_t *name; /* wire name equal to what sits at off */
 		uint16_t off;
+		uint8_t len; /* octets of name, with the root: a cheap first test */
 	} comp[PKT_COMP_MAX];
 };
 
