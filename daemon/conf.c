@@ -871,6 +871,12 @@ void conf_set_u16(struct loader *ld, const struct conf_key *ck, const struct cno
 		*(uint16_t *)((char *)obj + ck->offset) = (uint16_t)v;
 }
 
+void conf_set_section(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		      const struct cnode *val, void *obj)
+{
+	walk_map(ld, val, key->line, ck->section, obj);
+}
+
 void conf_set_bool(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
 		   const struct cnode *val, void *obj)
 {
@@ -1054,13 +1060,6 @@ static const struct conf_section healthcheck_section = {
 	.keys = healthcheck_keys,
 };
 
-static void set_healthcheck(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
-			    const struct cnode *val, void *obj)
-{
-	(void)ck;
-	walk_map(ld, val, key->line, &healthcheck_section, obj);
-}
-
 static void set_metrics_listen(struct loader *ld, const struct conf_key *ck,
 			       const struct cnode *key, const struct cnode *val, void *obj)
 {
@@ -1090,22 +1089,15 @@ static const struct conf_section metrics_section = {
 	.keys = metrics_keys,
 };
 
-static void set_metrics(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
-			const struct cnode *val, void *obj)
-{
-	(void)ck;
-	walk_map(ld, val, key->line, &metrics_section, obj);
-}
-
 static const struct conf_key top_keys[] = {
 	{ .name = "server", .required = true, .set = set_server },
 	{ .name = "zones", .required = true, .set = set_zones },
-	{ .name = "geoip", .set = conf_geo_set_geoip },
+	{ .name = "geoip", .set = conf_set_section, .section = &conf_geo_geoip_section },
 	{ .name = "datacenters", .set = conf_geo_set_skip },
 	{ .name = "services", .set = conf_geo_set_services },
-	{ .name = "routing", .set = conf_geo_set_routing },
-	{ .name = "healthcheck", .set = set_healthcheck },
-	{ .name = "metrics", .set = set_metrics },
+	{ .name = "routing", .set = conf_set_section, .section = &conf_geo_routing_section },
+	{ .name = "healthcheck", .set = conf_set_section, .section = &healthcheck_section },
+	{ .name = "metrics", .set = conf_set_section, .section = &metrics_section },
 	{ .name = NULL },
 };
 

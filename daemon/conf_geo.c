@@ -251,18 +251,11 @@ static const struct conf_key geoip_keys[] = {
 	{ .name = NULL },
 };
 
-static const struct conf_section geoip_section = {
+const struct conf_section conf_geo_geoip_section = {
 	.what = "'geoip'",
 	.where = "in 'geoip'",
 	.keys = geoip_keys,
 };
-
-void conf_geo_set_geoip(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
-			const struct cnode *val, void *obj)
-{
-	(void)ck;
-	walk_map(ld, val, key->line, &geoip_section, obj);
-}
 
 /* ---- services -------------------------------------------------------- */
 
@@ -743,15 +736,8 @@ static const struct conf_key routing_keys[] = {
 	{ .name = NULL },
 };
 
-static const struct conf_section routing_section = {
+const struct conf_section conf_geo_routing_section = {
 	.what = "'routing'",
 	.where = "in 'routing'",
 	.keys = routing_keys,
 };
-
-void conf_geo_set_routing(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
-			  const struct cnode *val, void *obj)
-{
-	(void)ck;
-	walk_map(ld, val, key->line, &routing_section, obj);
-}

@@ -44,6 +44,7 @@ struct loader {
  */
 
 struct conf_key;
+struct conf_section;
 typedef void (*conf_set_fn)(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
 			    const struct cnode *val, void *obj);
 
@@ -51,9 +52,10 @@ struct conf_key {
 	const char *name;
 	bool required;
 	conf_set_fn set;
-	long min, max;  /* integer keys: the accepted range */
-	size_t offset;  /* conf_set_uint/u16/bool: the field within obj */
-	unsigned scale; /* conf_set_uint: stored value = given * scale (0: 1) */
+	long min, max;                      /* integer keys: the accepted range */
+	size_t offset;                      /* conf_set_uint/u16/bool: the field within obj */
+	unsigned scale;                     /* conf_set_uint: stored value = given * scale (0: 1) */
+	const struct conf_section *section; /* conf_set_section: the mapping's keys */
 };
 
 /* Setters for plain fields, placed with .offset = offsetof(type, field):
@@ -64,6 +66,14 @@ void conf_set_u16(struct loader *ld, const struct conf_key *ck, const struct cno
 		  const struct cnode *val, void *obj);
 void conf_set_bool(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
 		   const struct cnode *val, void *obj);
+
+/* A nested mapping walked against ck->section with the same obj. */
+void conf_set_section(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
+		      const struct cnode *val, void *obj);
+
+/* The geo sections' key tables (conf_geo.c). */
+extern const struct conf_section conf_geo_geoip_section;
+extern const struct conf_section conf_geo_routing_section;
 
 struct conf_section {
 	const char *what;            /* "'server'": "... must be a mapping" */
@@ -109,13 +119,9 @@ void conf_check_parse(struct loader *ld, const struct cnode *key, const struct c
  * read before anything else (conf_geo_datacenters) so that the sections
  * naming them may come first in the file; the walk then skips them. */
 void conf_geo_datacenters(struct loader *ld, const struct cnode *root, struct conf *conf);
-void conf_geo_set_geoip(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
-			const struct cnode *val, void *obj);
 void conf_geo_set_skip(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
 		       const struct cnode *val, void *obj);
 void conf_geo_set_services(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
 			   const struct cnode *val, void *obj);
-void conf_geo_set_routing(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
-			  const struct cnode *val, void *obj);
 
 #endif
