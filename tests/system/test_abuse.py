@@ -182,3 +182,50 @@ def test_no_recursion(make_geodnsd):
     r = srv.query("www.example.org")       # not ours, RD set
     assert r.rcode() == dns.rcode.REFUSED
     assert not r.flags & dns.flags.RA
+
+
+def test_slow_tcp_client_is_dropped(make_geodnsd):
+    """A client that sends queries but never reads the answers is cut off
+    after the idle/write timeout, and never stalls anyone else."""
+    srv = make_geodnsd(tcp_idle_timeout=1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(5)
+    s.connect(("127.0.0.1", srv.port))
+    wire = make_query("huge.example.com", "A").to_wire()
+    framed = len(wire).to_bytes(2, "big") + wire
+    sent = 0
+    try:
+        for _ in range(3000):           # ~5 MB of answers that are never read
+            s.sendall(framed)
+            sent += 1
+    except (socket.timeout, OSError):
+        pass                            # the server stopped reading us: fine
+    # Meanwhile others are served.
+    assert srv.query("www.example.com").answer
+    assert srv.query("www.example.com", tcp=True).answer
+    # Within a few seconds the server gives up on the slow client: reading
+    # now drains what was queued and then hits the end of the stream.
+    deadline = time.monotonic() + 15
+    closed = False
+    received = 0
+    s.settimeout(1)
+    time.sleep(3)                       # not reading: the write timeout runs
+    while time.monotonic() < deadline:
+        try:
+            data = s.recv(65536)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            closed = True
+            break
+        if not data:
+            closed = True
+            break
+        received += len(data)
+    s.close()
+    assert closed, "slow client still connected after %d queries" % sent
+    # Cut off, not served in full: far less came back than was asked for.
+    answer = len(srv.query("huge.example.com", "A", tcp=True).to_wire()) + 2
+    assert received < sent * answer / 2, (received, sent * answer)
+    assert srv.running()
