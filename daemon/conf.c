@@ -392,6 +392,16 @@ void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
 				   sec->where);
 }
 
+size_t cnode_items(const struct cnode *const *slot, const struct cnode *const **items)
+{
+	if ((*slot)->type == CNODE_SEQ) {
+		*items = (const struct cnode *const *)(*slot)->kids;
+		return (*slot)->n;
+	}
+	*items = slot;
+	return 1;
+}
+
 /* The value as a string, or NULL after reporting why it is not one. */
 const char *get_str(struct loader *ld, const struct conf_key *ck, const struct cnode *val)
 {

@@ -178,15 +178,10 @@ SETTER(set_verify)
 SETTER(set_status)
 {
 	struct check_ctx *c = obj;
-	const struct cnode *one[1] = { val };
-	const struct cnode *const *items = one;
-	size_t n = 1;
+	const struct cnode *const *items;
+	size_t n = cnode_items(&val, &items);
 	(void)key;
 	c->used |= K_HTTP;
-	if (val->type == CNODE_SEQ) {
-		items = (const struct cnode *const *)val->kids;
-		n = val->n;
-	}
 	free(c->p->status);
 	c->p->status = xcalloc(n ? n : 1, sizeof(int));
 	c->p->n_status = 0;

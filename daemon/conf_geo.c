@@ -95,13 +95,9 @@ static int get_degrees(struct loader *ld, const struct cnode *val, const char *w
 static int dc_list(struct loader *ld, const struct cnode *val, const char *what, struct geo_list *l)
 {
 	char desc[64];
-	const struct cnode *one[1] = { val };
-	const struct cnode *const *items = one;
-	size_t n = 1;
-	if (val->type == CNODE_SEQ) {
-		items = (const struct cnode *const *)val->kids;
-		n = val->n;
-	} else if (val->type != CNODE_SCALAR) {
+	const struct cnode *const *items;
+	size_t n = cnode_items(&val, &items);
+	if (val->type != CNODE_SEQ && val->type != CNODE_SCALAR) {
 		conf_error(ld, val->line, "%s must be a list of datacenter names, not %s", what,
 			   cnode_desc(val, desc, sizeof(desc)));
 		return -1;
@@ -259,6 +255,28 @@ const struct conf_section conf_geo_geoip_section = {
 
 /* ---- services -------------------------------------------------------- */
 
+/* Addresses (one, or a sequence) into a new array *out of *n; each bad
+ * one is reported as "<where><item>: <reason>". */
+static void addr_list(struct loader *ld, const struct cnode *val, const char *where,
+		      struct geo_prefix **out, size_t *n)
+{
+	char desc[64];
+	const struct cnode *const *items;
+	size_t count = cnode_items(&val, &items);
+	*out = xcalloc(count ? count : 1, sizeof(**out));
+	*n = 0;
+	for (size_t i = 0; i < count; i++) {
+		const char *why = "not an address";
+		if (items[i]->type != CNODE_SCALAR ||
+		    prefix_parse(items[i]->text, false, &(*out)[*n], &why) < 0) {
+			conf_error(ld, items[i]->line, "%s%s: %s", where,
+				   cnode_desc(items[i], desc, sizeof(desc)), why);
+			continue;
+		}
+		(*n)++;
+	}
+}
+
 static void service_dc(struct loader *ld, const struct cnode *k, const struct cnode *v,
 		       struct geo_service *svc)
 {
@@ -269,13 +287,7 @@ static void service_dc(struct loader *ld, const struct cnode *k, const struct cn
 			   k->text);
 		return;
 	}
-	const struct cnode *one[1] = { v };
-	const struct cnode *const *items = one;
-	size_t n = 1;
-	if (v->type == CNODE_SEQ) {
-		items = (const struct cnode *const *)v->kids;
-		n = v->n;
-	} else if (v->type != CNODE_SCALAR) {
+	if (v->type != CNODE_SEQ && v->type != CNODE_SCALAR) {
 		conf_error(ld, v->line,
 			   "service '%s', datacenter '%s': expected a list "
 			   "of addresses, not %s",
@@ -283,20 +295,11 @@ static void service_dc(struct loader *ld, const struct cnode *k, const struct cn
 		return;
 	}
 	struct geo_service_dc *sd = &svc->dcs[svc->n_dcs++];
+	char where[160];
+	snprintf(where, sizeof(where), "service '%s', datacenter '%s': ", svc->name, k->text);
 	sd->dc = (uint16_t)dc;
 	sd->line = k->line;
-	sd->addrs = xcalloc(n ? n : 1, sizeof(*sd->addrs));
-	for (size_t i = 0; i < n; i++) {
-		const char *why = "not an address";
-		if (items[i]->type != CNODE_SCALAR ||
-		    prefix_parse(items[i]->text, false, &sd->addrs[sd->n_addrs], &why) < 0) {
-			conf_error(ld, items[i]->line, "service '%s', datacenter '%s': %s: %s",
-				   svc->name, k->text, cnode_desc(items[i], desc, sizeof(desc)),
-				   why);
-			continue;
-		}
-		sd->n_addrs++;
-	}
+	addr_list(ld, v, where, &sd->addrs, &sd->n_addrs);
 }
 
 static void set_service_dcs(struct loader *ld, const struct conf_key *ck, const struct cnode *key,
@@ -384,27 +387,11 @@ static void set_service_last_resort(struct loader *ld, const struct conf_key *ck
 				    const struct cnode *key, const struct cnode *val, void *obj)
 {
 	struct geo_service *svc = obj;
-	char desc[64];
+	char where[160];
 	(void)ck, (void)key;
-	const struct cnode *one[1] = { val };
-	const struct cnode *const *items = one;
-	size_t n = 1;
-	if (val->type == CNODE_SEQ) {
-		items = (const struct cnode *const *)val->kids;
-		n = val->n;
-	}
-	svc->last_resort = xcalloc(n ? n : 1, sizeof(*svc->last_resort));
-	for (size_t i = 0; i < n; i++) {
-		const char *why = "not an address";
-		if (items[i]->type != CNODE_SCALAR ||
-		    prefix_parse(items[i]->text, false, &svc->last_resort[svc->n_last_resort],
-				 &why) < 0) {
-			conf_error(ld, items[i]->line, "service '%s': 'last-resort' %s: %s",
-				   svc->name, cnode_desc(items[i], desc, sizeof(desc)), why);
-			continue;
-		}
-		svc->n_last_resort++;
-	}
+	snprintf(where, sizeof(where), "service '%s': 'last-resort' ", svc->name);
+	free(svc->last_resort);
+	addr_list(ld, val, where, &svc->last_resort, &svc->n_last_resort);
 }
 
 /* degraded-ttl: "50%" of the record's TTL, or a number of seconds. */

@@ -93,6 +93,10 @@ const char *cnode_desc(const struct cnode *n, char *buf, size_t size);
 void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
 	      const struct conf_section *sec, void *obj);
 
+/* A value that may be one item or a sequence of them: sets *items to the
+ * items (*slot itself when it is not a sequence) and returns how many. */
+size_t cnode_items(const struct cnode *const *slot, const struct cnode *const **items);
+
 /* The value as a string, or NULL after reporting why it is not one. */
 const char *get_str(struct loader *ld, const struct conf_key *ck, const struct cnode *val);
 
