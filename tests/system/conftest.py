@@ -36,6 +36,8 @@ STANDARD_ZONES = [
     ("example.net", os.path.join(ZONES_DIR, "example.net.zone")),
 ]
 
+MAKE_MMDB = os.path.join(TOP_SRCDIR, "tools", "make-test-mmdb")
+
 START_TIMEOUT = 10.0    # seconds for a server to answer its first query
 STOP_TIMEOUT = 10.0     # seconds for a clean exit after SIGTERM
 QUERY_TIMEOUT = 2.0     # seconds per query
@@ -452,3 +454,36 @@ def copy_zone(src_name, dst_dir, dst_name=None):
         shutil.copy(os.path.join(ZONES_DIR, "example.com.big"),
                     os.path.join(str(dst_dir), "example.com.big"))
     return dst
+
+
+def perl_writer_available():
+    """Whether MaxMind's writer (libmaxmind-db-writer-perl) is installed."""
+    try:
+        rc = subprocess.run(["perl", "-MMaxMind::DB::Writer::Tree", "-e", "1"],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, timeout=30).returncode
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return rc == 0
+
+
+def skip_without_mmdb_writer():
+    """Module-level skip, with the reason, when the test databases cannot
+    be made."""
+    if not perl_writer_available():
+        pytest.skip("MaxMind::DB::Writer::Tree missing (apt-get install "
+                    "libmaxmind-db-writer-perl): cannot make the test databases",
+                    allow_module_level=True)
+
+
+def make_test_mmdbs(out):
+    """Write the test databases (tools/make-test-mmdb) into out; returns out
+    as a string.  The tool prints nothing on success."""
+    res = subprocess.run(["perl", MAKE_MMDB, str(out)], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, universal_newlines=True,
+                         timeout=60)
+    assert res.returncode == 0, "make-test-mmdb failed:\n" + res.stdout
+    assert res.stdout == "", "make-test-mmdb printed:\n" + res.stdout
+    for f in ("city.mmdb", "country.mmdb"):
+        assert os.path.getsize(os.path.join(str(out), f)) > 1000, f
+    return str(out)

@@ -48,28 +48,15 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from conftest import (GEODNSD, TOP_SRCDIR, DnsServer, require_geodnsd,
+from conftest import (make_test_mmdbs, skip_without_mmdb_writer,
+                      GEODNSD, DnsServer, require_geodnsd,
                       wait_until, yaml_str)
 
-MAKE_MMDB = os.path.join(TOP_SRCDIR, "tools", "make-test-mmdb")
 TIMEOUT = 2.0
 EARTH_RADIUS_KM = 6371.0
 
 
-def perl_writer_available():
-    try:
-        rc = subprocess.run(["perl", "-MMaxMind::DB::Writer::Tree", "-e", "1"],
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, timeout=30).returncode
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return rc == 0
-
-
-if not perl_writer_available():
-    pytest.skip("MaxMind::DB::Writer::Tree missing (apt-get install "
-                "libmaxmind-db-writer-perl): cannot make the test databases",
-                allow_module_level=True)
+skip_without_mmdb_writer()
 
 # ---------------------------------------------------------------- the setup
 
@@ -315,14 +302,7 @@ def explain_lines(srv, name, ecs=None, source=None):
 
 @pytest.fixture(scope="module")
 def mmdb_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mmdb")
-    res = subprocess.run(["perl", MAKE_MMDB, str(out)], stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, universal_newlines=True,
-                         timeout=60)
-    assert res.returncode == 0, "make-test-mmdb failed:\n" + res.stdout
-    for f in ("city.mmdb", "country.mmdb"):
-        assert os.path.getsize(os.path.join(str(out), f)) > 1000, f
-    return str(out)
+    return make_test_mmdbs(tmp_path_factory.mktemp("mmdb"))
 
 
 def _module_server(tmp_path_factory, **kwargs):

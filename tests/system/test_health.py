@@ -64,10 +64,10 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from conftest import (GEODNSD, TOP_SRCDIR, DnsServer, free_port,
+from conftest import (make_test_mmdbs, skip_without_mmdb_writer,
+                      GEODNSD, TOP_SRCDIR, DnsServer, free_port,
                       require_geodnsd, yaml_str)
 
-MAKE_MMDB = os.path.join(TOP_SRCDIR, "tools", "make-test-mmdb")
 FORCE = os.path.join(TOP_SRCDIR, "tools", "geodnsd-force")
 
 # geodnsd prefixes its lines with "<N>" instead of "geodnsd: LEVEL:" when it
@@ -75,20 +75,7 @@ FORCE = os.path.join(TOP_SRCDIR, "tools", "geodnsd-force")
 os.environ.pop("JOURNAL_STREAM", None)
 
 
-def perl_writer_available():
-    try:
-        rc = subprocess.run(["perl", "-MMaxMind::DB::Writer::Tree", "-e", "1"],
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, timeout=30).returncode
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return rc == 0
-
-
-if not perl_writer_available():
-    pytest.skip("MaxMind::DB::Writer::Tree missing (apt-get install "
-                "libmaxmind-db-writer-perl): cannot make the test database",
-                allow_module_level=True)
+skip_without_mmdb_writer()
 
 # ---------------------------------------------------------------- constants
 
@@ -678,14 +665,8 @@ def start_server(workdir, mmdb, services, **kwargs):
 
 @pytest.fixture(scope="module")
 def mmdb(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mmdb")
-    res = subprocess.run(["perl", MAKE_MMDB, str(out)], stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, universal_newlines=True,
-                         timeout=60)
-    assert res.returncode == 0, "make-test-mmdb failed:\n" + res.stdout
-    path = os.path.join(str(out), "city.mmdb")
-    assert os.path.getsize(path) > 1000
-    return path
+    return os.path.join(make_test_mmdbs(tmp_path_factory.mktemp("mmdb")),
+                        "city.mmdb")
 
 
 @pytest.fixture(scope="module")
