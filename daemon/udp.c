@@ -4,14 +4,16 @@
 #include "daemon/udp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <urcu-qsbr.h>
 
@@ -24,7 +26,7 @@
 
 #define BATCH   32   /* datagrams per recvmmsg() */
 #define SLOT    4096 /* largest query read, largest UDP answer */
-#define POLL_MS 250  /* how soon a stopping worker notices */
+#define STOP_MS 250  /* how soon a stopping worker notices (receive timeout) */
 
 /* Room for either pktinfo kind. */
 union ctrl {
@@ -37,8 +39,7 @@ struct worker {
 	bool started;
 	struct udp_workers *all;
 	unsigned id;
-	struct pollfd *fds;
-	size_t n_fds;
+	int fd; /* this thread's own SO_REUSEPORT socket */
 	struct answer_stats stats;
 	/* batch buffers */
 	struct mmsghdr in_msgs[BATCH], out_msgs[BATCH];
@@ -51,7 +52,8 @@ struct worker {
 
 struct udp_workers {
 	struct worker **w;
-	unsigned n; /* workers allocated (threads: those started) */
+	unsigned n;       /* threads allocated (those started: ->started) */
+	unsigned per_addr; /* threads per listen address */
 	atomic_bool stop;
 	struct dataset *const *live;
 };
@@ -118,57 +120,66 @@ static int answer_batch(struct worker *w, const struct dataset *ds, int n)
 	return k;
 }
 
-static void serve_fd(struct worker *w, int fd)
+/*
+ * The datagram calls go through syscall(2): glibc's recvmmsg() and
+ * sendmmsg() are thread cancellation points and pay for switching
+ * asynchronous cancellation on and off around every call, and these
+ * threads are never cancelled (they are stopped with a flag).
+ */
+static int recv_batch(int fd, struct mmsghdr *m, unsigned n)
 {
-	for (int round = 0; round < 4; round++) {
-		int n = recvmmsg(fd, w->in_msgs, BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0) {
-			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_msg(LOG_LEVEL_WARNING, "server: udp: recvmmsg: %s",
-					strerror(errno));
-			return;
-		}
-		/* The dataset stays valid until this thread's next quiescent
-		 * state: nothing is freed under it. */
-		const struct dataset *ds = rcu_dereference(*w->all->live);
-		if (ds == NULL) {
-			/* Queries before the first dataset is published (the
-			 * sockets open first): nothing to answer from yet. */
-			w->stats.dropped += (uint64_t)n;
-			reset_reads(w, n);
-			rcu_quiescent_state();
-			return;
-		}
-		int k = answer_batch(w, ds, n);
-		for (int sent = 0; sent < k;) {
-			int r = sendmmsg(fd, w->out_msgs + sent, (unsigned)(k - sent), 0);
-			if (r <= 0)
-				break; /* a full socket buffer drops, as UDP may */
-			sent += r;
-		}
-		reset_reads(w, n);
-		rcu_quiescent_state();
-		if (n < BATCH)
-			return;
-	}
+	return (int)syscall(SYS_recvmmsg, fd, m, n, MSG_WAITFORONE, NULL);
 }
 
+static int send_batch(int fd, struct mmsghdr *m, unsigned n)
+{
+	return (int)syscall(SYS_sendmmsg, fd, m, n, 0);
+}
+
+/*
+ * One thread per socket: it blocks in recvmmsg() until at least one
+ * datagram is there (MSG_WAITFORONE then takes whatever else is queued, up
+ * to BATCH), answers the batch and sends it with one sendmmsg().  The
+ * socket's receive timeout (STOP_MS) bounds how long a stopping thread
+ * sleeps.  While blocked the thread is an offline RCU reader, so a reload
+ * never waits for it; it comes online only to answer a batch, and going
+ * offline again is its quiescent state.
+ */
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	prepare_reads(w);
 	rcu_register_thread();
+	rcu_thread_offline();
 	while (!atomic_load_explicit(&w->all->stop, memory_order_relaxed)) {
-		/* Offline while blocked, so a reload never waits on us. */
-		rcu_thread_offline();
-		int n = poll(w->fds, w->n_fds, POLL_MS);
-		rcu_thread_online();
-		if (n <= 0)
+		int n = recv_batch(w->fd, w->in_msgs, BATCH);
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_msg(LOG_LEVEL_WARNING, "server: udp: recvmmsg: %s",
+					strerror(errno));
 			continue;
-		for (size_t i = 0; i < w->n_fds; i++)
-			if (w->fds[i].revents & POLLIN)
-				serve_fd(w, w->fds[i].fd);
+		}
+		rcu_thread_online();
+		/* The dataset stays valid until this thread goes offline:
+		 * nothing is freed under it. */
+		const struct dataset *ds = rcu_dereference(*w->all->live);
+		if (ds != NULL) {
+			int k = answer_batch(w, ds, n);
+			for (int sent = 0; sent < k;) {
+				int r = send_batch(w->fd, w->out_msgs + sent, (unsigned)(k - sent));
+				if (r <= 0)
+					break; /* a full socket buffer drops, as UDP may */
+				sent += r;
+			}
+		} else {
+			/* Queries before the first dataset is published (the
+			 * sockets open first): nothing to answer from yet. */
+			w->stats.dropped += (uint64_t)n;
+		}
+		rcu_thread_offline();
+		reset_reads(w, n);
 	}
+	rcu_thread_online();
 	rcu_unregister_thread();
 	return NULL;
 }
@@ -182,27 +193,27 @@ static unsigned cpu_count(void)
 struct udp_workers *udp_start(const struct conf *conf, unsigned n, struct dataset *const *live)
 {
 	struct udp_workers *all = xcalloc(1, sizeof(*all));
-	all->n = n ? n : cpu_count();
+	all->per_addr = n ? n : cpu_count();
+	all->n = all->per_addr * (unsigned)conf->n_listen;
 	all->live = live;
 	atomic_init(&all->stop, false);
 	all->w = xcalloc(all->n, sizeof(*all->w));
+	const struct timeval tv = { .tv_sec = STOP_MS / 1000, .tv_usec = STOP_MS % 1000 * 1000 };
 	for (unsigned i = 0; i < all->n; i++) {
+		const struct conf_listen *l = &conf->listen[i / all->per_addr];
 		struct worker *w = xcalloc(1, sizeof(*w));
 		all->w[i] = w;
 		w->all = all;
 		w->id = i;
-		w->fds = xcalloc(conf->n_listen, sizeof(*w->fds));
-		for (size_t k = 0; k < conf->n_listen; k++) {
-			int fd = server_socket(&conf->listen[k], SOCK_DGRAM);
-			if (fd < 0) {
-				log_msg(LOG_LEVEL_ERR, "server: listen %s: udp: %s",
-					conf->listen[k].text, strerror(errno));
-				udp_stop(all);
-				return NULL;
-			}
-			w->fds[w->n_fds].fd = fd;
-			w->fds[w->n_fds].events = POLLIN;
-			w->n_fds++;
+		/* server_socket() makes sockets non-blocking (for libevent);
+		 * these threads block in the receive call instead. */
+		w->fd = server_socket(l, SOCK_DGRAM);
+		if (w->fd < 0 || fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
+		    setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+			log_msg(LOG_LEVEL_ERR, "server: listen %s: udp: %s", l->text,
+				strerror(errno));
+			udp_stop(all);
+			return NULL;
 		}
 	}
 	for (unsigned i = 0; i < all->n; i++) {
@@ -218,7 +229,7 @@ struct udp_workers *udp_start(const struct conf *conf, unsigned n, struct datase
 
 unsigned udp_count(const struct udp_workers *w)
 {
-	return w->n;
+	return w->per_addr;
 }
 
 void udp_stats_add(const struct udp_workers *all, struct answer_stats *sum)
@@ -244,9 +255,8 @@ void udp_stop(struct udp_workers *all)
 			continue;
 		if (w->started)
 			pthread_join(w->thread, NULL);
-		for (size_t k = 0; k < w->n_fds; k++)
-			close(w->fds[k].fd);
-		free(w->fds);
+		if (w->fd >= 0)
+			close(w->fd);
 		free(w);
 	}
 	free(all->w);

@@ -8,17 +8,19 @@ struct dataset;
 struct udp_workers;
 
 /*
- * Start n worker threads (0: one per online CPU).  Each opens its own UDP
- * socket on every listen address of conf with SO_REUSEPORT, so the kernel
- * spreads clients over the workers, and answers in batches with recvmmsg()
- * and sendmmsg().  Workers read the dataset at *live as RCU readers
- * (liburcu QSBR): the publisher swaps the pointer with rcu_assign_pointer()
- * and frees the old one after synchronize_rcu().  Start-up only: returns
- * NULL after logging which address could not be bound.
+ * Start n workers per listen address of conf (0: one per online CPU): each
+ * is a thread with its own UDP socket (SO_REUSEPORT, so the kernel spreads
+ * clients over them) that blocks in recvmmsg() and answers in batches,
+ * sent with sendmmsg().  A thread per socket rather than per CPU lets each
+ * sleep in the receive call itself, with no poll() per batch.  Workers read
+ * the dataset at *live as RCU readers (liburcu QSBR): the publisher swaps
+ * the pointer with rcu_assign_pointer() and frees the old one after
+ * synchronize_rcu().  Start-up only: returns NULL after logging which
+ * address could not be bound.
  */
 struct udp_workers *udp_start(const struct conf *conf, unsigned n, struct dataset *const *live);
 
-/* Number of worker threads. */
+/* Number of workers per listen address. */
 unsigned udp_count(const struct udp_workers *w);
 
 /* Add every worker's counters into sum. */
