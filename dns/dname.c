@@ -12,30 +12,87 @@
 #define R64(b) R16(b), R16(b + 16), R16(b + 32), R16(b + 48)
 const uint8_t dname_lower[256] = { R64(0), R64(64), R64(128), R64(192) };
 
-/* FNV-1a over each label (length octet included), folded from the root. */
-#define HASH_SEED  2166136261u
-#define HASH_PRIME 16777619u
+/*
+ * Suffix hashes, folded from the root one label at a time.  A label (its
+ * length octet included) is taken eight octets at a time, so a typical name
+ * costs a few multiplications instead of one per octet.  Only this process
+ * ever sees the values: load and query side call the same code.
+ */
+#define HASH_SEED UINT64_C(0x243F6A8885A308D3)
+#define HASH_MUL  UINT64_C(0x9E3779B97F4A7C15)
 
-static uint32_t hash_label(uint32_t h, const uint8_t *label)
+static uint64_t load64(const uint8_t *p)
 {
-	for (unsigned i = 0; i <= label[0]; i++)
-		h = (h ^ label[i]) * HASH_PRIME;
-	return h;
+	uint64_t w;
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+/* Fold the label at l (lowercase, in a dname_split's name: the padding
+ * after it makes the last word readable) into h.  Octets past the label are
+ * masked off, so what lies there does not matter. */
+static uint64_t hash_label(uint64_t h, const uint8_t *l)
+{
+	unsigned n = 1u + l[0];
+	while (n > 8) {
+		h = (h ^ load64(l)) * HASH_MUL;
+		h ^= h >> 29;
+		l += 8;
+		n -= 8;
+	}
+	uint64_t keep = ~UINT64_C(0);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	keep <<= 64 - 8 * n;
+#else
+	keep >>= 64 - 8 * n;
+#endif
+	h = (h ^ (load64(l) & keep)) * HASH_MUL;
+	return h ^ (h >> 29);
+}
+
+static uint32_t hash_out(uint64_t h)
+{
+	return (uint32_t)(h >> 32);
 }
 
 static void split_hashes(struct dname_split *s)
 {
-	uint32_t h = HASH_SEED;
-	s->hash[s->labels] = h;
+	uint64_t h = HASH_SEED;
+	s->hash[s->labels] = hash_out(h);
 	for (int i = s->labels - 1; i >= 0; i--) {
 		h = hash_label(h, s->name + s->label[i]);
-		s->hash[i] = h;
+		s->hash[i] = hash_out(h);
 	}
+}
+
+/* Lowercase n octets from src to dst.  Length octets (0-63) are never in
+ * 'A'-'Z', so a whole wire name can be lowercased without finding its
+ * labels; eight octets at a time (SWAR: each octet's high bit says whether
+ * it is an ASCII capital). */
+static void lower_copy(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101);
+	const uint64_t high = ones * 0x80;
+	while (n >= 8) {
+		uint64_t x = load64(src);
+		uint64_t low7 = x & ~high;
+		uint64_t ge_a = low7 + ones * (0x80 - 'A'); /* high bit: >= 'A' */
+		uint64_t gt_z = low7 + ones * (0x7F - 'Z'); /* high bit: > 'Z' */
+		uint64_t upper = (ge_a ^ gt_z) & ~x & high;
+		x |= upper >> 2; /* 0x80 >> 2 == 0x20 */
+		memcpy(dst, &x, sizeof(x));
+		src += 8;
+		dst += 8;
+		n -= 8;
+	}
+	for (size_t i = 0; i < n; i++)
+		dst[i] = dname_lower[src[i]];
 }
 
 int dname_parse_query(const uint8_t *pkt, size_t len, size_t off, struct dname_split *out)
 {
-	size_t n = 0;
+	/* Find the labels first, then copy and lowercase the name at once. */
+	size_t start = off;
 	unsigned labels = 0;
 	for (;;) {
 		if (off >= len)
@@ -45,15 +102,21 @@ int dname_parse_query(const uint8_t *pkt, size_t len, size_t off, struct dname_s
 			break;
 		if (ll > 63) /* pointer or extended label: not in a QNAME */
 			return -1;
-		if (off + 1 + ll > len || n + 1 + ll + 1 > DNAME_MAXLEN)
+		/* With the root octet still to come, the name stays within
+		 * 255 octets, so there are at most 127 labels. */
+		if (off - start + 1 + ll + 1 > DNAME_MAXLEN)
 			return -1;
-		out->label[labels++] = (uint8_t)n;
-		out->name[n++] = ll;
-		for (unsigned i = 1; i <= ll; i++)
-			out->name[n++] = dname_lower[pkt[off + i]];
+		out->label[labels++] = (uint8_t)(off - start);
 		off += 1 + ll;
 	}
-	out->name[n++] = 0;
+	size_t n = off - start + 1;
+	/* A question has 4 more octets, and usually an OPT record, after
+	 * the name: then whole words can be read (name[] has room for the
+	 * last one's excess). */
+	if (start + ((n + 7) & ~(size_t)7) <= len)
+		lower_copy(out->name, pkt + start, (n + 7) & ~(size_t)7);
+	else
+		lower_copy(out->name, pkt + start, n);
 	out->len = (uint8_t)n;
 	out->labels = (uint8_t)labels;
 	split_hashes(out);
@@ -96,8 +159,7 @@ void dname_split(const uint8_t *name, struct dname_split *out)
 		out->label[labels++] = (uint8_t)n;
 		n += 1 + name[n];
 	}
-	for (size_t i = 0; i <= n; i++)
-		out->name[i] = dname_lower[name[i]];
+	lower_copy(out->name, name, n + 1);
 	out->len = (uint8_t)(n + 1);
 	out->labels = (uint8_t)labels;
 	split_hashes(out);
@@ -121,17 +183,9 @@ unsigned dname_labels(const uint8_t *name)
 
 uint32_t dname_hash(const uint8_t *name)
 {
-	const uint8_t *lab[DNAME_MAXLABELS];
-	unsigned labels = 0;
-	for (size_t n = 0; name[n] != 0; n += 1 + name[n])
-		lab[labels++] = name + n;
-	uint32_t h = HASH_SEED;
-	while (labels > 0) {
-		const uint8_t *l = lab[--labels];
-		for (unsigned i = 0; i <= l[0]; i++)
-			h = (h ^ dname_lower[l[i]]) * HASH_PRIME;
-	}
-	return h;
+	struct dname_split s;
+	dname_split(name, &s);
+	return s.hash[0];
 }
 
 void dname_tolower(uint8_t *name)

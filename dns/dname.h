@@ -19,7 +19,9 @@
  * its names the same way (dname_hash()).
  */
 struct dname_split {
-	uint8_t name[DNAME_MAXLEN]; /* lowercase wire form */
+	/* lowercase wire form; the 8 octets past the longest name let the
+	 * hash read a label's last word whole (what lies there is masked) */
+	uint8_t name[DNAME_MAXLEN + 8];
 	uint8_t len;                /* octets including the root label */
 	uint8_t labels;
 	uint8_t label[DNAME_MAXLABELS];
