@@ -33,6 +33,8 @@ struct ans {
 	uint8_t scope;      /* widest ECS scope any part of the answer needs */
 	bool servfail;      /* a dynamic answer's policy asked for it */
 	uint32_t zone_hash; /* apex hash of the first zone (RRL kind) */
+	size_t apex_at;     /* where the current zone's apex name stands in the
+			     * packet (a suffix of the question), 0: unknown */
 	uint16_t flags;
 	bool truncated;
 	unsigned n_addl;
@@ -95,6 +97,13 @@ static void put_additional(struct ans *a)
 
 static void put_soa(struct ans *a, const struct zone *z)
 {
+	if (a->apex_at != 0 && z->soa_rel && !a->truncated) {
+		/* No search: the apex is a suffix of the question name. */
+		if (pkt_put_soa_rel(a->p, PKT_AUTHORITY, a->apex_at, z->soa, z->neg_ttl,
+				    z->soa_mname_pre, z->soa_rname_pre) < 0)
+			truncate_answer(a);
+		return;
+	}
 	put_set(a, PKT_AUTHORITY, z->apex->name, z->soa, z->neg_ttl);
 }
 
@@ -240,6 +249,11 @@ static unsigned answer_in(struct ans *a)
 		if (hop == 0) {
 			a->flags |= HDR_AA;
 			a->zone_hash = z->apex->hash;
+			a->apex_at = DNS_HEADER_SIZE + (apex_label < name->labels
+								? name->label[apex_label]
+								: (size_t)name->len - 1);
+		} else {
+			a->apex_at = 0; /* the name is a CNAME target */
 		}
 
 		struct answer_walk w;
@@ -367,8 +381,7 @@ static void put_opt(struct pkt *p, const struct answer_data *d, const struct que
 	/* RFC 6891 6.1.3: TTL = extended rcode, version 0, flags; RFC 3225 3:
 	 * the DO bit is copied from the query. */
 	uint32_t ttl = (uint32_t)(rcode >> 4) << 24 | (q->edns_flags & EDNS_DO);
-	pkt_put_rr(p, PKT_ADDITIONAL, (const uint8_t *)"", RRTYPE_OPT, d->conf.udp_max_payload, ttl,
-		   rdata, rdlen);
+	pkt_put_opt(p, d->conf.udp_max_payload, ttl, rdata, rdlen);
 }
 
 /* The client as RFC 7871 defines it: the ECS subnet, or the source. */
@@ -488,12 +501,26 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t ql
 			  (q.cookie && d->conf.cookies ? 4 + 24 : 0);
 
 	struct pkt p;
-	struct ans a = {
-		.d = d, .q = &q, .p = &p, .tr = tr, .client = &client, .from = from, .stats = stats
-	};
+	/* Field by field: a designated initializer would zero addl[] too,
+	 * and only its first n_addl entries are ever read. */
+	struct ans a;
+	a.d = d;
+	a.q = &q;
+	a.p = &p;
+	a.tr = tr;
+	a.client = &client;
+	a.from = from;
+	a.stats = stats;
+	a.scope = 0;
+	a.servfail = false;
+	a.zone_hash = 0;
+	a.apex_at = 0;
+	a.flags = 0;
+	a.truncated = false;
+	a.n_addl = 0;
 	pkt_start(&p, out, limit - opt_len, query,
 		  q.have_question ? q.question_end : DNS_HEADER_SIZE,
-		  q.have_question ? q.qname.name : NULL);
+		  q.have_question ? q.qname.name : NULL, q.have_question ? q.qname.len : 0);
 	unsigned rcode = (unsigned)rc;
 	if (rc == RCODE_NOERROR)
 		rcode = resolve(&a);

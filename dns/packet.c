@@ -3,33 +3,36 @@
 
 #include "dns/packet.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "dns/dname.h"
 #include "dns/rrtype.h"
 #include "dns/ztree.h"
 
+/* Network-order stores, one move each. */
 static void put16(uint8_t *p, uint16_t v)
 {
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
+	v = htons(v);
+	memcpy(p, &v, sizeof(v));
 }
 
 static void put32(uint8_t *p, uint32_t v)
 {
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
+	v = htonl(v);
+	memcpy(p, &v, sizeof(v));
 }
 
 void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query, size_t question_end,
-	       const uint8_t *qname)
+	       const uint8_t *qname, size_t qname_len)
 {
 	p->buf = buf;
 	p->max = max;
 	p->n_comp = 0;
-	memset(p->count, 0, sizeof(p->count));
+	p->qname = qname;
+	p->qname_len = (uint8_t)qname_len;
+	p->qname_reg = false;
+	p->count[0] = p->count[1] = p->count[2] = 0;
 	memcpy(buf, query, question_end);
 	p->len = question_end;
 	/* Keep ID, opcode, RD and CD (RFC 1035 4.1.1, RFC 6840 5.9). */
@@ -37,13 +40,19 @@ void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query, si
 	buf[3] = buf[3] & 0x10;
 	put16(buf + 4, question_end > DNS_HEADER_SIZE ? 1 : 0);
 	memset(buf + 6, 0, 6);
-	/* The question name and each of its suffixes can be pointed to: an
-	 * SOA or NS owner at the zone apex then costs two octets. */
-	size_t left = qname != NULL ? dname_len(qname) : 0;
-	for (const uint8_t *l = qname; l != NULL && *l != 0 && p->n_comp < PKT_COMP_MAX;
+}
+
+/* The question name and each of its suffixes can be pointed to: an SOA or
+ * NS owner at the zone apex then costs two octets.  Registered only when a
+ * name is first compressed by search; most answers never need it. */
+static void register_qname(struct pkt *p)
+{
+	p->qname_reg = true;
+	size_t left = p->qname_len;
+	for (const uint8_t *l = p->qname; l != NULL && *l != 0 && p->n_comp < PKT_COMP_MAX;
 	     l += 1 + *l) {
 		p->comp[p->n_comp].name = l;
-		p->comp[p->n_comp].off = (uint16_t)(DNS_HEADER_SIZE + (l - qname));
+		p->comp[p->n_comp].off = (uint16_t)(DNS_HEADER_SIZE + (l - p->qname));
 		p->comp[p->n_comp].len = (uint8_t)left;
 		p->n_comp++;
 		left -= 1u + *l;
@@ -68,6 +77,8 @@ static int put_name(struct pkt *p, const uint8_t *name)
 {
 	const uint8_t *s = name;
 	int ptr = -1;
+	if (!p->qname_reg)
+		register_qname(p);
 	size_t total = dname_len(name), left = total;
 	while (*s != 0 && (ptr = comp_find(p, s, left)) < 0) {
 		left -= 1u + *s;
@@ -160,11 +171,34 @@ static int put_rr(struct pkt *p, const uint8_t *owner, uint16_t type, uint16_t r
 	return put_rr_at(p, owner, 0, type, rrclass, ttl, rd, rdlen, compress);
 }
 
-int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
-			 uint16_t rrclass, const struct zrrset *s, uint32_t ttl, uint64_t mask)
+/* Types whose RDATA names may be compressed (RFC 3597 4: those of RFC
+ * 1035, all numbered below 16): NS MD MF CNAME SOA MB MG MR PTR MINFO MX. */
+#define NAME_TYPES                                                                              \
+	(1u << RRTYPE_NS | 1u << RRTYPE_MD | 1u << RRTYPE_MF | 1u << RRTYPE_CNAME |            \
+	 1u << RRTYPE_SOA | 1u << RRTYPE_MB | 1u << RRTYPE_MG | 1u << RRTYPE_MR |              \
+	 1u << RRTYPE_PTR | 1u << RRTYPE_MINFO | 1u << RRTYPE_MX)
+
+static bool has_names(uint16_t type)
 {
-	size_t len0 = p->len, owner_at = 0;
+	return type < 16 && ((1u << type) & NAME_TYPES) != 0;
+}
+
+int pkt_put_rrset_at(struct pkt *p, enum pkt_section sec, const uint8_t *owner, size_t owner_at,
+		     uint16_t rrclass, const struct zrrset *s, uint32_t ttl, uint64_t mask)
+{
+	size_t len0 = p->len;
 	unsigned comp0 = p->n_comp, n = 0;
+	bool reg0 = p->qname_reg;
+	if (owner == p->qname)
+		owner_at = DNS_HEADER_SIZE;
+	if (owner_at >= 0x4000)
+		owner_at = 0;
+	/* TYPE, CLASS and TTL are the same for every record. */
+	uint8_t head[8];
+	put16(head, s->type);
+	put16(head + 2, rrclass);
+	put32(head + 4, ttl);
+	bool names = has_names(s->type);
 	const uint8_t *d = s->data;
 	for (unsigned i = 0; i < s->count; i++) {
 		uint16_t rdlen = (uint16_t)(d[0] << 8 | d[1]);
@@ -172,29 +206,99 @@ int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec, const uint8_t *own
 			d += 2 + rdlen;
 			continue;
 		}
-		/* Every record of the set has the same owner: after the first,
-		 * point at where that one's owner begins. */
-		size_t at = p->len;
-		if (put_rr_at(p, owner, owner_at, s->type, rrclass, ttl, d + 2, rdlen, true) < 0) {
-			p->len = len0;
-			p->n_comp = comp0;
-			return -1;
+		if (owner_at != 0 && !names) {
+			/* The common case: a pointer, the fixed fields, and
+			 * RDLENGTH + RDATA as stored. */
+			size_t need = 2 + 8 + 2 + (size_t)rdlen;
+			if (p->len + need > p->max)
+				goto full;
+			uint8_t *w = p->buf + p->len;
+			put16(w, (uint16_t)(0xC000 | owner_at));
+			memcpy(w + 2, head, 8);
+			memcpy(w + 10, d, 2 + (size_t)rdlen);
+			p->len += need;
+		} else {
+			/* Every record of the set has the same owner: after the
+			 * first, point at where that one's owner begins. */
+			size_t at = p->len;
+			if (put_rr_at(p, owner, owner_at, s->type, rrclass, ttl, d + 2, rdlen,
+				      names) < 0)
+				goto full;
+			if (owner_at == 0)
+				owner_at = p->buf[at] >= 0xC0 ? (size_t)((p->buf[at] & 0x3F) << 8 |
+									 p->buf[at + 1])
+							      : at;
+			if (owner_at >= 0x4000)
+				owner_at = 0;
 		}
-		if (owner_at == 0)
-			owner_at = p->buf[at] >= 0xC0
-					   ? (size_t)((p->buf[at] & 0x3F) << 8 | p->buf[at + 1])
-					   : at;
 		d += 2 + rdlen;
 		n++;
 	}
 	p->count[sec] = (uint16_t)(p->count[sec] + n);
 	return 0;
+full:
+	p->len = len0;
+	p->n_comp = comp0;
+	p->qname_reg = reg0;
+	return -1;
+}
+
+int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
+			 uint16_t rrclass, const struct zrrset *s, uint32_t ttl, uint64_t mask)
+{
+	return pkt_put_rrset_at(p, sec, owner, 0, rrclass, s, ttl, mask);
 }
 
 int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner, uint16_t rrclass,
 		  const struct zrrset *s, uint32_t ttl)
 {
-	return pkt_put_rrset_masked(p, sec, owner, rrclass, s, ttl, ~UINT64_C(0));
+	return pkt_put_rrset_at(p, sec, owner, 0, rrclass, s, ttl, ~UINT64_C(0));
+}
+
+int pkt_put_soa_rel(struct pkt *p, enum pkt_section sec, size_t apex_at, const struct zrrset *s,
+		    uint32_t ttl, unsigned mname_pre, unsigned rname_pre)
+{
+	const uint8_t *rd = s->data + 2;
+	size_t rdlen = (size_t)(s->data[0] << 8 | s->data[1]);
+	size_t mlen = dname_len(rd);
+	const uint8_t *rname = rd + mlen;
+	size_t out_rdlen = mname_pre + 2 + rname_pre + 2 + 20;
+	if (apex_at >= 0x4000 || rdlen < mlen + 20 || p->len + 12 + out_rdlen > p->max)
+		return -1;
+	uint16_t ptr = (uint16_t)(0xC000 | apex_at);
+	uint8_t *w = p->buf + p->len;
+	put16(w, ptr);
+	put16(w + 2, RRTYPE_SOA);
+	put16(w + 4, RRCLASS_IN);
+	put32(w + 6, ttl);
+	put16(w + 10, (uint16_t)out_rdlen);
+	w += 12;
+	memcpy(w, rd, mname_pre);
+	put16(w + mname_pre, ptr);
+	w += mname_pre + 2;
+	memcpy(w, rname, rname_pre);
+	put16(w + rname_pre, ptr);
+	memcpy(w + rname_pre + 2, rd + rdlen - 20, 20);
+	p->len += 12 + out_rdlen;
+	p->count[sec]++;
+	return 0;
+}
+
+int pkt_put_opt(struct pkt *p, uint16_t udp_size, uint32_t ttl, const uint8_t *rdata,
+		uint16_t rdlen)
+{
+	if (p->len + 11 + (size_t)rdlen > p->max)
+		return -1;
+	uint8_t *w = p->buf + p->len;
+	w[0] = 0; /* the root */
+	put16(w + 1, RRTYPE_OPT);
+	put16(w + 3, udp_size);
+	put32(w + 5, ttl);
+	put16(w + 9, rdlen);
+	memcpy(w + 11, rdata, rdlen);
+	p->len += 11 + (size_t)rdlen;
+	p->count[PKT_ADDITIONAL]++;
+	return 0;
 }
 
 int pkt_put_rr(struct pkt *p, enum pkt_section sec, const uint8_t *owner, uint16_t type,
@@ -202,9 +306,11 @@ int pkt_put_rr(struct pkt *p, enum pkt_section sec, const uint8_t *owner, uint16
 {
 	size_t len0 = p->len;
 	unsigned comp0 = p->n_comp;
+	bool reg0 = p->qname_reg;
 	if (put_rr(p, owner, type, rrclass, ttl, rdata, rdlen, false) < 0) {
 		p->len = len0;
 		p->n_comp = comp0;
+		p->qname_reg = reg0;
 		return -1;
 	}
 	p->count[sec]++;
@@ -218,11 +324,10 @@ void pkt_clear_records(struct pkt *p)
 		qend += dname_len(p->buf + DNS_HEADER_SIZE) + 4;
 	p->len = qend;
 	memset(p->count, 0, sizeof(p->count));
-	/* Keep the entries for the question name (all before qend). */
-	unsigned keep = 0;
-	while (keep < p->n_comp && p->comp[keep].off < qend)
-		keep++;
-	p->n_comp = keep;
+	/* Forget every name written; the question's are registered again
+	 * when needed. */
+	p->n_comp = 0;
+	p->qname_reg = false;
 }
 
 void pkt_finish(struct pkt *p, uint16_t set_flags, unsigned rcode)

@@ -23,6 +23,9 @@ struct pkt {
 	size_t len;
 	size_t max;
 	uint16_t count[3];
+	const uint8_t *qname; /* the question name, at offset 12 (or NULL) */
+	uint8_t qname_len;
+	bool qname_reg; /* its suffixes are in comp[] (done on first need) */
 	unsigned n_comp;
 	struct {
 		const uint8_t *name; /* wire name equal to what sits at off */
@@ -34,10 +37,11 @@ struct pkt {
 /* Start a response in buf (capacity cap >= 512): copy the query's header and
  * question (pkt[0..question_end), question_end 12 when there is none), set
  * QR, clear AA/TC/RA/AD/Z and the counts, QDCOUNT 1 when a question was
- * copied.  qname (lowercase wire) is registered for compression at offset 12
- * when not NULL. */
+ * copied.  qname (lowercase wire, qname_len octets) is known for
+ * compression at offset 12 when not NULL: an owner passed as that very
+ * pointer is written as a pointer to it without a search. */
 void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query, size_t question_end,
-	       const uint8_t *qname);
+	       const uint8_t *qname, size_t qname_len);
 
 /* Append an RRset with the given owner name (any case, wire form), class
  * and TTL.  Names in RDATA are compressed for RFC 1035 types only.  Returns
@@ -49,6 +53,24 @@ int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner, uin
  * records past 63 are always included). */
 int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
 			 uint16_t rrclass, const struct zrrset *s, uint32_t ttl, uint64_t mask);
+
+/* The same, with owner_at the offset where the owner already stands in the
+ * packet (0: unknown, compress it afresh). */
+int pkt_put_rrset_at(struct pkt *p, enum pkt_section sec, const uint8_t *owner, size_t owner_at,
+		     uint16_t rrclass, const struct zrrset *s, uint32_t ttl, uint64_t mask);
+
+/*
+ * An SOA RRset (one record) whose owner, the zone apex, stands at apex_at
+ * in the packet, and whose MNAME and RNAME end in the apex after
+ * mname_pre and rname_pre octets: each is written as those octets and a
+ * pointer to apex_at, with no compression search.  0 or -1.
+ */
+int pkt_put_soa_rel(struct pkt *p, enum pkt_section sec, size_t apex_at, const struct zrrset *s,
+		    uint32_t ttl, unsigned mname_pre, unsigned rname_pre);
+
+/* Append the OPT pseudo-record (owner root, RFC 6891 6.1.2).  0 or -1. */
+int pkt_put_opt(struct pkt *p, uint16_t udp_size, uint32_t ttl, const uint8_t *rdata,
+		uint16_t rdlen);
 
 /* Append one record with raw RDATA (no compression inside).  0 or -1. */
 int pkt_put_rr(struct pkt *p, enum pkt_section sec, const uint8_t *owner, uint16_t type,

@@ -217,6 +217,15 @@ int zone_finish(struct zone *z)
 	const uint8_t *m = rd + rdlen - 4;
 	uint32_t minimum = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
 	z->neg_ttl = minimum < z->soa->ttl ? minimum : z->soa->ttl;
+	/* Where MNAME and RNAME reach the apex, for pkt_put_soa_rel(). */
+	size_t alen = z->apex->name_len, mlen = dname_len(rd);
+	const uint8_t *rname = rd + mlen;
+	z->soa_rel = z->soa->count == 1 && dname_is_subdomain(rd, z->apex->name) &&
+		     dname_is_subdomain(rname, z->apex->name);
+	if (z->soa_rel) {
+		z->soa_mname_pre = (uint8_t)(mlen - alen);
+		z->soa_rname_pre = (uint8_t)(dname_len(rname) - alen);
+	}
 	return 0;
 }
 

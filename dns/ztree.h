@@ -59,6 +59,10 @@ struct zone {
 	struct znode *apex;
 	const struct zrrset *soa;
 	uint32_t neg_ttl;     /* RFC 2308 3: min(SOA TTL, SOA MINIMUM) */
+	/* MNAME and RNAME both at or below the apex: they are the first
+	 * soa_mname_pre / soa_rname_pre octets followed by the apex name. */
+	bool soa_rel;
+	uint8_t soa_mname_pre, soa_rname_pre;
 	char *name_str;       /* presentation form, for logs */
 	struct znode **table; /* open addressing, power-of-two size */
 	uint32_t mask;
