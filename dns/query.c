@@ -3,13 +3,16 @@
 
 #include "dns/query.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "dns/rrtype.h"
 
 static uint16_t rd16(const uint8_t *p)
 {
-	return (uint16_t)(p[0] << 8 | p[1]);
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return ntohs(v);
 }
 
 static int parse_question(const uint8_t *pkt, size_t len, struct query *q)
@@ -90,7 +93,8 @@ static int parse_additional(const uint8_t *pkt, size_t len, size_t off, unsigned
 	bool seen_opt = false;
 	for (unsigned i = 0; i < count; i++) {
 		size_t owner = off;
-		int next = dname_skip(pkt, len, off);
+		/* The usual record here is OPT, owned by the root. */
+		int next = off < len && pkt[off] == 0 ? (int)off + 1 : dname_skip(pkt, len, off);
 		if (next < 0 || (size_t)next + 10 > len)
 			return -1;
 		off = (size_t)next;

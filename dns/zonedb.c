@@ -20,6 +20,8 @@ struct zonedb *zonedb_new(struct zone **zones, size_t n_zones)
 	db->mask = size - 1;
 	db->table = xcalloc(size, sizeof(*db->table));
 	for (size_t i = 0; i < n_zones; i++) {
+		if (zones[i]->apex->labels > db->max_labels)
+			db->max_labels = zones[i]->apex->labels;
 		size_t s = zones[i]->apex->hash & db->mask;
 		while (db->table[s] != NULL)
 			s = (s + 1) & db->mask;
@@ -31,7 +33,10 @@ struct zonedb *zonedb_new(struct zone **zones, size_t n_zones)
 const struct zone *zonedb_find(const struct zonedb *db, const struct dname_split *q, unsigned from,
 			       unsigned *apex_label)
 {
-	/* Longest match first: walk from the full name towards the root. */
+	/* Longest match first: walk from the full name towards the root,
+	 * starting at the longest suffix some apex could be. */
+	if (q->labels > db->max_labels && from < q->labels - db->max_labels)
+		from = q->labels - db->max_labels;
 	for (unsigned i = from; i <= q->labels; i++) {
 		uint32_t h = q->hash[i];
 		size_t off = i < q->labels ? q->label[i] : (size_t)q->len - 1;

@@ -14,6 +14,7 @@ struct zonedb {
 	size_t n_zones;
 	struct zone **table; /* open addressing by apex hash */
 	size_t mask;
+	unsigned max_labels; /* of the longest apex: no longer suffix can match */
 };
 
 /* Build a database over zones (takes ownership of the array and the zones).
