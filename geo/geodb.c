@@ -23,6 +23,13 @@ struct geodb {
 	MMDB_s mmdb;
 	uint32_t *tree;   /* 2 * node_count records */
 	uint32_t v4_root; /* record reached after ::/96 (IPv4 in IPv6) */
+	/* The first 16 bits of a lookup in one step, from the IPv4 root [0]
+	 * and the IPv6 root [1]: the record reached after them (or where the
+	 * walk ended early) and how many bits that took. */
+	struct {
+		uint32_t *rec;
+		uint8_t *depth;
+	} stride[2];
 	struct geo_loc *locs;
 	size_t n_locs, cap_locs;
 	uint32_t *table; /* index + 1 into locs; 0 = empty */
@@ -142,6 +149,32 @@ static void find_v4_root(struct geodb *db)
 	db->v4_root = rec;
 }
 
+#define STRIDE 16
+
+static void fill_stride(struct geodb *db, int which, uint32_t rec, unsigned depth, uint32_t prefix)
+{
+	if (depth == STRIDE || rec >= db->mmdb.metadata.node_count) {
+		/* Every 16-bit value starting with these depth bits. */
+		uint32_t first = prefix << (STRIDE - depth), n = UINT32_C(1) << (STRIDE - depth);
+		for (uint32_t i = 0; i < n; i++) {
+			db->stride[which].rec[first + i] = rec;
+			db->stride[which].depth[first + i] = (uint8_t)depth;
+		}
+		return;
+	}
+	fill_stride(db, which, db->tree[2 * rec], depth + 1, prefix << 1);
+	fill_stride(db, which, db->tree[2 * rec + 1], depth + 1, prefix << 1 | 1);
+}
+
+static void make_strides(struct geodb *db)
+{
+	for (int which = 0; which < 2; which++) {
+		db->stride[which].rec = xmalloc(sizeof(uint32_t) << STRIDE);
+		db->stride[which].depth = xmalloc((size_t)1 << STRIDE);
+		fill_stride(db, which, which == 0 ? db->v4_root : 0, 0, 0);
+	}
+}
+
 static int walk_tree(struct geodb *db, const char *path, struct diag *d, const char *at_file,
 		     unsigned at_line)
 {
@@ -168,6 +201,7 @@ static int walk_tree(struct geodb *db, const char *path, struct diag *d, const c
 						  node.right_record_entry);
 	}
 	find_v4_root(db);
+	make_strides(db);
 	return 0;
 }
 
@@ -205,6 +239,10 @@ void geodb_free(struct geodb *db)
 		return;
 	MMDB_close(&db->mmdb);
 	free(db->tree);
+	for (int i = 0; i < 2; i++) {
+		free(db->stride[i].rec);
+		free(db->stride[i].depth);
+	}
 	free(db->locs);
 	free(db->table);
 	free(db);
@@ -246,19 +284,21 @@ const struct geo_loc *geodb_lookup(const struct geodb *db, int family, const uin
 				   unsigned *netmask)
 {
 	unsigned bits = family == 4 ? 32 : 128;
-	uint32_t rec = 0, nodes = db->mmdb.metadata.node_count;
-	*netmask = 0;
-	if (family == 4) {
-		rec = db->v4_root;
-	} else if (db->mmdb.metadata.ip_version != 6) {
+	uint32_t nodes = db->mmdb.metadata.node_count;
+	if (family != 4 && db->mmdb.metadata.ip_version != 6) {
+		*netmask = 0;
 		return NULL; /* no IPv6 in an IPv4 tree */
 	}
-	/* rec is a node index until it becomes a terminal record. */
-	for (unsigned i = 0; i < bits && rec < nodes; i++) {
+	/* The first 16 bits from the table, then one bit per step; rec is a
+	 * node index until it becomes a terminal record. */
+	unsigned which = family == 4 ? 0 : 1, idx = (unsigned)addr[0] << 8 | addr[1];
+	uint32_t rec = db->stride[which].rec[idx];
+	unsigned i = db->stride[which].depth[idx];
+	for (; i < bits && rec < nodes; i++) {
 		unsigned bit = (addr[i / 8] >> (7 - i % 8)) & 1u;
 		rec = db->tree[2 * rec + bit];
-		*netmask = i + 1;
 	}
+	*netmask = i;
 	if (rec == REC_EMPTY || !(rec & REC_DATA))
 		return NULL;
 	return &db->locs[rec & ~REC_DATA];
@@ -294,5 +334,6 @@ const char *geodb_type(const struct geodb *db)
 size_t geodb_memory(const struct geodb *db)
 {
 	return db->cap_locs * sizeof(*db->locs) + (db->mask + 1) * sizeof(*db->table) +
-	       (size_t)db->mmdb.metadata.node_count * 2 * sizeof(*db->tree);
+	       (size_t)db->mmdb.metadata.node_count * 2 * sizeof(*db->tree) +
+	       2 * ((sizeof(uint32_t) + 1) << STRIDE);
 }
