@@ -32,6 +32,7 @@ struct geo_svc_dc {
 	const _Atomic uint8_t *up[GEO_ADDR_MAX];    /* NULL: counts as up */
 	const _Atomic uint8_t *force[GEO_ADDR_MAX]; /* overrides, for explain */
 	uint8_t n_addrs;
+	uint8_t n_flags; /* addresses with a health flag (0: all count as up) */
 };
 
 /* A service's answers per datacenter and address family. */
@@ -241,6 +242,7 @@ static const struct zrrset *make_set(struct geo *g, const struct geo_prefix *add
 	set->count = c;
 	set->data = arena_memdup(g->arena, buf, len);
 	set->data_len = (uint32_t)len;
+	set->wire = zrrset_wire(g->arena, set); /* TTL 0: answers set theirs */
 	return set;
 }
 
@@ -269,8 +271,13 @@ void geo_set_address_flag(struct geo *g, size_t s, size_t k, size_t a, const _At
 {
 	const struct geo_service_dc *sd = &g->gc->services[s].dcs[k];
 	if (a < GEO_ADDR_MAX) {
-		g->svcs[s].dc[sd->dc].up[a] = flag;
-		g->svcs[s].dc[sd->dc].force[a] = force;
+		struct geo_svc_dc *d = &g->svcs[s].dc[sd->dc];
+		if (flag != NULL && d->up[a] == NULL)
+			d->n_flags++;
+		else if (flag == NULL && d->up[a] != NULL)
+			d->n_flags--;
+		d->up[a] = flag;
+		d->force[a] = force;
 	}
 }
 
@@ -313,15 +320,24 @@ static bool dc_up(const struct geo *g, const struct geo_svc *s, unsigned dc, uns
 	return d->n_addrs > 0 && up >= (k < d->n_addrs ? k : d->n_addrs);
 }
 
-/* The records of family fam that are up in dc, as a mask (0: none). */
-static uint64_t up_mask(const struct geo *g, const struct geo_svc *s, unsigned dc, int fam)
+/* dc_up() and the records of family fam that are up, in one pass over the
+ * flags, for a datacenter with no override in force: the mask of those
+ * records, or 0 when the datacenter is not up (k of n) or none of them is. */
+static uint64_t up_records(const struct geo_svc *s, const struct geo_svc_dc *d, int fam)
 {
-	const struct geo_svc_dc *d = &s->dc[dc];
+	uint32_t up_bits = 0;
+	unsigned up = 0;
+	for (unsigned a = 0; a < d->n_addrs; a++)
+		if (addr_up(d, a)) {
+			up_bits |= UINT32_C(1) << a;
+			up++;
+		}
+	unsigned k = s->conf->up_min ? s->conf->up_min : 1;
+	if (d->n_addrs == 0 || up < (k < d->n_addrs ? k : d->n_addrs))
+		return 0;
 	uint64_t mask = 0;
-	bool all = dc_forced(g, dc) == GEO_FORCE_UP;
 	for (unsigned i = 0; i < d->n[fam]; i++)
-		if (all || addr_up(d, d->idx[fam][i]))
-			mask |= UINT64_C(1) << i;
+		mask |= (uint64_t)(up_bits >> d->idx[fam][i] & 1u) << i;
 	return mask;
 }
 
@@ -491,16 +507,22 @@ static bool pick(const struct geo *g, const struct geo_svc *s, const uint16_t *o
 {
 	bool first = true;
 	for (unsigned i = 0; i < g->n_dcs; i++) {
-		unsigned d = order[i], n_up;
-		if (s->dc[d].set[fam] == NULL)
+		unsigned d = order[i];
+		const struct geo_svc_dc *sd = &s->dc[d];
+		if (sd->set[fam] == NULL)
 			continue;
-		if (dc_up(g, s, d, &n_up) && (*mask = up_mask(g, s, d, fam)) != 0) {
-			uint64_t full = (UINT64_C(1) << s->dc[d].n[fam]) - 1;
-			*dc = d;
-			*degraded = !first || *mask != full;
-			return true;
+		uint64_t full = (UINT64_C(1) << sd->n[fam]) - 1;
+		uint8_t f = dc_forced(g, d);
+		if (f == GEO_FORCE_UP || (f == 0 && sd->n_flags == 0)) {
+			/* Forced up, or no probe watches it: up, whole. */
+			*mask = full;
+		} else if (f == GEO_FORCE_DOWN || (*mask = up_records(s, sd, fam)) == 0) {
+			first = false;
+			continue;
 		}
-		first = false;
+		*dc = d;
+		*degraded = !first || *mask != full;
+		return true;
 	}
 	return false;
 }
