@@ -171,16 +171,43 @@ static int put_rr(struct pkt *p, const uint8_t *owner, uint16_t type, uint16_t r
 	return put_rr_at(p, owner, 0, type, rrclass, ttl, rd, rdlen, compress);
 }
 
-/* Types whose RDATA names may be compressed (RFC 3597 4: those of RFC
- * 1035, all numbered below 16): NS MD MF CNAME SOA MB MG MR PTR MINFO MX. */
-#define NAME_TYPES                                                                              \
-	(1u << RRTYPE_NS | 1u << RRTYPE_MD | 1u << RRTYPE_MF | 1u << RRTYPE_CNAME |            \
-	 1u << RRTYPE_SOA | 1u << RRTYPE_MB | 1u << RRTYPE_MG | 1u << RRTYPE_MR |              \
-	 1u << RRTYPE_PTR | 1u << RRTYPE_MINFO | 1u << RRTYPE_MX)
-
-static bool has_names(uint16_t type)
+/* Records from s->wire (their owner a pointer to the question, CLASS IN):
+ * those mask selects, with ttl written in when it is not s->ttl. */
+static int put_wire(struct pkt *p, enum pkt_section sec, const struct zrrset *s, uint32_t ttl,
+		    uint64_t mask)
 {
-	return type < 16 && ((1u << type) & NAME_TYPES) != 0;
+	uint64_t all = s->count >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << s->count) - 1;
+	size_t start = p->len;
+	unsigned n = 0;
+	if ((mask & all) == all) {
+		/* The whole set: one copy. */
+		size_t wl = s->data_len + 10u * s->count;
+		if (p->len + wl > p->max)
+			return -1;
+		memcpy(p->buf + p->len, s->wire, wl);
+		p->len += wl;
+		n = s->count;
+	} else {
+		const uint8_t *w = s->wire;
+		for (unsigned i = 0; i < s->count; i++) {
+			size_t rl = 12 + (size_t)(w[10] << 8 | w[11]);
+			if (i >= 64 || (mask & (UINT64_C(1) << i))) {
+				if (p->len + rl > p->max) {
+					p->len = start;
+					return -1;
+				}
+				memcpy(p->buf + p->len, w, rl);
+				p->len += rl;
+				n++;
+			}
+			w += rl;
+		}
+	}
+	if (ttl != s->ttl)
+		for (size_t o = start; o < p->len; o += 12 + (size_t)(p->buf[o + 10] << 8 | p->buf[o + 11]))
+			put32(p->buf + o + 6, ttl);
+	p->count[sec] = (uint16_t)(p->count[sec] + n);
+	return 0;
 }
 
 int pkt_put_rrset_at(struct pkt *p, enum pkt_section sec, const uint8_t *owner, size_t owner_at,
@@ -191,6 +218,8 @@ int pkt_put_rrset_at(struct pkt *p, enum pkt_section sec, const uint8_t *owner, 
 	bool reg0 = p->qname_reg;
 	if (owner == p->qname)
 		owner_at = DNS_HEADER_SIZE;
+	if (owner_at == DNS_HEADER_SIZE && s->wire != NULL && rrclass == RRCLASS_IN)
+		return put_wire(p, sec, s, ttl, mask);
 	if (owner_at >= 0x4000)
 		owner_at = 0;
 	/* TYPE, CLASS and TTL are the same for every record. */
@@ -198,7 +227,7 @@ int pkt_put_rrset_at(struct pkt *p, enum pkt_section sec, const uint8_t *owner, 
 	put16(head, s->type);
 	put16(head + 2, rrclass);
 	put32(head + 4, ttl);
-	bool names = has_names(s->type);
+	bool names = rrtype_has_names(s->type);
 	const uint8_t *d = s->data;
 	for (unsigned i = 0; i < s->count; i++) {
 		uint16_t rdlen = (uint16_t)(d[0] << 8 | d[1]);

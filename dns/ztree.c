@@ -98,9 +98,36 @@ void zone_add_rrset(struct zone *z, struct znode *n, uint16_t type, uint32_t ttl
 	s->count = count;
 	s->data = arena_memdup(z->arena, data, len);
 	s->data_len = (uint32_t)len;
+	s->wire = zrrset_wire(z->arena, s);
 	n->rrsets = sets;
 	n->n_rrsets++;
 	z->n_records += count;
+}
+
+const uint8_t *zrrset_wire(struct arena *a, const struct zrrset *s)
+{
+	if (rrtype_has_names(s->type) || s->count == 0)
+		return NULL;
+	uint8_t *w = arena_alloc(a, s->data_len + 10u * s->count), *o = w;
+	const uint8_t *d = s->data;
+	for (unsigned i = 0; i < s->count; i++) {
+		size_t rdlen = (size_t)(d[0] << 8 | d[1]);
+		const uint8_t head[10] = { 0xC0,
+					   DNS_HEADER_SIZE,
+					   (uint8_t)(s->type >> 8),
+					   (uint8_t)s->type,
+					   0,
+					   RRCLASS_IN,
+					   (uint8_t)(s->ttl >> 24),
+					   (uint8_t)(s->ttl >> 16),
+					   (uint8_t)(s->ttl >> 8),
+					   (uint8_t)s->ttl };
+		memcpy(o, head, sizeof(head));
+		memcpy(o + 10, d, 2 + rdlen);
+		o += 12 + rdlen;
+		d += 2 + rdlen;
+	}
+	return w;
 }
 
 const struct zrrset *znode_rrset(const struct znode *n, uint16_t type)
@@ -247,7 +274,7 @@ size_t zone_memory(const struct zone *z)
 const struct znode *zone_lookup_suffix(const struct zone *z, const struct dname_split *q,
 				       unsigned i)
 {
-	size_t off = i < q->labels ? q->label[i] : (size_t)q->len - 1;
+	size_t off = q->label[i];
 	return table_find(z, q->hash[i], q->name + off, q->len - off);
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "dns/dname.h"
+#include "dns/rrtype.h"
 
 struct arena;
 struct znode;
@@ -23,6 +24,11 @@ struct zrrset {
 	uint16_t count;
 	uint32_t ttl;
 	const uint8_t *data;
+	/* The same records as they go in an answer whose question is the
+	 * owner: for each, a pointer to offset 12, TYPE, CLASS IN, TTL ttl,
+	 * RDLENGTH and RDATA (data_len + 10 * count octets).  Only for types
+	 * with no compressible RDATA names (else NULL); see zrrset_wire(). */
+	const uint8_t *wire;
 	uint32_t data_len;
 	uint16_t n_addl;
 	uint16_t n_required; /* the first n_required addl entries are
@@ -86,6 +92,22 @@ struct znode *zone_node(struct zone *z, const uint8_t *name, bool create);
  * RRset of the same type on one node is a caller bug. */
 void zone_add_rrset(struct zone *z, struct znode *n, uint16_t type, uint32_t ttl, uint16_t count,
 		    const uint8_t *data, size_t len);
+
+/* Types whose RDATA names may be compressed (RFC 3597 4: those of RFC
+ * 1035, all numbered below 16): NS MD MF CNAME SOA MB MG MR PTR MINFO MX. */
+#define ZRR_NAME_TYPES                                                                          \
+	(1u << RRTYPE_NS | 1u << RRTYPE_MD | 1u << RRTYPE_MF | 1u << RRTYPE_CNAME |            \
+	 1u << RRTYPE_SOA | 1u << RRTYPE_MB | 1u << RRTYPE_MG | 1u << RRTYPE_MR |              \
+	 1u << RRTYPE_PTR | 1u << RRTYPE_MINFO | 1u << RRTYPE_MX)
+
+static inline bool rrtype_has_names(uint16_t type)
+{
+	return type < 16 && ((1u << type) & ZRR_NAME_TYPES) != 0;
+}
+
+/* The wire form of s (see struct zrrset), built in arena a from s's type,
+ * ttl, count and data; NULL for types with compressible names. */
+const uint8_t *zrrset_wire(struct arena *a, const struct zrrset *s);
 
 /* Find the RRset of type at a node, or NULL. */
 const struct zrrset *znode_rrset(const struct znode *n, uint16_t type);
