@@ -27,7 +27,8 @@ struct ans {
 	const struct query *q;
 	struct pkt *p;
 	enum answer_transport tr;
-	const struct answer_client *client;
+	struct answer_client client; /* filled by client_of() when first needed */
+	bool have_client;
 	const struct sockaddr *from;
 	struct answer_stats *stats;
 	uint8_t scope;      /* widest ECS scope any part of the answer needs */
@@ -146,13 +147,15 @@ static void answer_any(struct ans *a, const struct znode *n, const uint8_t *owne
 		put_set(a, PKT_ANSWER, owner, &n->rrsets[i], n->rrsets[i].ttl);
 }
 
+static const struct answer_client *client_of(struct ans *a);
+
 /* A and AAAA of a GEO name: chosen for this client by the dyn hooks. */
 static void answer_dyn(struct ans *a, const struct zone *z, const struct znode *n,
 		       const uint8_t *owner, uint16_t qtype)
 {
 	const struct answer_dyn *h = &a->d->conf.dyn;
 	struct dyn_answer out;
-	h->answer(h->ctx, n->dyn, qtype, a->client, &out);
+	h->answer(h->ctx, n->dyn, qtype, client_of(a), &out);
 	if (out.scope > a->scope)
 		a->scope = out.scope;
 	if (a->stats != NULL && out.service >= 0 && out.dc >= 0 &&
@@ -249,9 +252,7 @@ static unsigned answer_in(struct ans *a)
 		if (hop == 0) {
 			a->flags |= HDR_AA;
 			a->zone_hash = z->apex->hash;
-			a->apex_at = DNS_HEADER_SIZE + (apex_label < name->labels
-								? name->label[apex_label]
-								: (size_t)name->len - 1);
+			a->apex_at = DNS_HEADER_SIZE + (size_t)name->label[apex_label];
 		} else {
 			a->apex_at = 0; /* the name is a CNAME target */
 		}
@@ -287,7 +288,7 @@ static unsigned resolve(struct ans *a)
 	const struct query *q = a->q;
 	if (q->qclass == RRCLASS_CH) {
 		if (explain_match(q))
-			return explain_answer(a->d, q, a->client, a->from, a->p, &a->flags);
+			return explain_answer(a->d, q, client_of(a), a->from, a->p, &a->flags);
 		return chaos_answer(&a->d->conf, q, a->p, &a->flags);
 	}
 	if (q->qclass != RRCLASS_IN && q->qclass != RRCLASS_ANY)
@@ -361,7 +362,7 @@ static void put_opt(struct pkt *p, const struct answer_data *d, const struct que
 		e[5] = (uint8_t)q->ecs_family;
 		e[6] = q->ecs_source;
 		e[7] = scope;
-		memcpy(e + 8, q->ecs_addr, q->ecs_addr_len);
+		memcpy(e + 8, q->ecs_addr, sizeof(q->ecs_addr)); /* the rest is room */
 		rdlen = (uint16_t)(rdlen + 8 + q->ecs_addr_len);
 	}
 	const uint8_t *addr;
@@ -402,6 +403,16 @@ static void find_client(const struct query *q, const struct sockaddr *from, stru
 		c->prefix = 128;
 		memcpy(c->addr, &((const struct sockaddr_in6 *)from)->sin6_addr, 16);
 	}
+}
+
+/* The client, worked out on first use: most answers never ask. */
+static const struct answer_client *client_of(struct ans *a)
+{
+	if (!a->have_client) {
+		find_client(a->q, a->from, &a->client);
+		a->have_client = true;
+	}
+	return &a->client;
 }
 
 /*
@@ -462,7 +473,7 @@ static void count(struct answer_stats *st, const struct query *q, unsigned rcode
 	st->ecs += q->ecs;
 }
 
-static void log_answer(const struct ans *a, unsigned rcode, size_t len)
+static void log_answer(struct ans *a, unsigned rcode, size_t len)
 {
 	const struct query *q = a->q;
 	struct answer_log_entry e = { .from = a->from,
@@ -472,7 +483,7 @@ static void log_answer(const struct ans *a, unsigned rcode, size_t len)
 				      .rcode = rcode,
 				      .flags = a->flags,
 				      .tr = a->tr,
-				      .client = a->client,
+				      .client = client_of(a),
 				      .scope = a->scope,
 				      .len = len };
 	if (a->d->conf.log_query != NULL)
@@ -491,8 +502,6 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t ql
 		return 0;
 	}
 
-	struct answer_client client;
-	find_client(&q, from, &client);
 	size_t limit = tr == ANSWER_TCP ? ANSWER_BUF_SIZE : udp_limit(d, &q);
 	size_t opt_len = 0;
 	if (q.edns)
@@ -508,7 +517,7 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t ql
 	a.q = &q;
 	a.p = &p;
 	a.tr = tr;
-	a.client = &client;
+	a.have_client = false;
 	a.from = from;
 	a.stats = stats;
 	a.scope = 0;

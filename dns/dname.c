@@ -119,6 +119,7 @@ int dname_parse_query(const uint8_t *pkt, size_t len, size_t off, struct dname_s
 		lower_copy(out->name, pkt + start, n);
 	out->len = (uint8_t)n;
 	out->labels = (uint8_t)labels;
+	out->label[labels] = (uint8_t)(n - 1);
 	split_hashes(out);
 	return (int)(off + 1);
 }
@@ -162,6 +163,7 @@ void dname_split(const uint8_t *name, struct dname_split *out)
 	lower_copy(out->name, name, n + 1);
 	out->len = (uint8_t)(n + 1);
 	out->labels = (uint8_t)labels;
+	out->label[labels] = (uint8_t)n;
 	split_hashes(out);
 }
 

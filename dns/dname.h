@@ -11,8 +11,8 @@
 
 /*
  * A name split into labels, lowercased, with a hash of every suffix.
- * label[i] is the offset of label i (0 = leftmost); labels counts the
- * non-root labels.  hash[i] is the hash of the suffix starting at label i,
+ * label[i] is the offset of label i (0 = leftmost), and label[labels] that
+ * of the root label; labels counts the non-root labels.  hash[i] is the hash of the suffix starting at label i,
  * hash[labels] that of the root.  Suffix hashes are folded from the root
  * down, so walking a zone tree from its apex towards a name costs one
  * label's worth of hashing per step, and a zone built at load time hashes

@@ -39,7 +39,7 @@ const struct zone *zonedb_find(const struct zonedb *db, const struct dname_split
 		from = q->labels - db->max_labels;
 	for (unsigned i = from; i <= q->labels; i++) {
 		uint32_t h = q->hash[i];
-		size_t off = i < q->labels ? q->label[i] : (size_t)q->len - 1;
+		size_t off = q->label[i];
 		size_t len = q->len - off;
 		for (size_t s = h & db->mask; db->table[s] != NULL; s = (s + 1) & db->mask) {
 			const struct znode *apex = db->table[s]->apex;
