@@ -69,12 +69,17 @@ int server_socket(const struct conf_listen *cl, int type)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
 	if (type == SOCK_DGRAM) {
 		/* One socket per UDP worker on the same address: the kernel
-		 * spreads clients over them by flow hash.  The destination
-		 * address comes with each datagram for the reply's source. */
+		 * spreads clients over them by flow hash. */
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
-		if (cl->addr.ss_family == AF_INET6)
+		/* On a wildcard address the destination comes with each
+		 * datagram, to be the reply's source.  A socket bound to one
+		 * address replies from it anyway, and skips the control
+		 * message work on every receive and send. */
+		if (cl->addr.ss_family == AF_INET6 &&
+		    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&cl->addr)->sin6_addr))
 			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
-		else
+		else if (cl->addr.ss_family == AF_INET &&
+			 ((const struct sockaddr_in *)&cl->addr)->sin_addr.s_addr == htonl(INADDR_ANY))
 			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
 	}
 	if (bind(fd, (const struct sockaddr *)&cl->addr, cl->addr_len) < 0) {

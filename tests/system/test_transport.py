@@ -260,3 +260,48 @@ def test_ipv6_listen(make_geodnsd, tmp_path):
     assert answer_count(r) == 2
     srv.host = "127.0.0.1"
     assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
+
+
+def reply_source(dest, port, family=socket.AF_INET):
+    """Send one UDP query to (dest, port) from an unconnected socket and
+    return the address the reply came from."""
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    try:
+        s.sendto(make_query("www.example.com", "A").to_wire(), (dest, port))
+        data, src = s.recvfrom(65535)
+    finally:
+        s.close()
+    assert dns.message.from_wire(data).rcode() == dns.rcode.NOERROR
+    return src[:2]
+
+
+def test_udp_reply_from_query_destination_on_wildcard(make_geodnsd):
+    """Listening on 0.0.0.0, every reply leaves from the address its query
+    was sent to (IP_PKTINFO), so a resolver that checks the source accepts
+    it: 127.0.0.2 and 127.0.0.3 are answered as such, not as 127.0.0.1."""
+    from conftest import free_port
+    port = free_port(socket.AF_INET, "0.0.0.0")
+    srv = make_geodnsd(port=port, listen=["0.0.0.0@%d" % port])
+    assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
+    for dest in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
+        assert reply_source(dest, port) == (dest, port)
+
+
+def test_udp_reply_from_bound_address(make_geodnsd):
+    """Bound to one address (no IP_PKTINFO needed), replies come from it."""
+    from conftest import free_port
+    port = free_port(socket.AF_INET, "127.0.0.1")
+    srv = make_geodnsd(port=port, listen=["127.0.0.1@%d" % port])
+    assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
+    assert reply_source("127.0.0.1", port) == ("127.0.0.1", port)
+
+
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="::1 unavailable")
+def test_udp_reply_from_query_destination_on_ipv6_wildcard(make_geodnsd):
+    from conftest import free_port
+    port = free_port(socket.AF_INET6, "::")
+    srv = make_geodnsd(port=port, listen=["127.0.0.1@%d" % port,
+                                          "::@%d" % port])
+    assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
+    assert reply_source("::1", port, socket.AF_INET6) == ("::1", port)
