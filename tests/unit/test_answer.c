@@ -432,6 +432,29 @@ static void test_negative(void)
 	IS_STR(o2 ? mname : "", "ns1.example.com.", "SOA MNAME");
 	IS_STR(o2 ? rname : "", "hostmaster.example.com.", "SOA RNAME");
 	OK(o2 != 0 && get16(out + o2 + 18) == 300, "SOA MINIMUM 300");
+	/* MNAME and RNAME end in the apex: each is its first label and a
+	 * pointer into the question, the owner a pointer too.  12 header +
+	 * 22 question + 12 (owner, fixed fields) + 6 + 13 + 20 = 85. */
+	IS_INT(R.len, 85, "NXDOMAIN: SOA names compressed against the question");
+	ask("NoPe.ExAmple.COM.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	soa = sec(1, 0);
+	o1 = soa ? read_name(out, R.len, soa->rdoff, mname, sizeof(mname)) : 0;
+	o2 = o1 ? read_name(out, R.len, o1, rname, sizeof(rname)) : 0;
+	OK(o2 != 0 && o2 + 20 == soa->rdoff + soa->rdlen, "mixed-case NXDOMAIN: SOA RDLENGTH");
+	OK(o2 != 0 && strcasecmp(mname, "ns1.example.com.") == 0, "mixed-case NXDOMAIN: MNAME");
+	OK(o2 != 0 && strcasecmp(rname, "hostmaster.example.com.") == 0,
+	   "mixed-case NXDOMAIN: RNAME");
+	/* example.net's MNAME is in another zone: compressed by search. */
+	ask("nope.example.net.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_NXDOMAIN, "NXDOMAIN in example.net");
+	soa = sec(1, 0);
+	o1 = soa ? read_name(out, R.len, soa->rdoff, mname, sizeof(mname)) : 0;
+	o2 = o1 ? read_name(out, R.len, o1, rname, sizeof(rname)) : 0;
+	OK(o2 != 0 && o2 + 20 == soa->rdoff + soa->rdlen, "example.net SOA RDLENGTH");
+	IS_STR(o2 ? mname : "", "ns1.example.com.", "example.net SOA MNAME (out of zone)");
+	IS_STR(o2 ? rname : "", "hostmaster.example.net.", "example.net SOA RNAME");
+	IS_STR(rr_owner(soa), "example.net.", "example.net SOA owner");
+	OK(o2 != 0 && get16(out + o2 + 18) == 600, "example.net SOA MINIMUM 600");
 	ask("a.nope.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
 	IS_INT(R.rcode, RCODE_NXDOMAIN, "below a missing name: NXDOMAIN");
 
@@ -647,6 +670,70 @@ static void test_malformed(void)
 	IS_INT(R.rcode, RCODE_FORMERR, "qtype OPT: FORMERR");
 }
 
+/* A stand-in for the geo module: answers with www's two A records, the
+ * ones fake_mask selects, with TTL fake_ttl. */
+static uint64_t fake_mask;
+static uint32_t fake_ttl;
+static const struct zrrset *fake_set;
+
+static void fake_answer(const void *ctx, const void *binding, uint16_t qtype,
+			const struct answer_client *c, struct dyn_answer *res)
+{
+	(void)ctx;
+	(void)binding;
+	(void)qtype;
+	(void)c;
+	memset(res, 0, sizeof(*res));
+	res->set = fake_set;
+	res->mask = fake_mask;
+	res->ttl = fake_ttl;
+	res->service = -1;
+	res->dc = -1;
+}
+
+static void test_dyn(void)
+{
+	struct zone *z = D.zones->zones[0];
+	uint8_t www[DNAME_MAXLEN], mail[DNAME_MAXLEN];
+	dname_from_str("www.example.com.", www);
+	dname_from_str("mail.example.com.", mail);
+	struct znode *n = zone_node(z, mail, false);
+	fake_set = znode_rrset(zone_node(z, www, false), RRTYPE_A);
+	if (n == NULL || fake_set == NULL) {
+		OK(false, "dyn: test nodes present");
+		return;
+	}
+	static const int binding = 1;
+	const void *saved = n->dyn;
+	n->dyn = &binding;
+	D.conf.dyn.answer = fake_answer;
+
+	fake_mask = 2;
+	fake_ttl = 77;
+	ask("mail.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.an, 1, "dyn, mask 2: one record");
+	IS_STR(rdata_a(sec(0, 0)), "192.0.2.81", "dyn, mask 2: the second record");
+	IS_INT(sec(0, 0) ? sec(0, 0)->ttl : 0, 77, "dyn, mask 2: the answer's TTL");
+	IS_STR(rr_owner(sec(0, 0)), "mail.example.com.", "dyn: owner is the question");
+
+	fake_mask = ~UINT64_C(0);
+	ask("mail.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.an, 2, "dyn, whole set: two records");
+	IS_INT(sec(0, 0) ? sec(0, 0)->ttl : 0, 77, "dyn, whole set: first TTL 77");
+	IS_INT(sec(0, 1) ? sec(0, 1)->ttl : 0, 77, "dyn, whole set: second TTL 77");
+	IS_STR(rdata_a(sec(0, 1)), "192.0.2.81", "dyn, whole set: second address");
+
+	fake_ttl = 300; /* the set's own: copied as stored */
+	fake_mask = 1;
+	ask("mail.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.an, 1, "dyn, mask 1: one record");
+	IS_STR(rdata_a(sec(0, 0)), "192.0.2.80", "dyn, mask 1: the first record");
+	IS_INT(sec(0, 0) ? sec(0, 0)->ttl : 0, 300, "dyn, mask 1: TTL 300");
+
+	n->dyn = saved;
+	D.conf.dyn.answer = NULL;
+}
+
 int main(void)
 {
 	setup();
@@ -657,6 +744,7 @@ int main(void)
 	test_edns();
 	test_sizes();
 	test_malformed();
+	test_dyn();
 	zonedb_free((struct zonedb *)D.zones);
 	return tap_done();
 }
