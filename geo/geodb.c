@@ -23,7 +23,7 @@ struct geodb {
 	MMDB_s mmdb;
 	uint32_t *tree;   /* 2 * node_count records */
 	uint32_t v4_root; /* record reached after ::/96 (IPv4 in IPv6) */
-	/* The first 16 bits of a lookup in one step, from the IPv4 root [0]
+	/* The first STRIDE bits of a lookup in one step, from the IPv4 root [0]
 	 * and the IPv6 root [1]: the record reached after them (or where the
 	 * walk ended early) and how many bits that took. */
 	struct {
@@ -149,7 +149,9 @@ static void find_v4_root(struct geodb *db)
 	db->v4_root = rec;
 }
 
-#define STRIDE 16
+/* Bits taken in one step from the tables: 2^20 entries of 5 octets per
+ * root, 10 MB in all, for four fewer steps than 16 would leave. */
+#define STRIDE 20
 
 static void fill_stride(struct geodb *db, int which, uint32_t rec, unsigned depth, uint32_t prefix)
 {
@@ -289,9 +291,10 @@ const struct geo_loc *geodb_lookup(const struct geodb *db, int family, const uin
 		*netmask = 0;
 		return NULL; /* no IPv6 in an IPv4 tree */
 	}
-	/* The first 16 bits from the table, then one bit per step; rec is a
+	/* The first STRIDE bits from the table, then one bit per step; rec is a
 	 * node index until it becomes a terminal record. */
-	unsigned which = family == 4 ? 0 : 1, idx = (unsigned)addr[0] << 8 | addr[1];
+	unsigned which = family == 4 ? 0 : 1;
+	uint32_t idx = ((uint32_t)addr[0] << 16 | (uint32_t)addr[1] << 8 | addr[2]) >> (24 - STRIDE);
 	uint32_t rec = db->stride[which].rec[idx];
 	unsigned i = db->stride[which].depth[idx];
 	for (; i < bits && rec < nodes; i++) {
