@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <unistd.h>
 /* The reader side's online/offline and dereference inline (each is under
  * ten lines, which liburcu's header notes LGPL 2.1 section 5 allows): as
@@ -30,7 +29,6 @@
 
 #define BATCH   32   /* datagrams per recvmmsg() */
 #define SLOT    4096 /* largest query read, largest UDP answer */
-#define STOP_MS 250  /* how soon a stopping worker notices (receive timeout) */
 
 /* Room for either pktinfo kind. */
 union ctrl {
@@ -144,9 +142,9 @@ static int send_batch(int fd, struct mmsghdr *m, unsigned n)
 /*
  * One thread per socket: it blocks in recvmmsg() until at least one
  * datagram is there (MSG_WAITFORONE then takes whatever else is queued, up
- * to BATCH), answers the batch and sends it with one sendmmsg().  The
- * socket's receive timeout (STOP_MS) bounds how long a stopping thread
- * sleeps.  While blocked the thread is an offline RCU reader, so a reload
+ * to BATCH), answers the batch and sends it with one sendmmsg().  No
+ * timeout is armed for the wait: udp_stop() wakes it with shutdown().
+ * While blocked the thread is an offline RCU reader, so a reload
  * never waits for it; it comes online only to answer a batch, and going
  * offline again is its quiescent state.
  */
@@ -203,7 +201,6 @@ struct udp_workers *udp_start(const struct conf *conf, unsigned n, struct datase
 	all->live = live;
 	atomic_init(&all->stop, false);
 	all->w = xcalloc(all->n, sizeof(*all->w));
-	const struct timeval tv = { .tv_sec = STOP_MS / 1000, .tv_usec = STOP_MS % 1000 * 1000 };
 	for (unsigned i = 0; i < all->n; i++) {
 		const struct conf_listen *l = &conf->listen[i / all->per_addr];
 		struct worker *w = xcalloc(1, sizeof(*w));
@@ -213,8 +210,7 @@ struct udp_workers *udp_start(const struct conf *conf, unsigned n, struct datase
 		/* server_socket() makes sockets non-blocking (for libevent);
 		 * these threads block in the receive call instead. */
 		w->fd = server_socket(l, SOCK_DGRAM);
-		if (w->fd < 0 || fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
-		    setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+		if (w->fd < 0 || fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) & ~O_NONBLOCK) < 0) {
 			log_msg(LOG_LEVEL_ERR, "server: listen %s: udp: %s", l->text,
 				strerror(errno));
 			udp_stop(all);
@@ -254,6 +250,14 @@ void udp_stop(struct udp_workers *all)
 	if (all == NULL)
 		return;
 	atomic_store(&all->stop, true);
+	/* Wake every thread blocked in recvmmsg(): on Linux, shutting down
+	 * the read side of a UDP socket (bound, not connected: the call
+	 * itself says ENOTCONN) still marks it and wakes its readers, and
+	 * every later receive returns at once, so a thread that had not yet
+	 * gone to sleep does not either. */
+	for (unsigned i = 0; i < all->n; i++)
+		if (all->w[i] != NULL && all->w[i]->fd >= 0)
+			(void)shutdown(all->w[i]->fd, SHUT_RD);
 	for (unsigned i = 0; i < all->n; i++) {
 		struct worker *w = all->w[i];
 		if (w == NULL)
