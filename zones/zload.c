@@ -4,6 +4,7 @@
 #include "zones/zload.h"
 
 #include <ldns/ldns.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "dns/xalloc.h"
 #include "dns/ztree.h"
 #include "zones/zfreader.h"
+#include "zones/zrr.h"
 
 #define INCLUDE_DEPTH_MAX 16
 #define DEFAULT_TTL       3600
@@ -49,6 +51,7 @@ struct loader {
 	char **files;
 	size_t n_files;
 	ldns_buffer *wire;
+	struct zrr *fast;                 /* zrr_parse's output, reused for every entry */
 	uint8_t prev_owner[DNAME_MAXLEN]; /* wire form, for blank owner fields */
 	bool have_prev;
 	uint32_t default_ttl;
@@ -176,19 +179,39 @@ static unsigned file_index(struct loader *L, const char *path)
 	return (unsigned)L->n_files++;
 }
 
-static void add_rec(struct loader *L, const ldns_rr *rr, const char *file, unsigned line)
+/* One parsed record, from zrr or ldns: owner as written (wire form), rdata
+ * NULL when it could not be put in wire form. */
+struct parsed {
+	const uint8_t *owner;
+	size_t owner_len;
+	uint16_t rclass, type;
+	uint32_t ttl;
+	const uint8_t *rdata;
+	size_t rdlen;
+};
+
+/* file's index, given on its first record so that the indexes follow the
+ * order records were read in (earliest() relies on it); *fidx caches it. */
+static unsigned rec_file_index(struct loader *L, const char *file, unsigned *fidx)
+{
+	if (*fidx == UINT_MAX)
+		*fidx = file_index(L, file);
+	return *fidx;
+}
+
+static void add_rec(struct loader *L, const struct parsed *p, const char *file, unsigned *fidx,
+		    unsigned line)
 {
 	char buf[DNAME_MAXLEN * 4 + 2];
-	const ldns_rdf *owner = ldns_rr_owner(rr);
 	uint8_t lname[DNAME_MAXLEN];
-	size_t olen = ldns_rdf_size(owner);
-	memcpy(lname, ldns_rdf_data(owner), olen);
+	size_t olen = p->owner_len;
+	memcpy(lname, p->owner, olen);
 	dname_tolower(lname);
 
-	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
+	if (p->rclass != LDNS_RR_CLASS_IN) {
 		diag_report(L->d, LOG_LEVEL_ERR, file, line,
 			    "class %u is not supported: geodnsd serves class IN only",
-			    (unsigned)ldns_rr_get_class(rr));
+			    (unsigned)p->rclass);
 		return;
 	}
 	if (!dname_is_subdomain(lname, L->apex)) {
@@ -196,13 +219,11 @@ static void add_rec(struct loader *L, const ldns_rr *rr, const char *file, unsig
 			    name_str(lname, buf, sizeof(buf)), L->apex_str);
 		return;
 	}
-	ldns_buffer_clear(L->wire);
-	if (ldns_rr_rdata2buffer_wire(L->wire, rr) != LDNS_STATUS_OK ||
-	    ldns_buffer_position(L->wire) > 65535) {
+	if (p->rdata == NULL || p->rdlen > 65535) {
 		diag_report(L->d, LOG_LEVEL_ERR, file, line, "record data too long");
 		return;
 	}
-	uint32_t ttl = ldns_rr_ttl(rr);
+	uint32_t ttl = p->ttl;
 	if (ttl > 2147483647u) {
 		/* RFC 2181 8: a TTL is 0 to 2^31 - 1; the top bit is a typo. */
 		diag_report(L->d, LOG_LEVEL_WARNING, file, line,
@@ -214,14 +235,19 @@ static void add_rec(struct loader *L, const ldns_rr *rr, const char *file, unsig
 		L->recs = xrealloc(L->recs, L->cap_recs * sizeof(*L->recs));
 	}
 	struct rec *r = &L->recs[L->n_recs++];
-	r->owner = arena_memdup(L->tmp, lname, olen);
+	/* Entries of one name mostly follow each other: keep one copy. */
+	const struct rec *last = L->n_recs > 1 ? r - 1 : NULL;
+	if (last != NULL && last->owner_len == olen && memcmp(last->owner, lname, olen) == 0)
+		r->owner = last->owner;
+	else
+		r->owner = arena_memdup(L->tmp, lname, olen);
 	r->owner_len = (uint8_t)olen;
-	r->rdlen = (uint16_t)ldns_buffer_position(L->wire);
-	r->rdata = arena_memdup(L->tmp, ldns_buffer_begin(L->wire), r->rdlen);
-	r->type = (uint16_t)ldns_rr_get_type(rr);
+	r->rdlen = (uint16_t)p->rdlen;
+	r->rdata = arena_memdup(L->tmp, p->rdata, r->rdlen);
+	r->type = p->type;
 	r->ttl = ttl;
 	r->line = line;
-	r->file = file_index(L, file);
+	r->file = rec_file_index(L, file, fidx);
 }
 
 static bool is_ttl(const char *t)
@@ -274,11 +300,10 @@ static void head_free(struct head *h)
 /* Remember the owner for the next blank-owner line, in wire form: turning
  * it into text for every record (only blank owners need that) cost a
  * third of a large zone's load time. */
-static void set_prev(struct loader *L, const ldns_rdf *owner)
+static void set_prev(struct loader *L, const uint8_t *owner, size_t n)
 {
-	size_t n = ldns_rdf_size(owner);
 	if (n <= DNAME_MAXLEN) {
-		memcpy(L->prev_owner, ldns_rdf_data(owner), n);
+		memcpy(L->prev_owner, owner, n);
 		L->have_prev = true;
 	}
 }
@@ -291,7 +316,7 @@ static const char *prev_text(const struct loader *L, char *buf, size_t size)
 
 /* "owner [ttl] [class] GEO service": ldns does not know GEO, so these
  * lines are read here. */
-static void geo_record(struct loader *L, const char *file, const struct zfline *zl,
+static void geo_record(struct loader *L, const char *file, unsigned *fidx, const struct zfline *zl,
 		       const ldns_rdf *origin, const struct head *h)
 {
 	char *const *tok = h->tok;
@@ -340,7 +365,7 @@ static void geo_record(struct loader *L, const char *file, const struct zfline *
 	uint8_t lname[DNAME_MAXLEN];
 	memcpy(lname, ldns_rdf_data(owner), ldns_rdf_size(owner));
 	dname_tolower(lname);
-	set_prev(L, owner);
+	set_prev(L, ldns_rdf_data(owner), ldns_rdf_size(owner));
 	ldns_rdf_deep_free(owner);
 	if (!dname_is_subdomain(lname, L->apex)) {
 		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "'%s' is outside the zone '%s'",
@@ -359,17 +384,34 @@ static void geo_record(struct loader *L, const char *file, const struct zfline *
 	g->owner = arena_memdup(L->tmp, lname, dname_len(lname));
 	g->binding = b;
 	g->line = zl->line;
-	g->file = file_index(L, file);
+	g->file = rec_file_index(L, file, fidx);
 }
 
-static void record_line(struct loader *L, const char *file, const struct zfline *zl,
+static void record_line(struct loader *L, const char *file, unsigned *fidx, const struct zfline *zl,
 			const ldns_rdf *origin)
 {
+	/* The common types in their plain forms are read here, as ldns would
+	 * read them: ldns_rr_new_frm_str took most of a large zone's load
+	 * time.  Anything else, errors included, is ldns's to read and word. */
+	struct zrr *f = L->fast;
+	if (zrr_parse(zl->text, zl->blank_owner, ldns_rdf_data(origin),
+		      L->have_prev ? L->prev_owner : NULL, f)) {
+		struct parsed p = { .owner = f->owner,
+				    .owner_len = f->owner_len,
+				    .rclass = LDNS_RR_CLASS_IN,
+				    .type = f->type,
+				    .ttl = f->has_ttl ? f->ttl : L->default_ttl,
+				    .rdata = f->rdata,
+				    .rdlen = f->rdlen };
+		set_prev(L, f->owner, f->owner_len);
+		add_rec(L, &p, file, fidx, zl->line);
+		return;
+	}
 	struct head h;
 	head_parse(zl, &h);
 	bool has_ttl = h.has_ttl;
 	if (h.type < h.n && strcasecmp(h.tok[h.type], "GEO") == 0) {
-		geo_record(L, file, zl, origin, &h);
+		geo_record(L, file, fidx, zl, origin, &h);
 		head_free(&h);
 		return;
 	}
@@ -401,8 +443,18 @@ static void record_line(struct loader *L, const char *file, const struct zfline 
 	 * real value, so apply the default ourselves. */
 	if (!has_ttl)
 		ldns_rr_set_ttl(rr, L->default_ttl);
-	set_prev(L, ldns_rr_owner(rr));
-	add_rec(L, rr, file, zl->line);
+	const ldns_rdf *owner = ldns_rr_owner(rr);
+	set_prev(L, ldns_rdf_data(owner), ldns_rdf_size(owner));
+	ldns_buffer_clear(L->wire);
+	bool wire_ok = ldns_rr_rdata2buffer_wire(L->wire, rr) == LDNS_STATUS_OK;
+	struct parsed p = { .owner = ldns_rdf_data(owner),
+			    .owner_len = ldns_rdf_size(owner),
+			    .rclass = (uint16_t)ldns_rr_get_class(rr),
+			    .type = (uint16_t)ldns_rr_get_type(rr),
+			    .ttl = ldns_rr_ttl(rr),
+			    .rdata = wire_ok ? ldns_buffer_begin(L->wire) : NULL,
+			    .rdlen = ldns_buffer_position(L->wire) };
+	add_rec(L, &p, file, fidx, zl->line);
 	ldns_rr_free(rr);
 }
 
@@ -413,13 +465,14 @@ static int read_file(struct loader *L, const char *path, ldns_rdf *origin_in, co
 	if (r == NULL)
 		return -1;
 	ldns_rdf *origin = ldns_rdf_clone(origin_in);
+	unsigned fidx = UINT_MAX;
 	struct zfline zl;
 	int rc;
 	while ((rc = zfreader_next(r, &zl, L->d)) > 0) {
 		if (zl.text[0] == '$')
 			directive(L, path, zl.line, zl.text, &origin, depth);
 		else
-			record_line(L, path, &zl, origin);
+			record_line(L, path, &fidx, &zl, origin);
 	}
 	ldns_rdf_deep_free(origin);
 	zfreader_close(r);
@@ -686,6 +739,7 @@ static void loader_free(struct loader *L)
 		free(L->files[i]);
 	free(L->files);
 	ldns_buffer_free(L->wire);
+	free(L->fast);
 	free(L->geos);
 }
 
@@ -702,6 +756,7 @@ struct zone *zload_file(const char *name, const char *file, const struct zload_d
 	dname_to_str(L.apex, L.apex_str, sizeof(L.apex_str));
 	L.tmp = arena_new();
 	L.wire = ldns_buffer_new(4096);
+	L.fast = xmalloc(sizeof(*L.fast));
 	file_index(&L, file);
 
 	ldns_rdf *origin = NULL;
