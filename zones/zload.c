@@ -58,6 +58,7 @@ struct loader {
 	const struct zload_dyn *dyn;
 	struct georec *geos;
 	size_t n_geos;
+	const struct znode **nodes; /* build(): each owner's node, in recs order */
 };
 
 static const char *rec_file(const struct loader *L, const struct rec *r)
@@ -803,7 +804,8 @@ static void validate(struct loader *L)
 
 /* ---- building ------------------------------------------------------ */
 
-static void build_rrset(struct zone *z, const struct rec *b, const struct rec *e, uint8_t *buf)
+static void build_rrset(struct zone *z, struct znode *n, const struct rec *b, const struct rec *e,
+			uint8_t *buf)
 {
 	size_t len = 0;
 	uint16_t count = 0;
@@ -819,26 +821,34 @@ static void build_rrset(struct zone *z, const struct rec *b, const struct rec *e
 		if (r->ttl < ttl)
 			ttl = r->ttl;
 	}
-	struct znode *n = zone_node(z, b->owner, true);
 	zone_add_rrset(z, n, b->type, ttl, count, buf, len);
 }
 
 static struct zone *build(struct loader *L)
 {
 	struct zone *z = zone_new(L->apex);
-	size_t cap = 0;
+	size_t cap = 0, n_nodes = 0;
 	uint8_t *buf = NULL;
+	/* One node lookup per name, kept for check_tree(): with a million
+	 * records, each lookup is a cache miss or two. */
+	L->nodes = xmalloc(L->n_recs * sizeof(*L->nodes));
 	for (size_t i = 0; i < L->n_recs;) {
-		size_t j = i + 1, need = 2 + (size_t)L->recs[i].rdlen;
-		while (j < L->n_recs && same_owner(&L->recs[i], &L->recs[j]) &&
-		       L->recs[j].type == L->recs[i].type)
-			need += 2 + (size_t)L->recs[j++].rdlen;
-		if (need > cap) {
-			cap = need * 2;
-			buf = xrealloc(buf, cap);
+		struct znode *n = zone_node(z, L->recs[i].owner, true);
+		L->nodes[n_nodes++] = n;
+		size_t e = i + 1;
+		while (e < L->n_recs && same_owner(&L->recs[i], &L->recs[e]))
+			e++;
+		while (i < e) {
+			size_t j = i + 1, need = 2 + (size_t)L->recs[i].rdlen;
+			while (j < e && L->recs[j].type == L->recs[i].type)
+				need += 2 + (size_t)L->recs[j++].rdlen;
+			if (need > cap) {
+				cap = need * 2;
+				buf = xrealloc(buf, cap);
+			}
+			build_rrset(z, n, &L->recs[i], &L->recs[j], buf);
+			i = j;
 		}
-		build_rrset(z, &L->recs[i], &L->recs[j], buf);
-		i = j;
 	}
 	free(buf);
 	for (size_t i = 0; i < L->n_geos; i++)
@@ -851,9 +861,12 @@ static struct zone *build(struct loader *L)
 static void check_tree(struct loader *L, const struct zone *z)
 {
 	char buf[DNAME_MAXLEN * 4 + 2], msg[DNAME_MAXLEN * 8 + 128];
+	const struct znode *n = NULL;
+	size_t k = 0;
 	for (size_t i = 0; i < L->n_recs; i++) {
 		const struct rec *r = &L->recs[i];
-		const struct znode *n = zone_node((struct zone *)z, r->owner, false);
+		if (i == 0 || !same_owner(r, r - 1))
+			n = L->nodes[k++];
 		if (n->flags & ZNODE_OCCLUDED) {
 			if (r->type != RRTYPE_A && r->type != RRTYPE_AAAA) {
 				snprintf(msg, sizeof(msg),
@@ -889,6 +902,7 @@ static void loader_free(struct loader *L)
 	ldns_buffer_free(L->wire);
 	free(L->fast);
 	free(L->geos);
+	free(L->nodes);
 }
 
 struct zone *zload_file(const char *name, const char *file, const struct zload_dyn *dyn,
