@@ -4,8 +4,10 @@
 #include "zones/zload.h"
 
 #include <ldns/ldns.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "dns/arena.h"
 #include "dns/dname.h"
@@ -14,6 +16,7 @@
 #include "dns/xalloc.h"
 #include "dns/ztree.h"
 #include "zones/zfreader.h"
+#include "zones/zrr.h"
 
 #define INCLUDE_DEPTH_MAX 16
 #define DEFAULT_TTL       3600
@@ -49,13 +52,36 @@ struct loader {
 	char **files;
 	size_t n_files;
 	ldns_buffer *wire;
+	struct zrr *fast;                 /* zrr_parse's output, reused for every entry */
 	uint8_t prev_owner[DNAME_MAXLEN]; /* wire form, for blank owner fields */
 	bool have_prev;
 	uint32_t default_ttl;
 	const struct zload_dyn *dyn;
 	struct georec *geos;
 	size_t n_geos;
+	const struct znode **nodes; /* build(): each owner's node, in recs order */
 };
+
+/*
+ * The large scratch arrays (records, their sorted copy) are written once,
+ * page by page, and every first touch of a 4 KB page is a fault: on the
+ * 1M-record scale zone about a fifth of the load.  Ask for transparent
+ * huge pages where the array spans whole 2 MB pages (a hint; glibc
+ * mmaps such blocks, so they go back to the system when freed).
+ */
+static void huge_hint(void *p, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t huge = 2u << 20;
+	uintptr_t b = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+	uintptr_t e = ((uintptr_t)p + size) & ~(huge - 1);
+	if (e > b)
+		(void)madvise((void *)b, e - b, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)size;
+#endif
+}
 
 static const char *rec_file(const struct loader *L, const struct rec *r)
 {
@@ -176,19 +202,39 @@ static unsigned file_index(struct loader *L, const char *path)
 	return (unsigned)L->n_files++;
 }
 
-static void add_rec(struct loader *L, const ldns_rr *rr, const char *file, unsigned line)
+/* One parsed record, from zrr or ldns: owner as written (wire form), rdata
+ * NULL when it could not be put in wire form. */
+struct parsed {
+	const uint8_t *owner;
+	size_t owner_len;
+	uint16_t rclass, type;
+	uint32_t ttl;
+	const uint8_t *rdata;
+	size_t rdlen;
+};
+
+/* file's index, given on its first record so that the indexes follow the
+ * order records were read in (earliest() relies on it); *fidx caches it. */
+static unsigned rec_file_index(struct loader *L, const char *file, unsigned *fidx)
+{
+	if (*fidx == UINT_MAX)
+		*fidx = file_index(L, file);
+	return *fidx;
+}
+
+static void add_rec(struct loader *L, const struct parsed *p, const char *file, unsigned *fidx,
+		    unsigned line)
 {
 	char buf[DNAME_MAXLEN * 4 + 2];
-	const ldns_rdf *owner = ldns_rr_owner(rr);
 	uint8_t lname[DNAME_MAXLEN];
-	size_t olen = ldns_rdf_size(owner);
-	memcpy(lname, ldns_rdf_data(owner), olen);
+	size_t olen = p->owner_len;
+	memcpy(lname, p->owner, olen);
 	dname_tolower(lname);
 
-	if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
+	if (p->rclass != LDNS_RR_CLASS_IN) {
 		diag_report(L->d, LOG_LEVEL_ERR, file, line,
 			    "class %u is not supported: geodnsd serves class IN only",
-			    (unsigned)ldns_rr_get_class(rr));
+			    (unsigned)p->rclass);
 		return;
 	}
 	if (!dname_is_subdomain(lname, L->apex)) {
@@ -196,13 +242,11 @@ static void add_rec(struct loader *L, const ldns_rr *rr, const char *file, unsig
 			    name_str(lname, buf, sizeof(buf)), L->apex_str);
 		return;
 	}
-	ldns_buffer_clear(L->wire);
-	if (ldns_rr_rdata2buffer_wire(L->wire, rr) != LDNS_STATUS_OK ||
-	    ldns_buffer_position(L->wire) > 65535) {
+	if (p->rdata == NULL || p->rdlen > 65535) {
 		diag_report(L->d, LOG_LEVEL_ERR, file, line, "record data too long");
 		return;
 	}
-	uint32_t ttl = ldns_rr_ttl(rr);
+	uint32_t ttl = p->ttl;
 	if (ttl > 2147483647u) {
 		/* RFC 2181 8: a TTL is 0 to 2^31 - 1; the top bit is a typo. */
 		diag_report(L->d, LOG_LEVEL_WARNING, file, line,
@@ -210,18 +254,31 @@ static void add_rec(struct loader *L, const ldns_rr *rr, const char *file, unsig
 		ttl = 2147483647u;
 	}
 	if (L->n_recs == L->cap_recs) {
+		/* Not xrealloc: the copy would fault in the new block before
+		 * the hint could be given. */
 		L->cap_recs = L->cap_recs ? L->cap_recs * 2 : 1024;
-		L->recs = xrealloc(L->recs, L->cap_recs * sizeof(*L->recs));
+		struct rec *recs = xmalloc(L->cap_recs * sizeof(*recs));
+		huge_hint(recs, L->cap_recs * sizeof(*recs));
+		if (L->n_recs > 0)
+			memcpy(recs, L->recs, L->n_recs * sizeof(*recs));
+		free(L->recs);
+		L->recs = recs;
 	}
 	struct rec *r = &L->recs[L->n_recs++];
-	r->owner = arena_memdup(L->tmp, lname, olen);
+	/* Entries of one name mostly follow each other: share the owner, which
+	 * also tells sort_recs() where runs of one name begin. */
+	const struct rec *last = L->n_recs > 1 ? r - 1 : NULL;
+	if (last != NULL && last->owner_len == olen && memcmp(last->owner, lname, olen) == 0)
+		r->owner = last->owner;
+	else
+		r->owner = arena_memdup(L->tmp, lname, olen);
 	r->owner_len = (uint8_t)olen;
-	r->rdlen = (uint16_t)ldns_buffer_position(L->wire);
-	r->rdata = arena_memdup(L->tmp, ldns_buffer_begin(L->wire), r->rdlen);
-	r->type = (uint16_t)ldns_rr_get_type(rr);
+	r->rdlen = (uint16_t)p->rdlen;
+	r->rdata = arena_memdup(L->tmp, p->rdata, r->rdlen);
+	r->type = p->type;
 	r->ttl = ttl;
 	r->line = line;
-	r->file = file_index(L, file);
+	r->file = rec_file_index(L, file, fidx);
 }
 
 static bool is_ttl(const char *t)
@@ -274,11 +331,10 @@ static void head_free(struct head *h)
 /* Remember the owner for the next blank-owner line, in wire form: turning
  * it into text for every record (only blank owners need that) cost a
  * third of a large zone's load time. */
-static void set_prev(struct loader *L, const ldns_rdf *owner)
+static void set_prev(struct loader *L, const uint8_t *owner, size_t n)
 {
-	size_t n = ldns_rdf_size(owner);
 	if (n <= DNAME_MAXLEN) {
-		memcpy(L->prev_owner, ldns_rdf_data(owner), n);
+		memcpy(L->prev_owner, owner, n);
 		L->have_prev = true;
 	}
 }
@@ -291,7 +347,7 @@ static const char *prev_text(const struct loader *L, char *buf, size_t size)
 
 /* "owner [ttl] [class] GEO service": ldns does not know GEO, so these
  * lines are read here. */
-static void geo_record(struct loader *L, const char *file, const struct zfline *zl,
+static void geo_record(struct loader *L, const char *file, unsigned *fidx, const struct zfline *zl,
 		       const ldns_rdf *origin, const struct head *h)
 {
 	char *const *tok = h->tok;
@@ -340,7 +396,7 @@ static void geo_record(struct loader *L, const char *file, const struct zfline *
 	uint8_t lname[DNAME_MAXLEN];
 	memcpy(lname, ldns_rdf_data(owner), ldns_rdf_size(owner));
 	dname_tolower(lname);
-	set_prev(L, owner);
+	set_prev(L, ldns_rdf_data(owner), ldns_rdf_size(owner));
 	ldns_rdf_deep_free(owner);
 	if (!dname_is_subdomain(lname, L->apex)) {
 		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "'%s' is outside the zone '%s'",
@@ -359,17 +415,34 @@ static void geo_record(struct loader *L, const char *file, const struct zfline *
 	g->owner = arena_memdup(L->tmp, lname, dname_len(lname));
 	g->binding = b;
 	g->line = zl->line;
-	g->file = file_index(L, file);
+	g->file = rec_file_index(L, file, fidx);
 }
 
-static void record_line(struct loader *L, const char *file, const struct zfline *zl,
+static void record_line(struct loader *L, const char *file, unsigned *fidx, const struct zfline *zl,
 			const ldns_rdf *origin)
 {
+	/* The common types in their plain forms are read here, as ldns would
+	 * read them: ldns_rr_new_frm_str took most of a large zone's load
+	 * time.  Anything else, errors included, is ldns's to read and word. */
+	struct zrr *f = L->fast;
+	if (zrr_parse(zl->text, zl->blank_owner, ldns_rdf_data(origin),
+		      L->have_prev ? L->prev_owner : NULL, f)) {
+		struct parsed p = { .owner = f->owner,
+				    .owner_len = f->owner_len,
+				    .rclass = LDNS_RR_CLASS_IN,
+				    .type = f->type,
+				    .ttl = f->has_ttl ? f->ttl : L->default_ttl,
+				    .rdata = f->rdata,
+				    .rdlen = f->rdlen };
+		set_prev(L, f->owner, f->owner_len);
+		add_rec(L, &p, file, fidx, zl->line);
+		return;
+	}
 	struct head h;
 	head_parse(zl, &h);
 	bool has_ttl = h.has_ttl;
 	if (h.type < h.n && strcasecmp(h.tok[h.type], "GEO") == 0) {
-		geo_record(L, file, zl, origin, &h);
+		geo_record(L, file, fidx, zl, origin, &h);
 		head_free(&h);
 		return;
 	}
@@ -401,8 +474,18 @@ static void record_line(struct loader *L, const char *file, const struct zfline 
 	 * real value, so apply the default ourselves. */
 	if (!has_ttl)
 		ldns_rr_set_ttl(rr, L->default_ttl);
-	set_prev(L, ldns_rr_owner(rr));
-	add_rec(L, rr, file, zl->line);
+	const ldns_rdf *owner = ldns_rr_owner(rr);
+	set_prev(L, ldns_rdf_data(owner), ldns_rdf_size(owner));
+	ldns_buffer_clear(L->wire);
+	bool wire_ok = ldns_rr_rdata2buffer_wire(L->wire, rr) == LDNS_STATUS_OK;
+	struct parsed p = { .owner = ldns_rdf_data(owner),
+			    .owner_len = ldns_rdf_size(owner),
+			    .rclass = (uint16_t)ldns_rr_get_class(rr),
+			    .type = (uint16_t)ldns_rr_get_type(rr),
+			    .ttl = ldns_rr_ttl(rr),
+			    .rdata = wire_ok ? ldns_buffer_begin(L->wire) : NULL,
+			    .rdlen = ldns_buffer_position(L->wire) };
+	add_rec(L, &p, file, fidx, zl->line);
 	ldns_rr_free(rr);
 }
 
@@ -413,13 +496,14 @@ static int read_file(struct loader *L, const char *path, ldns_rdf *origin_in, co
 	if (r == NULL)
 		return -1;
 	ldns_rdf *origin = ldns_rdf_clone(origin_in);
+	unsigned fidx = UINT_MAX;
 	struct zfline zl;
 	int rc;
 	while ((rc = zfreader_next(r, &zl, L->d)) > 0) {
 		if (zl.text[0] == '$')
 			directive(L, path, zl.line, zl.text, &origin, depth);
 		else
-			record_line(L, path, &zl, origin);
+			record_line(L, path, &fidx, &zl, origin);
 	}
 	ldns_rdf_deep_free(origin);
 	zfreader_close(r);
@@ -451,7 +535,157 @@ static int cmp_rec(const void *a, const void *b)
 
 static bool same_owner(const struct rec *a, const struct rec *b)
 {
-	return a->owner_len == b->owner_len && memcmp(a->owner, b->owner, a->owner_len) == 0;
+	return a->owner == b->owner ||
+	       (a->owner_len == b->owner_len && memcmp(a->owner, b->owner, a->owner_len) == 0);
+}
+
+/* ---- sorting ------------------------------------------------------- */
+
+/*
+ * The records end up in cmp_rec() order, exactly as a stable qsort() would
+ * leave them, but sorting a million records with cmp_rec() took a fifth
+ * of the load.  Records of one name mostly come in runs (add_rec() gives
+ * them one owner pointer), so the runs are sorted instead, by a radix sort
+ * on a key of the owner's length and first octets; the few runs whose keys
+ * tie are ordered by their full owner.  Each name's records, usually one
+ * to three, are then sorted with cmp_rec() itself.
+ */
+struct run {
+	uint64_t key; /* owner length, then its first 7 octets */
+	const uint8_t *owner;
+	uint32_t first, n; /* recs[first .. first + n) */
+};
+
+static uint64_t owner_key(const uint8_t *owner, size_t len)
+{
+	uint64_t k = (uint64_t)len << 56;
+	for (size_t i = 0; i < 7 && i < len; i++)
+		k |= (uint64_t)owner[i] << (48 - 8 * i);
+	return k;
+}
+
+/* cmp_rec()'s owner order; runs of one owner in file order. */
+static int cmp_run(const void *a, const void *b)
+{
+	const struct run *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	int c = memcmp(x->owner, y->owner, x->key >> 56);
+	if (c != 0)
+		return c;
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static bool run_same_owner(const struct run *a, const struct run *b)
+{
+	return a->key == b->key && memcmp(a->owner, b->owner, a->key >> 56) == 0;
+}
+
+/* LSD radix sort on key, stable; octets that all keys share are skipped. */
+static void radix_sort_runs(struct run *v, size_t n)
+{
+	size_t count[8][256] = { { 0 } };
+	for (size_t i = 0; i < n; i++)
+		for (unsigned b = 0; b < 8; b++)
+			count[b][(v[i].key >> (8 * b)) & 255]++;
+	struct run *tmp = xmalloc(n * sizeof(*tmp)), *src = v, *dst = tmp;
+	huge_hint(tmp, n * sizeof(*tmp));
+	for (unsigned b = 0; b < 8; b++) {
+		size_t *c = count[b];
+		if (c[(src[0].key >> (8 * b)) & 255] == n)
+			continue;
+		size_t pos = 0;
+		for (unsigned k = 0; k < 256; k++) {
+			size_t m = c[k];
+			c[k] = pos;
+			pos += m;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[c[(src[i].key >> (8 * b)) & 255]++] = src[i];
+		struct run *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+	free(tmp);
+}
+
+/* Stable sort of one name's records by cmp_rec(): insertion sort for the
+ * usual handful, merging halves beyond that. */
+static void sort_group(struct rec *a, size_t n)
+{
+	if (n <= 16) {
+		for (size_t i = 1; i < n; i++) {
+			struct rec x = a[i];
+			size_t j = i;
+			for (; j > 0 && cmp_rec(&a[j - 1], &x) > 0; j--)
+				a[j] = a[j - 1];
+			a[j] = x;
+		}
+		return;
+	}
+	size_t h = n / 2;
+	sort_group(a, h);
+	sort_group(a + h, n - h);
+	if (cmp_rec(&a[h - 1], &a[h]) <= 0)
+		return;
+	struct rec *left = xmalloc(h * sizeof(*left));
+	memcpy(left, a, h * sizeof(*left));
+	size_t i = 0, j = h, k = 0;
+	while (i < h && j < n)
+		a[k++] = cmp_rec(&left[i], &a[j]) <= 0 ? left[i++] : a[j++];
+	while (i < h)
+		a[k++] = left[i++];
+	free(left);
+}
+
+static void sort_recs(struct loader *L)
+{
+	size_t n_runs = 0;
+	for (size_t i = 0; i < L->n_recs; i++)
+		if (i == 0 || L->recs[i].owner != L->recs[i - 1].owner)
+			n_runs++;
+	struct run *runs = xmalloc(n_runs * sizeof(*runs));
+	huge_hint(runs, n_runs * sizeof(*runs));
+	size_t k = 0;
+	for (size_t i = 0; i < L->n_recs; i++) {
+		const struct rec *r = &L->recs[i];
+		if (i > 0 && r->owner == L->recs[i - 1].owner) {
+			runs[k - 1].n++;
+			continue;
+		}
+		runs[k++] = (struct run){ .key = owner_key(r->owner, r->owner_len),
+					  .owner = r->owner,
+					  .first = (uint32_t)i,
+					  .n = 1 };
+	}
+	radix_sort_runs(runs, n_runs);
+	for (size_t i = 0; i < n_runs;) {
+		size_t j = i + 1;
+		while (j < n_runs && runs[j].key == runs[i].key)
+			j++;
+		if (j - i > 1)
+			qsort(runs + i, j - i, sizeof(*runs), cmp_run);
+		i = j;
+	}
+	struct rec *out = xmalloc(L->n_recs * sizeof(*out));
+	huge_hint(out, L->n_recs * sizeof(*out));
+	size_t o = 0;
+	for (size_t i = 0; i < n_runs;) {
+		size_t start = o, j = i;
+		do {
+			memcpy(out + o, L->recs + runs[j].first, runs[j].n * sizeof(*out));
+			o += runs[j].n;
+			j++;
+		} while (j < n_runs && run_same_owner(&runs[i], &runs[j]));
+		sort_group(out + start, o - start);
+		i = j;
+	}
+	free(runs);
+	free(L->recs);
+	L->recs = out;
+	L->cap_recs = L->n_recs;
 }
 
 static bool same_data(const struct rec *a, const struct rec *b)
@@ -602,7 +836,8 @@ static void validate(struct loader *L)
 
 /* ---- building ------------------------------------------------------ */
 
-static void build_rrset(struct zone *z, const struct rec *b, const struct rec *e, uint8_t *buf)
+static void build_rrset(struct zone *z, struct znode *n, const struct rec *b, const struct rec *e,
+			uint8_t *buf)
 {
 	size_t len = 0;
 	uint16_t count = 0;
@@ -618,26 +853,34 @@ static void build_rrset(struct zone *z, const struct rec *b, const struct rec *e
 		if (r->ttl < ttl)
 			ttl = r->ttl;
 	}
-	struct znode *n = zone_node(z, b->owner, true);
 	zone_add_rrset(z, n, b->type, ttl, count, buf, len);
 }
 
 static struct zone *build(struct loader *L)
 {
 	struct zone *z = zone_new(L->apex);
-	size_t cap = 0;
+	size_t cap = 0, n_nodes = 0;
 	uint8_t *buf = NULL;
+	/* One node lookup per name, kept for check_tree(): with a million
+	 * records, each lookup is a cache miss or two. */
+	L->nodes = xmalloc(L->n_recs * sizeof(*L->nodes));
 	for (size_t i = 0; i < L->n_recs;) {
-		size_t j = i + 1, need = 2 + (size_t)L->recs[i].rdlen;
-		while (j < L->n_recs && same_owner(&L->recs[i], &L->recs[j]) &&
-		       L->recs[j].type == L->recs[i].type)
-			need += 2 + (size_t)L->recs[j++].rdlen;
-		if (need > cap) {
-			cap = need * 2;
-			buf = xrealloc(buf, cap);
+		struct znode *n = zone_node(z, L->recs[i].owner, true);
+		L->nodes[n_nodes++] = n;
+		size_t e = i + 1;
+		while (e < L->n_recs && same_owner(&L->recs[i], &L->recs[e]))
+			e++;
+		while (i < e) {
+			size_t j = i + 1, need = 2 + (size_t)L->recs[i].rdlen;
+			while (j < e && L->recs[j].type == L->recs[i].type)
+				need += 2 + (size_t)L->recs[j++].rdlen;
+			if (need > cap) {
+				cap = need * 2;
+				buf = xrealloc(buf, cap);
+			}
+			build_rrset(z, n, &L->recs[i], &L->recs[j], buf);
+			i = j;
 		}
-		build_rrset(z, &L->recs[i], &L->recs[j], buf);
-		i = j;
 	}
 	free(buf);
 	for (size_t i = 0; i < L->n_geos; i++)
@@ -650,9 +893,12 @@ static struct zone *build(struct loader *L)
 static void check_tree(struct loader *L, const struct zone *z)
 {
 	char buf[DNAME_MAXLEN * 4 + 2], msg[DNAME_MAXLEN * 8 + 128];
+	const struct znode *n = NULL;
+	size_t k = 0;
 	for (size_t i = 0; i < L->n_recs; i++) {
 		const struct rec *r = &L->recs[i];
-		const struct znode *n = zone_node((struct zone *)z, r->owner, false);
+		if (i == 0 || !same_owner(r, r - 1))
+			n = L->nodes[k++];
 		if (n->flags & ZNODE_OCCLUDED) {
 			if (r->type != RRTYPE_A && r->type != RRTYPE_AAAA) {
 				snprintf(msg, sizeof(msg),
@@ -686,7 +932,9 @@ static void loader_free(struct loader *L)
 		free(L->files[i]);
 	free(L->files);
 	ldns_buffer_free(L->wire);
+	free(L->fast);
 	free(L->geos);
+	free(L->nodes);
 }
 
 struct zone *zload_file(const char *name, const char *file, const struct zload_dyn *dyn,
@@ -702,6 +950,7 @@ struct zone *zload_file(const char *name, const char *file, const struct zload_d
 	dname_to_str(L.apex, L.apex_str, sizeof(L.apex_str));
 	L.tmp = arena_new();
 	L.wire = ldns_buffer_new(4096);
+	L.fast = xmalloc(sizeof(*L.fast));
 	file_index(&L, file);
 
 	ldns_rdf *origin = NULL;
@@ -715,7 +964,7 @@ struct zone *zload_file(const char *name, const char *file, const struct zload_d
 	read_file(&L, file, origin, NULL, 0, 0);
 	if (d->errors == L.errors0) {
 		if (L.n_recs > 0)
-			qsort(L.recs, L.n_recs, sizeof(*L.recs), cmp_rec);
+			sort_recs(&L);
 		validate(&L);
 	}
 	if (d->errors == L.errors0) {

@@ -1,0 +1,40 @@
+/* zrr.h: a fast path from one master-file entry to wire form, for the common types. */
+#ifndef GD_ZRR_H
+#define GD_ZRR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dns/dname.h"
+
+#define ZRR_RDATA_MAX 4096 /* longer RDATA is left to ldns */
+
+/* One entry as ldns_rr_new_frm_str() would return it; the class is IN. */
+struct zrr {
+	uint8_t owner[DNAME_MAXLEN]; /* wire form, case as written */
+	uint8_t owner_len;
+	bool has_ttl;  /* a TTL field was written; else ttl is 0 */
+	uint32_t ttl;  /* as ldns_str2period() reads the field */
+	uint16_t type; /* RRTYPE_* */
+	uint16_t rdlen;
+	uint8_t rdata[ZRR_RDATA_MAX];
+};
+
+/*
+ * Parse text, a logical line from zfreader ("owner [ttl] [IN] type rdata",
+ * or with a leading blank when blank_owner), for the types A, AAAA, NS,
+ * CNAME, PTR, MX, SRV and TXT, giving byte for byte what
+ * ldns_rr_new_frm_str(text, origin) gives.  origin and prev (the previous
+ * entry's owner, for a blank owner; may be NULL) are wire names.
+ *
+ * Only plain input is taken: names of letters, digits, '-', '_' and '*',
+ * no escapes, classes other than IN, RFC 3597 forms, tabs in TXT data or
+ * anything else whose reading by ldns is not certain.
+ * Returns 1 with *out filled, or 0 (*out undefined) when the entry is not
+ * one it is sure about, valid or not: the caller then parses it with ldns,
+ * which also words any error.
+ */
+int zrr_parse(const char *text, bool blank_owner, const uint8_t *origin, const uint8_t *prev,
+	      struct zrr *out);
+
+#endif
