@@ -29,6 +29,9 @@
 
 #define BATCH   32   /* datagrams per recvmmsg() */
 #define SLOT    4096 /* largest query read, largest UDP answer */
+/* Slots lie a cache line more than SLOT apart: 4 KB apart, every slot's
+ * first octets would fall in the same L1 cache set and evict each other. */
+#define STRIDE (SLOT + 64)
 
 /* Room for either pktinfo kind. */
 union ctrl {
@@ -48,8 +51,8 @@ struct worker {
 	struct iovec in_iov[BATCH], out_iov[BATCH];
 	struct sockaddr_storage from[BATCH];
 	union ctrl ctrl[BATCH];
-	uint8_t in[BATCH][SLOT];
-	uint8_t out[BATCH][ANSWER_BUF_SIZE > SLOT ? SLOT : ANSWER_BUF_SIZE];
+	uint8_t in[BATCH][STRIDE];
+	uint8_t out[BATCH][STRIDE];
 };
 
 struct udp_workers {
