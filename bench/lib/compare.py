@@ -51,8 +51,10 @@ def parse_args():
                          "the servers answer)")
     ap.add_argument("--cg-queries", type=int,
                     help="queries per callgrind run (default 5000, quick 2000)")
-    ap.add_argument("--gdnsd-threads", type=int,
-                    help="gdnsd udp_threads (default: gdnsd's own default)")
+    ap.add_argument("--udp-threads", type=int, default=1,
+                    help="UDP threads of both servers (geodnsd workers, "
+                         "gdnsd udp_threads; default 1; 0: each one's own "
+                         "default, one per CPU)")
     ap.add_argument("--mixes", default=",".join(MIXES),
                     help="comma-separated subset of " + ",".join(MIXES))
     ap.add_argument("--no-callgrind", action="store_true",
@@ -102,11 +104,12 @@ class Bench:
         port = benchlib.free_port()
         d = os.path.join(self.work, name + tag)
         if name == "geodnsd":
-            conf = scenario.write_geodnsd(d, port, self.mmdb)
+            conf = scenario.write_geodnsd(d, port, self.mmdb,
+                                          threads=self.args.udp_threads)
             argv = [self.geodnsd, "-c", conf]
         else:
             conf = scenario.write_gdnsd(d, port, self.mmdb,
-                                        self.args.gdnsd_threads)
+                                        self.args.udp_threads)
             argv = [benchlib.GDNSD, "-c", conf, "start"]
         return benchlib.Server(name, list(wrapper) + argv, d, port,
                                scenario.ZONE)
@@ -172,8 +175,10 @@ class Bench:
             self.threads = {s.name: benchlib.proc_threads(s.pid)
                             for s in servers}
             print("threads: geodnsd %d, gdnsd %d (whole process, all "
-                  "threads, counted for CPU)" % (self.threads["geodnsd"],
-                                                 self.threads["gdnsd"]))
+                  "threads, counted for CPU); UDP threads: %s" % (
+                      self.threads["geodnsd"], self.threads["gdnsd"],
+                      "%d each" % a.udp_threads if a.udp_threads
+                      else "each server's default"))
             self.check_answers(servers)
             print("\ndnsperf -B -c %d -T %d -q 100 -t 2 -l %g%s, order %s per "
                   "mix" % (a.clients, a.threads, a.seconds,

@@ -60,10 +60,14 @@ def make_mmdb(workdir):
             os.path.join(workdir, "city-networks.tsv"))
 
 
-def write_geodnsd(workdir, port, mmdb, serial=1):
+def write_geodnsd(workdir, port, mmdb, serial=1, threads=None):
+    """threads=None keeps geodnsd's default (one UDP worker per CPU)."""
     os.makedirs(workdir, exist_ok=True)
     lines = ["server:",
-             '  listen: [ "127.0.0.1@%d" ]' % port,
+             '  listen: [ "127.0.0.1@%d" ]' % port]
+    if threads:
+        lines.append("  workers: %d" % threads)
+    lines += [
              "  identity: bench",
              "  log-level: notice",
              "geoip:",
