@@ -24,12 +24,9 @@ struct geodb {
 	uint32_t *tree;   /* 2 * node_count records */
 	uint32_t v4_root; /* record reached after ::/96 (IPv4 in IPv6) */
 	/* The first STRIDE bits of a lookup in one step, from the IPv4 root [0]
-	 * and the IPv6 root [1]: the record reached after them (or where the
-	 * walk ended early) and how many bits that took. */
-	struct {
-		uint32_t *rec;
-		uint8_t *depth;
-	} stride[2];
+	 * and the IPv6 root [1]: the node reached after them, or where the
+	 * walk ended early (see stride_end()). */
+	uint32_t *stride[2];
 	struct geo_loc *locs;
 	size_t n_locs, cap_locs;
 	uint32_t *table; /* index + 1 into locs; 0 = empty */
@@ -149,19 +146,33 @@ static void find_v4_root(struct geodb *db)
 	db->v4_root = rec;
 }
 
-/* Bits taken in one step from the tables: 2^20 entries of 5 octets per
- * root, 10 MB in all, for four fewer steps than 16 would leave. */
+/* Bits taken in one step from the tables: 2^20 four-octet entries per
+ * root, 8 MB for both, for one read in place of a walk's first 20 steps. */
 #define STRIDE 20
+
+/* A stride entry is a node index (< node_count < 2^31), reached after all
+ * STRIDE bits, or, with the top bit set, a walk that ended after depth
+ * bits: on nothing (term 0) or on data record term - 1. */
+#define STRIDE_END     0x80000000u
+#define STRIDE_TERMS   (UINT32_C(1) << 26) /* term field: bits 5-30 */
+#define STRIDE_ENDS_AT 31u                 /* depth field: bits 0-4 */
+
+static uint32_t stride_end(uint32_t rec, unsigned depth)
+{
+	uint32_t term = rec == REC_EMPTY ? 0 : (rec & ~REC_DATA) + 1;
+	return STRIDE_END | term << 5 | depth;
+}
 
 static void fill_stride(struct geodb *db, int which, uint32_t rec, unsigned depth, uint32_t prefix)
 {
 	if (depth == STRIDE || rec >= db->mmdb.metadata.node_count) {
-		/* Every 16-bit value starting with these depth bits. */
+		/* Every STRIDE-bit value starting with these depth bits. */
 		uint32_t first = prefix << (STRIDE - depth), n = UINT32_C(1) << (STRIDE - depth);
-		for (uint32_t i = 0; i < n; i++) {
-			db->stride[which].rec[first + i] = rec;
-			db->stride[which].depth[first + i] = (uint8_t)depth;
-		}
+		uint32_t e = depth == STRIDE && rec < db->mmdb.metadata.node_count
+				     ? rec
+				     : stride_end(rec, depth);
+		for (uint32_t i = 0; i < n; i++)
+			db->stride[which][first + i] = e;
 		return;
 	}
 	fill_stride(db, which, db->tree[2 * rec], depth + 1, prefix << 1);
@@ -171,8 +182,7 @@ static void fill_stride(struct geodb *db, int which, uint32_t rec, unsigned dept
 static void make_strides(struct geodb *db)
 {
 	for (int which = 0; which < 2; which++) {
-		db->stride[which].rec = xmalloc(sizeof(uint32_t) << STRIDE);
-		db->stride[which].depth = xmalloc((size_t)1 << STRIDE);
+		db->stride[which] = xmalloc(sizeof(uint32_t) << STRIDE);
 		fill_stride(db, which, which == 0 ? db->v4_root : 0, 0, 0);
 	}
 }
@@ -203,7 +213,6 @@ static int walk_tree(struct geodb *db, const char *path, struct diag *d, const c
 						  node.right_record_entry);
 	}
 	find_v4_root(db);
-	make_strides(db);
 	return 0;
 }
 
@@ -222,16 +231,29 @@ struct geodb *geodb_open(const char *path, struct diag *d, const char *at_file, 
 		free(db);
 		return NULL;
 	}
+	/* Our tree copy marks data records with the top bit, and the stride
+	 * tables give a data record 26 bits: far beyond any real database. */
+	if (db->mmdb.metadata.node_count >= REC_DATA) {
+		diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
+			    "geoip database '%s': %u search tree nodes, more than geodnsd takes",
+			    path, db->mmdb.metadata.node_count);
+		geodb_free(db);
+		return NULL;
+	}
 	if (walk_tree(db, path, d, at_file, at_line) < 0) {
 		geodb_free(db);
 		return NULL;
 	}
-	if (db->n_locs == 0) {
+	if (db->n_locs == 0 || db->n_locs + 1 >= STRIDE_TERMS) {
 		diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
-			    "geoip database '%s' holds no records", path);
+			    db->n_locs == 0 ? "geoip database '%s' holds no records"
+					    : "geoip database '%s' holds %zu distinct records, more "
+					      "than geodnsd takes",
+			    path, db->n_locs);
 		geodb_free(db);
 		return NULL;
 	}
+	make_strides(db);
 	return db;
 }
 
@@ -241,10 +263,8 @@ void geodb_free(struct geodb *db)
 		return;
 	MMDB_close(&db->mmdb);
 	free(db->tree);
-	for (int i = 0; i < 2; i++) {
-		free(db->stride[i].rec);
-		free(db->stride[i].depth);
-	}
+	for (int i = 0; i < 2; i++)
+		free(db->stride[i]);
 	free(db->locs);
 	free(db->table);
 	free(db);
@@ -295,8 +315,13 @@ const struct geo_loc *geodb_lookup(const struct geodb *db, int family, const uin
 	 * node index until it becomes a terminal record. */
 	unsigned which = family == 4 ? 0 : 1;
 	uint32_t idx = ((uint32_t)addr[0] << 16 | (uint32_t)addr[1] << 8 | addr[2]) >> (24 - STRIDE);
-	uint32_t rec = db->stride[which].rec[idx];
-	unsigned i = db->stride[which].depth[idx];
+	uint32_t rec = db->stride[which][idx];
+	unsigned i = STRIDE;
+	if (rec >= nodes) {
+		uint32_t term = (rec & ~STRIDE_END) >> 5;
+		i = rec & STRIDE_ENDS_AT;
+		rec = term == 0 ? REC_EMPTY : REC_DATA | (term - 1);
+	}
 	for (; i < bits && rec < nodes; i++) {
 		unsigned bit = (addr[i / 8] >> (7 - i % 8)) & 1u;
 		rec = db->tree[2 * rec + bit];
@@ -338,5 +363,5 @@ size_t geodb_memory(const struct geodb *db)
 {
 	return db->cap_locs * sizeof(*db->locs) + (db->mask + 1) * sizeof(*db->table) +
 	       (size_t)db->mmdb.metadata.node_count * 2 * sizeof(*db->tree) +
-	       2 * ((sizeof(uint32_t) + 1) << STRIDE);
+	       2 * (sizeof(uint32_t) << STRIDE);
 }
