@@ -29,6 +29,7 @@ MIX_TITLES = {
 }
 TARGET_CPU = 1.0      # geodnsd CPU per query <= 1.0 x gdnsd
 TARGET_IR = 0.8       # geodnsd instructions per query <= 0.8 x gdnsd
+WARMUP_S = 1          # uncounted dnsperf run per server before each mix
 
 
 def parse_args():
@@ -183,10 +184,21 @@ class Bench:
             print("\ndnsperf -B -c %d -T %d -q 100 -t 2 -l %g%s, order %s per "
                   "mix" % (a.clients, a.threads, a.seconds,
                            " -Q %d" % a.qps if a.qps else "",
-                           " ".join(["A B"] * a.rounds)))
+                           " ".join(("A B", "B A")[r % 2]
+                                    for r in range(a.rounds))))
+            print("(each mix starts with a %g s run of each server that is "
+                  "not counted; rounds alternate which server goes first)"
+                  % WARMUP_S)
             for mix in a.mixes:
+                # Warm-up: the first run after a switch of query set paid
+                # for things the others did not (first touches, dnsperf
+                # reading its file), and A always went first.
+                for s in servers:
+                    benchlib.run_dnsperf(s.port, self.files[mix], WARMUP_S,
+                                         clients=a.clients, threads=a.threads,
+                                         qps=a.qps, timeout=2)
                 for rnd in range(a.rounds):
-                    for s in servers:
+                    for s in (servers if rnd % 2 == 0 else servers[::-1]):
                         u0, s0 = benchlib.proc_cpu_split(s.pid)
                         st = benchlib.run_dnsperf(
                             s.port, self.files[mix], a.seconds,
