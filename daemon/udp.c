@@ -139,7 +139,9 @@ static int recv_batch(int fd, struct mmsghdr *m, unsigned n)
 
 static int send_batch(int fd, struct mmsghdr *m, unsigned n)
 {
-	return (int)syscall(SYS_sendmmsg, fd, m, n, 0);
+	/* The socket blocks for receiving; a send must not wait for room in
+	 * a full buffer (a UDP reply that does not fit is dropped). */
+	return (int)syscall(SYS_sendmmsg, fd, m, n, MSG_DONTWAIT);
 }
 
 /*
