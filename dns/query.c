@@ -137,6 +137,8 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 {
 	q->pkt = pkt;
 	q->len = len;
+	q->qtype = 0; /* read by rate limiting and the log even without a question */
+	q->qclass = 0;
 	q->have_question = false;
 	q->edns = false;
 	q->nsid = false;
