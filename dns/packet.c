@@ -284,6 +284,32 @@ int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner, uin
 	return pkt_put_rrset_at(p, sec, owner, 0, rrclass, s, ttl, ~UINT64_C(0));
 }
 
+/* Whether the first pre octets of name (which then reaches the apex at
+ * apex_at) are the question's own labels before the apex: then the whole
+ * name is the question name, a pointer to offset 12. */
+static bool is_question(const struct pkt *p, size_t apex_at, const uint8_t *name, unsigned pre)
+{
+	if (p->qname == NULL || pre == 0 || pre != apex_at - DNS_HEADER_SIZE)
+		return false;
+	for (unsigned i = 0; i < pre; i++)
+		if (dname_lower[name[i]] != p->qname[i])
+			return false;
+	return true;
+}
+
+/* Write a name that is pre octets of labels followed by the apex name. */
+static uint8_t *put_rel_name(const struct pkt *p, uint8_t *w, size_t apex_at,
+			     const uint8_t *name, unsigned pre)
+{
+	if (is_question(p, apex_at, name, pre)) {
+		put16(w, 0xC000 | DNS_HEADER_SIZE);
+		return w + 2;
+	}
+	memcpy(w, name, pre);
+	put16(w + pre, (uint16_t)(0xC000 | apex_at));
+	return w + pre + 2;
+}
+
 int pkt_put_soa_rel(struct pkt *p, enum pkt_section sec, size_t apex_at, const struct zrrset *s,
 		    uint32_t ttl, unsigned mname_pre, unsigned rname_pre)
 {
@@ -291,24 +317,21 @@ int pkt_put_soa_rel(struct pkt *p, enum pkt_section sec, size_t apex_at, const s
 	size_t rdlen = (size_t)(s->data[0] << 8 | s->data[1]);
 	size_t mlen = dname_len(rd);
 	const uint8_t *rname = rd + mlen;
-	size_t out_rdlen = mname_pre + 2 + rname_pre + 2 + 20;
-	if (apex_at >= 0x4000 || rdlen < mlen + 20 || p->len + 12 + out_rdlen > p->max)
+	/* At most this long: shorter when a name is the question itself. */
+	size_t most = mname_pre + 2 + rname_pre + 2 + 20;
+	if (apex_at >= 0x4000 || rdlen < mlen + 20 || p->len + 12 + most > p->max)
 		return -1;
-	uint16_t ptr = (uint16_t)(0xC000 | apex_at);
-	uint8_t *w = p->buf + p->len;
-	put16(w, ptr);
+	uint8_t *w = p->buf + p->len, *rdata = w + 12;
+	put16(w, (uint16_t)(0xC000 | apex_at));
 	put16(w + 2, RRTYPE_SOA);
 	put16(w + 4, RRCLASS_IN);
 	put32(w + 6, ttl);
-	put16(w + 10, (uint16_t)out_rdlen);
-	w += 12;
-	memcpy(w, rd, mname_pre);
-	put16(w + mname_pre, ptr);
-	w += mname_pre + 2;
-	memcpy(w, rname, rname_pre);
-	put16(w + rname_pre, ptr);
-	memcpy(w + rname_pre + 2, rd + rdlen - 20, 20);
-	p->len += 12 + out_rdlen;
+	w = put_rel_name(p, rdata, apex_at, rd, mname_pre);
+	w = put_rel_name(p, w, apex_at, rname, rname_pre);
+	memcpy(w, rd + rdlen - 20, 20);
+	w += 20;
+	put16(rdata - 2, (uint16_t)(w - rdata));
+	p->len = (size_t)(w - p->buf);
 	p->count[sec]++;
 	return 0;
 }

@@ -444,6 +444,19 @@ static void test_negative(void)
 	OK(o2 != 0 && strcasecmp(mname, "ns1.example.com.") == 0, "mixed-case NXDOMAIN: MNAME");
 	OK(o2 != 0 && strcasecmp(rname, "hostmaster.example.com.") == 0,
 	   "mixed-case NXDOMAIN: RNAME");
+	/* NODATA at the MNAME's own name: MNAME is a pointer to the question.
+	 * 12 + 21 question + 12 + (2 + 13 + 20) = 80. */
+	ask("NS1.example.com.", RRTYPE_TXT, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_NOERROR, "NODATA at ns1: NOERROR");
+	soa = sec(1, 0);
+	o1 = soa ? read_name(out, R.len, soa->rdoff, mname, sizeof(mname)) : 0;
+	o2 = o1 ? read_name(out, R.len, o1, rname, sizeof(rname)) : 0;
+	OK(o2 != 0 && o2 + 20 == soa->rdoff + soa->rdlen, "NODATA at ns1: SOA RDLENGTH");
+	OK(o2 != 0 && strcasecmp(mname, "ns1.example.com.") == 0, "NODATA at ns1: MNAME");
+	IS_STR(o2 ? rname : "", "hostmaster.example.com.", "NODATA at ns1: RNAME");
+	OK(soa != NULL && get16(out + soa->rdoff) == (0xC000 | 12),
+	   "NODATA at ns1: MNAME is a pointer to the question");
+	IS_INT(R.len, 80, "NODATA at ns1: 80 octets");
 	/* example.net's MNAME is in another zone: compressed by search. */
 	ask("nope.example.net.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
 	IS_INT(R.rcode, RCODE_NXDOMAIN, "NXDOMAIN in example.net");
