@@ -23,6 +23,17 @@ static void put32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, sizeof(v));
 }
 
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Length of the wire-form record at w (pointer, fixed fields, RDATA). */
+static size_t wire_rr_len(const uint8_t *w)
+{
+	return 12 + (size_t)get16(w + 10);
+}
+
 void pkt_start(struct pkt *p, uint8_t *buf, size_t max, const uint8_t *query, size_t question_end,
 	       const uint8_t *qname, size_t qname_len)
 {
@@ -190,7 +201,7 @@ static int put_wire(struct pkt *p, enum pkt_section sec, const struct zrrset *s,
 	} else {
 		const uint8_t *w = s->wire;
 		for (unsigned i = 0; i < s->count; i++) {
-			size_t rl = 12 + (size_t)(w[10] << 8 | w[11]);
+			size_t rl = wire_rr_len(w);
 			if (i >= 64 || (mask & (UINT64_C(1) << i))) {
 				if (p->len + rl > p->max) {
 					p->len = start;
@@ -204,24 +215,25 @@ static int put_wire(struct pkt *p, enum pkt_section sec, const struct zrrset *s,
 		}
 	}
 	if (ttl != s->ttl)
-		for (size_t o = start; o < p->len; o += 12 + (size_t)(p->buf[o + 10] << 8 | p->buf[o + 11]))
+		for (size_t o = start; o < p->len; o += wire_rr_len(p->buf + o))
 			put32(p->buf + o + 6, ttl);
 	p->count[sec] = (uint16_t)(p->count[sec] + n);
 	return 0;
 }
 
-int pkt_put_rrset_at(struct pkt *p, enum pkt_section sec, const uint8_t *owner, size_t owner_at,
-		     uint16_t rrclass, const struct zrrset *s, uint32_t ttl, uint64_t mask)
+int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
+			 uint16_t rrclass, const struct zrrset *s, uint32_t ttl, uint64_t mask)
 {
 	size_t len0 = p->len;
 	unsigned comp0 = p->n_comp, n = 0;
 	bool reg0 = p->qname_reg;
-	if (owner == p->qname)
+	/* Where the owner already stands in the packet (0: not yet). */
+	size_t owner_at = 0;
+	if (owner == p->qname) {
+		if (s->wire != NULL && rrclass == RRCLASS_IN)
+			return put_wire(p, sec, s, ttl, mask);
 		owner_at = DNS_HEADER_SIZE;
-	if (owner_at == DNS_HEADER_SIZE && s->wire != NULL && rrclass == RRCLASS_IN)
-		return put_wire(p, sec, s, ttl, mask);
-	if (owner_at >= 0x4000)
-		owner_at = 0;
+	}
 	/* TYPE, CLASS and TTL are the same for every record. */
 	uint8_t head[8];
 	put16(head, s->type);
@@ -230,7 +242,7 @@ int pkt_put_rrset_at(struct pkt *p, enum pkt_section sec, const uint8_t *owner, 
 	bool names = rrtype_has_names(s->type);
 	const uint8_t *d = s->data;
 	for (unsigned i = 0; i < s->count; i++) {
-		uint16_t rdlen = (uint16_t)(d[0] << 8 | d[1]);
+		uint16_t rdlen = get16(d);
 		if (i < 64 && !(mask & (UINT64_C(1) << i))) {
 			d += 2 + rdlen;
 			continue;
@@ -272,16 +284,10 @@ full:
 	return -1;
 }
 
-int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
-			 uint16_t rrclass, const struct zrrset *s, uint32_t ttl, uint64_t mask)
-{
-	return pkt_put_rrset_at(p, sec, owner, 0, rrclass, s, ttl, mask);
-}
-
 int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner, uint16_t rrclass,
 		  const struct zrrset *s, uint32_t ttl)
 {
-	return pkt_put_rrset_at(p, sec, owner, 0, rrclass, s, ttl, ~UINT64_C(0));
+	return pkt_put_rrset_masked(p, sec, owner, rrclass, s, ttl, ~UINT64_C(0));
 }
 
 /* Whether the first pre octets of name (which then reaches the apex at
@@ -314,7 +320,7 @@ int pkt_put_soa_rel(struct pkt *p, enum pkt_section sec, size_t apex_at, const s
 		    uint32_t ttl, unsigned mname_pre, unsigned rname_pre)
 {
 	const uint8_t *rd = s->data + 2;
-	size_t rdlen = (size_t)(s->data[0] << 8 | s->data[1]);
+	size_t rdlen = get16(s->data);
 	size_t mlen = dname_len(rd);
 	const uint8_t *rname = rd + mlen;
 	/* At most this long: shorter when a name is the question itself. */

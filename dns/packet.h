@@ -54,11 +54,6 @@ int pkt_put_rrset(struct pkt *p, enum pkt_section sec, const uint8_t *owner, uin
 int pkt_put_rrset_masked(struct pkt *p, enum pkt_section sec, const uint8_t *owner,
 			 uint16_t rrclass, const struct zrrset *s, uint32_t ttl, uint64_t mask);
 
-/* The same, with owner_at the offset where the owner already stands in the
- * packet (0: unknown, compress it afresh). */
-int pkt_put_rrset_at(struct pkt *p, enum pkt_section sec, const uint8_t *owner, size_t owner_at,
-		     uint16_t rrclass, const struct zrrset *s, uint32_t ttl, uint64_t mask);
-
 /*
  * An SOA RRset (one record) whose owner, the zone apex, stands at apex_at
  * in the packet, and whose MNAME and RNAME end in the apex after
