@@ -79,7 +79,8 @@ int server_socket(const struct conf_listen *cl, int type)
 		    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&cl->addr)->sin6_addr))
 			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof(on));
 		else if (cl->addr.ss_family == AF_INET &&
-			 ((const struct sockaddr_in *)&cl->addr)->sin_addr.s_addr == htonl(INADDR_ANY))
+			 ((const struct sockaddr_in *)&cl->addr)->sin_addr.s_addr ==
+				 htonl(INADDR_ANY))
 			setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on));
 	}
 	if (bind(fd, (const struct sockaddr *)&cl->addr, cl->addr_len) < 0) {

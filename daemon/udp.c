@@ -27,8 +27,8 @@
 #include "dns/log.h"
 #include "dns/xalloc.h"
 
-#define BATCH   32   /* datagrams per recvmmsg() */
-#define SLOT    4096 /* largest query read, largest UDP answer */
+#define BATCH 32   /* datagrams per recvmmsg() */
+#define SLOT  4096 /* largest query read, largest UDP answer */
 /* Slots lie a cache line more than SLOT apart: 4 KB apart, every slot's
  * first octets would fall in the same L1 cache set and evict each other. */
 #define STRIDE (SLOT + 64)
@@ -57,7 +57,7 @@ struct worker {
 
 struct udp_workers {
 	struct worker **w;
-	unsigned n;       /* threads allocated (those started: ->started) */
+	unsigned n;        /* threads allocated (those started: ->started) */
 	unsigned per_addr; /* threads per listen address */
 	atomic_bool stop;
 	struct dataset *const *live;

@@ -22,7 +22,7 @@ struct dname_split {
 	/* lowercase wire form; the 8 octets past the longest name let the
 	 * hash read a label's last word whole (what lies there is masked) */
 	uint8_t name[DNAME_MAXLEN + 8];
-	uint8_t len;                /* octets including the root label */
+	uint8_t len; /* octets including the root label */
 	uint8_t labels;
 	uint8_t label[DNAME_MAXLABELS];
 	uint32_t hash[DNAME_MAXLABELS + 1];

@@ -304,8 +304,8 @@ static bool is_question(const struct pkt *p, size_t apex_at, const uint8_t *name
 }
 
 /* Write a name that is pre octets of labels followed by the apex name. */
-static uint8_t *put_rel_name(const struct pkt *p, uint8_t *w, size_t apex_at,
-			     const uint8_t *name, unsigned pre)
+static uint8_t *put_rel_name(const struct pkt *p, uint8_t *w, size_t apex_at, const uint8_t *name,
+			     unsigned pre)
 {
 	if (is_question(p, apex_at, name, pre)) {
 		put16(w, 0xC000 | DNS_HEADER_SIZE);

@@ -64,7 +64,7 @@ struct znode {
 struct zone {
 	struct znode *apex;
 	const struct zrrset *soa;
-	uint32_t neg_ttl;     /* RFC 2308 3: min(SOA TTL, SOA MINIMUM) */
+	uint32_t neg_ttl; /* RFC 2308 3: min(SOA TTL, SOA MINIMUM) */
 	/* MNAME and RNAME both at or below the apex: they are the first
 	 * soa_mname_pre / soa_rname_pre octets followed by the apex name. */
 	bool soa_rel;
@@ -95,9 +95,9 @@ void zone_add_rrset(struct zone *z, struct znode *n, uint16_t type, uint32_t ttl
 
 /* Types whose RDATA names may be compressed (RFC 3597 4: those of RFC
  * 1035, all numbered below 16): NS MD MF CNAME SOA MB MG MR PTR MINFO MX. */
-#define ZRR_NAME_TYPES                                                                          \
-	(1u << RRTYPE_NS | 1u << RRTYPE_MD | 1u << RRTYPE_MF | 1u << RRTYPE_CNAME |            \
-	 1u << RRTYPE_SOA | 1u << RRTYPE_MB | 1u << RRTYPE_MG | 1u << RRTYPE_MR |              \
+#define ZRR_NAME_TYPES                                                              \
+	(1u << RRTYPE_NS | 1u << RRTYPE_MD | 1u << RRTYPE_MF | 1u << RRTYPE_CNAME | \
+	 1u << RRTYPE_SOA | 1u << RRTYPE_MB | 1u << RRTYPE_MG | 1u << RRTYPE_MR |   \
 	 1u << RRTYPE_PTR | 1u << RRTYPE_MINFO | 1u << RRTYPE_MX)
 
 static inline bool rrtype_has_names(uint16_t type)

@@ -246,9 +246,10 @@ struct geodb *geodb_open(const char *path, struct diag *d, const char *at_file, 
 	}
 	if (db->n_locs == 0 || db->n_locs + 1 >= STRIDE_TERMS) {
 		diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
-			    db->n_locs == 0 ? "geoip database '%s' holds no records"
-					    : "geoip database '%s' holds %zu distinct records, more "
-					      "than geodnsd takes",
+			    db->n_locs == 0
+				    ? "geoip database '%s' holds no records"
+				    : "geoip database '%s' holds %zu distinct records, more "
+				      "than geodnsd takes",
 			    path, db->n_locs);
 		geodb_free(db);
 		return NULL;
@@ -314,7 +315,8 @@ const struct geo_loc *geodb_lookup(const struct geodb *db, int family, const uin
 	/* The first STRIDE bits from the table, then one bit per step; rec is a
 	 * node index until it becomes a terminal record. */
 	unsigned which = family == 4 ? 0 : 1;
-	uint32_t idx = ((uint32_t)addr[0] << 16 | (uint32_t)addr[1] << 8 | addr[2]) >> (24 - STRIDE);
+	uint32_t idx =
+		((uint32_t)addr[0] << 16 | (uint32_t)addr[1] << 8 | addr[2]) >> (24 - STRIDE);
 	uint32_t rec = db->stride[which][idx];
 	unsigned i = STRIDE;
 	if (rec >= nodes) {
