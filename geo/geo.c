@@ -32,7 +32,6 @@ struct geo_svc_dc {
 	const _Atomic uint8_t *up[GEO_ADDR_MAX];    /* NULL: counts as up */
 	const _Atomic uint8_t *force[GEO_ADDR_MAX]; /* overrides, for explain */
 	uint8_t n_addrs;
-	uint8_t n_flags; /* addresses with a health flag (0: all count as up) */
 };
 
 /* A service's answers per datacenter and address family. */
@@ -271,13 +270,8 @@ void geo_set_address_flag(struct geo *g, size_t s, size_t k, size_t a, const _At
 {
 	const struct geo_service_dc *sd = &g->gc->services[s].dcs[k];
 	if (a < GEO_ADDR_MAX) {
-		struct geo_svc_dc *d = &g->svcs[s].dc[sd->dc];
-		if (flag != NULL && d->up[a] == NULL)
-			d->n_flags++;
-		else if (flag == NULL && d->up[a] != NULL)
-			d->n_flags--;
-		d->up[a] = flag;
-		d->force[a] = force;
+		g->svcs[s].dc[sd->dc].up[a] = flag;
+		g->svcs[s].dc[sd->dc].force[a] = force;
 	}
 }
 
@@ -304,6 +298,13 @@ static uint8_t dc_forced(const struct geo *g, unsigned dc)
 		       : atomic_load_explicit(g->dc_force[dc], memory_order_relaxed);
 }
 
+/* Whether up addresses of d are enough for it to be up (k of n). */
+static bool enough_up(const struct geo_svc *s, const struct geo_svc_dc *d, unsigned up)
+{
+	unsigned k = s->conf->up_min ? s->conf->up_min : 1;
+	return d->n_addrs > 0 && up >= (k < d->n_addrs ? k : d->n_addrs);
+}
+
 /* Whether datacenter dc is up for service s (k of n addresses, overrides
  * first), and how many of its addresses are. */
 static bool dc_up(const struct geo *g, const struct geo_svc *s, unsigned dc, unsigned *n_up)
@@ -316,8 +317,7 @@ static bool dc_up(const struct geo *g, const struct geo_svc *s, unsigned dc, uns
 	*n_up = f == GEO_FORCE_UP ? d->n_addrs : f == GEO_FORCE_DOWN ? 0 : up;
 	if (f != 0)
 		return f == GEO_FORCE_UP;
-	unsigned k = s->conf->up_min ? s->conf->up_min : 1;
-	return d->n_addrs > 0 && up >= (k < d->n_addrs ? k : d->n_addrs);
+	return enough_up(s, d, up);
 }
 
 /* dc_up() and the records of family fam that are up, in one pass over the
@@ -332,8 +332,7 @@ static uint64_t up_records(const struct geo_svc *s, const struct geo_svc_dc *d, 
 			up_bits |= UINT32_C(1) << a;
 			up++;
 		}
-	unsigned k = s->conf->up_min ? s->conf->up_min : 1;
-	if (d->n_addrs == 0 || up < (k < d->n_addrs ? k : d->n_addrs))
+	if (!enough_up(s, d, up))
 		return 0;
 	uint64_t mask = 0;
 	for (unsigned i = 0; i < d->n[fam]; i++)
@@ -513,8 +512,7 @@ static bool pick(const struct geo *g, const struct geo_svc *s, const uint16_t *o
 			continue;
 		uint64_t full = (UINT64_C(1) << sd->n[fam]) - 1;
 		uint8_t f = dc_forced(g, d);
-		if (f == GEO_FORCE_UP || (f == 0 && sd->n_flags == 0)) {
-			/* Forced up, or no probe watches it: up, whole. */
+		if (f == GEO_FORCE_UP) {
 			*mask = full;
 		} else if (f == GEO_FORCE_DOWN || (*mask = up_records(s, sd, fam)) == 0) {
 			first = false;
