@@ -45,17 +45,8 @@ static int parse_ecs(const uint8_t *p, size_t len, struct query *q)
 	q->ecs_family = family;
 	q->ecs_source = source;
 	q->ecs_addr_len = (uint8_t)alen;
-	if (alen == 3 || alen == 6) {
-		/* The common /24 and /48: no variable-length copies. */
-		static const uint8_t zero[16];
-		memcpy(q->ecs_addr, zero, sizeof(q->ecs_addr));
-		memcpy(q->ecs_addr, p + 4, 3);
-		if (alen == 6)
-			memcpy(q->ecs_addr + 3, p + 7, 3);
-	} else {
-		memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
-		memcpy(q->ecs_addr, p + 4, alen);
-	}
+	memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
+	memcpy(q->ecs_addr, p + 4, alen);
 	return 0;
 }
 
