@@ -192,9 +192,7 @@ uint32_t dname_hash(const uint8_t *name)
 
 void dname_tolower(uint8_t *name)
 {
-	for (size_t n = 0; name[n] != 0; n += 1 + name[n])
-		for (unsigned i = 1; i <= name[n]; i++)
-			name[n + i] = dname_lower[name[n + i]];
+	lower_copy(name, name, dname_len(name));
 }
 
 bool dname_equal(const uint8_t *a, const uint8_t *b)
