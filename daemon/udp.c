@@ -43,7 +43,6 @@ struct worker {
 	pthread_t thread;
 	bool started;
 	struct udp_workers *all;
-	unsigned id;
 	int fd; /* this thread's own SO_REUSEPORT socket */
 	struct answer_stats stats;
 	/* batch buffers */
@@ -63,28 +62,6 @@ struct udp_workers {
 	struct dataset *const *live;
 };
 
-/* Point every receive slot at its buffers (once per worker). */
-static void prepare_reads(struct worker *w)
-{
-	for (int i = 0; i < BATCH; i++) {
-		w->in_iov[i].iov_base = w->in[i];
-		w->in_iov[i].iov_len = SLOT;
-		struct msghdr *m = &w->in_msgs[i].msg_hdr;
-		m->msg_name = &w->from[i];
-		m->msg_namelen = sizeof(w->from[i]);
-		m->msg_iov = &w->in_iov[i];
-		m->msg_iovlen = 1;
-		m->msg_control = w->ctrl[i].buf;
-		m->msg_controllen = sizeof(w->ctrl[i].buf);
-		m->msg_flags = 0;
-		/* Answer slot i always sends out[i]. */
-		w->out_iov[i].iov_base = w->out[i];
-		w->out_msgs[i].msg_hdr.msg_iov = &w->out_iov[i];
-		w->out_msgs[i].msg_hdr.msg_iovlen = 1;
-		w->out_msgs[i].msg_hdr.msg_flags = 0;
-	}
-}
-
 /* recvmmsg() shrank the lengths of the n slots it filled: restore them. */
 static void reset_reads(struct worker *w, int n)
 {
@@ -94,6 +71,26 @@ static void reset_reads(struct worker *w, int n)
 		m->msg_controllen = sizeof(w->ctrl[i].buf);
 		m->msg_flags = 0;
 	}
+}
+
+/* Point every receive slot at its buffers (once per worker). */
+static void prepare_reads(struct worker *w)
+{
+	for (int i = 0; i < BATCH; i++) {
+		w->in_iov[i].iov_base = w->in[i];
+		w->in_iov[i].iov_len = SLOT;
+		struct msghdr *m = &w->in_msgs[i].msg_hdr;
+		m->msg_name = &w->from[i];
+		m->msg_iov = &w->in_iov[i];
+		m->msg_iovlen = 1;
+		m->msg_control = w->ctrl[i].buf;
+		/* Answer slot i always sends out[i]. */
+		w->out_iov[i].iov_base = w->out[i];
+		w->out_msgs[i].msg_hdr.msg_iov = &w->out_iov[i];
+		w->out_msgs[i].msg_hdr.msg_iovlen = 1;
+		w->out_msgs[i].msg_hdr.msg_flags = 0;
+	}
+	reset_reads(w, BATCH);
 }
 
 /* Answer n received datagrams into the out slots; returns how many to send. */
@@ -211,7 +208,6 @@ struct udp_workers *udp_start(const struct conf *conf, unsigned n, struct datase
 		struct worker *w = xcalloc(1, sizeof(*w));
 		all->w[i] = w;
 		w->all = all;
-		w->id = i;
 		/* server_socket() makes sockets non-blocking (for libevent);
 		 * these threads block in the receive call instead. */
 		w->fd = server_socket(l, SOCK_DGRAM);
