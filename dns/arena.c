@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "dns/xalloc.h"
 
@@ -34,16 +33,10 @@ struct arena *arena_new(void)
 static struct chunk *chunk_new(size_t cap)
 {
 	struct chunk *c = xmalloc(sizeof(*c) + cap);
-#ifdef MADV_HUGEPAGE
 	/* A big chunk is filled once, front to back: transparent huge pages
 	 * spare a page fault per 4 KB (a fifth of a 1M-record zone's load). */
-	if (cap >= 2 * HUGE_PAGE) {
-		uintptr_t b = ((uintptr_t)c + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-		uintptr_t e = ((uintptr_t)c->data + cap) & ~(uintptr_t)(HUGE_PAGE - 1);
-		if (e > b)
-			(void)madvise((void *)b, e - b, MADV_HUGEPAGE);
-	}
-#endif
+	if (cap >= 2 * HUGE_PAGE)
+		xhuge_hint(c, sizeof(*c) + cap);
 	c->next = NULL;
 	c->used = 0;
 	c->cap = cap;

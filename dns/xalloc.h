@@ -12,4 +12,10 @@ void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
+/* Ask for transparent huge pages over the whole 2 MB pages inside
+ * p[0..size): for large blocks written once, front to back, whose 4 KB
+ * page faults would otherwise cost a good part of a big zone's load.  A
+ * hint only; nothing happens where madvise(MADV_HUGEPAGE) is missing. */
+void xhuge_hint(void *p, size_t size);
+
 #endif

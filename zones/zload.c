@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "dns/arena.h"
 #include "dns/dname.h"
@@ -61,27 +60,6 @@ struct loader {
 	size_t n_geos;
 	const struct znode **nodes; /* build(): each owner's node, in recs order */
 };
-
-/*
- * The large scratch arrays (records, their sorted copy) are written once,
- * page by page, and every first touch of a 4 KB page is a fault: on the
- * 1M-record scale zone about a fifth of the load.  Ask for transparent
- * huge pages where the array spans whole 2 MB pages (a hint; glibc
- * mmaps such blocks, so they go back to the system when freed).
- */
-static void huge_hint(void *p, size_t size)
-{
-#ifdef MADV_HUGEPAGE
-	const uintptr_t huge = 2u << 20;
-	uintptr_t b = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-	uintptr_t e = ((uintptr_t)p + size) & ~(huge - 1);
-	if (e > b)
-		(void)madvise((void *)b, e - b, MADV_HUGEPAGE);
-#else
-	(void)p;
-	(void)size;
-#endif
-}
 
 static const char *rec_file(const struct loader *L, const struct rec *r)
 {
@@ -254,11 +232,13 @@ static void add_rec(struct loader *L, const struct parsed *p, const char *file, 
 		ttl = 2147483647u;
 	}
 	if (L->n_recs == L->cap_recs) {
-		/* Not xrealloc: the copy would fault in the new block before
-		 * the hint could be given. */
+		/* The scratch arrays are big and written front to back: huge
+		 * pages (glibc mmaps such blocks, so they go back to the
+		 * system when freed).  Not xrealloc: the copy would fault in
+		 * the new block before the hint could be given. */
 		L->cap_recs = L->cap_recs ? L->cap_recs * 2 : 1024;
 		struct rec *recs = xmalloc(L->cap_recs * sizeof(*recs));
-		huge_hint(recs, L->cap_recs * sizeof(*recs));
+		xhuge_hint(recs, L->cap_recs * sizeof(*recs));
 		if (L->n_recs > 0)
 			memcpy(recs, L->recs, L->n_recs * sizeof(*recs));
 		free(L->recs);
@@ -589,7 +569,7 @@ static void radix_sort_runs(struct run *v, size_t n)
 		for (unsigned b = 0; b < 8; b++)
 			count[b][(v[i].key >> (8 * b)) & 255]++;
 	struct run *tmp = xmalloc(n * sizeof(*tmp)), *src = v, *dst = tmp;
-	huge_hint(tmp, n * sizeof(*tmp));
+	xhuge_hint(tmp, n * sizeof(*tmp));
 	for (unsigned b = 0; b < 8; b++) {
 		size_t *c = count[b];
 		if (c[(src[0].key >> (8 * b)) & 255] == n)
@@ -647,7 +627,7 @@ static void sort_recs(struct loader *L)
 		if (i == 0 || L->recs[i].owner != L->recs[i - 1].owner)
 			n_runs++;
 	struct run *runs = xmalloc(n_runs * sizeof(*runs));
-	huge_hint(runs, n_runs * sizeof(*runs));
+	xhuge_hint(runs, n_runs * sizeof(*runs));
 	size_t k = 0;
 	for (size_t i = 0; i < L->n_recs; i++) {
 		const struct rec *r = &L->recs[i];
@@ -670,7 +650,7 @@ static void sort_recs(struct loader *L)
 		i = j;
 	}
 	struct rec *out = xmalloc(L->n_recs * sizeof(*out));
-	huge_hint(out, L->n_recs * sizeof(*out));
+	xhuge_hint(out, L->n_recs * sizeof(*out));
 	size_t o = 0;
 	for (size_t i = 0; i < n_runs;) {
 		size_t start = o, j = i;
