@@ -378,6 +378,20 @@ static void test_cname(void)
 	OK(AA(R.flags), "CNAME into a delegation keeps AA");
 }
 
+/* The authority SOA's MNAME and RNAME, decoded into mname and rname
+ * (size octets each).  Checks that RDLENGTH covers exactly the two names
+ * and the five 32-bit fields; returns where those fields start, 0 when the
+ * names do not parse. */
+static size_t soa_names(const char *what, char *mname, char *rname, size_t size)
+{
+	const struct rr *soa = sec(1, 0);
+	size_t o1 = soa ? read_name(out, R.len, soa->rdoff, mname, size) : 0;
+	size_t o2 = o1 ? read_name(out, R.len, o1, rname, size) : 0;
+	OK(o2 != 0 && o2 + 20 == soa->rdoff + soa->rdlen, "%s: SOA RDLENGTH matches its RDATA",
+	   what);
+	return o2;
+}
+
 static void test_negative(void)
 {
 	/* Wildcard: the owner is the query name. */
@@ -423,12 +437,8 @@ static void test_negative(void)
 	IS_INT(sec(1, 0) ? sec(1, 0)->ttl : 0, 300, "NXDOMAIN: SOA TTL = min(3600, MINIMUM 300)");
 	IS_INT(sec(1, 0) ? sec(1, 0)->rrclass : 0, RRCLASS_IN, "SOA class");
 	/* SOA RDATA: two (compressed) names, then five 32-bit fields. */
-	const struct rr *soa = sec(1, 0);
 	char mname[DNAME_MAXLEN * 4 + 2], rname[DNAME_MAXLEN * 4 + 2];
-	size_t o1 = soa ? read_name(out, R.len, soa->rdoff, mname, sizeof(mname)) : 0;
-	size_t o2 = o1 ? read_name(out, R.len, o1, rname, sizeof(rname)) : 0;
-	OK(o2 != 0 && o2 + 20 == soa->rdoff + soa->rdlen,
-	   "SOA RDLENGTH matches the compressed RDATA");
+	size_t o2 = soa_names("NXDOMAIN", mname, rname, sizeof(mname));
 	IS_STR(o2 ? mname : "", "ns1.example.com.", "SOA MNAME");
 	IS_STR(o2 ? rname : "", "hostmaster.example.com.", "SOA RNAME");
 	OK(o2 != 0 && get16(out + o2 + 18) == 300, "SOA MINIMUM 300");
@@ -437,10 +447,7 @@ static void test_negative(void)
 	 * 22 question + 12 (owner, fixed fields) + 6 + 13 + 20 = 85. */
 	IS_INT(R.len, 85, "NXDOMAIN: SOA names compressed against the question");
 	ask("NoPe.ExAmple.COM.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
-	soa = sec(1, 0);
-	o1 = soa ? read_name(out, R.len, soa->rdoff, mname, sizeof(mname)) : 0;
-	o2 = o1 ? read_name(out, R.len, o1, rname, sizeof(rname)) : 0;
-	OK(o2 != 0 && o2 + 20 == soa->rdoff + soa->rdlen, "mixed-case NXDOMAIN: SOA RDLENGTH");
+	o2 = soa_names("mixed-case NXDOMAIN", mname, rname, sizeof(mname));
 	OK(o2 != 0 && strcasecmp(mname, "ns1.example.com.") == 0, "mixed-case NXDOMAIN: MNAME");
 	OK(o2 != 0 && strcasecmp(rname, "hostmaster.example.com.") == 0,
 	   "mixed-case NXDOMAIN: RNAME");
@@ -448,25 +455,19 @@ static void test_negative(void)
 	 * 12 + 21 question + 12 + (2 + 13 + 20) = 80. */
 	ask("NS1.example.com.", RRTYPE_TXT, RRCLASS_IN, NULL, ANSWER_UDP);
 	IS_INT(R.rcode, RCODE_NOERROR, "NODATA at ns1: NOERROR");
-	soa = sec(1, 0);
-	o1 = soa ? read_name(out, R.len, soa->rdoff, mname, sizeof(mname)) : 0;
-	o2 = o1 ? read_name(out, R.len, o1, rname, sizeof(rname)) : 0;
-	OK(o2 != 0 && o2 + 20 == soa->rdoff + soa->rdlen, "NODATA at ns1: SOA RDLENGTH");
+	o2 = soa_names("NODATA at ns1", mname, rname, sizeof(mname));
 	OK(o2 != 0 && strcasecmp(mname, "ns1.example.com.") == 0, "NODATA at ns1: MNAME");
 	IS_STR(o2 ? rname : "", "hostmaster.example.com.", "NODATA at ns1: RNAME");
-	OK(soa != NULL && get16(out + soa->rdoff) == (0xC000 | 12),
+	OK(sec(1, 0) != NULL && get16(out + sec(1, 0)->rdoff) == (0xC000 | 12),
 	   "NODATA at ns1: MNAME is a pointer to the question");
 	IS_INT(R.len, 80, "NODATA at ns1: 80 octets");
 	/* example.net's MNAME is in another zone: compressed by search. */
 	ask("nope.example.net.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
 	IS_INT(R.rcode, RCODE_NXDOMAIN, "NXDOMAIN in example.net");
-	soa = sec(1, 0);
-	o1 = soa ? read_name(out, R.len, soa->rdoff, mname, sizeof(mname)) : 0;
-	o2 = o1 ? read_name(out, R.len, o1, rname, sizeof(rname)) : 0;
-	OK(o2 != 0 && o2 + 20 == soa->rdoff + soa->rdlen, "example.net SOA RDLENGTH");
+	o2 = soa_names("example.net", mname, rname, sizeof(mname));
 	IS_STR(o2 ? mname : "", "ns1.example.com.", "example.net SOA MNAME (out of zone)");
 	IS_STR(o2 ? rname : "", "hostmaster.example.net.", "example.net SOA RNAME");
-	IS_STR(rr_owner(soa), "example.net.", "example.net SOA owner");
+	IS_STR(rr_owner(sec(1, 0)), "example.net.", "example.net SOA owner");
 	OK(o2 != 0 && get16(out + o2 + 18) == 600, "example.net SOA MINIMUM 600");
 	ask("a.nope.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
 	IS_INT(R.rcode, RCODE_NXDOMAIN, "below a missing name: NXDOMAIN");
