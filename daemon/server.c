@@ -71,6 +71,18 @@ int server_socket(const struct conf_listen *cl, int type)
 		/* One socket per UDP worker on the same address: the kernel
 		 * spreads clients over them by flow hash. */
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+		/* Never fragment a response, and ignore path MTU reports, which
+		 * anyone can forge (RFC 9715 3.1): IPv4 datagrams carry DF, and
+		 * one larger than the interface MTU fails with EMSGSIZE and is
+		 * sent truncated instead (udp.c).  As a side effect the kernel
+		 * skips the IP ID hash for DF datagrams. */
+		int pmtu = IP_PMTUDISC_PROBE;
+		if (cl->addr.ss_family == AF_INET6) {
+			pmtu = IPV6_PMTUDISC_PROBE;
+			setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+		} else {
+			setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+		}
 		/* On a wildcard address the destination comes with each
 		 * datagram, to be the reply's source.  A socket bound to one
 		 * address replies from it anyway, and skips the control

@@ -25,6 +25,7 @@
 #include "daemon/server.h"
 #include "dns/answer.h"
 #include "dns/log.h"
+#include "dns/packet.h"
 #include "dns/xalloc.h"
 
 #define BATCH 32   /* datagrams per recvmmsg() */
@@ -142,6 +143,41 @@ static int send_batch(int fd, struct mmsghdr *m, unsigned n)
 }
 
 /*
+ * Send the k answers.  sendmmsg() stops at the first one the kernel
+ * refuses.  One larger than the interface MTU (EMSGSIZE: the sockets set
+ * DF and never fragment, RFC 9715 3.1) is cut to a TC answer and sent
+ * again, so the client retries over TCP; any other refused one is dropped
+ * alone; a full socket buffer drops the rest, as UDP may.
+ */
+static void send_replies(struct worker *w, int k)
+{
+	for (int sent = 0; sent < k;) {
+		int r = send_batch(w->fd, w->out_msgs + sent, (unsigned)(k - sent));
+		if (r > 0) {
+			sent += r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+			w->stats.dropped += (uint64_t)(k - sent);
+			return;
+		}
+		struct iovec *iov = &w->out_iov[sent];
+		size_t cut = 0;
+		if (errno == EMSGSIZE)
+			cut = pkt_cut_to_tc(iov->iov_base, iov->iov_len);
+		if (cut != 0 && cut < iov->iov_len) {
+			iov->iov_len = cut;
+			w->stats.truncated++;
+		} else {
+			w->stats.dropped++;
+			sent++;
+		}
+	}
+}
+
+/*
  * One thread per socket: it blocks in recvmmsg() until at least one
  * datagram is there (MSG_WAITFORONE then takes whatever else is queued, up
  * to BATCH), answers the batch and sends it with one sendmmsg().  No
@@ -169,13 +205,7 @@ static void *worker_main(void *arg)
 		 * nothing is freed under it. */
 		const struct dataset *ds = rcu_dereference(*w->all->live);
 		if (ds != NULL) {
-			int k = answer_batch(w, ds, n);
-			for (int sent = 0; sent < k;) {
-				int r = send_batch(w->fd, w->out_msgs + sent, (unsigned)(k - sent));
-				if (r <= 0)
-					break; /* a full socket buffer drops, as UDP may */
-				sent += r;
-			}
+			send_replies(w, answer_batch(w, ds, n));
 		} else {
 			/* Queries before the first dataset is published (the
 			 * sockets open first): nothing to answer from yet. */

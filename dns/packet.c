@@ -388,6 +388,45 @@ void pkt_clear_records(struct pkt *p)
 	p->qname_reg = false;
 }
 
+size_t pkt_cut_to_tc(uint8_t *buf, size_t len)
+{
+	if (len < DNS_HEADER_SIZE)
+		return 0;
+	int off = DNS_HEADER_SIZE;
+	if (get16(buf + 4) != 0) {
+		off = dname_skip(buf, len, (size_t)off);
+		if (off < 0 || (size_t)off + 4 > len)
+			return 0;
+		off += 4;
+	}
+	size_t qend = (size_t)off;
+	unsigned n = (unsigned)get16(buf + 6) + get16(buf + 8) + get16(buf + 10);
+	size_t opt_at = 0, opt_len = 0;
+	for (unsigned i = 0; i < n; i++) {
+		size_t rr = (size_t)off;
+		off = dname_skip(buf, len, rr);
+		if (off < 0 || (size_t)off + 10 > len)
+			return 0;
+		size_t end = (size_t)off + 10 + get16(buf + off + 8);
+		if (end > len)
+			return 0;
+		if (get16(buf + off) == RRTYPE_OPT) {
+			opt_at = rr;
+			opt_len = end - rr;
+		}
+		off = (int)end;
+	}
+	/* The OPT's owner is the root (one zero octet), never compressed,
+	 * so it moves as it is. */
+	if (opt_len != 0)
+		memmove(buf + qend, buf + opt_at, opt_len);
+	buf[2] |= (uint8_t)(HDR_TC >> 8);
+	put16(buf + 6, 0);
+	put16(buf + 8, 0);
+	put16(buf + 10, opt_len != 0);
+	return qend + opt_len;
+}
+
 void pkt_finish(struct pkt *p, uint16_t set_flags, unsigned rcode)
 {
 	p->buf[2] |= (uint8_t)(set_flags >> 8);

@@ -74,6 +74,15 @@ int pkt_put_rr(struct pkt *p, enum pkt_section sec, const uint8_t *owner, uint16
 /* Drop every record after the question (used when setting TC). */
 void pkt_clear_records(struct pkt *p);
 
+/*
+ * Cut a finished response in buf (len octets) down to its header, question
+ * and OPT record, with TC set and no other records: the answer sent when
+ * the kernel refuses the datagram as larger than the interface MTU (DF is
+ * set, RFC 9715 3.1).  Returns the new length, or 0 when buf does not parse
+ * as a response.
+ */
+size_t pkt_cut_to_tc(uint8_t *buf, size_t len);
+
 /* Set header flag bits and the low 4 bits of the rcode; write the counts. */
 void pkt_finish(struct pkt *p, uint16_t set_flags, unsigned rcode);
 

@@ -1,6 +1,7 @@
 """UDP truncation, EDNS buffer sizes, TCP framing, pipelining, idle timeout,
 the TCP connection cap and IPv6 listening."""
 
+import os
 import socket
 import time
 
@@ -305,3 +306,108 @@ def test_udp_reply_from_query_destination_on_ipv6_wildcard(make_geodnsd):
                                           "::@%d" % port])
     assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
     assert reply_source("::1", port, socket.AF_INET6) == ("::1", port)
+
+
+# ------------------------------------------- fragmentation (RFC 9715 3.1)
+#
+# These run in a network namespace of their own (unshare(2), so root
+# only), whose loopback gets a 1280-octet MTU: a UDP answer of 1,650
+# octets then cannot leave without fragments.  setns(2) puts this pytest
+# thread back in the original namespace afterwards; servers started inside
+# stay there and die with the test.
+
+CLONE_NEWNET = 0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCSIFMTU = 0x8913, 0x8914, 0x8922
+IFF_UP = 0x1
+
+
+@pytest.fixture
+def small_mtu_netns():
+    import ctypes
+    import fcntl
+    import struct
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the test makes its own network namespace")
+    libc = ctypes.CDLL(None, use_errno=True)
+    home = os.open("/proc/self/ns/net", os.O_RDONLY)
+    try:
+        if libc.unshare(CLONE_NEWNET) != 0:
+            pytest.fail("unshare(CLONE_NEWNET): %s"
+                        % os.strerror(ctypes.get_errno()))
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            req = struct.pack("16si", b"lo", 1280).ljust(40, b"\0")
+            fcntl.ioctl(s, SIOCSIFMTU, req)
+            flags = struct.unpack_from(
+                "16sH", fcntl.ioctl(s, SIOCGIFFLAGS, b"lo".ljust(40, b"\0")))[1]
+            fcntl.ioctl(s, SIOCSIFFLAGS,
+                        struct.pack("16sH", b"lo", flags | IFF_UP).ljust(40, b"\0"))
+        finally:
+            s.close()
+        yield 1280
+    finally:
+        if libc.setns(home, CLONE_NEWNET) != 0:
+            pytest.fail("setns back: %s" % os.strerror(ctypes.get_errno()))
+        os.close(home)
+
+
+def capture_reply(port, send):
+    """Call send(), and return the IPv4 header of the first UDP datagram
+    from port seen on lo (AF_PACKET, bounded by a 3 s timeout)."""
+    import struct
+    cap = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
+                        socket.htons(0x0800))
+    cap.bind(("lo", 0))
+    cap.settimeout(3)
+    try:
+        send()
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            pkt = cap.recv(65535)
+            ihl = (pkt[0] & 0x0F) * 4
+            if pkt[9] == 17 and struct.unpack("!H", pkt[ihl:ihl + 2])[0] == port:
+                return pkt[:ihl]
+    finally:
+        cap.close()
+    pytest.fail("no reply from port %d captured" % port)
+
+
+def test_udp_answers_never_fragmented(small_mtu_netns, make_geodnsd):
+    """An answer larger than the interface MTU is not fragmented: the
+    datagram carries DF, the kernel refuses it (EMSGSIZE), and geodnsd sends
+    the same answer cut to TC with the OPT kept, so the client retries over
+    TCP.  Answers that fit go out whole, with DF."""
+    import struct
+    srv = make_geodnsd(udp_max_payload=4096)
+    r = srv.query("huge.example.com", "A", use_edns=0, payload=4096)
+    assert is_tc(r) and not r.answer and not r.authority, r
+    assert r.edns == 0 and r.payload == 4096, "OPT kept:\n%s" % r
+    assert r.rcode() == dns.rcode.NOERROR
+    assert r.flags & dns.flags.AA
+    assert str(r.question[0].name) == "huge.example.com."
+    r = srv.query("huge.example.com", "A", tcp=True)
+    assert answer_count(r) == 100, "TCP still carries it all"
+    # 40 A records (~670 octets) fit in the 1280 MTU: whole, not cut.
+    r = srv.query("big.example.com", "A", use_edns=0, payload=4096)
+    assert not is_tc(r) and answer_count(r) == 40, r
+    # And every datagram leaves with DF set (IP ID 0, as Linux does for DF).
+    ip = capture_reply(srv.port, lambda: srv.query("www.example.com", "A"))
+    frag = struct.unpack("!H", ip[6:8])[0]
+    assert frag & 0x4000, "DF not set: flags/offset %#x" % frag
+    assert frag & 0x1FFF == 0 and not frag & 0x2000, "a fragment: %#x" % frag
+
+
+def test_udp_answers_never_fragmented_ipv6(small_mtu_netns, make_geodnsd):
+    """The same over IPv6 (1280 is IPv6's minimum MTU): no Fragment header,
+    a TC answer instead."""
+    if not ipv6_loopback_available():
+        pytest.skip("no ::1 in the test's network namespace (IPv6 off)")
+    from conftest import free_port
+    port = free_port(socket.AF_INET6, "::1")
+    srv = make_geodnsd(port=port, udp_max_payload=4096,
+                       listen=["127.0.0.1@%d" % port, "::1@%d" % port])
+    srv.host = "::1"
+    r = srv.query("huge.example.com", "A", use_edns=0, payload=4096)
+    assert is_tc(r) and not r.answer and r.edns == 0, r
+    r = srv.query("big.example.com", "A", use_edns=0, payload=4096)
+    assert not is_tc(r) and answer_count(r) == 40, r

@@ -12,6 +12,7 @@
 
 #include "dns/dname.h"
 #include "dns/log.h"
+#include "dns/packet.h"
 #include "dns/rrtype.h"
 #include "dns/zonedb.h"
 #include "dns/ztree.h"
@@ -654,6 +655,60 @@ static void test_sizes(void)
 	OK(R.an == 0 && R.rcode == RCODE_NOERROR && R.ns == 1, "ANY at an ENT: NODATA");
 }
 
+/*
+ * pkt_cut_to_tc(): what a UDP answer becomes when the kernel refuses it as
+ * larger than the interface MTU.  Header and question stay, TC is set, and
+ * of the records only the OPT is kept, moved up behind the question.
+ */
+static void test_cut_to_tc(void)
+{
+	struct qopt o = { .edns = true, .udp = 1232, .nsid = true };
+	size_t len = ask("mid.example.com.", RRTYPE_TXT, RRCLASS_IN, &o, ANSWER_UDP);
+	OK(R.ok && R.an == 6 && R.opt != NULL && !TC(R.flags), "cut: the full answer first");
+	size_t qend = R.question_end, opt_len = len - R.opt->owner_off;
+	uint8_t question[600];
+	memcpy(question, out, qend);
+	size_t cut = pkt_cut_to_tc(out, len);
+	parse(cut);
+	OK(cut == qend + opt_len, "cut: question and OPT only (%zu octets)", cut);
+	OK(R.ok, "cut: well-formed");
+	OK(TC(R.flags) && AA(R.flags), "cut: TC set, AA kept");
+	OK(R.an == 0 && R.ns == 0 && R.ar == 1, "cut: ANCOUNT 0, NSCOUNT 0, ARCOUNT 1");
+	IS_INT(R.id, 0xBEEF, "cut: id kept");
+	OK(memcmp(out + 12, question + 12, qend - 12) == 0, "cut: question unchanged");
+	OK(R.opt != NULL && R.opt->rrclass == 1232 && R.opt->rdlen == 8 &&
+		   memcmp(out + R.opt->rdoff + 4, "ns-a", 4) == 0,
+	   "cut: OPT moved with its size and NSID");
+	IS_INT(pkt_cut_to_tc(out, cut), cut, "cut: cutting again changes nothing");
+
+	/* Authority and additional records go too (NXDOMAIN's SOA, and the
+	 * name servers' addresses). */
+	len = ask("nope.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_UDP);
+	OK(R.ns == 1 && R.rcode == RCODE_NXDOMAIN, "cut: NXDOMAIN with its SOA first");
+	parse(pkt_cut_to_tc(out, len));
+	OK(R.ok && TC(R.flags) && R.ns == 0 && R.ar == 1 && R.opt != NULL,
+	   "cut NXDOMAIN: SOA gone, OPT kept");
+	IS_INT(R.rcode, RCODE_NXDOMAIN, "cut NXDOMAIN: rcode kept");
+	ask("example.com.", RRTYPE_NS, RRCLASS_IN, &o, ANSWER_UDP);
+	OK(R.an == 2 && R.ar == 4, "cut: apex NS with glue and OPT first");
+	parse(pkt_cut_to_tc(out, R.len));
+	OK(R.ok && R.an == 0 && R.ar == 1 && R.opt != NULL && strcmp(R.opt->owner, ".") == 0,
+	   "cut apex NS: only the OPT, owned by the root");
+
+	/* Without EDNS nothing but the question is left. */
+	len = ask("www.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	qend = R.question_end;
+	parse(pkt_cut_to_tc(out, len));
+	OK(R.ok && R.len == qend && R.ar == 0 && TC(R.flags), "cut, no EDNS: question only");
+
+	/* What does not parse as a response is left alone. */
+	len = ask("www.example.com.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(pkt_cut_to_tc(out, 11), 0, "cut: shorter than a header: 0");
+	IS_INT(pkt_cut_to_tc(out, len - 1), 0, "cut: last record short by one: 0");
+	out[7] = 3; /* ANCOUNT 3 for two records */
+	IS_INT(pkt_cut_to_tc(out, len), 0, "cut: more records counted than present: 0");
+}
+
 static void test_malformed(void)
 {
 	uint8_t q[600];
@@ -757,6 +812,7 @@ int main(void)
 	test_chaos();
 	test_edns();
 	test_sizes();
+	test_cut_to_tc();
 	test_malformed();
 	test_dyn();
 	zonedb_free((struct zonedb *)D.zones);
