@@ -453,11 +453,36 @@ class Server:
 
 # ---------------------------------------------------------------- dnsperf
 
+class Pinning:
+    """CPU placement: argv prefixes for the server and for dnsperf."""
+
+    def __init__(self, server, client, text):
+        self.server, self.client, self.text = server, client, text
+
+
+def cpu_pinning(wanted=True):
+    """Servers on CPU 0, dnsperf on the others (taskset, util-linux), when
+    wanted and there are at least two CPUs; else no pinning."""
+    cpus = sorted(os.sched_getaffinity(0))
+    taskset = shutil.which("taskset")
+    if not wanted:
+        return Pinning((), (), "not pinned (--no-pin)")
+    if len(cpus) < 2 or not taskset:
+        return Pinning((), (), "not pinned (%s)" % (
+            "one CPU" if len(cpus) < 2 else "no taskset"))
+    rest = ",".join(str(c) for c in cpus[1:])
+    return Pinning([taskset, "-c", str(cpus[0])], [taskset, "-c", rest],
+                   "servers on CPU %d, dnsperf on CPU %s (taskset)"
+                   % (cpus[0], rest))
+
+
 def run_dnsperf(port, datafile, seconds, clients=4, threads=1, outstanding=100,
-                qps=None, timeout=2, binary=True, extra=(), popen=False):
-    """Run dnsperf against 127.0.0.1:port.  Returns the parsed statistics
-    (or the Popen object when popen=True; parse its output later)."""
-    argv = [DNSPERF, "-s", "127.0.0.1", "-p", str(port), "-d", datafile,
+                qps=None, timeout=2, binary=True, extra=(), popen=False,
+                prefix=()):
+    """Run dnsperf against 127.0.0.1:port, its argv after prefix (such as
+    taskset).  Returns the parsed statistics (or the Popen object when
+    popen=True; parse its output later)."""
+    argv = list(prefix) + [DNSPERF, "-s", "127.0.0.1", "-p", str(port), "-d", datafile,
             "-c", str(clients), "-T", str(threads), "-q", str(outstanding),
             "-l", str(seconds), "-t", str(timeout)]
     if binary:

@@ -39,10 +39,10 @@ def parse_args():
     ap.add_argument("--quick", action="store_true",
                     help="shorter runs (under 2 minutes in all)")
     ap.add_argument("--seconds", type=float,
-                    help="length of each dnsperf run (default 10, quick 3)")
+                    help="length of each dnsperf run (default 5, quick 3)")
     ap.add_argument("--rounds", type=int,
-                    help="A B rounds per mix (default 3: A B A B A B; "
-                         "quick 2)")
+                    help="rounds per mix, alternating A B and B A "
+                         "(default 6; quick 2)")
     ap.add_argument("--clients", type=int, default=4,
                     help="dnsperf -c (default 4)")
     ap.add_argument("--threads", type=int, default=1,
@@ -56,6 +56,10 @@ def parse_args():
                     help="UDP threads of both servers (geodnsd workers, "
                          "gdnsd udp_threads; default 1; 0: each one's own "
                          "default, one per CPU)")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="let the scheduler place the servers and dnsperf "
+                         "(default: each server on CPU 0, dnsperf on the "
+                         "other CPUs)")
     ap.add_argument("--mixes", default=",".join(MIXES),
                     help="comma-separated subset of " + ",".join(MIXES))
     ap.add_argument("--no-callgrind", action="store_true",
@@ -64,9 +68,9 @@ def parse_args():
                     help="keep the work directory (callgrind files, logs)")
     a = ap.parse_args()
     if a.seconds is None:
-        a.seconds = 3 if a.quick else 10
+        a.seconds = 3 if a.quick else 5
     if a.rounds is None:
-        a.rounds = 2 if a.quick else 3
+        a.rounds = 2 if a.quick else 6
     if a.cg_queries is None:
         a.cg_queries = 2000 if a.quick else 5000
     a.mixes = [m for m in a.mixes.split(",") if m]
@@ -166,7 +170,13 @@ class Bench:
 
     def throughput(self):
         a = self.args
-        servers = [self.make_server("geodnsd"), self.make_server("gdnsd")]
+        # Pinning: with the server and dnsperf free to move, which of
+        # them shared a CPU changed from run to run and moved single runs'
+        # CPU per query by +-10 %; pinned, every run of both servers sees
+        # the same placement (and every wake-up crosses CPUs).
+        pin = benchlib.cpu_pinning(not a.no_pin)
+        servers = [self.make_server("geodnsd", wrapper=pin.server),
+                   self.make_server("gdnsd", wrapper=pin.server)]
         results = {}
         try:
             for s in servers:
@@ -180,6 +190,7 @@ class Bench:
                       self.threads["geodnsd"], self.threads["gdnsd"],
                       "%d each" % a.udp_threads if a.udp_threads
                       else "each server's default"))
+            print("placement: %s" % pin.text)
             self.check_answers(servers)
             print("\ndnsperf -B -c %d -T %d -q 100 -t 2 -l %g%s, order %s per "
                   "mix" % (a.clients, a.threads, a.seconds,
@@ -196,14 +207,15 @@ class Bench:
                 for s in servers:
                     benchlib.run_dnsperf(s.port, self.files[mix], WARMUP_S,
                                          clients=a.clients, threads=a.threads,
-                                         qps=a.qps, timeout=2)
+                                         qps=a.qps, timeout=2,
+                                         prefix=pin.client)
                 for rnd in range(a.rounds):
                     for s in (servers if rnd % 2 == 0 else servers[::-1]):
                         u0, s0 = benchlib.proc_cpu_split(s.pid)
                         st = benchlib.run_dnsperf(
                             s.port, self.files[mix], a.seconds,
                             clients=a.clients, threads=a.threads,
-                            qps=a.qps, timeout=2)
+                            qps=a.qps, timeout=2, prefix=pin.client)
                         u1, s1 = benchlib.proc_cpu_split(s.pid)
                         st["usr_s"] = (u1 - u0) / benchlib.CLK_TCK
                         st["sys_s"] = (s1 - s0) / benchlib.CLK_TCK
