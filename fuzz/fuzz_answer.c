@@ -10,6 +10,7 @@
 
 #include "dns/answer.h"
 #include "dns/log.h"
+#include "dns/packet.h"
 #include "dns/zonedb.h"
 #include "dns/ztree.h"
 #include "fuzz/fuzz_util.h"
@@ -158,6 +159,23 @@ static void ask(const uint8_t *q, size_t len, const struct sockaddr *from, enum 
 {
 	size_t n = answer_query(&data, q, len, from, out, tr, &stats);
 	fuzz_check_response(q, len, out, n, tr, data.conf.udp_max_payload);
+	if (tr != ANSWER_UDP || n == 0)
+		return;
+	/* What a UDP answer becomes when the kernel refuses it as too large
+	 * for the interface (udp.c): still a well-formed answer, with TC,
+	 * no records but the OPT, and never longer. */
+	size_t c = pkt_cut_to_tc(out, n);
+	if (c == 0 || c > n) {
+		fprintf(stderr, "pkt_cut_to_tc: %zu octets from %zu\n", c, n);
+		abort();
+	}
+	fuzz_check_response(q, len, out, c, tr, data.conf.udp_max_payload);
+	if (!(out[2] & 0x02) || out[6] != 0 || out[7] != 0 || out[8] != 0 || out[9] != 0 ||
+	    out[10] != 0 || out[11] > 1) {
+		fprintf(stderr, "pkt_cut_to_tc: flags %02x, counts %02x%02x %02x%02x %02x%02x\n",
+			out[2], out[6], out[7], out[8], out[9], out[10], out[11]);
+		abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *q, size_t len)
