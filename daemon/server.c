@@ -71,14 +71,15 @@ int server_socket(const struct conf_listen *cl, int type)
 		/* One socket per UDP worker on the same address: the kernel
 		 * spreads clients over them by flow hash. */
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
-		/* Never fragment a response, and ignore path MTU reports, which
-		 * anyone can forge (RFC 9715 3.1): IPv4 datagrams carry DF, and
-		 * one larger than the interface MTU fails with EMSGSIZE and is
-		 * sent truncated instead (udp.c).  As a side effect the kernel
-		 * skips the IP ID hash for DF datagrams. */
+		/* Never fragment a response (RFC 9715 3.1), and size datagrams
+		 * by the interface MTU, not by path MTU reports, which anyone
+		 * can forge: one larger fails with EMSGSIZE and is sent cut to
+		 * TC instead (udp.c).  IPv4 needs PROBE for DF to be set (the
+		 * kernel then also skips the IP ID hash); on IPv6 INTERFACE does
+		 * the same and also keeps such reports out of the route cache. */
 		int pmtu = IP_PMTUDISC_PROBE;
 		if (cl->addr.ss_family == AF_INET6) {
-			pmtu = IPV6_PMTUDISC_PROBE;
+			pmtu = IPV6_PMTUDISC_INTERFACE;
 			setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
 		} else {
 			setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));

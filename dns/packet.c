@@ -390,7 +390,8 @@ void pkt_clear_records(struct pkt *p)
 
 size_t pkt_cut_to_tc(uint8_t *buf, size_t len)
 {
-	if (len < DNS_HEADER_SIZE)
+	/* Our responses have at most one question and fit in 16 bits. */
+	if (len < DNS_HEADER_SIZE || len > 65535 || get16(buf + 4) > 1)
 		return 0;
 	int off = DNS_HEADER_SIZE;
 	if (get16(buf + 4) != 0) {

@@ -707,6 +707,11 @@ static void test_cut_to_tc(void)
 	IS_INT(pkt_cut_to_tc(out, len - 1), 0, "cut: last record short by one: 0");
 	out[7] = 3; /* ANCOUNT 3 for two records */
 	IS_INT(pkt_cut_to_tc(out, len), 0, "cut: more records counted than present: 0");
+	out[7] = 2;
+	out[5] = 2; /* QDCOUNT 2: never ours */
+	IS_INT(pkt_cut_to_tc(out, len), 0, "cut: two questions: 0");
+	out[5] = 1;
+	OK(pkt_cut_to_tc(out, len) != 0, "cut: the same answer, counts restored, cuts");
 }
 
 static void test_malformed(void)
