@@ -268,6 +268,31 @@ def proc_cpu_split(pid):
     return int(fields[11]), int(fields[12])
 
 
+def proc_cpu_ns(pid):
+    """On-CPU time of every live thread of pid, in nanoseconds: the sum of
+    /proc/PID/task/*/schedstat's first field (user and system together,
+    exact rather than sampled at clock ticks).  None when the kernel does
+    not provide it (CONFIG_SCHED_INFO off)."""
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    total = 0
+    for tid in tids:
+        path = "/proc/%d/task/%s/schedstat" % (pid, tid)
+        try:
+            with open(path) as f:
+                total += int(f.read().split()[0])
+        except (ValueError, IndexError):
+            return None
+        except OSError:
+            if os.path.exists("/proc/%d/task/%s" % (pid, tid)):
+                return None     # no schedstat at all
+            # the thread ended meanwhile; the servers' threads live as long
+            # as the server
+    return total
+
+
 def proc_cpu_ticks(pid):
     """utime + stime of the whole process, in clock ticks."""
     return sum(proc_cpu_split(pid))
