@@ -4,11 +4,13 @@
 #include "daemon/dataset.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "daemon/conf.h"
+#include "dns/answer.h"
 #include "dns/log.h"
 #include "dns/rrl.h"
 #include "dns/xalloc.h"
@@ -22,6 +24,48 @@ static const void *bind_service(void *ctx, const char *service, uint32_t ttl)
 	struct geo *g = ctx;
 	int i = g != NULL ? geo_service_index(g, service) : -1;
 	return i < 0 ? NULL : geo_bind(g, i, ttl);
+}
+
+/*
+ * Answer counter slots by name, for the life of the process: a service or
+ * datacenter keeps its slot across reloads, so its counters stay its own
+ * however the configuration is reordered, and a name that is dropped and
+ * comes back counts on from where it stopped.  Names are only added; once
+ * the counter table is full a new name is not counted.  Datasets are
+ * loaded one at a time (at start-up, then by the reload thread); the lock
+ * keeps that an assumption nobody has to check.
+ */
+struct slot_names {
+	char *name[ANSWER_STATS_SERVICES > ANSWER_STATS_DCS ? ANSWER_STATS_SERVICES
+							    : ANSWER_STATS_DCS];
+	int n;
+};
+static struct slot_names service_slots, dc_slots;
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int16_t slot_of(struct slot_names *t, const char *name, int max)
+{
+	for (int i = 0; i < t->n; i++)
+		if (strcmp(t->name[i], name) == 0)
+			return (int16_t)i;
+	if (t->n >= max)
+		return -1;
+	t->name[t->n] = xstrdup(name);
+	return (int16_t)t->n++;
+}
+
+static void assign_stat_slots(struct geo *geo, const struct geo_conf *gc)
+{
+	int16_t *svc = xcalloc(gc->n_services ? gc->n_services : 1, sizeof(*svc));
+	int16_t dc[GEO_DC_MAX];
+	pthread_mutex_lock(&slots_lock);
+	for (size_t i = 0; i < gc->n_services; i++)
+		svc[i] = slot_of(&service_slots, gc->services[i].name, ANSWER_STATS_SERVICES);
+	for (size_t i = 0; i < gc->n_dcs && i < GEO_DC_MAX; i++)
+		dc[i] = slot_of(&dc_slots, gc->dcs[i].name, ANSWER_STATS_DCS);
+	pthread_mutex_unlock(&slots_lock);
+	geo_set_stat_slots(geo, svc, dc);
+	free(svc);
 }
 
 static void free_parts(struct conf *conf, struct geo *geo, struct zone **zones)
@@ -69,6 +113,7 @@ struct dataset *dataset_load(const char *conf_path, struct diag *d)
 			conf_free(conf);
 			return NULL;
 		}
+		assign_stat_slots(geo, &conf->geo);
 	}
 	struct zload_dyn dyn = { .ctx = geo, .bind = bind_service };
 	struct zone **zones = xcalloc(conf->n_zones, sizeof(*zones));

@@ -105,16 +105,21 @@ static void geo_metrics(struct evbuffer *b, const struct dataset *ds, const stru
 		return;
 	const struct geo_conf *gc = geo_conf_of(ds->geo);
 	head(b, "geodnsd_geo_answers_total", "counter",
-	     "Geo answers by service and datacenter (since the last reload).");
-	for (size_t s = 0; s < gc->n_services && s < ANSWER_STATS_SERVICES; s++) {
+	     "Geo answers by service and datacenter (kept across reloads, by name).");
+	for (size_t s = 0; s < gc->n_services; s++) {
 		const struct geo_service *svc = &gc->services[s];
+		int ss = geo_stat_slot_service(ds->geo, s);
 		for (size_t k = 0; k < svc->n_dcs; k++) {
 			unsigned dc = svc->dcs[k].dc;
+			int dc_slot = geo_stat_slot_dc(ds->geo, dc);
+			uint64_t n = 0;
+			if (ss >= 0 && ss < ANSWER_STATS_SERVICES && dc_slot >= 0 &&
+			    dc_slot < ANSWER_STATS_DCS)
+				n = st->geo[ss][dc_slot];
 			ADD(b, "geodnsd_geo_answers_total{service=\"");
 			label(b, svc->name);
-			evbuffer_add_printf(
-				b, "\",datacenter=\"%s\"} %llu\n", gc->dcs[dc].name,
-				(unsigned long long)(dc < ANSWER_STATS_DCS ? st->geo[s][dc] : 0));
+			evbuffer_add_printf(b, "\",datacenter=\"%s\"} %llu\n", gc->dcs[dc].name,
+					    (unsigned long long)n);
 		}
 	}
 	head(b, "geodnsd_datacenter_up", "gauge",

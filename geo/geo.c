@@ -40,6 +40,7 @@ struct geo_svc {
 	struct geo_svc_dc dc[GEO_DC_MAX];
 	unsigned n_with[2]; /* datacenters with addresses of the family */
 	const struct zrrset *last_resort[2];
+	int16_t stat_slot; /* reported as dyn_answer.service */
 };
 
 struct geo_binding {
@@ -62,6 +63,7 @@ struct geo {
 	const uint16_t *default_order;
 	unsigned n_dcs;
 	const _Atomic uint8_t *dc_force[GEO_DC_MAX]; /* NULL: no override */
+	int16_t dc_stat_slot[GEO_DC_MAX];            /* reported as dyn_answer.dc */
 };
 
 /* What decides a client's answer. */
@@ -371,9 +373,31 @@ struct geo *geo_build(const struct geo_conf *gc, const char *conf_path, struct d
 	}
 	build_rules(g);
 	g->svcs = xcalloc(gc->n_services ? gc->n_services : 1, sizeof(*g->svcs));
-	for (size_t i = 0; i < gc->n_services; i++)
+	for (size_t i = 0; i < gc->n_services; i++) {
 		build_service(g, &gc->services[i], &g->svcs[i]);
+		g->svcs[i].stat_slot = i <= INT16_MAX ? (int16_t)i : -1;
+	}
+	for (unsigned i = 0; i < g->n_dcs; i++)
+		g->dc_stat_slot[i] = (int16_t)i;
 	return g;
+}
+
+void geo_set_stat_slots(struct geo *g, const int16_t *service_slot, const int16_t *dc_slot)
+{
+	for (size_t i = 0; i < g->gc->n_services; i++)
+		g->svcs[i].stat_slot = service_slot[i];
+	for (unsigned i = 0; i < g->n_dcs; i++)
+		g->dc_stat_slot[i] = dc_slot[i];
+}
+
+int geo_stat_slot_service(const struct geo *g, size_t s)
+{
+	return s < g->gc->n_services ? g->svcs[s].stat_slot : -1;
+}
+
+int geo_stat_slot_dc(const struct geo *g, size_t dc)
+{
+	return dc < g->n_dcs ? g->dc_stat_slot[dc] : -1;
 }
 
 void geo_free(struct geo *g)
@@ -563,7 +587,7 @@ void geo_answer(const void *ctx, const void *binding, uint16_t qtype, const stru
 	out->scope = 0;
 	out->set = NULL;
 	out->rcode = 0;
-	out->service = (int16_t)b->service;
+	out->service = s->stat_slot;
 	out->dc = -1;
 	if (s->n_with[fam] == 0)
 		return; /* NODATA: the service has no address of this family */
@@ -582,7 +606,7 @@ void geo_answer(const void *ctx, const void *binding, uint16_t qtype, const stru
 		return;
 	}
 	out->set = s->dc[dc].set[fam];
-	out->dc = (int16_t)dc;
+	out->dc = g->dc_stat_slot[dc];
 	if (degraded)
 		out->ttl = degraded_ttl(s->conf, out->ttl);
 }

@@ -161,6 +161,18 @@ void geo_set_address_flag(struct geo *g, size_t s, size_t k, size_t a, const _At
 			  const _Atomic uint8_t *force);
 void geo_set_dc_force(struct geo *g, unsigned dc, const _Atomic uint8_t *force);
 
+/*
+ * Counter slots.  geo_answer() reports a service and a datacenter
+ * (dyn_answer.service and .dc) as slots for the answer counters, not as
+ * positions in this configuration, so that a daemon can keep each name's
+ * counters across reloads that reorder, add or drop services and
+ * datacenters.  Slots start equal to the positions; -1 is not counted.
+ * service_slot has one entry per service, dc_slot one per datacenter.
+ */
+void geo_set_stat_slots(struct geo *g, const int16_t *service_slot, const int16_t *dc_slot);
+int geo_stat_slot_service(const struct geo *g, size_t s);
+int geo_stat_slot_dc(const struct geo *g, size_t dc);
+
 /* The configuration the geo data was built from. */
 const struct geo_conf *geo_conf_of(const struct geo *g);
 

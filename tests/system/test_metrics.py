@@ -129,3 +129,70 @@ def test_reload_counted(server):
                                    "geodnsd_reloads_total", 'result="ok"') == 1, 5)
     assert ok
     assert metric(get(server.metrics_port, "/metrics")[2], "geodnsd_dataset_generation") == 2
+
+
+def geo_config(port, mport, zone, dcs, services, default):
+    """A configuration with datacenters and services in the given order
+    (the order is what moves counter positions around)."""
+    coords = {"fra": (50.11, 8.68), "iad": (38.95, -77.45),
+              "sin": (1.35, 103.99)}
+    addrs = {"fra": "192.0.2.10", "iad": "198.51.100.10",
+             "sin": "203.0.113.10"}
+    text = ["server:", '  listen: [ "127.0.0.1@%d" ]' % port,
+            "metrics:", "  listen: 127.0.0.1@%d" % mport, "datacenters:"]
+    text += ["  %s: { latitude: %s, longitude: %s }" % ((dc,) + coords[dc])
+             for dc in dcs]
+    text.append("services:")
+    for name, members in services:
+        text += ["  %s:" % name, "    datacenters:"]
+        text += ["      %s: [ %s ]" % (dc, addrs[dc]) for dc in members]
+    text += ["routing:", "  default: [ %s ]" % ", ".join(default),
+             "zones:", "  - name: example.com", "    file: %s" % yaml_str(zone)]
+    return "\n".join(text) + "\n"
+
+
+def test_geo_answer_counters_follow_names_across_reloads(tmp_path):
+    """Counters belong to a (service, datacenter) name pair: a reload that
+    reorders the datacenters and services, and adds new ones in front,
+    leaves every pair's count where it was and counts on from there."""
+    require_geodnsd()
+    mport = free_port()
+    zone = tmp_path / "example.com.zone"
+    zone.write_text(ZONE + "api  60 IN GEO api\n")
+    srv = Geodnsd(tmp_path / "srv", zones=[])
+    srv.write_config(geo_config(srv.port, mport, str(zone), ["fra", "iad"],
+                                [("web", ["fra", "iad"]), ("api", ["iad"])],
+                                ["fra", "iad"]))
+    srv.first_zone = "example.com"
+    srv.start()
+    try:
+        for _ in range(5):
+            assert srv.query("www.example.com", "A").answer
+        for _ in range(2):
+            assert srv.query("api.example.com", "A").answer
+        text = get(mport, "/metrics")[2]
+        web_fra = 'service="web",datacenter="fra"'
+        web_iad = 'service="web",datacenter="iad"'
+        api_iad = 'service="api",datacenter="iad"'
+        assert metric(text, "geodnsd_geo_answers_total", web_fra) == 5
+        assert metric(text, "geodnsd_geo_answers_total", api_iad) == 2
+        # New order: sin first, services swapped, iad preferred.
+        srv.write_config(geo_config(
+            srv.port, mport, str(zone), ["sin", "iad", "fra"],
+            [("api", ["sin", "iad"]), ("web", ["iad", "fra", "sin"])],
+            ["iad", "fra", "sin"]))
+        srv.reload(lambda: metric(get(mport, "/metrics")[2],
+                                  "geodnsd_dataset_generation") == 2)
+        for _ in range(3):
+            r = srv.query("www.example.com", "A")
+            assert [rr.address for rr in r.answer[0]] == ["198.51.100.10"]
+        text = get(mport, "/metrics")[2]
+        assert metric(text, "geodnsd_geo_answers_total", web_fra) == 5, text
+        assert metric(text, "geodnsd_geo_answers_total", web_iad) == 3, text
+        assert metric(text, "geodnsd_geo_answers_total", api_iad) == 2, text
+        assert metric(text, "geodnsd_geo_answers_total",
+                      'service="api",datacenter="sin"') == 0, text
+        assert metric(text, "geodnsd_geo_answers_total",
+                      'service="web",datacenter="sin"') == 0, text
+    finally:
+        srv.kill()
