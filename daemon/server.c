@@ -60,7 +60,8 @@ struct tcp_conn {
 
 int server_socket(const struct conf_listen *cl, int type)
 {
-	int fd = socket(cl->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(cl->addr.ss_family,
+			type | SOCK_CLOEXEC | (type == SOCK_STREAM ? SOCK_NONBLOCK : 0), 0);
 	if (fd < 0)
 		return -1;
 	int on = 1;

@@ -29,9 +29,11 @@ const struct dataset *server_dataset(const struct server *s);
 
 struct conf_listen;
 
-/* A non-blocking, close-on-exec socket of type (SOCK_STREAM or SOCK_DGRAM)
- * bound to cl: IPv6 sockets are IPv6-only; UDP sockets get SO_REUSEPORT and
- * packet info.  Returns the descriptor, or -1 with errno set. */
+/* A close-on-exec socket of type (SOCK_STREAM or SOCK_DGRAM) bound to cl:
+ * IPv6 sockets are IPv6-only; TCP sockets are non-blocking (for libevent);
+ * UDP sockets block (a worker thread sleeps in the receive call) and get
+ * SO_REUSEPORT, no fragmentation and, on wildcard addresses, packet info.
+ * Returns the descriptor, or -1 with errno set. */
 int server_socket(const struct conf_listen *cl, int type);
 
 /* The answering counters (for the metrics endpoint). */

@@ -4,7 +4,6 @@
 #include "daemon/udp.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -238,10 +237,8 @@ struct udp_workers *udp_start(const struct conf *conf, unsigned n, struct datase
 		struct worker *w = xcalloc(1, sizeof(*w));
 		all->w[i] = w;
 		w->all = all;
-		/* server_socket() makes sockets non-blocking (for libevent);
-		 * these threads block in the receive call instead. */
-		w->fd = server_socket(l, SOCK_DGRAM);
-		if (w->fd < 0 || fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		w->fd = server_socket(l, SOCK_DGRAM); /* blocking */
+		if (w->fd < 0) {
 			log_msg(LOG_LEVEL_ERR, "server: listen %s: udp: %s", l->text,
 				strerror(errno));
 			udp_stop(all);
