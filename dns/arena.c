@@ -12,7 +12,6 @@
 
 #define ARENA_CHUNK     (256 * 1024)
 #define ARENA_CHUNK_MAX (8 * 1024 * 1024)
-#define HUGE_PAGE       (2 * 1024 * 1024)
 
 struct chunk {
 	struct chunk *next;
@@ -35,7 +34,7 @@ static struct chunk *chunk_new(size_t cap)
 	struct chunk *c = xmalloc(sizeof(*c) + cap);
 	/* A big chunk is filled once, front to back: transparent huge pages
 	 * spare a page fault per 4 KB (a fifth of a 1M-record zone's load). */
-	if (cap >= 2 * HUGE_PAGE)
+	if (cap >= 2 * XHUGE_PAGE)
 		xhuge_hint(c, sizeof(*c) + cap);
 	c->next = NULL;
 	c->used = 0;

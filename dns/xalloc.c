@@ -55,7 +55,7 @@ char *xstrndup(const char *s, size_t n)
 void xhuge_hint(void *p, size_t size)
 {
 #ifdef MADV_HUGEPAGE
-	const uintptr_t huge = 2u << 20;
+	const uintptr_t huge = XHUGE_PAGE;
 	uintptr_t b = ((uintptr_t)p + huge - 1) & ~(huge - 1);
 	uintptr_t e = ((uintptr_t)p + size) & ~(huge - 1);
 	if (e > b)

@@ -12,6 +12,8 @@ void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
+#define XHUGE_PAGE (2u << 20) /* the huge page size xhuge_hint() assumes */
+
 /* Ask for transparent huge pages over the whole 2 MB pages inside
  * p[0..size): for large blocks written once, front to back, whose 4 KB
  * page faults would otherwise cost a good part of a big zone's load.  A
