@@ -146,14 +146,19 @@ static int send_batch(int fd, struct mmsghdr *m, unsigned n)
  * refuses.  One larger than the interface MTU (EMSGSIZE: the sockets set
  * DF and never fragment, RFC 9715 3.1) is cut to a TC answer and sent
  * again, so the client retries over TCP; any other refused one is dropped
- * alone; a full socket buffer drops the rest, as UDP may.
+ * alone; a full socket buffer drops the rest, as UDP may.  A cut answer
+ * counts as truncated once it has gone out, and as dropped otherwise.
  */
 static void send_replies(struct worker *w, int k)
 {
+	bool cut_first = false; /* out[sent] is a cut answer not yet sent */
 	for (int sent = 0; sent < k;) {
 		int r = send_batch(w->fd, w->out_msgs + sent, (unsigned)(k - sent));
 		if (r > 0) {
 			sent += r;
+			if (cut_first)
+				w->stats.truncated++;
+			cut_first = false;
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
@@ -164,14 +169,15 @@ static void send_replies(struct worker *w, int k)
 		}
 		struct iovec *iov = &w->out_iov[sent];
 		size_t cut = 0;
-		if (errno == EMSGSIZE)
+		if (errno == EMSGSIZE && !cut_first)
 			cut = pkt_cut_to_tc(iov->iov_base, iov->iov_len);
 		if (cut != 0 && cut < iov->iov_len) {
 			iov->iov_len = cut;
-			w->stats.truncated++;
+			cut_first = true;
 		} else {
 			w->stats.dropped++;
 			sent++;
+			cut_first = false;
 		}
 	}
 }

@@ -386,9 +386,29 @@ def test_udp_answers_never_fragmented(small_mtu_netns, make_geodnsd):
     the same answer cut to TC with the OPT kept, so the client retries over
     TCP.  Answers that fit go out whole, with DF."""
     import struct
-    srv = make_geodnsd(udp_max_payload=4096)
+    import urllib.request
+    from conftest import free_port
+    srv = make_geodnsd(udp_max_payload=4096, start=False)
+    mport = free_port()
+    srv.write_config(srv.config_text() +
+                     "metrics:\n  listen: 127.0.0.1@%d\n" % mport)
+    srv.start()
+
+    def counters():
+        url = "http://127.0.0.1:%d/metrics" % mport
+        with urllib.request.urlopen(url, timeout=3) as f:
+            text = f.read().decode()
+        return {name: float(line.split()[1]) for line in text.splitlines()
+                for name in ("geodnsd_truncated_total", "geodnsd_dropped_total")
+                if line.startswith(name + " ")}
+
+    before = counters()
     r = srv.query("huge.example.com", "A", use_edns=0, payload=4096)
     assert is_tc(r) and not r.answer and not r.authority, r
+    # The cut answer went out: counted once as truncated, not as dropped.
+    after = counters()
+    assert after["geodnsd_truncated_total"] == before["geodnsd_truncated_total"] + 1, after
+    assert after["geodnsd_dropped_total"] == before["geodnsd_dropped_total"], after
     assert r.edns == 0 and r.payload == 4096, "OPT kept:\n%s" % r
     assert r.rcode() == dns.rcode.NOERROR
     assert r.flags & dns.flags.AA
