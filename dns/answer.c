@@ -531,8 +531,10 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t ql
 		  q.have_question ? q.question_end : DNS_HEADER_SIZE,
 		  q.have_question ? q.qname.name : NULL, q.have_question ? q.qname.len : 0);
 	unsigned rcode = (unsigned)rc;
-	if (rc == RCODE_NOERROR)
+	if (rc == RCODE_NOERROR && q.have_question)
 		rcode = resolve(&a);
+	else if (rc == RCODE_NOERROR && !d->conf.cookies)
+		rcode = RCODE_FORMERR; /* a cookie-only query, cookies off (RFC 7873 5.4) */
 	if (tr == ANSWER_UDP && d->conf.rrl != NULL && rate_limited(&a, &q, rcode, from, stats))
 		return 0;
 	p.max = limit;

@@ -145,20 +145,40 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 
 	uint16_t qdcount = rd16(pkt + 4), ancount = rd16(pkt + 6);
 	uint16_t nscount = rd16(pkt + 8), arcount = rd16(pkt + 10);
-	if (qdcount != 1)
-		return HDR_OPCODE(q->flags) != OPCODE_QUERY ? RCODE_NOTIMP : RCODE_FORMERR;
-	if (parse_question(pkt, len, q) < 0)
+	bool opquery = HDR_OPCODE(q->flags) == OPCODE_QUERY;
+	size_t off = DNS_HEADER_SIZE;
+	if (qdcount == 0 && opquery && ancount == 0 && nscount == 0 && arcount != 0) {
+		/* RFC 7873 5.4: no question and a COOKIE option asks for a
+		 * server cookie; the caller answers it with our OPT alone. */
+	} else if (qdcount != 1) {
+		return opquery ? RCODE_FORMERR : RCODE_NOTIMP;
+	} else if (parse_question(pkt, len, q) < 0) {
 		return RCODE_FORMERR;
-	if (HDR_OPCODE(q->flags) != OPCODE_QUERY)
+	} else if (!opquery) {
 		return RCODE_NOTIMP;
-	if (ancount != 0 || nscount != 0)
-		return RCODE_FORMERR;
-	if (parse_additional(pkt, len, q->question_end, arcount, q) < 0) {
+	} else {
+		off = q->question_end;
+		/* RFC 1995 3: an IXFR query carries the client's SOA in the
+		 * authority section; it is read past, to be refused. */
+		bool ixfr = q->qtype == RRTYPE_IXFR && nscount == 1;
+		if (ancount != 0 || (nscount != 0 && !ixfr))
+			return RCODE_FORMERR;
+		if (ixfr) {
+			int next = dname_skip(pkt, len, off);
+			if (next < 0 || (size_t)next + 10 > len ||
+			    (size_t)next + 10 + rd16(pkt + next + 8) > len)
+				return RCODE_FORMERR;
+			off = (size_t)next + 10 + rd16(pkt + next + 8);
+		}
+	}
+	if (parse_additional(pkt, len, off, arcount, q) < 0) {
 		q->ecs = false;
 		q->cookie = false;
 		return RCODE_FORMERR;
 	}
 	if (q->edns && q->edns_version > 0)
 		return RCODE_BADVERS; /* RFC 6891 6.1.3 */
+	if (!q->have_question && !q->cookie)
+		return RCODE_FORMERR; /* no question, and no cookie asked for */
 	return RCODE_NOERROR;
 }

@@ -6,6 +6,7 @@ Everything talks to 127.0.0.1 only; every loop is bounded.
 
 import resource
 import socket
+import struct
 import time
 
 import dns.edns
@@ -14,6 +15,7 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 import pytest
 
 from conftest import make_query, tcp_connect, wait_until
@@ -133,6 +135,51 @@ def test_cookies_can_be_turned_off(make_geodnsd):
     assert not [o for o in r.options if o.otype == COOKIE]
 
 
+def cookie_only(client, server=b""):
+    """RFC 7873 5.4: no question, only an OPT with a COOKIE option."""
+    data = client + server
+    rdata = struct.pack("!HH", COOKIE, len(data)) + data
+    return (struct.pack("!HHHHHH", 0x4242, 0, 0, 0, 0, 1) + b"\x00" +
+            struct.pack("!HHIH", 41, 1232, 0, len(rdata)) + rdata)
+
+
+@pytest.mark.parametrize("tcp", [False, True])
+def test_cookie_only_query_gets_a_server_cookie(make_geodnsd, tcp):
+    """A query with no question and a COOKIE option asks for a server
+    cookie (RFC 7873 5.4): NOERROR, nothing but our OPT, the client cookie
+    echoed with a server cookie; that cookie then proves the source."""
+    srv = make_geodnsd()
+    client = bytes.fromhex("0011223344556677")
+    reply = srv.send_wire(cookie_only(client), tcp=tcp)
+    assert reply is not None, "no reply to a cookie-only query"
+    id_, flags, qd, an, ns, ar = struct.unpack("!HHHHHH", reply[:12])
+    assert id_ == 0x4242 and flags & 0x8000
+    assert flags & 0xF == dns.rcode.NOERROR, "rcode %d" % (flags & 0xF)
+    assert (qd, an, ns, ar) == (0, 0, 0, 1)
+    r = dns.message.from_wire(reply)
+    data = cookie_of(r)
+    assert data is not None and len(data) == 24 and data[:8] == client, r
+    # The server cookie it handed out is good for a real query.
+    q = cookie_query("www.example.com", client, data[8:])
+    r = srv.send(q)
+    assert r.rcode() == dns.rcode.NOERROR and r.answer
+    # A client that sends back a server cookie gets a fresh one, NOERROR.
+    reply = srv.send_wire(cookie_only(client, data[8:]), tcp=tcp)
+    assert reply[3] & 0xF == dns.rcode.NOERROR
+    assert cookie_of(dns.message.from_wire(reply))[:8] == client
+
+
+def test_cookie_only_query_with_cookies_off(make_geodnsd):
+    """A server without cookies answers a cookie-only query FORMERR (RFC
+    7873 5.4), with an OPT but no COOKIE option."""
+    srv = make_geodnsd(cookies="false")
+    reply = srv.send_wire(cookie_only(b"\x01" * 8))
+    assert reply is not None
+    assert reply[3] & 0xF == dns.rcode.FORMERR
+    r = dns.message.from_wire(reply)
+    assert r.edns == 0 and cookie_of(r) is None, r
+
+
 # ---- TCP ------------------------------------------------------------------------
 
 def test_5000_idle_tcp_connections_do_not_stop_udp(make_geodnsd):
@@ -175,6 +222,16 @@ def test_axfr_ixfr_refused(make_geodnsd):
         r = srv.query("example.com", qtype, tcp=True)
         assert r.rcode() == dns.rcode.REFUSED, qtype
     assert srv.query("example.com", "AXFR").rcode() == dns.rcode.REFUSED
+    # A real IXFR query carries the client's SOA in the authority section
+    # (RFC 1995 3): refused, like the rest, not FORMERR.
+    q = make_query("example.com", "IXFR")
+    q.authority.append(dns.rrset.from_text(
+        "example.com.", 0, "IN", "SOA",
+        "ns1.example.com. hostmaster.example.com. 1 7200 3600 1209600 300"))
+    for tcp in (False, True):
+        r = srv.send(q, tcp=tcp)
+        assert r.rcode() == dns.rcode.REFUSED, (tcp, r)
+        assert not r.answer
 
 
 def test_no_recursion(make_geodnsd):

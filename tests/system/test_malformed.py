@@ -61,6 +61,9 @@ CORPUS = [
     ("question cut in the name", header() + QUESTION[:6], FORMERR),
     ("question cut in the type", header() + QUESTION[:-3], FORMERR),
     ("QDCOUNT 0", header(qd=0), FORMERR),
+    ("QDCOUNT 0, OPT without a cookie", header(qd=0, ar=1) + OPT, FORMERR),
+    ("QDCOUNT 0, a cookie of 12 octets", header(qd=0, ar=1) + opt_with(10, b"c" * 12), FORMERR),
+    ("QDCOUNT 0, a cookie in an answer record", header(qd=0, an=1) + opt_with(10, b"c" * 8), FORMERR),
     ("QDCOUNT 2", header(qd=2) + QUESTION * 2, FORMERR),
     ("QDCOUNT 65535", header(qd=0xFFFF) + QUESTION, FORMERR),
     ("a response sent as a query (QR)", header(flags=0x8000 | QUERY_FLAGS) + QUESTION, DROP),
@@ -72,6 +75,10 @@ CORPUS = [
     ("OPT owned by a non-root name", header(ar=1) + QUESTION + b"\x01a\x00" + OPT[1:], FORMERR),
     ("OPT in the answer section", header(an=1) + QUESTION + OPT, FORMERR),
     ("OPT in the authority section", header(ns=1) + QUESTION + OPT, FORMERR),
+    ("IXFR with two authority records", header(ns=2) + qname("example.com")
+     + struct.pack("!HH", 251, 1) + (b"\xc0\x0c" + struct.pack("!HHIH", 6, 1, 0, 0)) * 2, FORMERR),
+    ("IXFR authority record past the end", header(ns=1) + qname("example.com")
+     + struct.pack("!HH", 251, 1) + b"\xc0\x0c" + struct.pack("!HHIH", 6, 1, 0, 30), FORMERR),
     ("OPT RDLENGTH past the end", header(ar=1) + QUESTION + b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 40),
      FORMERR),
     ("EDNS option overruns the RDATA", header(ar=1) + QUESTION + b"\x00"
