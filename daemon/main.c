@@ -133,36 +133,53 @@ static void reload_start(struct reloader *r)
 	sdnotify_reloading();
 }
 
-static int listen_changed(const struct conf *a, const struct conf *b)
-{
-	if (a->n_listen != b->n_listen || a->tcp_max_connections != b->tcp_max_connections ||
-	    a->tcp_idle_timeout_ms != b->tcp_idle_timeout_ms)
-		return 1;
-	for (size_t i = 0; i < a->n_listen; i++)
-		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
-			return 1;
-	return 0;
-}
-
 static bool str_eq(const char *a, const char *b)
 {
 	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* Settings bound at start-up: a reload keeps the running ones. */
+static bool listen_changed(const struct conf *a, const struct conf *b)
+{
+	if (a->n_listen != b->n_listen)
+		return true;
+	for (size_t i = 0; i < a->n_listen; i++)
+		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+			return true;
+	return false;
+}
+
+/* Settings bound at start-up: a reload keeps the running ones, and says
+ * which of the file's changes wait for a restart. */
 static void restart_warnings(const struct conf *old, const struct conf *c)
 {
-	if (listen_changed(old, c) || old->workers != c->workers)
+	const struct {
+		bool changed;
+		const char *key;
+	} keys[] = {
+		{ listen_changed(old, c), "listen" },
+		{ old->workers != c->workers, "workers" },
+		{ old->tcp_max_connections != c->tcp_max_connections, "tcp-max-connections" },
+		{ old->tcp_idle_timeout_ms != c->tcp_idle_timeout_ms, "tcp-idle-timeout" },
+		{ old->cookie_secret_set != c->cookie_secret_set ||
+			  memcmp(old->cookie_secret, c->cookie_secret, sizeof(c->cookie_secret)) !=
+				  0,
+		  "cookie-secret" },
+		{ !str_eq(old->user, c->user) || old->uid != c->uid, "user" },
+		{ !str_eq(old->group, c->group) || old->gid != c->gid, "group" },
+		{ old->metrics_on != c->metrics_on || !str_eq(old->metrics.text, c->metrics.text),
+		  "metrics listen" },
+	};
+	char list[256] = "";
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].changed)
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "",
+					      keys[i].key);
+	if (n > 0)
 		log_msg(LOG_LEVEL_WARNING,
-			"reload: listen, workers and tcp-* "
-			"settings changed; they take effect at the next restart");
-	if (old->metrics_on != c->metrics_on || !str_eq(old->metrics.text, c->metrics.text))
-		log_msg(LOG_LEVEL_WARNING, "reload: metrics listen changed; it "
-					   "takes effect at the next restart");
-	if (!str_eq(old->user, c->user) || !str_eq(old->group, c->group) || old->uid != c->uid ||
-	    old->gid != c->gid)
-		log_msg(LOG_LEVEL_WARNING, "reload: user and group changed; "
-					   "they take effect at the next restart");
+			"reload: changed in the file but bound at start-up, so the "
+			"running values stay until a restart: %s",
+			list);
 }
 
 /*

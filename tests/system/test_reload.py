@@ -161,6 +161,27 @@ def test_reload_applies_server_options(reloadable):
     srv.reload(lambda: version() == b"geodnsd reloaded")
 
 
+def test_reload_names_settings_that_wait_for_a_restart(reloadable):
+    """A reload applies what it can and names each start-up setting whose
+    change waits for a restart; nothing is said when none changed."""
+    srv = reloadable
+    srv.server_opts["version"] = "v2"
+    srv.write_config()
+    before = len(srv.stderr)
+    srv.reload(lambda: "reload: done" in srv.stderr[before:])
+    assert "restart" not in srv.stderr[before:], srv.stderr[before:]
+    srv.server_opts["tcp-idle-timeout"] = 20
+    srv.server_opts["workers"] = 3
+    srv.server_opts["cookie-secret"] = "00112233445566778899aabbccddeeff"
+    srv.write_config()
+    before = len(srv.stderr)
+    srv.reload(lambda: "reload: done" in srv.stderr[before:])
+    log = srv.stderr[before:]
+    assert re.search(r"running values stay until a restart: workers, "
+                     r"tcp-idle-timeout, cookie-secret$", log, re.M), log
+    assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
+
+
 def test_reload_is_all_or_nothing(reloadable):
     """A good change to one zone is not applied when another zone fails."""
     srv = reloadable
