@@ -136,9 +136,12 @@ static void directive(struct loader *L, const char *file, unsigned line, const c
 			*origin = n;
 		}
 	} else if (strcasecmp(word, "$TTL") == 0) {
-		const char *end = arg;
-		uint32_t ttl = ldns_str2period(arg, &end);
-		if (arg[0] == '\0' || *end != '\0')
+		uint32_t ttl;
+		int st = zrr_ttl_parse(arg, strlen(arg), &ttl);
+		if (st == ZRR_TTL_RANGE)
+			diag_report(L->d, LOG_LEVEL_ERR, file, line,
+				    "$TTL: TTL '%s' does not fit in 32 bits", arg);
+		else if (st != ZRR_TTL_OK)
 			diag_report(L->d, LOG_LEVEL_ERR, file, line, "$TTL: invalid TTL '%s'", arg);
 		else
 			L->default_ttl = ttl;
@@ -261,21 +264,18 @@ static void add_rec(struct loader *L, const struct parsed *p, const char *file, 
 	r->file = rec_file_index(L, file, fidx);
 }
 
-static bool is_ttl(const char *t)
-{
-	const char *end = t;
-	ldns_str2period(t, &end);
-	return t[0] >= '0' && t[0] <= '9' && *end == '\0';
-}
-
 /* The first fields of an entry: where the type is, whether a TTL was
  * written.  Up to 8 whitespace-separated tokens (enough for GEO lines). */
 struct head {
 	char *tok[8];
 	size_t n;
-	size_t type; /* index of the type token (== n when absent) */
-	bool has_ttl;
+	size_t type;    /* index of the type token (== n when absent) */
+	size_t ttl;     /* index of the TTL token, or HEAD_NONE */
+	int ttl_status; /* zrr_ttl_parse() of it */
+	uint32_t ttl_value;
 };
+
+#define HEAD_NONE SIZE_MAX
 
 static void head_parse(const struct zfline *zl, struct head *h)
 {
@@ -290,13 +290,20 @@ static void head_parse(const struct zfline *zl, struct head *h)
 		s = rest;
 	}
 	size_t i = zl->blank_owner ? 0 : 1;
-	h->has_ttl = false;
+	h->ttl = HEAD_NONE;
+	/* A field starting with a digit is a TTL, as ldns reads it (no class
+	 * or type starts with one). */
 	for (size_t k = 0; k < 2 && i < h->n; k++) {
-		if (is_ttl(h->tok[i]))
-			h->has_ttl = true;
-		else if (strcasecmp(h->tok[i], "IN") != 0 && strcasecmp(h->tok[i], "CH") != 0 &&
-			 strcasecmp(h->tok[i], "HS") != 0)
+		const char *t = h->tok[i];
+		if (t[0] >= '0' && t[0] <= '9') {
+			h->ttl_status = zrr_ttl_parse(t, strlen(t), &h->ttl_value);
+			if (h->ttl_status == ZRR_TTL_SYNTAX)
+				break;
+			h->ttl = i;
+		} else if (strcasecmp(t, "IN") != 0 && strcasecmp(t, "CH") != 0 &&
+			   strcasecmp(t, "HS") != 0) {
 			break;
+		}
 		i++;
 	}
 	h->type = i;
@@ -332,7 +339,8 @@ static void geo_record(struct loader *L, const char *file, unsigned *fidx, const
 {
 	char *const *tok = h->tok;
 	size_t n = h->n, type = h->type;
-	uint32_t ttl = L->default_ttl;
+	uint32_t ttl =
+		h->ttl != HEAD_NONE && h->ttl_status == ZRR_TTL_OK ? h->ttl_value : L->default_ttl;
 	char buf[DNAME_MAXLEN * 4 + 2];
 	for (size_t k = zl->blank_owner ? 0 : 1; k < type; k++) {
 		if (strcasecmp(tok[k], "CH") == 0 || strcasecmp(tok[k], "HS") == 0) {
@@ -340,16 +348,11 @@ static void geo_record(struct loader *L, const char *file, unsigned *fidx, const
 				    "GEO records are class IN only");
 			return;
 		}
-		const char *end;
-		if (is_ttl(tok[k]))
-			ttl = ldns_str2period(tok[k], &end);
-		if (ttl > 2147483647u) {
-			diag_report(L->d, LOG_LEVEL_WARNING, file, zl->line,
-				    "TTL %u exceeds 2147483647 (RFC 2181 8); using "
-				    "2147483647",
-				    ttl);
-			ttl = 2147483647u;
-		}
+	}
+	if (ttl > 2147483647u) {
+		diag_report(L->d, LOG_LEVEL_WARNING, file, zl->line,
+			    "TTL %u exceeds 2147483647 (RFC 2181 8); using 2147483647", ttl);
+		ttl = 2147483647u;
 	}
 	if (n != type + 2) {
 		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
@@ -398,6 +401,68 @@ static void geo_record(struct loader *L, const char *file, unsigned *fidx, const
 	g->file = rec_file_index(L, file, fidx);
 }
 
+/* Whether one of text's fields is "\\#", the RFC 3597 generic RDATA. */
+static bool has_generic_rdata(const char *text)
+{
+	for (const char *s = text; (s = strstr(s, "\\#")) != NULL; s += 2)
+		if ((s == text || s[-1] == ' ' || s[-1] == '\t') &&
+		    (s[2] == '\0' || s[2] == ' ' || s[2] == '\t'))
+			return true;
+	return false;
+}
+
+/* A 32-bit SOA field: SERIAL in decimal, or a time as TTLs are written. */
+static int soa_field(const char *s, size_t n, bool serial)
+{
+	uint32_t v;
+	if (!serial)
+		return zrr_ttl_parse(s, n, &v);
+	uint64_t x = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return ZRR_TTL_SYNTAX;
+		x = x * 10 + (uint64_t)(s[i] - '0');
+		if (x > UINT32_MAX)
+			return ZRR_TTL_RANGE;
+	}
+	return n > 0 ? ZRR_TTL_OK : ZRR_TTL_SYNTAX;
+}
+
+/*
+ * RFC 1035 3.3.13: SERIAL, REFRESH, RETRY, EXPIRE and MINIMUM are 32-bit;
+ * ldns reads them modulo 2^32, and takes signs.  They are the last five
+ * fields of an SOA entry that ldns took.  Returns false after reporting a
+ * bad one.
+ */
+static bool soa_check(struct loader *L, const char *file, unsigned line, const char *text)
+{
+	static const char *const what[] = { "serial", "refresh", "retry", "expire", "minimum" };
+	if (has_generic_rdata(text))
+		return true;
+	const char *e = text + strlen(text);
+	for (int k = 4; k >= 0; k--) {
+		while (e > text && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		const char *b = e;
+		while (b > text && b[-1] != ' ' && b[-1] != '\t')
+			b--;
+		int n = (int)(e - b);
+		int st = soa_field(b, (size_t)n, k == 0);
+		if (st == ZRR_TTL_RANGE) {
+			diag_report(L->d, LOG_LEVEL_ERR, file, line,
+				    "SOA %s '%.*s' does not fit in 32 bits", what[k], n, b);
+			return false;
+		}
+		if (st != ZRR_TTL_OK) {
+			diag_report(L->d, LOG_LEVEL_ERR, file, line, "invalid SOA %s '%.*s'",
+				    what[k], n, b);
+			return false;
+		}
+		e = b;
+	}
+	return true;
+}
+
 static void record_line(struct loader *L, const char *file, unsigned *fidx, const struct zfline *zl,
 			const ldns_rdf *origin)
 {
@@ -420,7 +485,14 @@ static void record_line(struct loader *L, const char *file, unsigned *fidx, cons
 	}
 	struct head h;
 	head_parse(zl, &h);
-	bool has_ttl = h.has_ttl;
+	/* ldns_str2period() would wrap these modulo 2^32. */
+	if (h.ttl != HEAD_NONE && h.ttl_status == ZRR_TTL_RANGE) {
+		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "TTL '%s' does not fit in 32 bits",
+			    h.tok[h.ttl]);
+		head_free(&h);
+		return;
+	}
+	bool has_ttl = h.ttl != HEAD_NONE && h.ttl_status == ZRR_TTL_OK;
 	if (h.type < h.n && strcasecmp(h.tok[h.type], "GEO") == 0) {
 		geo_record(L, file, fidx, zl, origin, &h);
 		head_free(&h);
@@ -456,6 +528,10 @@ static void record_line(struct loader *L, const char *file, unsigned *fidx, cons
 		ldns_rr_set_ttl(rr, L->default_ttl);
 	const ldns_rdf *owner = ldns_rr_owner(rr);
 	set_prev(L, ldns_rdf_data(owner), ldns_rdf_size(owner));
+	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && !soa_check(L, file, zl->line, zl->text)) {
+		ldns_rr_free(rr);
+		return;
+	}
 	ldns_buffer_clear(L->wire);
 	bool wire_ok = ldns_rr_rdata2buffer_wire(L->wire, rr) == LDNS_STATUS_OK;
 	struct parsed p = { .owner = ldns_rdf_data(owner),

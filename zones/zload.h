@@ -22,10 +22,11 @@ struct zload_dyn {
  * Load the zone whose apex is name (presentation form) from file.  Records
  * are parsed with ldns; $ORIGIN, $TTL and $INCLUDE (paths relative to the
  * including file's directory) are handled here.  Every problem is reported
- * to d as file:line: an unparsable record, a class other than IN, data
- * outside the zone, no or several SOA, an SOA below the apex, no NS at the
- * apex, CNAME beside other data, duplicate records, a GEO record naming
- * an unknown service or beside A/AAAA/CNAME (errors); RRset TTL
+ * to d as file:line: an unparsable record, a TTL, $TTL or SOA serial or
+ * time of 2^32 or more, a class other than IN, data outside the zone, no
+ * or several SOA, an SOA below the apex, no NS at the apex, CNAME beside
+ * other data, duplicate records, a GEO record naming an unknown service or
+ * beside A/AAAA/CNAME (errors); a TTL above 2^31 - 1 (capped), RRset TTL
  * mismatches, data hidden below a delegation, and in-zone NS targets without
  * addresses ("missing glue") (warnings).
  * Returns the finished zone (caller frees with zone_free), or NULL when any

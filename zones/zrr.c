@@ -4,7 +4,6 @@
 #include "zones/zrr.h"
 
 #include <arpa/inet.h>
-#include <ldns/ldns.h>
 #include <string.h>
 #include <strings.h>
 
@@ -97,21 +96,64 @@ static size_t name_parse(const struct tok *t, const uint8_t *origin, uint8_t out
 	return o + ol;
 }
 
-/* A TTL field: digits with optional unit letters ("1h30m"), all of it read
- * by ldns_str2period, as ldns and the loader's TTL check do. */
+int zrr_ttl_parse(const char *text, size_t len, uint32_t *ttl)
+{
+	if (len == 0 || text[0] < '0' || text[0] > '9')
+		return ZRR_TTL_SYNTAX;
+	/* In 64 bits every step stays below 2^32 * 604800, and the value only
+	 * grows, so a step past 2^32 - 1 means the value is too. */
+	uint64_t total = 0, num = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		uint64_t unit;
+		if (c >= '0' && c <= '9') {
+			num = num * 10 + (uint64_t)(c - '0');
+			if (num > UINT32_MAX)
+				return ZRR_TTL_RANGE;
+			continue;
+		}
+		switch (c) {
+		case 's':
+		case 'S':
+			unit = 1;
+			break;
+		case 'm':
+		case 'M':
+			unit = 60;
+			break;
+		case 'h':
+		case 'H':
+			unit = 3600;
+			break;
+		case 'd':
+		case 'D':
+			unit = 86400;
+			break;
+		case 'w':
+		case 'W':
+			unit = 604800;
+			break;
+		default:
+			return ZRR_TTL_SYNTAX;
+		}
+		total += num * unit;
+		num = 0;
+		if (total > UINT32_MAX)
+			return ZRR_TTL_RANGE;
+	}
+	/* Digits after the last unit are seconds. */
+	total += num;
+	if (total > UINT32_MAX)
+		return ZRR_TTL_RANGE;
+	*ttl = (uint32_t)total;
+	return ZRR_TTL_OK;
+}
+
+/* A TTL field.  One that ldns would wrap is left to the loader, which
+ * reports it. */
 static bool ttl_parse(const struct tok *t, uint32_t *ttl)
 {
-	char buf[16];
-	if (t->n >= sizeof(buf))
-		return false;
-	for (size_t i = 0; i < t->n; i++)
-		if (!(t->s[i] >= '0' && t->s[i] <= '9') && strchr("sSmMhHdDwW", t->s[i]) == NULL)
-			return false;
-	memcpy(buf, t->s, t->n);
-	buf[t->n] = '\0';
-	const char *end = buf;
-	*ttl = ldns_str2period(buf, &end);
-	return *end == '\0';
+	return zrr_ttl_parse(t->s, t->n, ttl) == ZRR_TTL_OK;
 }
 
 /* A 16-bit decimal field.  ldns reads it with strtol and truncates; only

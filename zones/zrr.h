@@ -3,6 +3,7 @@
 #define GD_ZRR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dns/dname.h"
@@ -36,5 +37,22 @@ struct zrr {
  */
 int zrr_parse(const char *text, bool blank_owner, const uint8_t *origin, const uint8_t *prev,
 	      struct zrr *out);
+
+/* zrr_ttl_parse() results. */
+enum zrr_ttl_status {
+	ZRR_TTL_OK = 0,
+	ZRR_TTL_SYNTAX = -1, /* not a TTL */
+	ZRR_TTL_RANGE = -2,  /* 2^32 or more */
+};
+
+/*
+ * Read a TTL (or another RFC 1035 time field) from the len octets at text:
+ * a digit, then digits and unit letters (s, m, h, d, w in either case, so
+ * "3600", "1h30m", "2W"), valued as ldns_str2period() values it.
+ * ldns_str2period() also takes signs and blanks, and wraps a value of 2^32
+ * or more modulo 2^32; here those are ZRR_TTL_SYNTAX and ZRR_TTL_RANGE.
+ * Returns ZRR_TTL_OK with *ttl set, or one of those (*ttl undefined).
+ */
+int zrr_ttl_parse(const char *text, size_t len, uint32_t *ttl);
 
 #endif

@@ -81,6 +81,7 @@ ZONE_ERRORS = [
     ("include-missing.zone", "cannot open"),
     ("class-ch.zone", "class"),
     ("syntax.zone", ""),
+    ("ttl-overflow.zone", "TTL '99999999999' does not fit in 32 bits"),
 ]
 
 

@@ -31,7 +31,8 @@ static const char *fixture(const char *name)
 
 /* zload_file with diagnostics printed; stderr lands in captured[], the
  * final newline removed. */
-static struct zone *load(const char *apex, const char *path, struct diag *d)
+static struct zone *load_dyn(const char *apex, const char *path, const struct zload_dyn *dyn,
+			     struct diag *d)
 {
 	FILE *tmp = tmpfile();
 	if (tmp == NULL) {
@@ -43,7 +44,7 @@ static struct zone *load(const char *apex, const char *path, struct diag *d)
 	fflush(stderr);
 	int saved = dup(STDERR_FILENO);
 	dup2(fileno(tmp), STDERR_FILENO);
-	struct zone *z = zload_file(apex, path, NULL, d);
+	struct zone *z = zload_file(apex, path, dyn, d);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -54,6 +55,11 @@ static struct zone *load(const char *apex, const char *path, struct diag *d)
 	captured[n] = '\0';
 	fclose(tmp);
 	return z;
+}
+
+static struct zone *load(const char *apex, const char *path, struct diag *d)
+{
+	return load_dyn(apex, path, NULL, d);
 }
 
 /* The expected diagnostic: fixture path, then the formatted rest. */
@@ -355,6 +361,57 @@ static void test_ttl_zero(void)
 	zone_free(z);
 }
 
+/* GEO lines: the service 'web' exists; bind() records the TTL it gets. */
+static const void *geo_bind(void *ctx, const char *service, uint32_t ttl)
+{
+	static const int binding;
+	if (strcmp(service, "web") != 0)
+		return NULL;
+	*(uint32_t *)ctx = ttl;
+	return &binding;
+}
+
+/* A TTL, $TTL or SOA time of 2^32 or more is an error, not the value
+ * modulo 2^32 (which is what ldns_str2period() returns). */
+static void test_ttl_range(void)
+{
+	const char *apex = "example.com.";
+	load_fails("ttl-range.zone", apex,
+		   want("ttl-range.zone", ":5: TTL '99999999999' does not fit in 32 bits"));
+	load_fails("ttl-range-unit.zone", apex,
+		   want("ttl-range-unit.zone", ":5: TTL '1000000000w' does not fit in 32 bits"));
+	load_fails("ttl-range-ldns.zone", apex,
+		   want("ttl-range-ldns.zone", ":5: TTL '4294967296' does not fit in 32 bits"));
+	load_fails("ttl-range-default.zone", apex,
+		   want("ttl-range-default.zone",
+			":2: $TTL: TTL '99999999999' does not fit in 32 bits"));
+	load_fails("soa-range.zone", apex,
+		   want("soa-range.zone", ":2: SOA expire '99999999999' does not fit in 32 bits"));
+	load_fails("soa-serial-range.zone", apex,
+		   want("soa-serial-range.zone",
+			":2: SOA serial '4294967296' does not fit in 32 bits"));
+
+	uint32_t geo_ttl = 0;
+	struct zload_dyn dyn = { .ctx = &geo_ttl, .bind = geo_bind };
+	struct diag d;
+	struct zone *z = load_dyn(apex, fixture("ttl-range-geo.zone"), &dyn, &d);
+	OK(z == NULL, "ttl-range-geo.zone: not loaded (bound with TTL %u)", geo_ttl);
+	IS_INT(d.errors, 1, "ttl-range-geo.zone: one error");
+	IS_STR(captured,
+	       want("ttl-range-geo.zone", ":5: TTL '99999999999' does not fit in 32 bits"),
+	       "ttl-range-geo.zone");
+	zone_free(z);
+
+	/* 2^32 - 1 itself is a warning, capped to 2^31 - 1 (RFC 2181 8). */
+	z = load_dyn(apex, fixture("ttl-max.zone"), &dyn, &d);
+	OK(z != NULL, "ttl-max.zone loads");
+	IS_INT(d.warnings, 2, "ttl-max.zone: two warnings");
+	IS_INT(geo_ttl, 2147483647, "GEO TTL 4294967295 capped");
+	if (z != NULL)
+		check_set(z, "www.example.com.", RRTYPE_TXT, 1, 2147483647);
+	zone_free(z);
+}
+
 int main(void)
 {
 	const char *top = getenv("TOP_SRCDIR");
@@ -364,5 +421,6 @@ int main(void)
 	test_errors();
 	test_warnings();
 	test_ttl_zero();
+	test_ttl_range();
 	return tap_done();
 }

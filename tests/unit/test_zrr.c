@@ -103,6 +103,8 @@ static void test_taken(void)
 		"www 0 IN A 192.0.2.1",
 		"www 2147483648 IN A 192.0.2.1",
 		"www 4294967295 IN A 192.0.2.1",
+		"www 7101w IN A 192.0.2.1",
+		"www 1w0 IN A 192.0.2.1",
 		"www IN AAAA 2001:db8::1",
 		"www IN aaaa ::",
 		"www IN AAAA ::ffff:192.0.2.1",
@@ -147,6 +149,12 @@ static void test_left(void)
 		"www IN 300 A 192.0.2.1",
 		"www 300 300 A 192.0.2.1",
 		"www 300x IN A 192.0.2.1",
+		/* ldns wraps these modulo 2^32; the loader reports them. */
+		"www 4294967296 IN A 192.0.2.1",
+		"www 99999999999 IN A 192.0.2.1",
+		"www 1000000000w IN A 192.0.2.1",
+		"www 7102w IN A 192.0.2.1",
+		"www 4294967295s1 IN A 192.0.2.1",
 		"www IN TYPE1 \\# 4 c0000201",
 		"www IN A \\# 4 c0000201",
 		"www IN GEO web",
@@ -202,6 +210,51 @@ static void test_left(void)
 	OK(differ(line) == 0, "over-long CNAME target left to ldns");
 	snprintf(line, sizeof(line), "%s. IN A 192.0.2.1", longname);
 	OK(differ(line) == 0, "absolute 4x63 owner (256 octets) left to ldns");
+}
+
+/* zrr_ttl_parse(): ldns_str2period()'s values, without its wrapping. */
+static void test_ttl(void)
+{
+	static const struct {
+		const char *text;
+		int status;
+		uint32_t ttl;
+	} cases[] = {
+		{ "0", ZRR_TTL_OK, 0 },
+		{ "3600", ZRR_TTL_OK, 3600 },
+		{ "1h30m", ZRR_TTL_OK, 5400 },
+		{ "1W2d3H4m5S", ZRR_TTL_OK, 788645 },
+		{ "1h30", ZRR_TTL_OK, 3630 },
+		{ "2147483648", ZRR_TTL_OK, 2147483648u },
+		{ "4294967295", ZRR_TTL_OK, 4294967295u },
+		{ "00004294967295", ZRR_TTL_OK, 4294967295u },
+		{ "7101w", ZRR_TTL_OK, 4294684800u },
+		{ "7101w282495", ZRR_TTL_OK, 4294967295u },
+		{ "4294967296", ZRR_TTL_RANGE, 0 },
+		{ "99999999999", ZRR_TTL_RANGE, 0 },
+		{ "1000000000w", ZRR_TTL_RANGE, 0 },
+		{ "7102w", ZRR_TTL_RANGE, 0 },
+		{ "7101w282496", ZRR_TTL_RANGE, 0 },
+		{ "4294967295s1", ZRR_TTL_RANGE, 0 },
+		{ "", ZRR_TTL_SYNTAX, 0 },
+		{ "h", ZRR_TTL_SYNTAX, 0 },
+		{ "-5", ZRR_TTL_SYNTAX, 0 },
+		{ "+5", ZRR_TTL_SYNTAX, 0 },
+		{ "300x", ZRR_TTL_SYNTAX, 0 },
+		{ "1 h", ZRR_TTL_SYNTAX, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *t = cases[i].text;
+		uint32_t ttl = 0;
+		int st = zrr_ttl_parse(t, strlen(t), &ttl);
+		OK(st == cases[i].status && (st != ZRR_TTL_OK || ttl == cases[i].ttl),
+		   "zrr_ttl_parse('%s'): status %d ttl %u", t, st, ttl);
+		if (st == ZRR_TTL_OK) {
+			const char *end;
+			OK(ldns_str2period(t, &end) == ttl && *end == '\0',
+			   "'%s' as ldns_str2period() reads it", t);
+		}
+	}
 }
 
 /* ---- generated lines ---------------------------------------------- */
@@ -356,6 +409,7 @@ int main(void)
 	memcpy(prev, start, sizeof(start));
 	test_taken();
 	test_left();
+	test_ttl();
 	test_generated();
 	test_bench_shape();
 	ldns_rdf_deep_free(origin);
