@@ -223,6 +223,13 @@ static void add_rec(struct loader *L, const struct parsed *p, const char *file, 
 			    name_str(lname, buf, sizeof(buf)), L->apex_str);
 		return;
 	}
+	if (p->type == RRTYPE_DNAME) {
+		/* The answer engine does no RFC 6672 substitution: served as
+		 * plain data, names below it would get NXDOMAIN. */
+		diag_report(L->d, LOG_LEVEL_ERR, file, line,
+			    "DNAME is not supported (RFC 6672 substitution is not implemented)");
+		return;
+	}
 	if (p->rdata == NULL || p->rdlen > 65535) {
 		diag_report(L->d, LOG_LEVEL_ERR, file, line, "record data too long");
 		return;

@@ -82,6 +82,7 @@ ZONE_ERRORS = [
     ("class-ch.zone", "class"),
     ("syntax.zone", ""),
     ("ttl-overflow.zone", "TTL '99999999999' does not fit in 32 bits"),
+    ("dname.zone", "DNAME is not supported"),
 ]
 
 

@@ -135,6 +135,25 @@ def test_reload_broken_zone_keeps_old_data(reloadable):
                          dns.rdatatype.A) == ["192.0.2.199"]
 
 
+def test_reload_with_dname_keeps_old_data(reloadable):
+    """DNAME is refused at load (RFC 6672 substitution is not implemented),
+    so a reload that adds one is rejected whole."""
+    srv = reloadable
+    path = zone_path(srv, "example.net")
+    with open(path) as f:
+        bad_line = len(f.read().splitlines()) + 2
+    rewrite(path, lambda t: bump_serial(t, NET_SOA_SERIAL + 1)
+            + "new 3600 IN A 192.0.2.199\n"
+            + "dn 3600 IN DNAME other.example.\n")
+    pattern = re.compile(r"example\.net\.zone:%d: DNAME is not supported"
+                         % bad_line)
+    srv.reload(lambda: pattern.search(srv.stderr))
+    time.sleep(0.3)
+    assert srv.running()
+    assert net_serial(srv) == NET_SOA_SERIAL, "old example.net kept"
+    assert srv.query("new.example.net", "A").rcode() == dns.rcode.NXDOMAIN
+
+
 def test_reload_missing_zone_file_keeps_old(reloadable):
     srv = reloadable
     path = zone_path(srv, "example.net")

@@ -258,6 +258,12 @@ static void test_errors(void)
 		   want("no-owner.zone", ":2: record with no owner name and "
 					 "no previous owner"));
 	load_fails("bad-ttl.zone", apex, want("bad-ttl.zone", ":2: $TTL: invalid TTL 'forever'"));
+	load_fails("dname.zone", apex,
+		   want("dname.zone", ":5: DNAME is not supported (RFC 6672 substitution is "
+				      "not implemented)"));
+	load_fails("dname-generic.zone", apex,
+		   want("dname-generic.zone", ":5: DNAME is not supported (RFC 6672 "
+					      "substitution is not implemented)"));
 
 	/* $INCLUDE: a missing file is reported where it is included. */
 	char msg[PATH_MAX * 4];
