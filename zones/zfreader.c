@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dns/log.h"
 #include "dns/xalloc.h"
@@ -21,16 +22,30 @@ struct zfreader {
 	size_t phys_cap;
 };
 
+static void open_failed(const char *path, int err, struct diag *d, const char *at_file,
+			unsigned at_line)
+{
+	if (at_file != NULL)
+		diag_report(d, LOG_LEVEL_ERR, at_file, at_line, "$INCLUDE '%s': cannot open: %s",
+			    path, strerror(err));
+	else
+		diag_report(d, LOG_LEVEL_ERR, path, 0, "cannot open: %s", strerror(err));
+}
+
 struct zfreader *zfreader_open(const char *path, struct diag *d, const char *at_file,
 			       unsigned at_line)
 {
 	FILE *fp = fopen(path, "r");
 	if (fp == NULL) {
-		if (at_file != NULL)
-			diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
-				    "$INCLUDE '%s': cannot open: %s", path, strerror(errno));
-		else
-			diag_report(d, LOG_LEVEL_ERR, path, 0, "cannot open: %s", strerror(errno));
+		open_failed(path, errno, d, at_file, at_line);
+		return NULL;
+	}
+	/* fopen() opens a directory for reading on Linux; the first read then
+	 * fails with EISDIR, which looked like an empty file. */
+	struct stat st;
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(fp);
+		open_failed(path, EISDIR, d, at_file, at_line);
 		return NULL;
 	}
 	struct zfreader *r = xcalloc(1, sizeof(*r));
@@ -96,7 +111,13 @@ int zfreader_next(struct zfreader *r, struct zfline *out, struct diag *d)
 		unsigned start = 0;
 		r->len = 0;
 		do {
+			errno = 0;
 			ssize_t n = getline(&r->phys, &r->phys_cap, r->fp);
+			if (n < 0 && ferror(r->fp)) {
+				diag_report(d, LOG_LEVEL_ERR, r->path, r->line + 1,
+					    "read error: %s", strerror(errno));
+				return -1;
+			}
 			if (n < 0) {
 				if (start == 0)
 					return 0;

@@ -20,7 +20,8 @@ struct zfline {
 };
 
 /* Open path for reading.  Returns NULL after reporting "cannot open: ..." to
- * d (naming the file, and at_file:at_line when given, e.g. an $INCLUDE). */
+ * d (naming the file, and at_file:at_line when given, e.g. an $INCLUDE);
+ * a directory is "cannot open: Is a directory". */
 struct zfreader *zfreader_open(const char *path, struct diag *d, const char *at_file,
 			       unsigned at_line);
 
@@ -28,7 +29,8 @@ struct zfreader *zfreader_open(const char *path, struct diag *d, const char *at_
 const char *zfreader_path(const struct zfreader *r);
 
 /* Next logical line: 1 and *out filled, 0 at end of file, -1 after
- * reporting a syntax problem (unbalanced parentheses or quotes) to d. */
+ * reporting a syntax problem (unbalanced parentheses or quotes) or a read
+ * error to d. */
 int zfreader_next(struct zfreader *r, struct zfline *out, struct diag *d);
 
 /* Close; NULL is a no-op. */

@@ -136,6 +136,15 @@ def test_missing_zone_file(make_geodnsd, tmp_path):
                for l in res.stderr.splitlines()), res.stderr
 
 
+def test_directory_as_zone_file(make_geodnsd, tmp_path):
+    zdir = tmp_path / "dir.zone"
+    zdir.mkdir()
+    srv, res = check_config(make_geodnsd, str(zdir))
+    assert res.returncode == 1, res.stderr
+    assert "%s: cannot open: Is a directory" % zdir in res.stderr, res.stderr
+    assert "no SOA record" not in res.stderr, res.stderr
+
+
 def test_good_zone_passes_check(make_geodnsd):
     path = os.path.join(BADZONES, "good.zone")
     srv, res = check_config(make_geodnsd, path)

@@ -297,6 +297,27 @@ static void test_errors(void)
 		 fixture("no-such.zone"));
 	load_fails("no-such.zone", apex, msg);
 
+	/* A directory is not an empty zone file (fopen() takes it; reading
+	 * it fails with EISDIR). */
+	snprintf(msg, sizeof(msg), "%s: cannot open: Is a directory", fixture("inc"));
+	load_fails("inc", apex, msg);
+	snprintf(msg, sizeof(msg), "%s:4: $INCLUDE '%s/inc': cannot open: Is a directory",
+		 fixture("include-dir.zone"), fixture_dir);
+	load_fails("include-dir.zone", apex, msg);
+
+	/* A read error is not the end of the file: reading /proc/self/mem at
+	 * offset 0 (unmapped) fails with EIO. */
+	FILE *mem = fopen("/proc/self/mem", "r");
+	if (mem != NULL) {
+		fclose(mem);
+		z = load(apex, "/proc/self/mem", &d);
+		OK(z == NULL, "/proc/self/mem: not loaded");
+		IS_INT(d.errors, 1, "/proc/self/mem: one error");
+		IS_STR(captured, "/proc/self/mem:1: read error: Input/output error",
+		       "read error reported");
+		zone_free(z);
+	}
+
 	/* The apex given to the loader decides what is outside. */
 	z = load("example.net", fixture("cname.zone"), &d);
 	OK(z == NULL, "wrong apex: not loaded");
