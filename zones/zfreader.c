@@ -127,6 +127,14 @@ int zfreader_next(struct zfreader *r, struct zfline *out, struct diag *d)
 				return -1;
 			}
 			r->line++;
+			/* The text functions below stop at a NUL, so the rest
+			 * of the line would vanish unseen.  Master files have
+			 * no raw NUL: a zero octet in data is written \000. */
+			if (memchr(r->phys, '\0', (size_t)n) != NULL) {
+				diag_report(d, LOG_LEVEL_ERR, r->path, r->line,
+					    "NUL byte in line (write \\000 for a zero octet)");
+				return -1;
+			}
 			if (start == 0)
 				start = r->line;
 			scan(r, r->phys, &depth, &quoted);

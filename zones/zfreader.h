@@ -29,8 +29,8 @@ struct zfreader *zfreader_open(const char *path, struct diag *d, const char *at_
 const char *zfreader_path(const struct zfreader *r);
 
 /* Next logical line: 1 and *out filled, 0 at end of file, -1 after
- * reporting a syntax problem (unbalanced parentheses or quotes) or a read
- * error to d. */
+ * reporting a syntax problem (unbalanced parentheses or quotes, a NUL
+ * byte) or a read error to d. */
 int zfreader_next(struct zfreader *r, struct zfline *out, struct diag *d);
 
 /* Close; NULL is a no-op. */

@@ -83,6 +83,7 @@ ZONE_ERRORS = [
     ("syntax.zone", ""),
     ("ttl-overflow.zone", "TTL '99999999999' does not fit in 32 bits"),
     ("dname.zone", "DNAME is not supported"),
+    ("nul.zone", "NUL byte in line"),
 ]
 
 

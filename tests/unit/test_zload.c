@@ -318,6 +318,29 @@ static void test_errors(void)
 		zone_free(z);
 	}
 
+	/* A raw NUL byte: the rest of its line must not vanish unseen. */
+	static const struct {
+		const char *file;
+		unsigned line;
+	} nul[] = {
+		{ "nul.zone", 5 },
+		{ "nul-start.zone", 5 },
+		{ "nul-tail.zone", 5 },
+		{ "nul-quoted.zone", 6 },
+	};
+	for (size_t i = 0; i < sizeof(nul) / sizeof(nul[0]); i++)
+		load_fails(nul[i].file, apex,
+			   want(nul[i].file, ":%u: NUL byte in line (write \\000 for a zero octet)",
+				nul[i].line));
+
+	/* Octets above 127 are data, not an error. */
+	z = load(apex, fixture("high-bytes.zone"), &d);
+	OK(z != NULL && d.errors == 0, "high-bytes.zone loads (%s)", captured);
+	const struct zrrset *hi = z != NULL ? rrset(z, "txt.example.com.", RRTYPE_TXT) : NULL;
+	OK(hi != NULL && hi->data_len == 5 && memcmp(hi->data, "\0\3\2\xff\xfe", 5) == 0,
+	   "TXT keeps octets 0xff 0xfe");
+	zone_free(z);
+
 	/* The apex given to the loader decides what is outside. */
 	z = load("example.net", fixture("cname.zone"), &d);
 	OK(z == NULL, "wrong apex: not loaded");
