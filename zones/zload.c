@@ -3,6 +3,7 @@
 
 #include "zones/zload.h"
 
+#include <arpa/inet.h>
 #include <ldns/ldns.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -280,6 +281,7 @@ struct head {
 	size_t ttl;     /* index of the TTL token, or HEAD_NONE */
 	int ttl_status; /* zrr_ttl_parse() of it */
 	uint32_t ttl_value;
+	size_t rclass; /* index of the class token, or HEAD_NONE */
 };
 
 #define HEAD_NONE SIZE_MAX
@@ -297,23 +299,66 @@ static void head_parse(const struct zfline *zl, struct head *h)
 		s = rest;
 	}
 	size_t i = zl->blank_owner ? 0 : 1;
-	h->ttl = HEAD_NONE;
-	/* A field starting with a digit is a TTL, as ldns reads it (no class
-	 * or type starts with one). */
+	h->ttl = h->rclass = HEAD_NONE;
+	/* A field starting with a digit is a TTL, as ldns reads it; one
+	 * starting with a sign can only be a TTL written wrong (no class or
+	 * type starts with any of these).  Classes are the ones ldns knows. */
 	for (size_t k = 0; k < 2 && i < h->n; k++) {
 		const char *t = h->tok[i];
-		if (t[0] >= '0' && t[0] <= '9') {
+		if ((t[0] >= '0' && t[0] <= '9') || t[0] == '-' || t[0] == '+') {
 			h->ttl_status = zrr_ttl_parse(t, strlen(t), &h->ttl_value);
-			if (h->ttl_status == ZRR_TTL_SYNTAX)
-				break;
 			h->ttl = i;
-		} else if (strcasecmp(t, "IN") != 0 && strcasecmp(t, "CH") != 0 &&
-			   strcasecmp(t, "HS") != 0) {
+		} else if (ldns_get_rr_class_by_name(t) != 0) {
+			h->rclass = i;
+		} else {
 			break;
 		}
 		i++;
 	}
 	h->type = i;
+}
+
+/* The TTL and class fields, which ldns reads without a word (wrapping a
+ * TTL, taking "300x" as 300) or words only as an RDATA error.  Returns
+ * false after reporting one. */
+static bool head_check(struct loader *L, const char *file, unsigned line, const struct head *h)
+{
+	if (h->ttl != HEAD_NONE && h->ttl_status == ZRR_TTL_RANGE) {
+		diag_report(L->d, LOG_LEVEL_ERR, file, line, "TTL '%s' does not fit in 32 bits",
+			    h->tok[h->ttl]);
+		return false;
+	}
+	if (h->ttl != HEAD_NONE && h->ttl_status != ZRR_TTL_OK) {
+		diag_report(L->d, LOG_LEVEL_ERR, file, line, "invalid TTL '%s'", h->tok[h->ttl]);
+		return false;
+	}
+	if (h->rclass != HEAD_NONE &&
+	    ldns_get_rr_class_by_name(h->tok[h->rclass]) != LDNS_RR_CLASS_IN) {
+		diag_report(L->d, LOG_LEVEL_ERR, file, line,
+			    "class %s is not supported: geodnsd serves class IN only",
+			    h->tok[h->rclass]);
+		return false;
+	}
+	return true;
+}
+
+/* After ldns failed on an A or AAAA entry: an address it could not read
+ * is named (ldns says only "could not parse the RR's rdata").  Returns
+ * false when that is not the problem, for ldns's message to stand. */
+static bool address_check(struct loader *L, const char *file, unsigned line, const struct head *h)
+{
+	if (h->type + 1 >= h->n)
+		return false;
+	const char *type = h->tok[h->type], *addr = h->tok[h->type + 1];
+	int af = strcasecmp(type, "A") == 0      ? AF_INET
+		 : strcasecmp(type, "AAAA") == 0 ? AF_INET6
+						 : AF_UNSPEC;
+	uint8_t buf[16];
+	if (af == AF_UNSPEC || strcmp(addr, "\\#") == 0 || inet_pton(af, addr, buf) == 1)
+		return false;
+	diag_report(L->d, LOG_LEVEL_ERR, file, line, "invalid %s address '%s'",
+		    af == AF_INET ? "IPv4" : "IPv6", addr);
+	return true;
 }
 
 static void head_free(struct head *h)
@@ -346,16 +391,8 @@ static void geo_record(struct loader *L, const char *file, unsigned *fidx, const
 {
 	char *const *tok = h->tok;
 	size_t n = h->n, type = h->type;
-	uint32_t ttl =
-		h->ttl != HEAD_NONE && h->ttl_status == ZRR_TTL_OK ? h->ttl_value : L->default_ttl;
+	uint32_t ttl = h->ttl != HEAD_NONE ? h->ttl_value : L->default_ttl; /* head_check()ed */
 	char buf[DNAME_MAXLEN * 4 + 2];
-	for (size_t k = zl->blank_owner ? 0 : 1; k < type; k++) {
-		if (strcasecmp(tok[k], "CH") == 0 || strcasecmp(tok[k], "HS") == 0) {
-			diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
-				    "GEO records are class IN only");
-			return;
-		}
-	}
 	if (ttl > 2147483647u) {
 		diag_report(L->d, LOG_LEVEL_WARNING, file, zl->line,
 			    "TTL %u exceeds 2147483647 (RFC 2181 8); using 2147483647", ttl);
@@ -470,42 +507,11 @@ static bool soa_check(struct loader *L, const char *file, unsigned line, const c
 	return true;
 }
 
-static void record_line(struct loader *L, const char *file, unsigned *fidx, const struct zfline *zl,
-			const ldns_rdf *origin)
+/* An entry the fast path did not take, read by ldns; h is its head,
+ * already head_check()ed. */
+static void ldns_record(struct loader *L, const char *file, unsigned *fidx, const struct zfline *zl,
+			const ldns_rdf *origin, const struct head *h)
 {
-	/* The common types in their plain forms are read here, as ldns would
-	 * read them: ldns_rr_new_frm_str took most of a large zone's load
-	 * time.  Anything else, errors included, is ldns's to read and word. */
-	struct zrr *f = L->fast;
-	if (zrr_parse(zl->text, zl->blank_owner, ldns_rdf_data(origin),
-		      L->have_prev ? L->prev_owner : NULL, f)) {
-		struct parsed p = { .owner = f->owner,
-				    .owner_len = f->owner_len,
-				    .rclass = LDNS_RR_CLASS_IN,
-				    .type = f->type,
-				    .ttl = f->has_ttl ? f->ttl : L->default_ttl,
-				    .rdata = f->rdata,
-				    .rdlen = f->rdlen };
-		set_prev(L, f->owner, f->owner_len);
-		add_rec(L, &p, file, fidx, zl->line);
-		return;
-	}
-	struct head h;
-	head_parse(zl, &h);
-	/* ldns_str2period() would wrap these modulo 2^32. */
-	if (h.ttl != HEAD_NONE && h.ttl_status == ZRR_TTL_RANGE) {
-		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "TTL '%s' does not fit in 32 bits",
-			    h.tok[h.ttl]);
-		head_free(&h);
-		return;
-	}
-	bool has_ttl = h.ttl != HEAD_NONE && h.ttl_status == ZRR_TTL_OK;
-	if (h.type < h.n && strcasecmp(h.tok[h.type], "GEO") == 0) {
-		geo_record(L, file, fidx, zl, origin, &h);
-		head_free(&h);
-		return;
-	}
-	head_free(&h);
 	char *text = NULL;
 	if (zl->blank_owner) {
 		char ptext[DNAME_MAXLEN * 4 + 2];
@@ -525,13 +531,14 @@ static void record_line(struct loader *L, const char *file, unsigned *fidx, cons
 		ldns_rr_new_frm_str(&rr, text ? text : zl->text, L->default_ttl, origin, NULL);
 	free(text);
 	if (st != LDNS_STATUS_OK) {
-		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "syntax error: %s",
-			    ldns_get_errorstr_by_id(st));
+		if (!address_check(L, file, zl->line, h))
+			diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "syntax error: %s",
+				    ldns_get_errorstr_by_id(st));
 		return;
 	}
 	/* ldns takes a default TTL of 0 as "none" and uses 3600; $TTL 0 is a
 	 * real value, so apply the default ourselves. */
-	if (!has_ttl)
+	if (h->ttl == HEAD_NONE)
 		ldns_rr_set_ttl(rr, L->default_ttl);
 	const ldns_rdf *owner = ldns_rr_owner(rr);
 	set_prev(L, ldns_rdf_data(owner), ldns_rdf_size(owner));
@@ -550,6 +557,38 @@ static void record_line(struct loader *L, const char *file, unsigned *fidx, cons
 			    .rdlen = ldns_buffer_position(L->wire) };
 	add_rec(L, &p, file, fidx, zl->line);
 	ldns_rr_free(rr);
+}
+
+static void record_line(struct loader *L, const char *file, unsigned *fidx, const struct zfline *zl,
+			const ldns_rdf *origin)
+{
+	/* The common types in their plain forms are read here, as ldns would
+	 * read them: ldns_rr_new_frm_str took most of a large zone's load
+	 * time.  Anything else, errors included, is ldns's to read and word,
+	 * once the TTL and class fields have been checked here. */
+	struct zrr *f = L->fast;
+	if (zrr_parse(zl->text, zl->blank_owner, ldns_rdf_data(origin),
+		      L->have_prev ? L->prev_owner : NULL, f)) {
+		struct parsed p = { .owner = f->owner,
+				    .owner_len = f->owner_len,
+				    .rclass = LDNS_RR_CLASS_IN,
+				    .type = f->type,
+				    .ttl = f->has_ttl ? f->ttl : L->default_ttl,
+				    .rdata = f->rdata,
+				    .rdlen = f->rdlen };
+		set_prev(L, f->owner, f->owner_len);
+		add_rec(L, &p, file, fidx, zl->line);
+		return;
+	}
+	struct head h;
+	head_parse(zl, &h);
+	if (head_check(L, file, zl->line, &h)) {
+		if (h.type < h.n && strcasecmp(h.tok[h.type], "GEO") == 0)
+			geo_record(L, file, fidx, zl, origin, &h);
+		else
+			ldns_record(L, file, fidx, zl, origin, &h);
+	}
+	head_free(&h);
 }
 
 static int read_file(struct loader *L, const char *path, ldns_rdf *origin_in, const char *at_file,

@@ -33,7 +33,7 @@ struct zrr {
  * anything else whose reading by ldns is not certain.
  * Returns 1 with *out filled, or 0 (*out undefined) when the entry is not
  * one it is sure about, valid or not: the caller then parses it with ldns,
- * which also words any error.
+ * which words any error the caller does not word itself.
  */
 int zrr_parse(const char *text, bool blank_owner, const uint8_t *origin, const uint8_t *prev,
 	      struct zrr *out);
