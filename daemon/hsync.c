@@ -140,6 +140,14 @@ static void emit_dc(void *arg, const struct hc_dc *d)
 	w->emit(w->arg, line);
 }
 
+static void emit_unmatched(void *arg, const char *path, const struct hc_unmatched *u)
+{
+	struct status_walk *w = arg;
+	char line[768];
+	snprintf(line, sizeof(line), "override %s:%u: %s; line ignored", path, u->line, u->problem);
+	w->emit(w->arg, line);
+}
+
 /* The status hook: "status.geodnsd" lists everything; "<service>.status.
  * geodnsd" one service. */
 static void status_cb(const void *ctx, const char *service,
@@ -152,6 +160,7 @@ static void status_cb(const void *ctx, const char *service,
 		return;
 	}
 	emit_services(&w);
+	health_each_unmatched(ds->health, emit_unmatched, &w);
 	health_each_dc(ds->health, emit_dc, &w);
 	health_each(ds->health, emit_target, &w);
 }
@@ -171,6 +180,39 @@ static void carry_all_down(struct dataset *ds, const struct dataset *prev)
 				ds->all_down[s] = prev->all_down[p];
 }
 
+/* Claim a target for every address of every service in gc, and a cell for
+ * every datacenter; with g, point g's data at them.  Without g the targets
+ * are not probed (--check-overrides only needs their names). */
+static void claim(struct health *h, const struct geo_conf *gc, struct geo *g)
+{
+	static const struct hc_params not_probed = { .kind = HC_NONE };
+	for (size_t d = 0; d < gc->n_dcs; d++) {
+		struct hc_dc *cell = health_dc(h, gc->dcs[d].name);
+		if (g != NULL)
+			geo_set_dc_force(g, (unsigned)d, &cell->force);
+	}
+	for (size_t s = 0; s < gc->n_services; s++) {
+		const struct geo_service *svc = &gc->services[s];
+		for (size_t k = 0; k < svc->n_dcs; k++) {
+			const struct geo_service_dc *sd = &svc->dcs[k];
+			for (size_t a = 0; a < sd->n_addrs; a++) {
+				char text[INET6_ADDRSTRLEN];
+				struct sockaddr_storage ss;
+				socklen_t len = 0;
+				inet_ntop(sd->addrs[a].family == 4 ? AF_INET : AF_INET6,
+					  sd->addrs[a].addr, text, sizeof(text));
+				probe_addr(svc, &sd->addrs[a], &ss, &len);
+				struct hc_target *t = health_target(
+					h, svc->name, gc->dcs[sd->dc].name, text,
+					(struct sockaddr *)&ss, len, g ? &svc->check : &not_probed);
+				if (g != NULL)
+					geo_set_address_flag(g, s, k, a, hc_target_flag(t),
+							     hc_target_force(t));
+			}
+		}
+	}
+}
+
 void hsync_attach(struct health *h, struct dataset *ds, const struct dataset *prev)
 {
 	carry_all_down(ds, prev);
@@ -178,36 +220,22 @@ void hsync_attach(struct health *h, struct dataset *ds, const struct dataset *pr
 	ds->health = h;
 	ds->answer.conf.status = status_cb;
 	ds->answer.conf.status_ctx = ds;
-	if (ds->geo != NULL) {
-		const struct geo_conf *gc = geo_conf_of(ds->geo);
-		for (size_t d = 0; d < gc->n_dcs; d++)
-			geo_set_dc_force(ds->geo, (unsigned)d,
-					 &health_dc(h, gc->dcs[d].name)->force);
-		for (size_t s = 0; s < gc->n_services; s++) {
-			const struct geo_service *svc = &gc->services[s];
-			for (size_t k = 0; k < svc->n_dcs; k++) {
-				const struct geo_service_dc *sd = &svc->dcs[k];
-				for (size_t a = 0; a < sd->n_addrs; a++) {
-					char text[INET6_ADDRSTRLEN];
-					struct sockaddr_storage ss;
-					socklen_t len = 0;
-					inet_ntop(sd->addrs[a].family == 4 ? AF_INET : AF_INET6,
-						  sd->addrs[a].addr, text, sizeof(text));
-					probe_addr(svc, &sd->addrs[a], &ss, &len);
-					struct hc_target *t = health_target(
-						h, svc->name, gc->dcs[sd->dc].name, text,
-						(struct sockaddr *)&ss, len, &svc->check);
-					geo_set_address_flag(ds->geo, s, k, a, hc_target_flag(t),
-							     hc_target_force(t));
-				}
-			}
-		}
-	}
+	if (ds->geo != NULL)
+		claim(h, geo_conf_of(ds->geo), ds->geo);
 	health_sync_end(h);
 	if (ds->conf->state_file != NULL) {
 		health_load_overrides(h, ds->conf->state_file);
 		file_id_get(ds->conf->state_file, &ds->state_file_id);
 	}
+}
+
+int hsync_check_overrides(const struct conf *conf, const char *path)
+{
+	struct health *h = health_new(NULL);
+	claim(h, &conf->geo, NULL);
+	int rc = health_check_overrides(h, path);
+	health_free(h);
+	return rc;
 }
 
 void hsync_watch(struct dataset *ds)

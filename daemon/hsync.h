@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+struct conf;
 struct dataset;
 struct health;
 
@@ -17,6 +18,14 @@ struct health;
  * hook.  Never fails (a bad overrides file keeps the previous overrides).
  */
 void hsync_attach(struct health *h, struct dataset *ds, const struct dataset *prev);
+
+/*
+ * geodnsd --check-overrides: check the overrides file at path against the
+ * datacenters and service addresses of conf (nothing is probed or
+ * applied).  Problems are logged with file:line.  Returns 0 when clean,
+ * 1 when a line names nothing configured, -1 on errors in the file.
+ */
+int hsync_check_overrides(const struct conf *conf, const char *path);
 
 /*
  * Log services that went from "some datacenter up" to "none up" or back,

@@ -59,12 +59,16 @@ static double since_ms(const struct timespec *t0)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: geodnsd [-c FILE] [--check]\n"
+		"Usage: geodnsd [-c FILE] [--check | --check-overrides OVERRIDES]\n"
 		"Authoritative DNS server with geographic routing.\n\n"
 		"  -c, --config FILE  configuration file (default %s)\n"
 		"  -t, --check        load and validate the configuration and every\n"
 		"                     zone, print problems as file:line: message,\n"
 		"                     exit 1 on any error\n"
+		"      --check-overrides OVERRIDES\n"
+		"                     check an overrides file against the\n"
+		"                     configuration's datacenters and addresses,\n"
+		"                     exit 1 on any error or unknown name\n"
 		"  -V, --version      print the version and exit\n"
 		"  -h, --help         print this help and exit\n\n"
 		"Signals: SIGHUP reloads configuration and zones; SIGUSR1 turns\n"
@@ -298,11 +302,12 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(event_get_base(r->done_ev));
 }
 
-static int parse_args(int argc, char **argv, const char **conf, int *check)
+static int parse_args(int argc, char **argv, const char **conf, int *check, const char **overrides)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 't' },
+		{ "check-overrides", required_argument, NULL, 'O' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -316,6 +321,9 @@ static int parse_args(int argc, char **argv, const char **conf, int *check)
 		case 't':
 			*check = 1;
 			break;
+		case 'O':
+			*overrides = optarg;
+			break;
 		case 'V':
 			printf("geodnsd %s\n", PACKAGE_VERSION);
 			exit(0);
@@ -326,6 +334,10 @@ static int parse_args(int argc, char **argv, const char **conf, int *check)
 			usage(stderr);
 			return -1;
 		}
+	}
+	if (*check && *overrides != NULL) {
+		fprintf(stderr, "geodnsd: --check and --check-overrides exclude each other\n");
+		return -1;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "geodnsd: unexpected argument '%s'\n", argv[optind]);
@@ -452,6 +464,21 @@ static int run(const char *conf_path, struct dataset *ds)
 	return rc;
 }
 
+/* --check-overrides: the configuration alone (no zones, no GeoIP database)
+ * gives the names an overrides file may use. */
+static int check_overrides(const char *conf_path, const char *path)
+{
+	struct diag d = { .print = 1 };
+	struct conf *conf;
+	if (conf_load(conf_path, &conf, &d) < 0) {
+		fprintf(stderr, "%s: %u error%s\n", conf_path, d.errors, d.errors == 1 ? "" : "s");
+		return 1;
+	}
+	int rc = hsync_check_overrides(conf, path);
+	conf_free(conf);
+	return rc == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	/* ldns allocates and frees large scratch buffers for every record it
@@ -462,8 +489,11 @@ int main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 	const char *conf_path = DEFAULT_CONFIG;
 	int check = 0;
-	if (parse_args(argc, argv, &conf_path, &check) < 0)
+	const char *overrides = NULL;
+	if (parse_args(argc, argv, &conf_path, &check, &overrides) < 0)
 		return 2;
+	if (overrides != NULL)
+		return check_overrides(conf_path, overrides);
 
 	struct diag d = { .print = check };
 	struct timespec t0;

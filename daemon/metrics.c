@@ -211,6 +211,12 @@ static void health_metrics(struct evbuffer *b, struct health *h)
 	}
 }
 
+static void count_unmatched(void *arg, const char *path, const struct hc_unmatched *u)
+{
+	(void)path, (void)u;
+	(*(unsigned *)arg)++;
+}
+
 static void metrics_cb(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
@@ -220,6 +226,11 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	query_metrics(b, st);
 	geo_metrics(b, ds, st);
 	health_metrics(b, m->health);
+	unsigned unmatched = 0;
+	health_each_unmatched(m->health, count_unmatched, &unmatched);
+	head(b, "geodnsd_overrides_ignored", "gauge",
+	     "Lines of the overrides file that name no configured datacenter or address.");
+	evbuffer_add_printf(b, "geodnsd_overrides_ignored %u\n", unmatched);
 	head(b, "geodnsd_reloads_total", "counter", "Reloads, by result.");
 	evbuffer_add_printf(b,
 			    "geodnsd_reloads_total{result=\"ok\"} %llu\n"
@@ -303,6 +314,21 @@ static void services_json(struct evbuffer *b, const struct dataset *ds)
 	ADD(b, "]");
 }
 
+static void unmatched_json(void *arg, const char *path, const struct hc_unmatched *u)
+{
+	struct walk *w = arg;
+	struct evbuffer *b = w->b;
+	evbuffer_add_printf(b, "%s{\"file\":", w->first ? "" : ",");
+	w->first = false;
+	jstr(b, path);
+	evbuffer_add_printf(b, ",\"line\":%u,\"kind\":\"%s\",\"name\":", u->line,
+			    u->is_dc ? "datacenter" : "address");
+	jstr(b, u->name);
+	ADD(b, ",\"problem\":");
+	jstr(b, u->problem);
+	ADD(b, "}");
+}
+
 static void status_cb(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
@@ -314,6 +340,9 @@ static void status_cb(struct evhttp_request *req, void *arg)
 	ADD(b, ",\"targets\":[");
 	struct walk w = { .b = b, .first = true };
 	health_each(m->health, target_json, &w);
+	ADD(b, "],\"overrides_ignored\":[");
+	w.first = true;
+	health_each_unmatched(m->health, unmatched_json, &w);
 	ADD(b, "]}\n");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "application/json");

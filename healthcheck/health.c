@@ -60,6 +60,9 @@ struct health {
 	size_t index_mask;
 	size_t n_targets;
 	struct hc_dc *dcs;
+	char *overrides_path;           /* the file the list below is from */
+	struct hc_unmatched *unmatched; /* its lines that name nothing */
+	size_t n_unmatched;
 	uint32_t rng;
 };
 
@@ -314,6 +317,8 @@ void health_free(struct health *h)
 		free(d);
 	}
 	pthread_mutex_destroy(&h->lock);
+	free(h->overrides_path);
+	free(h->unmatched);
 	free(h->index);
 	free(h);
 }
@@ -492,20 +497,35 @@ struct hc_dc *health_dc(struct health *h, const char *name)
 /* ---- overrides -------------------------------------------------------- */
 
 struct override {
+	unsigned line;
 	bool is_dc;
-	char name[64];
+	char name[64]; /* a datacenter, or an address as inet_ntop() writes it */
 	enum hc_force force;
 	char reason[160];
 };
 
-static int parse_override(char *line, struct override *o, const char **err)
+/* Addresses are compared as the target labels write them, so that
+ * "2001:DB8:0::10" names the configured 2001:db8::10.  Returns -1 for
+ * text that is no address. */
+static int address_canonical(const char *text, char *out, size_t size)
+{
+	unsigned char bin[16];
+	if (inet_pton(AF_INET, text, bin) == 1)
+		return inet_ntop(AF_INET, bin, out, (socklen_t)size) ? 0 : -1;
+	if (inet_pton(AF_INET6, text, bin) == 1)
+		return inet_ntop(AF_INET6, bin, out, (socklen_t)size) ? 0 : -1;
+	return -1;
+}
+
+static int parse_override(char *line, struct override *o, char *err, size_t err_size)
 {
 	char *save = NULL;
 	char *what = strtok_r(line, " \t\r\n", &save);
 	char *name = strtok_r(NULL, " \t\r\n", &save);
 	char *state = strtok_r(NULL, " \t\r\n", &save);
 	char *reason = strtok_r(NULL, "\r\n", &save);
-	*err = "expected 'datacenter NAME up|down [reason]' or 'address ADDR up|down [reason]'";
+	snprintf(err, err_size, "%s",
+		 "expected 'datacenter NAME up|down [reason]' or 'address ADDR up|down [reason]'");
 	if (what == NULL || name == NULL || state == NULL)
 		return -1;
 	if (strcasecmp(what, "datacenter") == 0)
@@ -519,10 +539,15 @@ static int parse_override(char *line, struct override *o, const char **err)
 	else if (strcasecmp(state, "down") == 0)
 		o->force = HC_FORCE_DOWN;
 	else {
-		*err = "state must be 'up' or 'down'";
+		snprintf(err, err_size, "state must be 'up' or 'down'");
 		return -1;
 	}
-	snprintf(o->name, sizeof(o->name), "%s", name);
+	if (o->is_dc) {
+		snprintf(o->name, sizeof(o->name), "%s", name);
+	} else if (address_canonical(name, o->name, sizeof(o->name)) < 0) {
+		snprintf(err, err_size, "'%.64s' is not an IPv4 or IPv6 address", name);
+		return -1;
+	}
 	while (reason != NULL && (*reason == ' ' || *reason == '\t'))
 		reason++;
 	snprintf(o->reason, sizeof(o->reason), "%s",
@@ -570,22 +595,22 @@ static void apply_overrides(struct health *h, const struct override *ov, size_t 
 	}
 }
 
-int health_load_overrides(struct health *h, const char *path)
+/* Read the overrides file at path into *out (the caller frees it), or log
+ * every bad line with file:line and return -1.  A missing file is an empty
+ * list. */
+static int overrides_read(const char *path, struct override **out, size_t *n)
 {
+	*out = NULL;
+	*n = 0;
 	FILE *fp = fopen(path, "r");
 	if (fp == NULL) {
-		if (errno != ENOENT) {
-			log_msg(LOG_LEVEL_ERR, "healthcheck: %s: cannot open: %s", path,
-				strerror(errno));
-			return -1;
-		}
-		pthread_mutex_lock(&h->lock);
-		apply_overrides(h, NULL, 0);
-		pthread_mutex_unlock(&h->lock);
-		return 0;
+		if (errno == ENOENT)
+			return 0;
+		log_msg(LOG_LEVEL_ERR, "healthcheck: %s: cannot open: %s", path, strerror(errno));
+		return -1;
 	}
 	struct override *ov = NULL;
-	size_t n = 0;
+	size_t count = 0;
 	unsigned line = 0, errors = 0;
 	char buf[1024];
 	while (fgets(buf, sizeof(buf), fp) != NULL) {
@@ -595,28 +620,120 @@ int health_load_overrides(struct health *h, const char *path)
 			*hash = '\0';
 		if (strspn(buf, " \t\r\n") == strlen(buf))
 			continue;
-		struct override o;
-		const char *err;
-		if (parse_override(buf, &o, &err) < 0) {
+		struct override o = { .line = line };
+		char err[160];
+		if (parse_override(buf, &o, err, sizeof(err)) < 0) {
 			log_msg(LOG_LEVEL_ERR, "healthcheck: %s:%u: %s", path, line, err);
 			errors++;
 			continue;
 		}
-		ov = xrealloc(ov, (n + 1) * sizeof(*ov));
-		ov[n++] = o;
+		ov = xrealloc(ov, (count + 1) * sizeof(*ov));
+		ov[count++] = o;
 	}
 	fclose(fp);
-	if (errors == 0) {
-		pthread_mutex_lock(&h->lock);
-		apply_overrides(h, ov, n);
-		pthread_mutex_unlock(&h->lock);
-	} else
+	if (errors > 0) {
+		free(ov);
+		return -1;
+	}
+	*out = ov;
+	*n = count;
+	return 0;
+}
+
+/* Whether a datacenter called name is configured (claimed in the last
+ * sync); if not, *hint is one whose name differs only in case, or NULL. */
+static bool dc_configured(const struct health *h, const char *name, const char **hint)
+{
+	*hint = NULL;
+	for (const struct hc_dc *d = h->dcs; d != NULL; d = d->next) {
+		if (!d->seen)
+			continue;
+		if (strcmp(d->name, name) == 0)
+			return true;
+		if (strcasecmp(d->name, name) == 0)
+			*hint = d->name;
+	}
+	return false;
+}
+
+static bool address_configured(const struct health *h, const char *address)
+{
+	for (const struct hc_target *t = h->targets; t != NULL; t = t->next)
+		if (strcmp(t->address, address) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Remember, for status output, the lines of ov that name no configured
+ * datacenter or address, and log each (file:line, the name, then suffix).
+ * A misspelt name would otherwise force nothing without a word.  Called
+ * with h->lock held.  Returns how many there are.
+ */
+static size_t overrides_unmatched(struct health *h, const char *path, const struct override *ov,
+				  size_t n, const char *suffix)
+{
+	free(h->unmatched);
+	h->unmatched = NULL;
+	h->n_unmatched = 0;
+	free(h->overrides_path);
+	h->overrides_path = xstrdup(path);
+	for (size_t i = 0; i < n; i++) {
+		const char *hint = NULL;
+		if (ov[i].is_dc ? dc_configured(h, ov[i].name, &hint)
+				: address_configured(h, ov[i].name))
+			continue;
+		h->unmatched = xrealloc(h->unmatched, (h->n_unmatched + 1) * sizeof(*h->unmatched));
+		struct hc_unmatched *u = &h->unmatched[h->n_unmatched++];
+		u->line = ov[i].line;
+		u->is_dc = ov[i].is_dc;
+		snprintf(u->name, sizeof(u->name), "%s", ov[i].name);
+		if (!u->is_dc)
+			snprintf(u->problem, sizeof(u->problem), "no address '%s' in any service",
+				 u->name);
+		else if (hint != NULL)
+			snprintf(u->problem, sizeof(u->problem),
+				 "no datacenter '%s' in the configuration (did you mean '%.64s'?)",
+				 u->name, hint);
+		else
+			snprintf(u->problem, sizeof(u->problem),
+				 "no datacenter '%s' in the configuration", u->name);
+		log_msg(LOG_LEVEL_WARNING, "healthcheck: %s:%u: %s%s", path, u->line, u->problem,
+			suffix);
+	}
+	return h->n_unmatched;
+}
+
+int health_load_overrides(struct health *h, const char *path)
+{
+	struct override *ov;
+	size_t n;
+	if (overrides_read(path, &ov, &n) < 0) {
 		log_msg(LOG_LEVEL_ERR,
 			"healthcheck: %s: not applied; the previous "
 			"overrides stay",
 			path);
+		return -1;
+	}
+	pthread_mutex_lock(&h->lock);
+	apply_overrides(h, ov, n);
+	overrides_unmatched(h, path, ov, n, "; line ignored");
+	pthread_mutex_unlock(&h->lock);
 	free(ov);
-	return errors == 0 ? 0 : -1;
+	return 0;
+}
+
+int health_check_overrides(struct health *h, const char *path)
+{
+	struct override *ov;
+	size_t n;
+	if (overrides_read(path, &ov, &n) < 0)
+		return -1;
+	pthread_mutex_lock(&h->lock);
+	size_t bad = overrides_unmatched(h, path, ov, n, "");
+	pthread_mutex_unlock(&h->lock);
+	free(ov);
+	return bad > 0 ? 1 : 0;
 }
 
 /* ---- inspection ------------------------------------------------------- */
@@ -658,6 +775,16 @@ void health_each_dc(const struct health *h, void (*fn)(void *arg, const struct h
 	pthread_mutex_lock((pthread_mutex_t *)&h->lock);
 	for (const struct hc_dc *d = h->dcs; d != NULL; d = d->next)
 		fn(arg, d);
+	pthread_mutex_unlock((pthread_mutex_t *)&h->lock);
+}
+
+void health_each_unmatched(const struct health *h,
+			   void (*fn)(void *arg, const char *path, const struct hc_unmatched *u),
+			   void *arg)
+{
+	pthread_mutex_lock((pthread_mutex_t *)&h->lock);
+	for (size_t i = 0; i < h->n_unmatched; i++)
+		fn(arg, h->overrides_path, &h->unmatched[i]);
 	pthread_mutex_unlock((pthread_mutex_t *)&h->lock);
 }
 

@@ -89,13 +89,39 @@ const hc_flag_t *hc_target_force(const struct hc_target *t);
  * this sync). */
 struct hc_dc *health_dc(struct health *h, const char *name);
 
+/* An override line that names no configured datacenter or address. */
+struct hc_unmatched {
+	unsigned line;
+	bool is_dc;
+	char name[64];
+	char problem[224]; /* "no datacenter 'Fra' in the configuration (did you mean 'fra'?)" */
+};
+
 /*
  * Read the overrides file: lines "datacenter NAME up|down [reason]" and
- * "address ADDR up|down [reason]", '#' comments.  A file with any error is
- * not applied (errors logged with file:line); a missing file means no
- * overrides.  Returns 0 when applied, -1 otherwise.
+ * "address ADDR up|down [reason]", '#' comments; ADDR is an IPv4 or IPv6
+ * address in any spelling.  A file with any error is not applied (errors
+ * logged with file:line); a missing file means no overrides.  A line that
+ * names no datacenter or address claimed in the last sync forces nothing:
+ * it is logged as a warning with file:line and kept for
+ * health_each_unmatched() until the next read (reloads read the file
+ * again, so a line applies once a reload configures its name).  Returns 0
+ * when applied, -1 otherwise.
  */
 int health_load_overrides(struct health *h, const char *path);
+
+/*
+ * Check the overrides file at path against h without applying it: every
+ * error and every line naming nothing is logged as health_load_overrides()
+ * logs it.  Returns 0 when the file is clean (or missing), 1 when some line
+ * names nothing, -1 when the file has errors or cannot be read.
+ */
+int health_check_overrides(struct health *h, const char *path);
+
+/* Visit the lines of the last file read that name nothing, with its path. */
+void health_each_unmatched(const struct health *h,
+			   void (*fn)(void *arg, const char *path, const struct hc_unmatched *u),
+			   void *arg);
 
 /* Visit every target (in creation order) with a snapshot. */
 void health_each(const struct health *h, void (*fn)(void *arg, const struct hc_info *info),

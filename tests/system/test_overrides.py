@@ -1,0 +1,261 @@
+"""The operator overrides file (docs/health.md, "Operator overrides") and
+tools/geodnsd-force, without GeoIP or real probes: two datacenters, one
+service whose addresses are checked with `true`, default routing fra, iad.
+
+What is covered:
+ 1. a line naming no configured datacenter or address is reported once per
+    read (file:line, the name, a same-name-but-case hint), shown in
+    CH TXT status.geodnsd, /status and /metrics, reported again after a
+    reload that still lacks it, and applied after a reload that adds it;
+    `geodnsd --check-overrides` and `geodnsd-force --config` refuse it.
+Loopback only; every wait is bounded.
+"""
+
+import json
+import os
+import subprocess
+import urllib.request
+
+import dns.message
+import dns.query
+import dns.rdataclass
+import pytest
+
+from conftest import (GEODNSD, TOP_SRCDIR, Geodnsd, free_port, require_geodnsd,
+                      run_geodnsd, wait_until, yaml_str)
+
+FORCE = os.path.join(TOP_SRCDIR, "tools", "geodnsd-force")
+
+# geodnsd writes "<N>" instead of "geodnsd: LEVEL:" under journald.
+os.environ.pop("JOURNAL_STREAM", None)
+
+ZONE = """$ORIGIN example.com.
+$TTL 300
+@    SOA ns1 hostmaster 1 7200 3600 1209600 300
+     NS  ns1
+ns1  A   192.0.2.1
+www  60 IN GEO web
+"""
+
+DCS = {"fra": (50.11, 8.68), "iad": (38.95, -77.45), "ams": (52.37, 4.90)}
+ADDRS = {"fra": "192.0.2.10", "iad": "198.51.100.10", "ams": "203.0.113.10"}
+
+
+def config(port, mport, state, zone, dcs=("fra", "iad")):
+    text = ["server:", '  listen: [ "127.0.0.1@%d" ]' % port,
+            "metrics:", "  listen: 127.0.0.1@%d" % mport,
+            "healthcheck:", "  state-file: %s" % yaml_str(state),
+            "datacenters:"]
+    text += ["  %s: { latitude: %s, longitude: %s }" % ((dc,) + DCS[dc])
+             for dc in dcs]
+    text += ["services:", "  web:", "    datacenters:"]
+    text += ["      %s: [ %s ]" % (dc, ADDRS[dc]) for dc in dcs]
+    text += ['    check: { type: exec, command: [ "true" ], interval: 0.2, '
+             "timeout: 0.1, rise: 1, fall: 1 }",
+             "routing:", "  default: [ %s ]" % ", ".join(dcs),
+             "zones:", "  - name: example.com", "    file: %s" % yaml_str(zone)]
+    return "\n".join(text) + "\n"
+
+
+class Server(Geodnsd):
+    def __init__(self, tmp_path):
+        super().__init__(tmp_path / "srv", zones=[])
+        self.first_zone = "example.com"
+        self.mport = free_port()
+        self.zone = str(tmp_path / "example.com.zone")
+        self.state = str(tmp_path / "overrides")
+        with open(self.zone, "w") as f:
+            f.write(ZONE)
+        self.configure(("fra", "iad"))
+
+    def configure(self, dcs):
+        self.write_config(config(self.port, self.mport, self.state,
+                                 self.zone, dcs))
+
+    def http(self, path):
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (
+                self.mport, path), timeout=3) as r:
+            return r.read().decode()
+
+    def status_lines(self):
+        q = dns.message.make_query("status.geodnsd.", "TXT", "CH")
+        r = dns.query.tcp(q, "127.0.0.1", port=self.port, timeout=3)
+        return [b"".join(rd.strings).decode() for s in r.answer for rd in s
+                if s.rdclass == dns.rdataclass.CH]
+
+    def answer(self):
+        r = self.query("www.example.com", "A")
+        return sorted(rr.address for s in r.answer for rr in s)
+
+
+@pytest.fixture
+def server(tmp_path):
+    require_geodnsd()
+    srv = Server(tmp_path)
+    srv.start()
+    yield srv
+    srv.kill()
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def force(*args, env=None):
+    return subprocess.run(["sh", FORCE] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True,
+                          timeout=20, stdin=subprocess.DEVNULL, env=env)
+
+
+# ------------------------------------------------- 1. names that match nothing
+
+UNKNOWN = ("datacenter Fra down maint\n"
+           "datacenter nosuch down x\n"
+           "address 192.0.2.99 down x\n"
+           "address 198.51.100.10 down real one\n")
+
+
+def unknown_warnings(srv):
+    p = srv.state
+    return ["geodnsd: warning: healthcheck: %s:1: no datacenter 'Fra' in the "
+            "configuration (did you mean 'fra'?); line ignored" % p,
+            "geodnsd: warning: healthcheck: %s:2: no datacenter 'nosuch' in "
+            "the configuration; line ignored" % p,
+            "geodnsd: warning: healthcheck: %s:3: no address '192.0.2.99' in "
+            "any service; line ignored" % p]
+
+
+def test_unknown_names_are_reported_not_ignored(server):
+    write(server.state, UNKNOWN)
+    applied = "(forced by operator: real one)"
+    assert wait_until(lambda: applied in server.stderr, 5), server.stderr
+    log = server.stderr
+    for w in unknown_warnings(server):
+        assert log.count(w) == 1, (w, log)
+    # Nothing was forced by them: fra still answers.
+    assert server.answer() == ["192.0.2.10"]
+    st = server.status_lines()
+    assert ("override %s:1: no datacenter 'Fra' in the configuration (did "
+            "you mean 'fra'?); line ignored" % server.state) in st, st
+    assert ("override %s:3: no address '192.0.2.99' in any service; line "
+            "ignored" % server.state) in st, st
+    js = json.loads(server.http("/status"))
+    assert [(u["line"], u["kind"], u["name"]) for u in js["overrides_ignored"]] \
+        == [(1, "datacenter", "Fra"), (2, "datacenter", "nosuch"),
+            (3, "address", "192.0.2.99")], js
+    assert js["overrides_ignored"][0]["file"] == server.state
+    assert metric(server.http("/metrics"), "geodnsd_overrides_ignored") == 3
+    # Fixing the file clears the report.
+    write(server.state, "datacenter fra down maint\n")
+    assert wait_until(lambda: server.answer() == ["198.51.100.10"], 5)
+    assert wait_until(lambda: json.loads(server.http("/status"))[
+        "overrides_ignored"] == [], 3)
+    assert metric(server.http("/metrics"), "geodnsd_overrides_ignored") == 0
+    assert not any(l.startswith("override ") for l in server.status_lines())
+
+
+def test_ipv6_override_matches_any_spelling(tmp_path):
+    """An address override names the address, not its text: upper case and
+    spelled-out zeros match the configured 2001:db8::10."""
+    require_geodnsd()
+    srv = Server(tmp_path)
+    srv.write_config(config(srv.port, srv.mport, srv.state, srv.zone).replace(
+        "[ 192.0.2.10 ]", '[ 192.0.2.10, "2001:db8::10" ]'))
+    srv.start()
+    try:
+        write(srv.state, "address 2001:DB8:0:0::10 down spelled out\n")
+        lbl = "web/fra 2001:db8::10 port 0 (exec): DOWN (forced by operator: " \
+            "spelled out)"
+        assert wait_until(lambda: lbl in srv.stderr, 5), srv.stderr
+        assert "line ignored" not in srv.stderr
+    finally:
+        srv.kill()
+
+
+def test_not_an_address_is_an_error(server):
+    write(server.state, "address 198.51.100.10 down fine\n"
+                        "address web1.example.com down not an address\n")
+    msg = ("geodnsd: error: healthcheck: %s:2: 'web1.example.com' is not an "
+           "IPv4 or IPv6 address" % server.state)
+    assert wait_until(lambda: msg in server.stderr, 5), server.stderr
+    assert "healthcheck: %s: not applied" % server.state in server.stderr
+    assert server.answer() == ["192.0.2.10"]
+
+
+def test_reload_reports_again_and_applies_what_it_adds(server):
+    write(server.state, "datacenter ams down not built yet\n"
+                        "datacenter nosuch down never\n")
+    ams = ("healthcheck: %s:1: no datacenter 'ams' in the configuration; "
+           "line ignored" % server.state)
+    nosuch = ("healthcheck: %s:2: no datacenter 'nosuch' in the "
+              "configuration; line ignored" % server.state)
+    assert wait_until(lambda: nosuch in server.stderr, 5), server.stderr
+    assert server.stderr.count(ams) == 1
+    # A reload that does not add them says so again.
+    server.reload(lambda: server.stderr.count(nosuch) == 2)
+    assert server.stderr.count(ams) == 2
+    # A reload that adds ams applies its line at once.
+    server.configure(("fra", "iad", "ams"))
+    server.reload(lambda: "healthcheck: datacenter ams: forced DOWN: not "
+                  "built yet" in server.stderr)
+    assert server.stderr.count(ams) == 2
+    assert server.stderr.count(nosuch) == 3
+    js = json.loads(server.http("/status"))
+    assert [u["name"] for u in js["overrides_ignored"]] == ["nosuch"], js
+
+
+def test_check_overrides_option(server, tmp_path):
+    bad = tmp_path / "bad"
+    bad.write_text(UNKNOWN)
+    res = run_geodnsd("-c", server.config_path, "--check-overrides", str(bad))
+    assert res.returncode == 1, res
+    assert "%s:1: no datacenter 'Fra' in the configuration (did you mean " \
+        "'fra'?)" % bad in res.stderr, res.stderr
+    assert "%s:3: no address '192.0.2.99' in any service" % bad in res.stderr
+    assert "line ignored" not in res.stderr
+    good = tmp_path / "good"
+    good.write_text("datacenter fra down x\naddress 198.51.100.10 up y\n")
+    res = run_geodnsd("-c", server.config_path, "--check-overrides", str(good))
+    assert (res.returncode, res.stderr) == (0, ""), res
+    res = run_geodnsd("-c", server.config_path, "--check-overrides",
+                      str(tmp_path / "missing"))
+    assert res.returncode == 0, res
+
+
+def test_force_tool_checks_names_with_config(server):
+    env = dict(os.environ, GEODNSD=GEODNSD)
+    cfg = server.config_path
+    res = force("-c", cfg, "-f", server.state, "datacenter", "Fra", "down",
+                "maint", env=env)
+    assert res.returncode == 1, res
+    assert "no datacenter 'Fra' in the configuration (did you mean 'fra'?)" \
+        in res.stderr, res.stderr
+    assert not os.path.exists(server.state)
+    res = force("--config", cfg, "-f", server.state, "address",
+                "192.0.2.99", "down", "x", env=env)
+    assert res.returncode == 1 and "no address '192.0.2.99' in any service" \
+        in res.stderr, res
+    assert not os.path.exists(server.state)
+    res = force("-c", cfg, "-f", server.state, "datacenter", "fra", "down",
+                "maint", env=env)
+    assert (res.returncode, res.stderr) == (0, ""), res
+    with open(server.state) as f:
+        assert f.read() == "datacenter fra down maint\n"
+    # GEODNSD_CONFIG does the same as --config.
+    env["GEODNSD_CONFIG"] = cfg
+    res = force("-f", server.state, "datacenter", "nosuch", "down", env=env)
+    assert res.returncode == 1 and "no datacenter 'nosuch'" in res.stderr, res
+    # Clearing needs no check: a misspelt line must be removable.
+    write(server.state, "datacenter Fra down maint\n")
+    res = force("-f", server.state, "clear", "datacenter", "Fra", env=env)
+    assert res.returncode == 0, res
+    with open(server.state) as f:
+        assert f.read() == ""
