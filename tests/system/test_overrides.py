@@ -7,13 +7,21 @@ What is covered:
     read (file:line, the name, a same-name-but-case hint), shown in
     CH TXT status.geodnsd, /status and /metrics, reported again after a
     reload that still lacks it, and applied after a reload that adds it;
-    `geodnsd --check-overrides` and `geodnsd-force --config` refuse it.
+    `geodnsd --check-overrides` and `geodnsd-force --config` refuse it;
+ 2. geodnsd-force replaces the file by a rename and keeps its mode, owner
+    and group (a new file is 0644 whatever the umask), so a daemon that
+    runs as another user can still read it.
 Loopback only; every wait is bounded.
 """
 
 import json
 import os
+import pathlib
+import pwd
+import shutil
+import stat
 import subprocess
+import tempfile
 import urllib.request
 
 import dns.message
@@ -41,8 +49,11 @@ DCS = {"fra": (50.11, 8.68), "iad": (38.95, -77.45), "ams": (52.37, 4.90)}
 ADDRS = {"fra": "192.0.2.10", "iad": "198.51.100.10", "ams": "203.0.113.10"}
 
 
-def config(port, mport, state, zone, dcs=("fra", "iad")):
-    text = ["server:", '  listen: [ "127.0.0.1@%d" ]' % port,
+def config(port, mport, state, zone, dcs=("fra", "iad"), user=None):
+    text = ["server:", '  listen: [ "127.0.0.1@%d" ]' % port]
+    if user is not None:
+        text.append("  user: %s" % user)
+    text += [
             "metrics:", "  listen: 127.0.0.1@%d" % mport,
             "healthcheck:", "  state-file: %s" % yaml_str(state),
             "datacenters:"]
@@ -58,7 +69,8 @@ def config(port, mport, state, zone, dcs=("fra", "iad")):
 
 
 class Server(Geodnsd):
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, user=None):
+        self.user = user
         super().__init__(tmp_path / "srv", zones=[])
         self.first_zone = "example.com"
         self.mport = free_port()
@@ -70,7 +82,7 @@ class Server(Geodnsd):
 
     def configure(self, dcs):
         self.write_config(config(self.port, self.mport, self.state,
-                                 self.zone, dcs))
+                                 self.zone, dcs, self.user))
 
     def http(self, path):
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (
@@ -109,10 +121,12 @@ def metric(text, name):
     return None
 
 
-def force(*args, env=None):
+def force(*args, env=None, umask=None):
     return subprocess.run(["sh", FORCE] + list(args), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True,
-                          timeout=20, stdin=subprocess.DEVNULL, env=env)
+                          timeout=20, stdin=subprocess.DEVNULL, env=env,
+                          preexec_fn=None if umask is None else
+                          (lambda: os.umask(umask)))
 
 
 # ------------------------------------------------- 1. names that match nothing
@@ -259,3 +273,111 @@ def test_force_tool_checks_names_with_config(server):
     assert res.returncode == 0, res
     with open(server.state) as f:
         assert f.read() == ""
+
+
+# ------------------------------------------------- 2. the file the tool writes
+
+IS_ROOT = os.geteuid() == 0
+
+
+def mode_owner(path):
+    st = os.stat(path)
+    return stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+
+
+def test_force_new_file_is_0644_whatever_the_umask(tmp_path):
+    state = str(tmp_path / "overrides")
+    res = force("-f", state, "datacenter", "fra", "down", "test", umask=0o077)
+    assert (res.returncode, res.stderr) == (0, ""), res
+    assert mode_owner(state) == (0o644, os.geteuid(), os.getegid())
+    assert os.listdir(str(tmp_path)) == ["overrides"]
+
+
+def test_force_keeps_mode_owner_and_group(tmp_path):
+    state = str(tmp_path / "overrides")
+    write(state, "address 192.0.2.10 down disk\n")
+    os.chmod(state, 0o640)
+    want = (0o640, os.geteuid(), os.getegid())
+    if IS_ROOT:
+        pw = pwd.getpwnam("nobody")
+        os.chown(state, pw.pw_uid, pw.pw_gid)
+        want = (0o640, pw.pw_uid, pw.pw_gid)
+    for args in (("datacenter", "fra", "down", "test"),
+                 ("clear", "address", "192.0.2.10"),
+                 ("clear", "datacenter", "fra")):
+        ino = os.stat(state).st_ino
+        res = force("-f", state, *args, umask=0o077)
+        assert (res.returncode, res.stderr) == (0, ""), (args, res)
+        assert mode_owner(state) == want, args
+        # Replaced by a rename (readers see the old or the new file, never
+        # half of one), and no temporary file is left behind.
+        assert os.stat(state).st_ino != ino, args
+        assert os.listdir(str(tmp_path)) == ["overrides"], args
+    with open(state) as f:
+        assert f.read() == ""
+
+
+def as_nobody():
+    """preexec_fn: become nobody (the tests may run as root, who reads
+    every file)."""
+    pw = pwd.getpwnam("nobody")
+    os.setgroups([])
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)
+
+
+def test_force_fails_without_touching_what_it_cannot_read():
+    """An overrides file the tool cannot read is not replaced by one that
+    holds only the new line (the other overrides would be lost)."""
+    d = tempfile.mkdtemp(prefix="geodnsd-ovr-")
+    try:
+        state = os.path.join(d, "overrides")
+        write(state, "datacenter iad down keep me\n")
+        os.chmod(state, 0o200)
+        demote = None
+        if IS_ROOT:
+            pw = pwd.getpwnam("nobody")
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+            os.chown(state, pw.pw_uid, pw.pw_gid)
+            demote = as_nobody
+        res = subprocess.run(["sh", FORCE, "-f", state, "datacenter", "fra",
+                              "down", "x"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, universal_newlines=True,
+                             timeout=20, stdin=subprocess.DEVNULL,
+                             preexec_fn=demote)
+        os.chmod(state, 0o644)
+        assert res.returncode != 0, res
+        with open(state) as f:
+            assert f.read() == "datacenter iad down keep me\n"
+        assert os.listdir(d) == ["overrides"]
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_daemon_as_nobody_reads_what_root_wrote_with_umask_077():
+    """The operator's report: geodnsd runs as nobody, root runs
+    geodnsd-force under umask 077; the override must apply."""
+    if not IS_ROOT:
+        pytest.skip("needs root: geodnsd only drops privileges as root")
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user 'nobody'")
+    require_geodnsd()
+    d = tempfile.mkdtemp(prefix="geodnsd-ovr-")
+    os.chmod(d, 0o755)
+    srv = Server(pathlib.Path(d), user="nobody")
+    for path in (srv.zone, srv.config_path):
+        os.chmod(path, 0o644)
+    try:
+        srv.start()
+        assert "privdrop: now running as user 'nobody'" in srv.stderr
+        res = force("-f", srv.state, "datacenter", "fra", "down", "test",
+                    umask=0o077)
+        assert res.returncode == 0, res
+        assert wait_until(lambda: srv.answer() == ["198.51.100.10"], 5), \
+            srv.stderr
+        assert "cannot open" not in srv.stderr
+    finally:
+        srv.kill()
+        shutil.rmtree(d, ignore_errors=True)
