@@ -191,12 +191,13 @@ static void target_metric(void *arg, const struct hc_info *i)
 static void health_metrics(struct evbuffer *b, struct health *h)
 {
 	static const char *const what[][2] = {
-		{ "gauge", "1 when the target is up (overrides applied)." },
+		{ "gauge", "1 when the target is up (overrides applied, its datacenter's too)." },
 		{ "counter", "Probes that succeeded." },
 		{ "counter", "Probes that failed (including timeouts)." },
 		{ "counter", "Total time spent in probes, in seconds." },
 		{ "counter", "Probes run (with _sum: the mean probe duration)." },
-		{ "gauge", "Operator override: 0 none, 1 forced up, 2 forced down." },
+		{ "gauge", "Operator override in force (its datacenter's, else its own): 0 none, 1 "
+			   "forced up, 2 forced down." },
 	};
 	static const char *const names[] = { "geodnsd_target_up",
 					     "geodnsd_probe_ok_total",
@@ -281,6 +282,10 @@ static void target_json(void *arg, const struct hc_info *i)
 			    i->up ? "true" : "false", i->probed_up ? "true" : "false",
 			    force[i->force]);
 	jstr(b, i->force_reason);
+	evbuffer_add_printf(b, ",\"forced_by\":%s",
+			    i->force == HC_FORCE_NONE ? "null"
+			    : i->force_by_dc          ? "\"datacenter\""
+						      : "\"address\"");
 	evbuffer_add_printf(b,
 			    ",\"since\":%lld,\"last_ok\":%s,\"last_reason\":", (long long)i->since,
 			    i->have_result ? (i->last_ok ? "true" : "false") : "null");

@@ -33,8 +33,9 @@ struct hc_target {
 	enum hc_state state;  /* the state machine's verdict */
 	hc_flag_t flag;       /* effective state, read by answers */
 	hc_flag_t force_flag; /* enum hc_force, read by explain */
-	enum hc_force force;
-	char force_reason[160];
+	enum hc_force force;  /* the datacenter's override, else the address's */
+	bool force_by_dc;
+	char force_reason[256];
 	time_t since;
 	bool have_result, last_ok;
 	char last_reason[160];
@@ -555,44 +556,79 @@ static int parse_override(char *line, struct override *o, char *err, size_t err_
 	return 0;
 }
 
+/* The override of ov for a datacenter (is_dc) or an address called name:
+ * the last line that names it wins. */
+static enum hc_force override_of(const struct override *ov, size_t n, bool is_dc, const char *name,
+				 const char **reason)
+{
+	enum hc_force f = HC_FORCE_NONE;
+	*reason = "";
+	for (size_t i = 0; i < n; i++)
+		if (ov[i].is_dc == is_dc && strcmp(ov[i].name, name) == 0) {
+			f = ov[i].force;
+			*reason = ov[i].reason;
+		}
+	return f;
+}
+
+static void dc_force_set(struct hc_dc *d, enum hc_force f, const char *reason)
+{
+	if (atomic_load(&d->force) != f) {
+		log_msg(LOG_LEVEL_NOTICE, "healthcheck: datacenter %s: %s%s%s", d->name,
+			f == HC_FORCE_UP     ? "forced UP"
+			: f == HC_FORCE_DOWN ? "forced DOWN"
+					     : "override cleared",
+			*reason ? ": " : "", reason);
+		d->since = time(NULL);
+	}
+	snprintf(d->reason, sizeof(d->reason), "%s", reason);
+	atomic_store(&d->force, (uint8_t)f);
+}
+
+/*
+ * A target's override is its datacenter's when that has one, else its
+ * address's: answers ignore the address flags of a forced datacenter (its
+ * full set or nothing), so this is the state the target is really in, and
+ * what its status line, metrics and log say.
+ */
+static void target_force_set(struct hc_target *t, const struct override *ov, size_t n)
+{
+	const char *reason;
+	enum hc_force f = override_of(ov, n, true, t->dc, &reason);
+	t->force_by_dc = f != HC_FORCE_NONE;
+	if (t->force_by_dc) {
+		snprintf(t->force_reason, sizeof(t->force_reason), "datacenter %s: %s", t->dc,
+			 reason);
+	} else {
+		f = override_of(ov, n, false, t->address, &reason);
+		snprintf(t->force_reason, sizeof(t->force_reason), "%s", reason);
+	}
+	t->force = f;
+	atomic_store(&t->force_flag, (uint8_t)f);
+	char why[320];
+	snprintf(why, sizeof(why), "%s%s%s",
+		 f == HC_FORCE_NONE ? "override cleared" : "forced by operator",
+		 *t->force_reason ? ": " : "", t->force_reason);
+	publish(t, why);
+}
+
 static void apply_overrides(struct health *h, const struct override *ov, size_t n)
 {
+	/* Cells that gain an override are set before the targets and cells
+	 * that lose one after them: answers read a forced datacenter's cell
+	 * and not its targets' flags, so they see the old state or the new,
+	 * never the targets' new flags under the old cell. */
+	const char *reason;
 	for (struct hc_dc *d = h->dcs; d != NULL; d = d->next) {
-		enum hc_force f = HC_FORCE_NONE;
-		const char *reason = "";
-		for (size_t i = 0; i < n; i++)
-			if (ov[i].is_dc && strcmp(ov[i].name, d->name) == 0) {
-				f = ov[i].force;
-				reason = ov[i].reason;
-			}
-		if (atomic_load(&d->force) != f) {
-			log_msg(LOG_LEVEL_NOTICE, "healthcheck: datacenter %s: %s%s%s", d->name,
-				f == HC_FORCE_UP     ? "forced UP"
-				: f == HC_FORCE_DOWN ? "forced DOWN"
-						     : "override cleared",
-				*reason ? ": " : "", reason);
-			d->since = time(NULL);
-		}
-		snprintf(d->reason, sizeof(d->reason), "%s", reason);
-		atomic_store(&d->force, (uint8_t)f);
+		enum hc_force f = override_of(ov, n, true, d->name, &reason);
+		if (f != HC_FORCE_NONE)
+			dc_force_set(d, f, reason);
 	}
-	for (struct hc_target *t = h->targets; t != NULL; t = t->next) {
-		enum hc_force f = HC_FORCE_NONE;
-		const char *reason = "";
-		for (size_t i = 0; i < n; i++)
-			if (!ov[i].is_dc && strcmp(ov[i].name, t->address) == 0) {
-				f = ov[i].force;
-				reason = ov[i].reason;
-			}
-		t->force = f;
-		atomic_store(&t->force_flag, (uint8_t)f);
-		snprintf(t->force_reason, sizeof(t->force_reason), "%s", reason);
-		char why[200];
-		snprintf(why, sizeof(why), "%s%s%s",
-			 f == HC_FORCE_NONE ? "override cleared" : "forced by operator",
-			 *reason ? ": " : "", reason);
-		publish(t, why);
-	}
+	for (struct hc_target *t = h->targets; t != NULL; t = t->next)
+		target_force_set(t, ov, n);
+	for (struct hc_dc *d = h->dcs; d != NULL; d = d->next)
+		if (override_of(ov, n, true, d->name, &reason) == HC_FORCE_NONE)
+			dc_force_set(d, HC_FORCE_NONE, "");
 }
 
 /* Read the overrides file at path into *out (the caller frees it), or log
@@ -752,6 +788,7 @@ void health_each(const struct health *h, void (*fn)(void *arg, const struct hc_i
 			.up = atomic_load(&t->flag) != 0,
 			.probed_up = t->state == HC_STATE_UP,
 			.force = t->force,
+			.force_by_dc = t->force_by_dc,
 			.force_reason = t->force_reason,
 			.since = t->since,
 			.have_result = t->have_result,

@@ -40,11 +40,12 @@ struct hc_info {
 	const char *label; /* "web/fra 192.0.2.10 via 127.0.0.1:8080 (http)" */
 	const char *service, *dc, *address;
 	enum hc_kind kind;
-	bool up;        /* effective (override applied) */
-	bool probed_up; /* the state machine's verdict */
-	enum hc_force force;
-	const char *force_reason;
-	time_t since; /* of the current effective state */
+	bool up;                  /* effective (overrides applied, the datacenter's too) */
+	bool probed_up;           /* the state machine's verdict */
+	enum hc_force force;      /* in force: its datacenter's override, else its address's */
+	bool force_by_dc;         /* force comes from the datacenter */
+	const char *force_reason; /* "datacenter fra: ..." when force_by_dc */
+	time_t since;             /* of the current effective state */
 	bool have_result;
 	bool last_ok;
 	const char *last_reason;
@@ -79,7 +80,9 @@ struct hc_target *health_target(struct health *h, const char *service, const cha
 				const char *address, const struct sockaddr *probe,
 				socklen_t probe_len, const struct hc_params *params);
 
-/* The flag the answer path reads for a target. */
+/* The flag the answer path reads for a target: its effective state, which
+ * a datacenter override decides when there is one (answers then read the
+ * datacenter's cell instead). */
 const hc_flag_t *hc_target_flag(const struct hc_target *t);
 
 /* The target's override (enum hc_force), for explain output. */

@@ -1487,10 +1487,15 @@ def test_override_datacenter_down_by_file(overrides):
         st.lines
     assert st.services["web"] == \
         "service web: fra DOWN 0/2; iad up 1/1; sin up 1/1; serving"
-    # Probes still say up: the override is on top.
+    # Probes still say up: the override is on top, and the target line
+    # says so (its metrics and /status follow the same state).
     port = overrides["ports"]["up"]
-    t = st.target(label("web", "fra", "192.0.2.10", port, "http"))
-    assert (t["state"], t["probes"], t["forced"]) == ("up", "up", None)
+    lbl = label("web", "fra", "192.0.2.10", port, "http")
+    t = st.target(lbl)
+    assert (t["state"], t["probes"], t["forced"], t["freason"]) == (
+        "DOWN", "up", "down", "datacenter fra: " + reason), t
+    assert "geodnsd: warning: healthcheck: %s: DOWN (forced by operator: " \
+        "datacenter fra: %s)" % (lbl, reason) in s["log"]
     lines = s["explain_web"]
     assert any(l.startswith("#1 dc fra: 0 km; DOWN forced (0/2 up);")
                for l in lines), lines
@@ -1571,6 +1576,12 @@ def test_override_dead_datacenter_up(overrides):
         "service dead: fra up 1/1; iad up 1/1; sin up 1/1; serving"
     assert any(l.startswith("#1 dc fra: 0 km; up forced (1/1 up);")
                for l in s["explain_dead"]), s["explain_dead"]
+    # The dead target is answered, so it is up, forced by its datacenter.
+    lbl = label("dead", "fra", "192.0.2.50", overrides["ports"]["dead"],
+                "http")
+    t = s["status"].target(lbl)
+    assert (t["state"], t["probes"], t["forced"], t["freason"]) == (
+        "up", "down", "up", "datacenter fra: failover drill"), t
 
 
 def test_override_file_with_errors_not_applied(overrides):
@@ -1593,9 +1604,12 @@ def test_override_file_with_errors_not_applied(overrides):
     st = s["status"]
     assert "sin" not in st.dcs and "iad" not in st.dcs, st.lines
     assert "forced up by operator" in st.dcs.get("fra", ""), st.lines
+    # 192.0.2.11 keeps its own override, but fra is forced up, which
+    # answers fra's full set: the datacenter's override is the one in force.
     t = st.target(label("web", "fra", "192.0.2.11", overrides["ports"]["up"],
                         "http"))
-    assert (t["forced"], t["freason"]) == ("down", "disk replacement")
+    assert (t["state"], t["forced"], t["freason"]) == (
+        "up", "up", "datacenter fra: failover drill"), t
 
 
 def test_override_cleared_back_to_probes(overrides):
@@ -1607,8 +1621,12 @@ def test_override_cleared_back_to_probes(overrides):
     assert st.dcs == {}, st.lines
     assert all(t["forced"] is None for t in st.targets.values()), st.lines
     assert not any("forced" in l for l in st.lines), st.lines
-    lbl = label("web", "fra", "192.0.2.11", overrides["ports"]["up"], "http")
-    assert "healthcheck: %s: UP (override cleared)" % lbl in s["log"]
+    # 192.0.2.50 went back to what the probes say twice: when its own
+    # override was cleared, and now, when fra's (which made it up) was.
+    lbl = label("dead", "fra", "192.0.2.50", overrides["ports"]["dead"],
+                "http")
+    assert s["log"].count("healthcheck: %s: DOWN (override cleared)"
+                          % lbl) == 2, s["log"]
 
 
 def test_override_default_reason_and_file_removal(overrides):

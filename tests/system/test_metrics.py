@@ -111,6 +111,12 @@ def test_overrides_show_in_metrics_and_status(server):
     text = get(server.metrics_port, "/metrics")[2]
     iad = 'service="web",datacenter="iad",address="198.51.100.10"'
     assert metric(text, "geodnsd_target_forced", iad) == 1
+    # A datacenter override applies to its targets: the HELP text says
+    # "overrides applied", and fra's address is not answered.
+    fra = 'service="web",datacenter="fra",address="192.0.2.10"'
+    assert metric(text, "geodnsd_target_up", fra) == 0, text
+    assert metric(text, "geodnsd_target_forced", fra) == 2, text
+    assert metric(text, "geodnsd_target_up", iad) == 1
     status, ctype, body = get(server.metrics_port, "/status")
     assert status == 200 and ctype == "application/json"
     st = json.loads(body)
@@ -120,7 +126,22 @@ def test_overrides_show_in_metrics_and_status(server):
     assert dcs["fra"]["up"] is False and dcs["iad"]["up"] is True
     t = [t for t in st["targets"] if t["address"] == "198.51.100.10"][0]
     assert t["forced"] == "up" and t["forced_reason"] == "trusted"
+    assert t["forced_by"] == "address"
     assert t["up"] is True and t["probes_ok"] >= 1
+    t = [t for t in st["targets"] if t["address"] == "192.0.2.10"][0]
+    assert (t["up"], t["probes_say_up"], t["forced"], t["forced_by"]) == (
+        False, True, "down", "datacenter"), t
+    assert t["forced_reason"] == "datacenter fra: maintenance window", t
+    # Cleared: back to what the probes say.
+    server.overrides.write_text("")
+    ok = wait_until(lambda: metric(get(server.metrics_port, "/metrics")[2],
+                                   "geodnsd_target_up", fra) == 1, 5)
+    assert ok, "target still down after the override was cleared"
+    text = get(server.metrics_port, "/metrics")[2]
+    assert metric(text, "geodnsd_target_forced", fra) == 0
+    t = [t for t in json.loads(get(server.metrics_port, "/status")[2])[
+        "targets"] if t["address"] == "192.0.2.10"][0]
+    assert (t["up"], t["forced"], t["forced_by"]) == (True, "none", None), t
 
 
 def test_reload_counted(server):
