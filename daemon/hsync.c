@@ -125,6 +125,19 @@ static void emit_services(struct status_walk *w)
 		(void)policy;
 		w->emit(w->arg, line);
 	}
+	if (w->service == NULL)
+		return;
+	for (size_t s = 0; s < gc->n_services; s++)
+		if (strcmp(w->service, gc->services[s].name) == 0)
+			return;
+	/* <name>.status.geodnsd for a name that is no service: say so, and
+	 * which there are, rather than an empty answer. */
+	char line[1024];
+	size_t o = (size_t)snprintf(line, sizeof(line), "no service '%s'; services:", w->service);
+	for (size_t s = 0; s < gc->n_services && o < sizeof(line) - 70; s++)
+		o += (size_t)snprintf(line + o, sizeof(line) - o, "%s %s", s ? "," : "",
+				      gc->services[s].name);
+	w->emit(w->arg, line);
 }
 
 static void emit_dc(void *arg, const struct hc_dc *d)

@@ -2052,7 +2052,11 @@ def test_status_filtered_by_service(status_srv):
     tcp = status_lines(status_srv, "tcp")
     assert len(tcp) == 3 and tcp[0].startswith("service tcp: fra "), tcp
     assert [l.split(" ")[0] for l in tcp[1:]] == ["tcp/fra", "tcp/iad"], tcp
-    assert status_lines(status_srv, "nosuchservice") == []
+    # A name that is no service says so, and lists the services.
+    none = status_lines(status_srv, "nosuchservice")
+    assert len(none) == 1, none
+    assert none[0].startswith("no service 'nosuchservice'; services: web, "), none
+    assert ", tcp, " in none[0], none
 
 
 def test_status_over_udp_truncates_or_fits(status_srv):
