@@ -203,6 +203,9 @@ static void publish(struct reloader *r, struct dataset *ds, const struct conf *p
 	querylog_attach(&ds->answer.conf, r->query_log);
 	hsync_attach(r->health, ds, server_dataset(r->server));
 	server_publish(r->server, ds);
+	/* Targets the new configuration dropped: after the grace period no
+	 * worker can still read their flags through the old dataset. */
+	health_reap(r->health);
 }
 
 static void reload_done_cb(evutil_socket_t fd, short what, void *arg)

@@ -61,6 +61,7 @@ struct health {
 	size_t index_mask;
 	size_t n_targets;
 	struct hc_dc *dcs;
+	struct hc_target *retired;      /* dropped by a sync, freed by health_reap() */
 	char *overrides_path;           /* the file the list below is from */
 	struct hc_unmatched *unmatched; /* its lines that name nothing */
 	size_t n_unmatched;
@@ -285,14 +286,23 @@ struct health *health_new(struct event_base *base)
 	return h;
 }
 
-static void target_free(struct hc_target *t)
+/* Cancel a target's probe and timers: nothing runs for it any more. */
+static void target_stop(struct hc_target *t)
 {
 	if (t->in_flight && t->ops != NULL)
 		t->ops->cancel(&t->probe);
+	t->in_flight = false;
 	if (t->timer != NULL)
 		event_free(t->timer);
+	t->timer = NULL;
 	if (t->timeout != NULL)
 		event_free(t->timeout);
+	t->timeout = NULL;
+}
+
+static void target_free(struct hc_target *t)
+{
+	target_stop(t);
 	hc_params_clear(&t->params);
 	free(t->key);
 	free(t->label);
@@ -311,6 +321,7 @@ void health_free(struct health *h)
 		h->targets = t->next;
 		target_free(t);
 	}
+	health_reap(h);
 	while (h->dcs != NULL) {
 		struct hc_dc *d = h->dcs;
 		h->dcs = d->next;
@@ -385,13 +396,27 @@ void health_sync_end(struct health *h)
 			"probe stopped",
 			t->label);
 		*pt = t->next;
-		target_free(t);
+		/* The dataset still published points at its up flag: the
+		 * memory waits for health_reap(), after the new dataset's
+		 * grace period. */
+		target_stop(t);
+		t->next = h->retired;
+		h->retired = t;
 		h->n_targets--;
 	}
 	index_rebuild(h);
 	pthread_mutex_unlock(&h->lock);
 	/* Datacenter cells stay: an override outlives a reload that drops
 	 * and re-adds the datacenter. */
+}
+
+void health_reap(struct health *h)
+{
+	while (h->retired != NULL) {
+		struct hc_target *t = h->retired;
+		h->retired = t->next;
+		target_free(t);
+	}
 }
 
 struct hc_target *health_target(struct health *h, const char *service, const char *dc,

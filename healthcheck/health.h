@@ -62,12 +62,15 @@ struct health *health_new(struct event_base *base);
 void health_free(struct health *h);
 
 /*
- * Begin a sync: targets and datacenters not claimed again before
- * health_sync_end() are stopped and freed.  Used when a new dataset is
- * published, so state survives reloads for everything that stays.
+ * Begin a sync: targets not claimed again before health_sync_end() are
+ * stopped and retired.  Used when a new dataset is published, so state
+ * survives reloads for everything that stays.  A retired target's memory
+ * (its up flag, which the dataset still published reads) is freed by
+ * health_reap(), to be called once no query thread can see that dataset.
  */
 void health_sync_begin(struct health *h);
 void health_sync_end(struct health *h);
+void health_reap(struct health *h);
 
 /*
  * Claim the target probing `probe` (address and port) with params for

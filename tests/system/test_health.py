@@ -2081,3 +2081,61 @@ def test_status_refused_outside_explain_acl(status_srv):
     r = ask(status_srv, "web.example.com.", source="127.0.0.2")
     assert dns.rcode.to_text(r.rcode()) == "NOERROR"
     assert status_lines(status_srv, source="127.0.0.1")
+
+
+def test_reload_dropping_targets_under_load(tmp_path, mmdb):
+    """Reloads that drop targets while UDP workers answer geo queries: the
+    workers read each target's up flag through the dataset still published,
+    so a dropped target is freed only after the new dataset's grace period
+    (under ASan, reading it earlier is a heap-use-after-free that kills the
+    server).  30 reloads, 29 of them replacing a fra address, under a steady
+    stream of geo queries; bounded in time."""
+    check = {"type": "exec", "command": ["true"], "interval": 0.2,
+             "timeout": 0.2, "rise": 1, "fall": 1}
+    spec = service({"fra": ["192.0.2.10", "192.0.2.11"],
+                    "iad": ["198.51.100.10"]}, check)
+    srv = start_server(tmp_path / "geodnsd", mmdb, {"web": spec})
+    opts = [dns.edns.ECSOption("127.0.1.0", 24, 0)]
+    wire = dns.message.make_query("web.example.com", "A", use_edns=0,
+                                  options=opts).to_wire()
+    stop = threading.Event()
+    answered = [0]
+
+    def hammer():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setblocking(False)
+        deadline = time.monotonic() + 60
+        try:
+            while not stop.is_set() and time.monotonic() < deadline:
+                for _ in range(32):
+                    s.sendto(wire, (srv.host, srv.port))
+                time.sleep(0.0005)
+                while True:
+                    try:
+                        s.recv(4096)
+                        answered[0] += 1
+                    except BlockingIOError:
+                        break
+        finally:
+            s.close()
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    try:
+        for i in range(30):
+            spec["dcs"]["fra"] = ["192.0.2.10", "192.0.2.%d" % (11 + i % 2)]
+            srv.write_files()
+            n = srv.count("reload: done")
+            srv.send_signal(signal.SIGHUP)
+            assert poll(lambda: srv.count("reload: done") > n or
+                        not srv.running(), 10.0, 0.02)[0], srv.stderr
+            assert srv.running(), srv.stderr[-3000:]
+    finally:
+        stop.set()
+        t.join(70)
+        log = srv.stderr
+        alive = srv.running()
+        srv.kill()
+    assert alive and "AddressSanitizer" not in log, log[-3000:]
+    assert log.count("no longer configured") >= 29, log
+    assert answered[0] > 1000, answered[0]
