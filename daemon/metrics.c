@@ -31,11 +31,13 @@ struct metrics {
 	const struct metrics_counters *c;
 };
 
-static const char *const RCODES[24] = {
-	"NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
-	"YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "RCODE11",
-	"RCODE12",  "RCODE13", "RCODE14",  "RCODE15",  "BADVERS",
-};
+static const char
+	*const RCODES[24] = {
+		"NOERROR", "FORMERR",  "SERVFAIL",         "NXDOMAIN", "NOTIMP",
+		"REFUSED", "YXDOMAIN", "YXRRSET",          "NXRRSET",  "NOTAUTH",
+		"NOTZONE", "RCODE11",  "RCODE12",          "RCODE13",  "RCODE14",
+		"RCODE15", "BADVERS",  [23] = "BADCOOKIE", /* geodnsd sends no other rcode above BADVERS */
+	};
 
 /* Label values are quoted: escape backslash, quote and newline. */
 static void label(struct evbuffer *b, const char *s)

@@ -490,6 +490,26 @@ static void log_answer(struct ans *a, unsigned rcode, size_t len)
 		a->d->conf.log_query(&e);
 }
 
+/*
+ * A query with no question, only a COOKIE option (RFC 7873 5.4): FORMERR
+ * when cookies are off; with cookies on, BADCOOKIE when it sent back a
+ * server cookie that is not valid, NOERROR otherwise.  Either way the
+ * answer carries a fresh server cookie.
+ */
+static unsigned cookie_only(const struct answer_data *d, const struct query *q,
+			    const struct sockaddr *from)
+{
+	if (!d->conf.cookies)
+		return RCODE_FORMERR;
+	const uint8_t *addr;
+	int family = source_addr(from, &addr);
+	if (q->cookie_server_len > 0 && family != 0 &&
+	    !cookie_valid(q->cookie_client, q->cookie_server, q->cookie_server_len, addr,
+			  family == 4 ? 4 : 16, (uint32_t)time(NULL)))
+		return RCODE_BADCOOKIE;
+	return RCODE_NOERROR;
+}
+
 size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t qlen,
 		    const struct sockaddr *from, uint8_t *out, enum answer_transport tr,
 		    struct answer_stats *stats)
@@ -533,8 +553,8 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t ql
 	unsigned rcode = (unsigned)rc;
 	if (rc == RCODE_NOERROR && q.have_question)
 		rcode = resolve(&a);
-	else if (rc == RCODE_NOERROR && !d->conf.cookies)
-		rcode = RCODE_FORMERR; /* a cookie-only query, cookies off (RFC 7873 5.4) */
+	else if (rc == RCODE_NOERROR)
+		rcode = cookie_only(d, &q, from);
 	if (tr == ANSWER_UDP && d->conf.rrl != NULL && rate_limited(&a, &q, rcode, from, stats))
 		return 0;
 	p.max = limit;

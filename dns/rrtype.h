@@ -43,7 +43,8 @@ enum {
 	RCODE_NXDOMAIN = 3,
 	RCODE_NOTIMP = 4,
 	RCODE_REFUSED = 5,
-	RCODE_BADVERS = 16, /* extended: upper bits travel in OPT TTL */
+	RCODE_BADVERS = 16,   /* extended: upper bits travel in OPT TTL */
+	RCODE_BADCOOKIE = 23, /* RFC 7873 8 */
 };
 
 enum {

@@ -167,6 +167,17 @@ def test_cookie_only_query_gets_a_server_cookie(make_geodnsd, tcp):
     reply = srv.send_wire(cookie_only(client, data[8:]), tcp=tcp)
     assert reply[3] & 0xF == dns.rcode.NOERROR
     assert cookie_of(dns.message.from_wire(reply))[:8] == client
+    # One that sends back a server cookie that is not ours gets BADCOOKIE
+    # (extended rcode 23: 7 in the header, 1 in the OPT), and a good one.
+    bad = bytearray(data[8:])
+    bad[-1] ^= 0xFF
+    reply = srv.send_wire(cookie_only(client, bytes(bad)), tcp=tcp)
+    r = dns.message.from_wire(reply)
+    assert r.rcode() == 23, r.rcode()
+    fresh = cookie_of(r)
+    assert fresh is not None and fresh[:8] == client and len(fresh) == 24
+    ok = srv.send(cookie_query("www.example.com", client, fresh[8:]))
+    assert ok.rcode() == dns.rcode.NOERROR and ok.answer
 
 
 def test_cookie_only_query_with_cookies_off(make_geodnsd):
