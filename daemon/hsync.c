@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "daemon/conf.h"
@@ -74,7 +75,7 @@ static void emit_target(void *arg, const struct hc_info *i)
 {
 	struct status_walk *w = arg;
 	char line[768], since[80];
-	if (w->service != NULL && strcmp(w->service, i->service) != 0)
+	if (w->service != NULL && strcasecmp(w->service, i->service) != 0)
 		return;
 	since_text(i->since, since, sizeof(since));
 	int o = snprintf(line, sizeof(line), "%s: %s %s", i->label, i->up ? "up" : "DOWN", since);
@@ -104,7 +105,7 @@ static void emit_services(struct status_walk *w)
 		bool up[GEO_DC_MAX];
 		unsigned n_up[GEO_DC_MAX], total[GEO_DC_MAX];
 		char line[1024];
-		if (w->service != NULL && strcmp(w->service, svc->name) != 0)
+		if (w->service != NULL && strcasecmp(w->service, svc->name) != 0)
 			continue;
 		geo_service_health(g, s, up, n_up, total, GEO_DC_MAX);
 		size_t o = (size_t)snprintf(line, sizeof(line), "service %s:", svc->name);
@@ -128,13 +129,13 @@ static void emit_services(struct status_walk *w)
 	if (w->service == NULL)
 		return;
 	for (size_t s = 0; s < gc->n_services; s++)
-		if (strcmp(w->service, gc->services[s].name) == 0)
+		if (strcasecmp(w->service, gc->services[s].name) == 0)
 			return;
 	/* <name>.status.geodnsd for a name that is no service: say so, and
 	 * which there are, rather than an empty answer. */
 	char line[1024];
 	size_t o = (size_t)snprintf(line, sizeof(line), "no service '%s'; services:", w->service);
-	for (size_t s = 0; s < gc->n_services && o < sizeof(line) - 70; s++)
+	for (size_t s = 0; s < gc->n_services && o < 800; s++) /* one TXT line stays short */
 		o += (size_t)snprintf(line + o, sizeof(line) - o, "%s %s", s ? "," : "",
 				      gc->services[s].name);
 	w->emit(w->arg, line);

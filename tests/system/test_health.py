@@ -2139,3 +2139,22 @@ def test_reload_dropping_targets_under_load(tmp_path, mmdb):
     assert alive and "AddressSanitizer" not in log, log[-3000:]
     assert log.count("no longer configured") >= 29, log
     assert answered[0] > 1000, answered[0]
+
+
+def test_status_of_a_service_with_capitals(tmp_path, mmdb):
+    """Query names reach the server lowercased or not, as the client typed
+    them; service names may have capitals.  <service>.status.geodnsd
+    matches without case, as DNS names do."""
+    check = {"type": "exec", "command": ["true"], "interval": 0.2,
+             "timeout": 0.2, "rise": 1, "fall": 1}
+    srv = start_server(tmp_path / "geodnsd", mmdb, {
+        "Web": service({"fra": ["192.0.2.10"]}, check)})
+    try:
+        for asked in ("Web", "web", "WEB"):
+            lines = status_lines(srv, asked)
+            assert lines and lines[0].startswith("service Web: fra "), \
+                (asked, lines)
+            assert all(not l.startswith("no service") for l in lines), lines
+        assert status_lines(srv, "api") == ["no service 'api'; services: Web"]
+    finally:
+        srv.kill()
