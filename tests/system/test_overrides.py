@@ -285,6 +285,37 @@ def mode_owner(path):
     return stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
 
 
+def test_force_writes_the_reason_verbatim_on_one_line(server):
+    """Backslashes in a reason are text (dash's echo would expand \\n and
+    \\c, splitting the line and making the whole file invalid); a line
+    break in a reason is refused before anything is written."""
+    reason = r"ticket C:\new maint \c end"
+    res = force("-f", server.state, "datacenter", "fra", "down", reason)
+    assert (res.returncode, res.stderr) == (0, ""), res
+    with open(server.state) as f:
+        assert f.read() == "datacenter fra down %s\n" % reason
+    # Applied: fra is drained, so the answer moves to iad.
+    assert wait_until(lambda: server.answer() == ["198.51.100.10"], 5), \
+        server.stderr
+    assert "expected 'datacenter" not in server.stderr, server.stderr
+    for bad in ("two\nlines", "carriage\rreturn"):
+        res = force("-f", server.state, "datacenter", "iad", "down", bad)
+        assert res.returncode == 2 and "one line" in res.stderr, res
+    with open(server.state) as f:
+        assert f.read() == "datacenter fra down %s\n" % reason
+
+
+def test_force_clear_compares_names_as_text(tmp_path):
+    """awk would compare numeric-looking fields as numbers: clearing '010'
+    must not remove the line for '10'."""
+    state = str(tmp_path / "overrides")
+    write(state, "datacenter 10 down x\n")
+    res = force("-f", state, "clear", "datacenter", "010")
+    assert res.returncode == 0, res
+    with open(state) as f:
+        assert f.read() == "datacenter 10 down x\n"
+
+
 def test_force_new_file_is_0644_whatever_the_umask(tmp_path):
     state = str(tmp_path / "overrides")
     res = force("-f", state, "datacenter", "fra", "down", "test", umask=0o077)
