@@ -25,6 +25,7 @@
 #include "healthcheck/health.h"
 #include "dns/cookie.h"
 #include "dns/log.h"
+#include "dns/xalloc.h"
 #include "dns/zonedb.h"
 
 #define DEFAULT_CONFIG   SYSCONFDIR "/geodnsd/geodnsd.yaml"
@@ -45,8 +46,9 @@ struct reloader {
 	struct file_id failed; /* a database version that failed to load */
 	unsigned long generation;
 	struct timespec started;
-	bool query_log;   /* the query log is on (SIGUSR1 flips it) */
-	char status[160]; /* the last STATUS= sent to systemd */
+	bool query_log;    /* the query log is on (SIGUSR1 flips it) */
+	char status[160];  /* the last STATUS= sent to systemd */
+	struct boot *boot; /* the settings the process started with */
 };
 
 static double since_ms(const struct timespec *t0)
@@ -142,37 +144,90 @@ static bool str_eq(const char *a, const char *b)
 	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-static bool listen_changed(const struct conf *a, const struct conf *b)
+/* The settings bound at start-up, kept for the life of the process: a
+ * reload's file is compared with these, not with the previous file. */
+struct boot {
+	char *listen; /* the listen texts, one per line */
+	unsigned workers, tcp_max_connections, tcp_idle_timeout_ms;
+	bool cookie_secret_set;
+	uint8_t cookie_secret[16];
+	char *user, *group;
+	uid_t uid;
+	gid_t gid;
+	bool metrics_on;
+	char *metrics;
+};
+
+static char *listen_text(const struct conf *c)
 {
-	if (a->n_listen != b->n_listen)
-		return true;
-	for (size_t i = 0; i < a->n_listen; i++)
-		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
-			return true;
-	return false;
+	size_t len = 1;
+	for (size_t i = 0; i < c->n_listen; i++)
+		len += strlen(c->listen[i].text) + 1;
+	char *t = xmalloc(len), *o = t;
+	for (size_t i = 0; i < c->n_listen; i++)
+		o += sprintf(o, "%s\n", c->listen[i].text);
+	*o = '\0';
+	return t;
 }
 
-/* Settings bound at start-up: a reload keeps the running ones, and says
- * which of the file's changes wait for a restart. */
-static void restart_warnings(const struct conf *old, const struct conf *c)
+static char *dup_or_null(const char *s)
 {
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static struct boot *boot_new(const struct conf *c)
+{
+	struct boot *b = xcalloc(1, sizeof(*b));
+	b->listen = listen_text(c);
+	b->workers = c->workers;
+	b->tcp_max_connections = c->tcp_max_connections;
+	b->tcp_idle_timeout_ms = c->tcp_idle_timeout_ms;
+	b->cookie_secret_set = c->cookie_secret_set;
+	memcpy(b->cookie_secret, c->cookie_secret, sizeof(b->cookie_secret));
+	b->user = dup_or_null(c->user);
+	b->group = dup_or_null(c->group);
+	b->uid = c->uid;
+	b->gid = c->gid;
+	b->metrics_on = c->metrics_on;
+	b->metrics = dup_or_null(c->metrics_on ? c->metrics.text : NULL);
+	return b;
+}
+
+static void boot_free(struct boot *b)
+{
+	if (b == NULL)
+		return;
+	free(b->listen);
+	free(b->user);
+	free(b->group);
+	free(b->metrics);
+	free(b);
+}
+
+/* A reload's file against the running process: one warning naming every
+ * setting bound at start-up whose value in the file differs, whatever the
+ * reloads in between said. */
+static void restart_warnings(const struct boot *b, const struct conf *c)
+{
+	char *listen = listen_text(c);
 	const struct {
 		bool changed;
 		const char *key;
 	} keys[] = {
-		{ listen_changed(old, c), "listen" },
-		{ old->workers != c->workers, "workers" },
-		{ old->tcp_max_connections != c->tcp_max_connections, "tcp-max-connections" },
-		{ old->tcp_idle_timeout_ms != c->tcp_idle_timeout_ms, "tcp-idle-timeout" },
-		{ old->cookie_secret_set != c->cookie_secret_set ||
-			  memcmp(old->cookie_secret, c->cookie_secret, sizeof(c->cookie_secret)) !=
-				  0,
+		{ strcmp(b->listen, listen) != 0, "listen" },
+		{ b->workers != c->workers, "workers" },
+		{ b->tcp_max_connections != c->tcp_max_connections, "tcp-max-connections" },
+		{ b->tcp_idle_timeout_ms != c->tcp_idle_timeout_ms, "tcp-idle-timeout" },
+		{ b->cookie_secret_set != c->cookie_secret_set ||
+			  memcmp(b->cookie_secret, c->cookie_secret, sizeof(b->cookie_secret)) != 0,
 		  "cookie-secret" },
-		{ !str_eq(old->user, c->user) || old->uid != c->uid, "user" },
-		{ !str_eq(old->group, c->group) || old->gid != c->gid, "group" },
-		{ old->metrics_on != c->metrics_on || !str_eq(old->metrics.text, c->metrics.text),
+		{ !str_eq(b->user, c->user) || b->uid != c->uid, "user" },
+		{ !str_eq(b->group, c->group) || b->gid != c->gid, "group" },
+		{ b->metrics_on != c->metrics_on ||
+			  !str_eq(b->metrics, c->metrics_on ? c->metrics.text : NULL),
 		  "metrics listen" },
 	};
+	free(listen);
 	char list[256] = "";
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -181,8 +236,8 @@ static void restart_warnings(const struct conf *old, const struct conf *c)
 					      keys[i].key);
 	if (n > 0)
 		log_msg(LOG_LEVEL_WARNING,
-			"reload: changed in the file but bound at start-up, so the "
-			"running values stay until a restart: %s",
+			"reload: differs from the running process in settings bound at "
+			"start-up, which stay until a restart: %s",
 			list);
 }
 
@@ -224,7 +279,7 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 			r->generation);
 	} else {
 		const struct dataset *old = server_dataset(r->server);
-		restart_warnings(old->conf, ds->conf);
+		restart_warnings(r->boot, ds->conf);
 		ds->generation = ++r->generation;
 		size_t nz = ds->zones->n_zones;
 		publish(r, ds, old->conf);
@@ -435,7 +490,8 @@ static int run(const char *conf_path, struct dataset *ds)
 			      .health = health_new(base),
 			      .pipe_rd = -1,
 			      .pipe_wr = -1,
-			      .generation = 1 };
+			      .generation = 1,
+			      .boot = boot_new(ds->conf) };
 	publish(&r, ds, NULL);
 	struct event *sigs[N_SIGNALS] = { NULL };
 	struct metrics *metrics = NULL;
@@ -462,6 +518,7 @@ static int run(const char *conf_path, struct dataset *ds)
 	metrics_free(metrics);
 	server_free(srv);
 	health_free(r.health);
+	boot_free(r.boot);
 	event_base_free(base);
 	log_msg(LOG_LEVEL_NOTICE, "stopped");
 	return rc;
