@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "dns/log.h"
 #include "dns/xalloc.h"
 #include "dns/zonedb.h"
+#include "dns/ztree.h"
 
 #define DEFAULT_CONFIG   SYSCONFDIR "/geodnsd/geodnsd.yaml"
 #define WATCH_INTERVAL_S 1 /* how often watched files are checked */
@@ -241,6 +243,43 @@ static void restart_warnings(const struct boot *b, const struct conf *c)
 			list);
 }
 
+static int zone_by_name(const void *a, const void *b)
+{
+	const struct zone *x = *(const struct zone *const *)a, *y = *(const struct zone *const *)b;
+	return strcasecmp(x->name_str, y->name_str);
+}
+
+/* One line per zone whose serial the new dataset changes, adds or removes
+ * (every zone at start-up, prev NULL), so the log says what is live. */
+static void log_zones(const struct zonedb *prev, const struct zonedb *db)
+{
+	size_t n_old = prev != NULL ? prev->n_zones : 0;
+	const struct zone **old = xcalloc(n_old + 1, sizeof(*old));
+	for (size_t i = 0; i < n_old; i++)
+		old[i] = prev->zones[i];
+	qsort(old, n_old, sizeof(*old), zone_by_name);
+	bool *kept = xcalloc(n_old + 1, sizeof(*kept));
+	for (size_t i = 0; i < db->n_zones; i++) {
+		const struct zone *z = db->zones[i];
+		const struct zone **o =
+			n_old ? bsearch(&z, old, n_old, sizeof(*old), zone_by_name) : NULL;
+		if (o == NULL) {
+			log_msg(LOG_LEVEL_INFO, "zone %s: %s serial %u, %u records", z->name_str,
+				prev != NULL ? "added," : "loaded,", zone_serial(z), z->n_records);
+			continue;
+		}
+		kept[o - old] = true;
+		if (zone_serial(*o) != zone_serial(z))
+			log_msg(LOG_LEVEL_INFO, "zone %s: serial %u -> %u, %u records", z->name_str,
+				zone_serial(*o), zone_serial(z), z->n_records);
+	}
+	for (size_t i = 0; i < n_old; i++)
+		if (!kept[i])
+			log_msg(LOG_LEVEL_INFO, "zone %s: removed", old[i]->name_str);
+	free(kept);
+	free(old);
+}
+
 /*
  * Apply what a dataset sets outside itself (logging, the query log), wire
  * it to the health registry, and make it live.  The file's query-log is
@@ -256,6 +295,8 @@ static void publish(struct reloader *r, struct dataset *ds, const struct conf *p
 	if (prev == NULL || prev->query_log != c->query_log)
 		r->query_log = c->query_log;
 	querylog_attach(&ds->answer.conf, r->query_log);
+	const struct dataset *was = server_dataset(r->server);
+	log_zones(was != NULL ? was->zones : NULL, ds->zones);
 	hsync_attach(r->health, ds, server_dataset(r->server));
 	server_publish(r->server, ds);
 	/* Targets the new configuration dropped: after the grace period no

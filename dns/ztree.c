@@ -256,6 +256,15 @@ int zone_finish(struct zone *z)
 	return 0;
 }
 
+uint32_t zone_serial(const struct zone *z)
+{
+	/* SERIAL is followed by REFRESH, RETRY, EXPIRE and MINIMUM: it starts
+	 * 20 octets before the end of the RDATA (after RDLENGTH). */
+	const uint8_t *d = z->soa->data;
+	const uint8_t *p = d + 2 + ((size_t)d[0] << 8 | d[1]) - 20;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 void zone_free(struct zone *z)
 {
 	if (z == NULL)

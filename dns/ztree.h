@@ -117,6 +117,9 @@ const struct zrrset *znode_rrset(const struct znode *n, uint16_t type);
  * Returns 0, or -1 when the apex has no SOA (the loader reports that). */
 int zone_finish(struct zone *z);
 
+/* The SERIAL of a finished zone's SOA. */
+uint32_t zone_serial(const struct zone *z);
+
 /* Free a zone and all its data; NULL is a no-op. */
 void zone_free(struct zone *z);
 

@@ -101,6 +101,10 @@ def test_reload_changed_zone(reloadable):
         srv.reload(lambda: answer_values(srv.query("new.example.net", "A"),
                                          dns.rdatatype.A) == ["192.0.2.199"])
     assert net_serial(srv) == NET_SOA_SERIAL + 1
+    # The log says which serial went live, for the changed zone only.
+    assert wait_until(lambda: "zone example.net.: serial %d -> %d, " % (
+        NET_SOA_SERIAL, NET_SOA_SERIAL + 1) in srv.stderr, 3), srv.stderr
+    assert "zone example.com.: serial" not in srv.stderr, srv.stderr
     assert not loop.failures, "answers stopped during reload (%d of %d):\n%s" \
         % (len(loop.failures), loop.count, "\n".join(loop.failures[:5]))
     assert loop.count > 5
@@ -254,17 +258,23 @@ def test_reload_add_and_remove_zone(make_geodnsd, tmp_path):
     com = [z for z in STANDARD_ZONES if z[0] == "example.com"]
     net = [z for z in STANDARD_ZONES if z[0] == "example.net"]
     srv = make_geodnsd(zones=com)
+    assert re.search(r"zone example\.com\.: loaded, serial \d+, \d+ records",
+                     srv.stderr), srv.stderr
     assert srv.query("example.net", "SOA").rcode() == dns.rcode.REFUSED
     srv.zones = com + net
     srv.write_config()
     srv.reload(lambda: net_serial(srv) == NET_SOA_SERIAL)
     assert answer_values(srv.query("host.example.net", "A"),
                          dns.rdatatype.A) == ["192.0.2.154"]
+    assert wait_until(lambda: "zone example.net.: added, serial %d, " %
+                      NET_SOA_SERIAL in srv.stderr, 3), srv.stderr
     srv.zones = net
     srv.write_config()
     srv.reload(lambda: srv.query("www.example.com", "A").rcode()
                == dns.rcode.REFUSED)
     assert net_serial(srv) == NET_SOA_SERIAL
+    assert wait_until(lambda: "zone example.com.: removed" in srv.stderr, 3), \
+        srv.stderr
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT],

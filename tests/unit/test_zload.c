@@ -117,6 +117,7 @@ static void test_good(void)
 	   "zone->soa is the apex SOA");
 	check_set(z, "example.com.", RRTYPE_SOA, 1, 7200);
 	IS_INT(z->neg_ttl, 300, "neg_ttl = min(SOA TTL 7200, MINIMUM 300)");
+	IS_INT(zone_serial(z), 2024010101, "zone_serial() reads SERIAL");
 	check_set(z, "example.com.", RRTYPE_NS, 2, 7200);
 	check_set(z, "example.com.", RRTYPE_MX, 3, 7200);
 	check_set(z, "ns1.example.com.", RRTYPE_A, 1, 7200);
