@@ -69,14 +69,23 @@ static void query_metrics(struct evbuffer *b, const struct answer_stats *st)
 	for (int t = 0; t < 256; t++) {
 		if (st->qtype[t] == 0)
 			continue;
+		/* ldns describes record types; the query-only ones (RFC 1035
+		 * 3.2.3, RFC 1995) are named here. */
+		static const char *const meta[] = { [251] = "IXFR",
+						    [252] = "AXFR",
+						    [253] = "MAILB",
+						    [254] = "MAILA",
+						    [255] = "ANY" };
 		const ldns_rr_descriptor *d = ldns_rr_descript((uint16_t)t);
 		char name[16];
-		if (d != NULL && d->_name != NULL)
+		if (t >= 251)
+			snprintf(name, sizeof(name), "%s", meta[t]);
+		else if (d != NULL && d->_name != NULL)
 			snprintf(name, sizeof(name), "%s", d->_name);
 		else
 			snprintf(name, sizeof(name), "TYPE%d", t);
-		evbuffer_add_printf(b, "geodnsd_queries_total{qtype=\"%s\"} %llu\n",
-				    t == 255 ? "ANY" : name, (unsigned long long)st->qtype[t]);
+		evbuffer_add_printf(b, "geodnsd_queries_total{qtype=\"%s\"} %llu\n", name,
+				    (unsigned long long)st->qtype[t]);
 	}
 	if (st->qtype_other)
 		evbuffer_add_printf(b, "geodnsd_queries_total{qtype=\"OTHER\"} %llu\n",

@@ -75,6 +75,8 @@ def test_metrics_count_queries_answers_and_probes(server):
         assert server.query("www.example.com", "A").answer
     server.query("nope.example.com", "A")
     server.query("www.example.com", "TXT")
+    for qtype in ("AXFR", "IXFR", "ANY"):
+        server.query("example.com", qtype, tcp=True)
     # Probes run every 0.2 s: wait until every target has two results.
     def probed_twice():
         t = get(server.metrics_port, "/metrics")[2]
@@ -88,6 +90,9 @@ def test_metrics_count_queries_answers_and_probes(server):
     assert metric(text, "geodnsd_responses_total", 'rcode="NXDOMAIN"') == 1
     assert metric(text, "geodnsd_queries_total", 'qtype="A"') >= 6
     assert metric(text, "geodnsd_queries_total", 'qtype="TXT"') == 1
+    for qtype in ("AXFR", "IXFR", "ANY"):     # named, not TYPE252
+        assert metric(text, "geodnsd_queries_total", 'qtype="%s"' % qtype) == 1, text
+    assert metric(text, "geodnsd_responses_total", 'rcode="REFUSED"') == 2
     assert metric(text, "geodnsd_geo_answers_total", 'service="web",datacenter="fra"') == 5
     assert metric(text, "geodnsd_geo_answers_total", 'service="web",datacenter="iad"') == 0
     fra = 'service="web",datacenter="fra",address="192.0.2.10"'
@@ -103,13 +108,18 @@ def test_overrides_show_in_metrics_and_status(server):
     server.overrides.write_text("datacenter fra down maintenance window\n"
                                 "address 198.51.100.10 up trusted\n")
     fra_dc = 'service="web",datacenter="fra"'
-    ok = wait_until(lambda: metric(get(server.metrics_port, "/metrics")[2],
-                                   "geodnsd_datacenter_up", fra_dc) == 0, 5)
-    assert ok, "forced datacenter not down in /metrics"
+    iad = 'service="web",datacenter="iad",address="198.51.100.10"'
+
+    def applied():
+        # Both lines in force, and iad's target probed at least once.
+        t = get(server.metrics_port, "/metrics")[2]
+        return (metric(t, "geodnsd_datacenter_up", fra_dc) == 0 and
+                metric(t, "geodnsd_target_forced", iad) == 1 and
+                (metric(t, "geodnsd_probe_ok_total", iad) or 0) >= 1)
+    assert wait_until(applied, 5), get(server.metrics_port, "/metrics")[2]
     r = server.query("www.example.com", "A")
     assert [rr.address for rr in r.answer[0]] == ["198.51.100.10"]
     text = get(server.metrics_port, "/metrics")[2]
-    iad = 'service="web",datacenter="iad",address="198.51.100.10"'
     assert metric(text, "geodnsd_target_forced", iad) == 1
     # A datacenter override applies to its targets: the HELP text says
     # "overrides applied", and fra's address is not answered.
