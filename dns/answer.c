@@ -43,6 +43,10 @@ struct ans {
 		const struct znode *node;
 		bool required;
 	} addl[ADDL_MAX];
+	/* RDATA (RDLENGTH, name) of the CNAMEs synthesized from DNAMEs, one
+	 * per hop: the packet's compression table points into them until
+	 * the answer is finished. */
+	uint8_t synth[CNAME_CHAIN_MAX + 1][2 + DNAME_MAXLEN];
 };
 
 static void truncate_answer(struct ans *a)
@@ -108,25 +112,64 @@ static void put_soa(struct ans *a, const struct zone *z)
 	put_set(a, PKT_AUTHORITY, z->apex->name, z->soa, z->neg_ttl);
 }
 
-/* Descend from the apex towards the name, stopping at the first cut. */
+/* Descend from the apex towards the name, stopping at the first cut or at
+ * a DNAME above the name (RFC 6672 3.2: its substitution comes first). */
 static void zone_walk(const struct zone *z, const struct dname_split *n, unsigned apex_label,
 		      uint16_t qtype, struct answer_walk *w)
 {
 	const struct znode *node = z->apex;
 	w->referral = false;
-	for (unsigned i = apex_label; i-- > 0;) {
+	w->dname = (node->flags & ZNODE_DNAME) && apex_label > 0;
+	for (unsigned i = apex_label; i-- > 0 && !w->dname;) {
 		const struct znode *c = zone_lookup_suffix(z, n, i);
 		if (c == NULL)
 			break;
 		node = c;
-		/* RFC 4035 3.1.4.1 analogue: DS at a cut lives in the parent. */
-		if ((c->flags & ZNODE_CUT) && !(i == 0 && qtype == RRTYPE_DS)) {
-			w->referral = true;
-			break;
+		if (c->flags & (ZNODE_CUT | ZNODE_DNAME)) {
+			/* RFC 4035 3.1.4.1 analogue: DS at a cut lives in
+			 * the parent. */
+			if ((c->flags & ZNODE_CUT) && !(i == 0 && qtype == RRTYPE_DS)) {
+				w->referral = true;
+				break;
+			}
+			w->dname = (c->flags & ZNODE_DNAME) && i > 0;
 		}
 	}
 	w->node = node;
 	w->exact = node->labels == n->labels;
+}
+
+/*
+ * RFC 6672 3.1: a name below the DNAME at node d: the DNAME goes in the
+ * answer, then a CNAME from the name to its substitute (the labels above
+ * d's owner, followed by the DNAME's target), with the DNAME's TTL.  The
+ * substitute is written to out (DNAME_MAXLEN octets) and returned, to be
+ * followed like a CNAME target; NULL when it would exceed 255 octets
+ * (the rcode is then YXDOMAIN, RFC 6672 2.2).
+ */
+static const uint8_t *answer_dname(struct ans *a, const struct znode *d, const uint8_t *owner,
+				   uint8_t *rdata)
+{
+	const struct zrrset *dn = znode_rrset(d, RRTYPE_DNAME);
+	put_set(a, PKT_ANSWER, d->name, dn, dn->ttl);
+	size_t prefix = dname_len(owner) - d->name_len;
+	const uint8_t *target = dn->data + 2;
+	size_t tlen = dname_len(target);
+	if (prefix + tlen > DNAME_MAXLEN)
+		return NULL;
+	rdata[0] = (uint8_t)((prefix + tlen) >> 8);
+	rdata[1] = (uint8_t)(prefix + tlen);
+	memcpy(rdata + 2, owner, prefix);
+	memcpy(rdata + 2 + prefix, target, tlen);
+	struct zrrset cname = { .type = RRTYPE_CNAME,
+				.count = 1,
+				.ttl = dn->ttl,
+				.data = rdata,
+				.data_len = (uint32_t)(2 + prefix + tlen) };
+	put_set(a, PKT_ANSWER, owner, &cname, dn->ttl);
+	/* A question for the CNAME itself ends with it (as NSD does);
+	 * any other, ANY too, goes on at the substitute (RFC 6672 3.2). */
+	return a->q->qtype == RRTYPE_CNAME ? NULL : rdata + 2;
 }
 
 static void referral(struct ans *a, const struct znode *cut, unsigned hop)
@@ -263,6 +306,11 @@ static unsigned answer_in(struct ans *a)
 		if (w.referral) {
 			referral(a, w.node, hop);
 			return RCODE_NOERROR;
+		} else if (w.dname) {
+			size_t n0 = a->p->count[PKT_ANSWER];
+			next = answer_dname(a, w.node, owner, a->synth[hop]);
+			if (next == NULL && a->p->count[PKT_ANSWER] == n0 + 1 && !a->truncated)
+				return RCODE_YXDOMAIN; /* the DNAME alone: no room */
 		} else if (w.exact) {
 			next = answer_node(a, z, w.node, owner);
 		} else if (w.node->wild != NULL) {

@@ -122,6 +122,7 @@ struct answer_walk {
 	const struct znode *node; /* deepest existing node, or the cut */
 	bool exact;               /* node is the name itself */
 	bool referral;            /* node is a cut above or at the name */
+	bool dname;               /* node has a DNAME and is above the name */
 };
 
 /* Find the zone for name (longest match; DS goes to the parent side) and

@@ -111,13 +111,20 @@ static bool allowed(const struct answer_data *d, const struct sockaddr *from)
 /* Lines for names that are not geo-routed. */
 static void explain_static(const struct answer_walk *w, const char *name, struct emitter *e)
 {
-	char line[DNAME_MAXLEN * 4 + 128];
-	if (w->referral)
+	char line[DNAME_MAXLEN * 8 + 128];
+	char owner[DNAME_MAXLEN * 4 + 2];
+	if (w->referral) {
 		snprintf(line, sizeof(line),
 			 "%s: delegated (referral); not geo-routed, "
 			 "ecs scope /0",
 			 name);
-	else if (!w->exact && w->node->wild == NULL)
+	} else if (w->dname) {
+		dname_to_str(w->node->name, owner, sizeof(owner));
+		snprintf(line, sizeof(line),
+			 "%s: below the DNAME at %s, substituted (RFC 6672); ask "
+			 "about the substitute for its answer",
+			 name, owner);
+	} else if (!w->exact && w->node->wild == NULL)
 		snprintf(line, sizeof(line), "%s: does not exist (NXDOMAIN); ecs scope /0", name);
 	else
 		snprintf(line, sizeof(line),
@@ -180,7 +187,7 @@ unsigned explain_answer(const struct answer_data *d, const struct query *q,
 		emit_line(&e, line);
 	} else {
 		const struct znode *n = w.exact ? w.node : w.node->wild;
-		if (!w.referral && n != NULL && n->dyn != NULL && d->conf.dyn.explain)
+		if (!w.referral && !w.dname && n != NULL && n->dyn != NULL && d->conf.dyn.explain)
 			d->conf.dyn.explain(d->conf.dyn.ctx, n->dyn, client, emit_line, &e);
 		else
 			explain_static(&w, str, &e);

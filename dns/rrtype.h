@@ -43,6 +43,7 @@ enum {
 	RCODE_NXDOMAIN = 3,
 	RCODE_NOTIMP = 4,
 	RCODE_REFUSED = 5,
+	RCODE_YXDOMAIN = 6,   /* RFC 6672 2.2: a DNAME substitution too long */
 	RCODE_BADVERS = 16,   /* extended: upper bits travel in OPT TTL */
 	RCODE_BADCOOKIE = 23, /* RFC 7873 8 */
 };

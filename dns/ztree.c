@@ -213,6 +213,8 @@ int zone_finish(struct zone *z)
 			qsort(n->rrsets, n->n_rrsets, sizeof(*n->rrsets), cmp_rrset);
 		if (n != z->apex && znode_rrset(n, RRTYPE_NS) != NULL)
 			n->flags |= ZNODE_CUT;
+		if (znode_rrset(n, RRTYPE_DNAME) != NULL)
+			n->flags |= ZNODE_DNAME;
 		if (n->name_len > 2 && n->name[0] == 1 && n->name[1] == '*' && n->parent != NULL)
 			((struct znode *)n->parent)->wild = n;
 	}

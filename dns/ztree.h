@@ -40,6 +40,7 @@ enum {
 	ZNODE_APEX = 1 << 0,
 	ZNODE_CUT = 1 << 1,      /* delegation point: NS below the apex */
 	ZNODE_OCCLUDED = 1 << 2, /* below a cut: glue only, never answered */
+	ZNODE_DNAME = 1 << 3,    /* has a DNAME: names below are substituted */
 };
 
 /*

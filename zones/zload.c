@@ -224,13 +224,6 @@ static void add_rec(struct loader *L, const struct parsed *p, const char *file, 
 			    name_str(lname, buf, sizeof(buf)), L->apex_str);
 		return;
 	}
-	if (p->type == RRTYPE_DNAME) {
-		/* The answer engine does no RFC 6672 substitution: served as
-		 * plain data, names below it would get NXDOMAIN. */
-		diag_report(L->d, LOG_LEVEL_ERR, file, line,
-			    "DNAME is not supported (RFC 6672 substitution is not implemented)");
-		return;
-	}
 	if (p->rdata == NULL || p->rdlen > 65535) {
 		diag_report(L->d, LOG_LEVEL_ERR, file, line, "record data too long");
 		return;
@@ -828,6 +821,7 @@ static void check_owner(struct loader *L, const struct rec *b, const struct rec 
 	bool is_apex = dname_equal(b->owner, L->apex);
 	const struct rec *soa1 = earliest(b, e, RRTYPE_SOA);
 	const struct rec *cname1 = earliest(b, e, RRTYPE_CNAME);
+	const struct rec *dname1 = earliest(b, e, RRTYPE_DNAME);
 	const struct rec *other = NULL;
 
 	for (const struct rec *r = b; r < e; r++) {
@@ -842,6 +836,9 @@ static void check_owner(struct loader *L, const struct rec *b, const struct rec 
 		if (r->type == RRTYPE_CNAME && r != cname1)
 			report_at(L, LOG_LEVEL_ERR, r, cname1,
 				  "more than one CNAME record at this name");
+		if (r->type == RRTYPE_DNAME && r != dname1)
+			report_at(L, LOG_LEVEL_ERR, r, dname1,
+				  "more than one DNAME record at this name (RFC 6672 2.4)");
 		/* RFC 2181 10.1 / RFC 4035 2.5: only DNSSEC data may sit
 		 * beside a CNAME. */
 		if (r->type != RRTYPE_CNAME && r->type != RRTYPE_RRSIG && r->type != RRTYPE_NSEC &&
@@ -991,16 +988,50 @@ static struct zone *build(struct loader *L)
 	return z;
 }
 
-/* Warnings that need the finished tree: glue and hidden data. */
+/* The DNAME node strictly above n, or NULL. */
+static const struct znode *dname_above(const struct znode *n)
+{
+	for (const struct znode *p = n->parent; p != NULL; p = p->parent)
+		if (p->flags & ZNODE_DNAME)
+			return p;
+	return NULL;
+}
+
+/* RFC 6672 2.4: no data below a DNAME (it could never be answered). */
+static void report_below_dname(struct loader *L, const struct znode *d, const uint8_t *owner,
+			       const char *file, unsigned line)
+{
+	char buf[DNAME_MAXLEN * 4 + 2], dbuf[DNAME_MAXLEN * 4 + 2];
+	diag_report(L->d, LOG_LEVEL_ERR, file, line,
+		    "'%s' is below the DNAME at '%s', which redirects every name "
+		    "under it (RFC 6672 2.4)",
+		    name_str(owner, buf, sizeof(buf)), name_str(d->name, dbuf, sizeof(dbuf)));
+}
+
+/* Problems that need the finished tree: data below a DNAME (errors), glue
+ * and hidden data (warnings). */
 static void check_tree(struct loader *L, const struct zone *z)
 {
 	char buf[DNAME_MAXLEN * 4 + 2], msg[DNAME_MAXLEN * 8 + 128];
-	const struct znode *n = NULL;
+	const struct znode *n = NULL, *dn = NULL;
 	size_t k = 0;
+	for (size_t i = 0; i < L->n_geos; i++) {
+		const struct znode *g = zone_node((struct zone *)z, L->geos[i].owner, false);
+		const struct znode *d = g != NULL ? dname_above(g) : NULL;
+		if (d != NULL)
+			report_below_dname(L, d, L->geos[i].owner, L->files[L->geos[i].file],
+					   L->geos[i].line);
+	}
 	for (size_t i = 0; i < L->n_recs; i++) {
 		const struct rec *r = &L->recs[i];
-		if (i == 0 || !same_owner(r, r - 1))
+		if (i == 0 || !same_owner(r, r - 1)) {
 			n = L->nodes[k++];
+			dn = dname_above(n);
+		}
+		if (dn != NULL) {
+			report_below_dname(L, dn, r->owner, rec_file(L, r), r->line);
+			continue;
+		}
 		if (n->flags & ZNODE_OCCLUDED) {
 			if (r->type != RRTYPE_A && r->type != RRTYPE_AAAA) {
 				snprintf(msg, sizeof(msg),
@@ -1072,6 +1103,10 @@ struct zone *zload_file(const char *name, const char *file, const struct zload_d
 	if (d->errors == L.errors0) {
 		z = build(&L);
 		check_tree(&L, z);
+		if (d->errors != L.errors0) {
+			zone_free(z);
+			z = NULL;
+		}
 	}
 done:
 	ldns_rdf_deep_free(origin);

@@ -23,9 +23,9 @@ struct zload_dyn {
  * are parsed with ldns; $ORIGIN, $TTL and $INCLUDE (paths relative to the
  * including file's directory) are handled here.  Every problem is reported
  * to d as file:line: an unparsable record, a TTL, $TTL or SOA serial or
- * time of 2^32 or more, a class other than IN, a DNAME record (RFC 6672
- * is not implemented), data outside the zone, no or several SOA, an SOA
- * below the apex, no NS at the apex, CNAME beside other data, duplicate
+ * time of 2^32 or more, a class other than IN, data outside the zone, no
+ * or several SOA, an SOA below the apex, no NS at the apex, CNAME beside
+ * other data, more than one DNAME at a name or data below one, duplicate
  * records, a GEO record naming an unknown service or beside A/AAAA/CNAME
  * (errors); a TTL above 2^31 - 1 (capped), RRset TTL
  * mismatches, data hidden below a delegation, and in-zone NS targets without

@@ -18,7 +18,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from conftest import make_query
+from conftest import STANDARD_ZONES, make_query
 
 A, AAAA, NS, SOA, CNAME, TXT, DS = (dns.rdatatype.A, dns.rdatatype.AAAA,
                                     dns.rdatatype.NS, dns.rdatatype.SOA,
@@ -626,3 +626,57 @@ def test_still_serving(geodnsd):
     assert geodnsd.running(), geodnsd.stderr
     r = geodnsd.query("example.com", "SOA", tcp=True)
     assert_rcode(r, dns.rcode.NOERROR)
+
+
+DNAME_ZONE = """$ORIGIN example.org.
+$TTL 300
+@        SOA   ns1.example.com. hostmaster.example.com. 1 7200 3600 1209600 300
+@        NS    ns1.example.com.
+@        DNAME example.com.
+"""
+LOOP_ZONE = """$ORIGIN example.info.
+$TTL 300
+@        SOA   ns1.example.com. hostmaster.example.com. 1 7200 3600 1209600 300
+@        NS    ns1.example.com.
+a        DNAME b.example.info.
+b        DNAME a.example.info.
+"""
+
+
+def test_dname_at_the_apex_and_loops(make_geodnsd, tmp_path):
+    """A DNAME at a zone's apex moves every name below it (RFC 6672 2.3),
+    the apex itself keeps its own data; a DNAME loop ends after a bounded
+    number of substitutions with the records given so far."""
+    org = tmp_path / "example.org.zone"
+    org.write_text(DNAME_ZONE)
+    info = tmp_path / "example.info.zone"
+    info.write_text(LOOP_ZONE)
+    zones = list(STANDARD_ZONES) + [("example.org", str(org)),
+                                    ("example.info", str(info))]
+    srv = make_geodnsd(zones=zones)
+    r = srv.query("www.example.org", "A")
+    assert r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AA, r
+    got = [(rr.name.to_text(), dns.rdatatype.to_text(rr.rdtype), rr.ttl)
+           for rr in r.answer]
+    assert got == [("example.org.", "DNAME", 300),
+                   ("www.example.org.", "CNAME", 300),
+                   ("www.example.com.", "A", 300)], r
+    # The apex answers for itself: SOA, and the DNAME when asked.
+    r = srv.query("example.org", "SOA")
+    assert [dns.rdatatype.to_text(x.rdtype) for x in r.answer] == ["SOA"], r
+    r = srv.query("example.org", "DNAME")
+    assert [x[0].target.to_text() for x in r.answer] == ["example.com."], r
+    # Substituted into a name that does not exist: NXDOMAIN of that name.
+    r = srv.query("nope.example.org", "A")
+    assert r.rcode() == dns.rcode.NXDOMAIN, r
+    assert [x.name.to_text() for x in r.authority] == ["example.com."], r
+    # explain says why.
+    r = srv.query("www.example.org.explain.geodnsd", "TXT", rdclass="CH")
+    text = b"".join(b"".join(x.strings) for x in r.answer[0]).decode()
+    assert "www.example.org.: below the DNAME at example.org." in text, text
+    # x.a -> x.b -> x.a ...: stops, answered with what was synthesized.
+    r = srv.query("x.a.example.info", "A")
+    assert r.rcode() == dns.rcode.NOERROR, r
+    kinds = [dns.rdatatype.to_text(x.rdtype) for x in r.answer]
+    assert kinds and set(kinds) == {"DNAME", "CNAME"} and len(kinds) <= 20, r
+    assert srv.running()

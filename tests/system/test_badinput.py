@@ -85,7 +85,7 @@ ZONE_ERRORS = [
     ("bad-aaaa.zone", "invalid IPv6 address '2001:db8::g'"),
     ("bad-ttl-sign.zone", "invalid TTL '-5'"),
     ("ttl-overflow.zone", "TTL '99999999999' does not fit in 32 bits"),
-    ("dname.zone", "DNAME is not supported"),
+    ("dname-below.zone", "is below the DNAME at 'dn.example.com.'"),
     ("nul.zone", "NUL byte in line"),
 ]
 

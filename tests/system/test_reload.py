@@ -139,23 +139,36 @@ def test_reload_broken_zone_keeps_old_data(reloadable):
                          dns.rdatatype.A) == ["192.0.2.199"]
 
 
-def test_reload_with_dname_keeps_old_data(reloadable):
-    """DNAME is refused at load (RFC 6672 substitution is not implemented),
-    so a reload that adds one is rejected whole."""
+def test_reload_with_dname(reloadable):
+    """A reload that adds a DNAME with data below it (RFC 6672 2.4) is
+    rejected whole; once that data is gone, the DNAME is served and names
+    below it are substituted (RFC 6672 3.1)."""
     srv = reloadable
     path = zone_path(srv, "example.net")
     with open(path) as f:
-        bad_line = len(f.read().splitlines()) + 2
+        good = f.read()
+        bad_line = len(good.splitlines()) + 3
     rewrite(path, lambda t: bump_serial(t, NET_SOA_SERIAL + 1)
             + "new 3600 IN A 192.0.2.199\n"
-            + "dn 3600 IN DNAME other.example.\n")
-    pattern = re.compile(r"example\.net\.zone:%d: DNAME is not supported"
-                         % bad_line)
+            + "moved 3600 IN DNAME example.com.\n"
+            + "www.moved 3600 IN A 192.0.2.1\n")
+    pattern = re.compile(r"example\.net\.zone:%d: 'www\.moved\.example\.net\.' "
+                         r"is below the DNAME at 'moved\.example\.net\.'" % bad_line)
     srv.reload(lambda: pattern.search(srv.stderr))
     time.sleep(0.3)
     assert srv.running()
     assert net_serial(srv) == NET_SOA_SERIAL, "old example.net kept"
     assert srv.query("new.example.net", "A").rcode() == dns.rcode.NXDOMAIN
+    with open(path, "w") as f:
+        f.write(bump_serial(good, NET_SOA_SERIAL + 1)
+                + "moved 3600 IN DNAME example.com.\n")
+    srv.reload(lambda: net_serial(srv) == NET_SOA_SERIAL + 1)
+    r = srv.query("www.moved.example.net", "A")
+    assert r.rcode() == dns.rcode.NOERROR, r
+    got = [(rr.name.to_text(), dns.rdatatype.to_text(rr.rdtype)) for rr in r.answer]
+    assert got == [("moved.example.net.", "DNAME"),
+                   ("www.moved.example.net.", "CNAME"),
+                   ("www.example.com.", "A")], r
 
 
 def test_reload_missing_zone_file_keeps_old(reloadable):

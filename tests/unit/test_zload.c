@@ -259,12 +259,17 @@ static void test_errors(void)
 		   want("no-owner.zone", ":2: record with no owner name and "
 					 "no previous owner"));
 	load_fails("bad-ttl.zone", apex, want("bad-ttl.zone", ":2: $TTL: invalid TTL 'forever'"));
-	load_fails("dname.zone", apex,
-		   want("dname.zone", ":5: DNAME is not supported (RFC 6672 substitution is "
-				      "not implemented)"));
-	load_fails("dname-generic.zone", apex,
-		   want("dname-generic.zone", ":5: DNAME is not supported (RFC 6672 "
-					      "substitution is not implemented)"));
+	/* RFC 6672 2.4: one DNAME per name, nothing below it, no CNAME
+	 * beside it. */
+	load_fails("dname-two.zone", apex,
+		   want("dname-two.zone", ":6: more than one DNAME record at this name "
+					  "(RFC 6672 2.4) (first at line 5)"));
+	load_fails("dname-below.zone", apex,
+		   want("dname-below.zone", ":6: 'a.b.dn.example.com.' is below the DNAME at "
+					    "'dn.example.com.', which redirects every name "
+					    "under it (RFC 6672 2.4)"));
+	load_fails("dname-cname.zone", apex,
+		   want("dname-cname.zone", ":6: CNAME and other data at 'dn.example.com.'"));
 
 	/* $INCLUDE: a missing file is reported where it is included. */
 	char msg[PATH_MAX * 4];
@@ -491,6 +496,25 @@ static void test_ttl_range(void)
 	zone_free(z);
 }
 
+/* DNAME (RFC 6672), in either form, loads and marks its node. */
+static void test_dname(void)
+{
+	static const char *const files[] = { "dname.zone", "dname-generic.zone" };
+	for (size_t i = 0; i < 2; i++) {
+		struct diag d;
+		struct zone *z = load("example.com.", fixture(files[i]), &d);
+		OK(z != NULL && d.errors == 0 && d.warnings == 0, "%s loads", files[i]);
+		if (z == NULL)
+			continue;
+		const struct znode *n = node(z, "dn.example.com.");
+		OK(n != NULL && (n->flags & ZNODE_DNAME), "%s: dn has the DNAME flag", files[i]);
+		const struct zrrset *s = rrset(z, "dn.example.com.", RRTYPE_DNAME);
+		OK(s != NULL && s->count == 1, "%s: one DNAME", files[i]);
+		OK(!(z->apex->flags & ZNODE_DNAME), "%s: the apex has none", files[i]);
+		zone_free(z);
+	}
+}
+
 int main(void)
 {
 	const char *top = getenv("TOP_SRCDIR");
@@ -502,5 +526,6 @@ int main(void)
 	test_ttl_zero();
 	test_ttl_range();
 	test_named_errors();
+	test_dname();
 	return tap_done();
 }
