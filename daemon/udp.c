@@ -151,33 +151,32 @@ static int send_batch(int fd, struct mmsghdr *m, unsigned n)
  */
 static void send_replies(struct worker *w, int k)
 {
-	bool cut_first = false; /* out[sent] is a cut answer not yet sent */
+	int cut_at = -1; /* out[cut_at] was cut, counted truncated, not sent yet */
 	for (int sent = 0; sent < k;) {
 		int r = send_batch(w->fd, w->out_msgs + sent, (unsigned)(k - sent));
 		if (r > 0) {
 			sent += r;
-			if (cut_first)
-				w->stats.truncated++;
-			cut_first = false;
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
+		/* Not sent after all: the cut answer counts as dropped only. */
+		w->stats.truncated -= cut_at == sent;
 		if (r == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
 			w->stats.dropped += (uint64_t)(k - sent);
 			return;
 		}
 		struct iovec *iov = &w->out_iov[sent];
 		size_t cut = 0;
-		if (errno == EMSGSIZE && !cut_first)
+		if (errno == EMSGSIZE && cut_at != sent)
 			cut = pkt_cut_to_tc(iov->iov_base, iov->iov_len);
 		if (cut != 0 && cut < iov->iov_len) {
 			iov->iov_len = cut;
-			cut_first = true;
+			w->stats.truncated++;
+			cut_at = sent;
 		} else {
 			w->stats.dropped++;
 			sent++;
-			cut_first = false;
 		}
 	}
 }

@@ -112,27 +112,23 @@ static void put_soa(struct ans *a, const struct zone *z)
 	put_set(a, PKT_AUTHORITY, z->apex->name, z->soa, z->neg_ttl);
 }
 
-/* Descend from the apex towards the name, stopping at the first cut or at
- * a DNAME above the name (RFC 6672 3.2: its substitution comes first). */
+/* Descend from the apex towards the name, stopping at the first cut.
+ * Nothing exists below a DNAME (the loader refuses it), so a name below
+ * one stops at the DNAME's node: not exact, and flagged ZNODE_DNAME. */
 static void zone_walk(const struct zone *z, const struct dname_split *n, unsigned apex_label,
 		      uint16_t qtype, struct answer_walk *w)
 {
 	const struct znode *node = z->apex;
 	w->referral = false;
-	w->dname = (node->flags & ZNODE_DNAME) && apex_label > 0;
-	for (unsigned i = apex_label; i-- > 0 && !w->dname;) {
+	for (unsigned i = apex_label; i-- > 0;) {
 		const struct znode *c = zone_lookup_suffix(z, n, i);
 		if (c == NULL)
 			break;
 		node = c;
-		if (c->flags & (ZNODE_CUT | ZNODE_DNAME)) {
-			/* RFC 4035 3.1.4.1 analogue: DS at a cut lives in
-			 * the parent. */
-			if ((c->flags & ZNODE_CUT) && !(i == 0 && qtype == RRTYPE_DS)) {
-				w->referral = true;
-				break;
-			}
-			w->dname = (c->flags & ZNODE_DNAME) && i > 0;
+		/* RFC 4035 3.1.4.1 analogue: DS at a cut lives in the parent. */
+		if ((c->flags & ZNODE_CUT) && !(i == 0 && qtype == RRTYPE_DS)) {
+			w->referral = true;
+			break;
 		}
 	}
 	w->node = node;
@@ -147,8 +143,10 @@ static void zone_walk(const struct zone *z, const struct dname_split *n, unsigne
  * followed like a CNAME target; NULL when it would exceed 255 octets
  * (the rcode is then YXDOMAIN, RFC 6672 2.2).
  */
-static const uint8_t *answer_dname(struct ans *a, const struct znode *d, const uint8_t *owner,
-				   uint8_t *rdata)
+static __attribute__((noinline, cold)) const uint8_t *answer_dname(struct ans *a,
+								   const struct znode *d,
+								   const uint8_t *owner,
+								   uint8_t *rdata)
 {
 	const struct zrrset *dn = znode_rrset(d, RRTYPE_DNAME);
 	put_set(a, PKT_ANSWER, d->name, dn, dn->ttl);
@@ -266,8 +264,10 @@ const struct zone *answer_walk(const struct answer_data *d, const struct dname_s
 {
 	unsigned apex_label;
 	const struct zone *z = find_zone(d, name, qtype, &apex_label);
-	if (z != NULL)
+	if (z != NULL) {
 		zone_walk(z, name, apex_label, qtype, w);
+		w->dname = !w->exact && !w->referral && (w->node->flags & ZNODE_DNAME);
+	}
 	return z;
 }
 
@@ -306,13 +306,14 @@ static unsigned answer_in(struct ans *a)
 		if (w.referral) {
 			referral(a, w.node, hop);
 			return RCODE_NOERROR;
-		} else if (w.dname) {
+		} else if (w.exact) {
+			next = answer_node(a, z, w.node, owner);
+		} else if (w.node->flags & ZNODE_DNAME) {
+			/* Below a DNAME (RFC 6672 3.2: before any wildcard). */
 			size_t n0 = a->p->count[PKT_ANSWER];
 			next = answer_dname(a, w.node, owner, a->synth[hop]);
 			if (next == NULL && a->p->count[PKT_ANSWER] == n0 + 1 && !a->truncated)
 				return RCODE_YXDOMAIN; /* the DNAME alone: no room */
-		} else if (w.exact) {
-			next = answer_node(a, z, w.node, owner);
 		} else if (w.node->wild != NULL) {
 			/* RFC 4592 3.3.1: the closest encloser's wildcard. */
 			next = answer_node(a, z, w.node->wild, owner);
@@ -544,8 +545,9 @@ static void log_answer(struct ans *a, unsigned rcode, size_t len)
  * server cookie that is not valid, NOERROR otherwise.  Either way the
  * answer carries a fresh server cookie.
  */
-static unsigned cookie_only(const struct answer_data *d, const struct query *q,
-			    const struct sockaddr *from)
+static __attribute__((noinline, cold)) unsigned cookie_only(const struct answer_data *d,
+							    const struct query *q,
+							    const struct sockaddr *from)
 {
 	if (!d->conf.cookies)
 		return RCODE_FORMERR;

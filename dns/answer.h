@@ -122,7 +122,8 @@ struct answer_walk {
 	const struct znode *node; /* deepest existing node, or the cut */
 	bool exact;               /* node is the name itself */
 	bool referral;            /* node is a cut above or at the name */
-	bool dname;               /* node has a DNAME and is above the name */
+	bool dname;               /* node has a DNAME and is above the name
+				   * (set by answer_walk() only) */
 };
 
 /* Find the zone for name (longest match; DS goes to the parent side) and

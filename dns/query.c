@@ -86,9 +86,11 @@ static int parse_opt_rdata(const uint8_t *p, size_t rdlen, struct query *q)
 	return 0;
 }
 
-/* Walk the additional section; pick out the OPT record. */
-static int parse_additional(const uint8_t *pkt, size_t len, size_t off, unsigned count,
-			    struct query *q)
+/* Walk the additional section; pick out the OPT record.  Inlined into
+ * query_parse() for the common path (and into no_question()). */
+static inline __attribute__((always_inline)) int parse_additional(const uint8_t *pkt, size_t len,
+								  size_t off, unsigned count,
+								  struct query *q)
 {
 	bool seen_opt = false;
 	for (unsigned i = 0; i < count; i++) {
@@ -124,6 +126,47 @@ static int parse_additional(const uint8_t *pkt, size_t len, size_t off, unsigned
 	return 0;
 }
 
+/*
+ * A query carries no answer or authority records, except that an IXFR
+ * query carries the client's SOA in the authority section (RFC 1995 3):
+ * that one is read past (*off moves after it), to be refused.  -1: any
+ * other records there (FORMERR).
+ */
+static int skip_authority(const uint8_t *pkt, size_t len, unsigned ancount, unsigned nscount,
+			  const struct query *q, size_t *off)
+{
+	if (ancount != 0 || nscount != 1 || q->qtype != RRTYPE_IXFR)
+		return -1;
+	int next = dname_skip(pkt, len, *off);
+	if (next < 0 || (size_t)next + 10 > len || (size_t)next + 10 + rd16(pkt + next + 8) > len)
+		return -1;
+	*off = (size_t)next + 10 + rd16(pkt + next + 8);
+	return 0;
+}
+
+/*
+ * QDCOUNT other than 1.  Only one such query is answered (RFC 7873 5.4):
+ * no question, no answer or authority records, and an OPT with a COOKIE
+ * option, which asks for a server cookie (the caller answers it with our
+ * OPT alone).  Everything else is FORMERR, or NOTIMP for other opcodes.
+ */
+static __attribute__((noinline)) int no_question(const uint8_t *pkt, size_t len, unsigned qdcount,
+						 unsigned an_ns, unsigned arcount, struct query *q)
+{
+	if (HDR_OPCODE(q->flags) != OPCODE_QUERY)
+		return RCODE_NOTIMP;
+	if (qdcount != 0 || an_ns != 0 || arcount == 0)
+		return RCODE_FORMERR;
+	if (parse_additional(pkt, len, DNS_HEADER_SIZE, arcount, q) < 0) {
+		q->ecs = false;
+		q->cookie = false;
+		return RCODE_FORMERR;
+	}
+	if (q->edns && q->edns_version > 0)
+		return RCODE_BADVERS;
+	return q->cookie ? RCODE_NOERROR : RCODE_FORMERR;
+}
+
 int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 {
 	q->pkt = pkt;
@@ -145,32 +188,15 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 
 	uint16_t qdcount = rd16(pkt + 4), ancount = rd16(pkt + 6);
 	uint16_t nscount = rd16(pkt + 8), arcount = rd16(pkt + 10);
-	bool opquery = HDR_OPCODE(q->flags) == OPCODE_QUERY;
-	size_t off = DNS_HEADER_SIZE;
-	if (qdcount == 0 && opquery && ancount == 0 && nscount == 0 && arcount != 0) {
-		/* RFC 7873 5.4: no question and a COOKIE option asks for a
-		 * server cookie; the caller answers it with our OPT alone. */
-	} else if (qdcount != 1) {
-		return opquery ? RCODE_FORMERR : RCODE_NOTIMP;
-	} else if (parse_question(pkt, len, q) < 0) {
+	if (qdcount != 1)
+		return no_question(pkt, len, qdcount, ancount | nscount, arcount, q);
+	if (parse_question(pkt, len, q) < 0)
 		return RCODE_FORMERR;
-	} else if (!opquery) {
+	if (HDR_OPCODE(q->flags) != OPCODE_QUERY)
 		return RCODE_NOTIMP;
-	} else {
-		off = q->question_end;
-		/* RFC 1995 3: an IXFR query carries the client's SOA in the
-		 * authority section; it is read past, to be refused. */
-		bool ixfr = q->qtype == RRTYPE_IXFR && nscount == 1;
-		if (ancount != 0 || (nscount != 0 && !ixfr))
-			return RCODE_FORMERR;
-		if (ixfr) {
-			int next = dname_skip(pkt, len, off);
-			if (next < 0 || (size_t)next + 10 > len ||
-			    (size_t)next + 10 + rd16(pkt + next + 8) > len)
-				return RCODE_FORMERR;
-			off = (size_t)next + 10 + rd16(pkt + next + 8);
-		}
-	}
+	size_t off = q->question_end;
+	if ((ancount | nscount) != 0 && skip_authority(pkt, len, ancount, nscount, q, &off) < 0)
+		return RCODE_FORMERR;
 	if (parse_additional(pkt, len, off, arcount, q) < 0) {
 		q->ecs = false;
 		q->cookie = false;
@@ -178,7 +204,5 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 	}
 	if (q->edns && q->edns_version > 0)
 		return RCODE_BADVERS; /* RFC 6891 6.1.3 */
-	if (!q->have_question && !q->cookie)
-		return RCODE_FORMERR; /* no question, and no cookie asked for */
 	return RCODE_NOERROR;
 }
