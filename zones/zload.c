@@ -55,6 +55,7 @@ struct loader {
 	struct zrr *fast;                 /* zrr_parse's output, reused for every entry */
 	uint8_t prev_owner[DNAME_MAXLEN]; /* wire form, for blank owner fields */
 	bool have_prev;
+	bool has_dname; /* a DNAME was read: check for data below it */
 	uint32_t default_ttl;
 	const struct zload_dyn *dyn;
 	struct georec *geos;
@@ -212,6 +213,7 @@ static void add_rec(struct loader *L, const struct parsed *p, const char *file, 
 	size_t olen = p->owner_len;
 	memcpy(lname, p->owner, olen);
 	dname_tolower(lname);
+	L->has_dname |= p->type == RRTYPE_DNAME;
 
 	if (p->rclass != LDNS_RR_CLASS_IN) {
 		diag_report(L->d, LOG_LEVEL_ERR, file, line,
@@ -1015,7 +1017,7 @@ static void check_tree(struct loader *L, const struct zone *z)
 	char buf[DNAME_MAXLEN * 4 + 2], msg[DNAME_MAXLEN * 8 + 128];
 	const struct znode *n = NULL, *dn = NULL;
 	size_t k = 0;
-	for (size_t i = 0; i < L->n_geos; i++) {
+	for (size_t i = 0; L->has_dname && i < L->n_geos; i++) {
 		const struct znode *g = zone_node((struct zone *)z, L->geos[i].owner, false);
 		const struct znode *d = g != NULL ? dname_above(g) : NULL;
 		if (d != NULL)
@@ -1026,7 +1028,7 @@ static void check_tree(struct loader *L, const struct zone *z)
 		const struct rec *r = &L->recs[i];
 		if (i == 0 || !same_owner(r, r - 1)) {
 			n = L->nodes[k++];
-			dn = dname_above(n);
+			dn = L->has_dname ? dname_above(n) : NULL;
 		}
 		if (dn != NULL) {
 			report_below_dname(L, dn, r->owner, rec_file(L, r), r->line);
