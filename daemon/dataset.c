@@ -158,6 +158,7 @@ void dataset_free(struct dataset *ds)
 	zonedb_free(ds->zones);
 	geo_free(ds->geo);
 	rrl_free(ds->answer.conf.rrl);
-	conf_free(ds->conf);
+	if (!ds->conf_kept)
+		conf_free(ds->conf);
 	free(ds);
 }

@@ -40,6 +40,8 @@ struct dataset {
 	struct health *health;        /* set by hsync_attach (not owned) */
 	struct file_id state_file_id; /* the overrides file as last read */
 	bool all_down[256];           /* per service, for hsync_watch's log */
+	bool conf_kept;               /* conf is main.c's (the start-up one):
+				       * dataset_free() leaves it */
 };
 
 /*

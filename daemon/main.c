@@ -48,9 +48,9 @@ struct reloader {
 	struct file_id failed; /* a database version that failed to load */
 	unsigned long generation;
 	struct timespec started;
-	bool query_log;    /* the query log is on (SIGUSR1 flips it) */
-	char status[160];  /* the last STATUS= sent to systemd */
-	struct boot *boot; /* the settings the process started with */
+	bool query_log;          /* the query log is on (SIGUSR1 flips it) */
+	char status[160];        /* the last STATUS= sent to systemd */
+	const struct conf *boot; /* the configuration the process started with */
 };
 
 static double since_ms(const struct timespec *t0)
@@ -146,77 +146,27 @@ static bool str_eq(const char *a, const char *b)
 	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* The settings bound at start-up, kept for the life of the process: a
- * reload's file is compared with these, not with the previous file. */
-struct boot {
-	char *listen; /* the listen texts, one per line */
-	unsigned workers, tcp_max_connections, tcp_idle_timeout_ms;
-	bool cookie_secret_set;
-	uint8_t cookie_secret[16];
-	char *user, *group;
-	uid_t uid;
-	gid_t gid;
-	bool metrics_on;
-	char *metrics;
-};
-
-static char *listen_text(const struct conf *c)
+static bool listen_changed(const struct conf *a, const struct conf *b)
 {
-	size_t len = 1;
-	for (size_t i = 0; i < c->n_listen; i++)
-		len += strlen(c->listen[i].text) + 1;
-	char *t = xmalloc(len), *o = t;
-	for (size_t i = 0; i < c->n_listen; i++)
-		o += sprintf(o, "%s\n", c->listen[i].text);
-	*o = '\0';
-	return t;
+	if (a->n_listen != b->n_listen)
+		return true;
+	for (size_t i = 0; i < a->n_listen; i++)
+		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+			return true;
+	return false;
 }
 
-static char *dup_or_null(const char *s)
+/* A reload's file against the configuration the process started with
+ * (kept for its whole life): one warning naming every setting bound at
+ * start-up whose value in the file differs, whatever the reloads in
+ * between said. */
+static void restart_warnings(const struct conf *b, const struct conf *c)
 {
-	return s != NULL ? xstrdup(s) : NULL;
-}
-
-static struct boot *boot_new(const struct conf *c)
-{
-	struct boot *b = xcalloc(1, sizeof(*b));
-	b->listen = listen_text(c);
-	b->workers = c->workers;
-	b->tcp_max_connections = c->tcp_max_connections;
-	b->tcp_idle_timeout_ms = c->tcp_idle_timeout_ms;
-	b->cookie_secret_set = c->cookie_secret_set;
-	memcpy(b->cookie_secret, c->cookie_secret, sizeof(b->cookie_secret));
-	b->user = dup_or_null(c->user);
-	b->group = dup_or_null(c->group);
-	b->uid = c->uid;
-	b->gid = c->gid;
-	b->metrics_on = c->metrics_on;
-	b->metrics = dup_or_null(c->metrics_on ? c->metrics.text : NULL);
-	return b;
-}
-
-static void boot_free(struct boot *b)
-{
-	if (b == NULL)
-		return;
-	free(b->listen);
-	free(b->user);
-	free(b->group);
-	free(b->metrics);
-	free(b);
-}
-
-/* A reload's file against the running process: one warning naming every
- * setting bound at start-up whose value in the file differs, whatever the
- * reloads in between said. */
-static void restart_warnings(const struct boot *b, const struct conf *c)
-{
-	char *listen = listen_text(c);
 	const struct {
 		bool changed;
 		const char *key;
 	} keys[] = {
-		{ strcmp(b->listen, listen) != 0, "listen" },
+		{ listen_changed(b, c), "listen" },
 		{ b->workers != c->workers, "workers" },
 		{ b->tcp_max_connections != c->tcp_max_connections, "tcp-max-connections" },
 		{ b->tcp_idle_timeout_ms != c->tcp_idle_timeout_ms, "tcp-idle-timeout" },
@@ -225,11 +175,9 @@ static void restart_warnings(const struct boot *b, const struct conf *c)
 		  "cookie-secret" },
 		{ !str_eq(b->user, c->user) || b->uid != c->uid, "user" },
 		{ !str_eq(b->group, c->group) || b->gid != c->gid, "group" },
-		{ b->metrics_on != c->metrics_on ||
-			  !str_eq(b->metrics, c->metrics_on ? c->metrics.text : NULL),
+		{ b->metrics_on != c->metrics_on || !str_eq(b->metrics.text, c->metrics.text),
 		  "metrics listen" },
 	};
-	free(listen);
 	char list[256] = "";
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -525,14 +473,18 @@ static int run(const char *conf_path, struct dataset *ds)
 	}
 	ds->generation = 1;
 	size_t nz = ds->zones->n_zones;
-	const struct conf *conf = ds->conf; /* valid until the first reload */
+	/* The start-up configuration outlives its dataset: a reload is
+	 * compared with it (restart_warnings), and it is what the sockets,
+	 * threads, metrics listener and credentials were set up from. */
+	struct conf *conf = ds->conf;
+	ds->conf_kept = true;
 	struct reloader r = { .conf_path = conf_path,
 			      .server = srv,
 			      .health = health_new(base),
 			      .pipe_rd = -1,
 			      .pipe_wr = -1,
 			      .generation = 1,
-			      .boot = boot_new(ds->conf) };
+			      .boot = conf };
 	publish(&r, ds, NULL);
 	struct event *sigs[N_SIGNALS] = { NULL };
 	struct metrics *metrics = NULL;
@@ -559,8 +511,8 @@ static int run(const char *conf_path, struct dataset *ds)
 	metrics_free(metrics);
 	server_free(srv);
 	health_free(r.health);
-	boot_free(r.boot);
 	event_base_free(base);
+	conf_free(conf);
 	log_msg(LOG_LEVEL_NOTICE, "stopped");
 	return rc;
 }
