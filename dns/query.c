@@ -86,8 +86,8 @@ static int parse_opt_rdata(const uint8_t *p, size_t rdlen, struct query *q)
 	return 0;
 }
 
-/* Walk the additional section; pick out the OPT record.  Inlined into
- * query_parse() for the common path (and into no_question()). */
+/* Walk the additional section; pick out the OPT record.  Inlined (through
+ * parse_rest()) into query_parse() for the common path. */
 static inline __attribute__((always_inline)) int parse_additional(const uint8_t *pkt, size_t len,
 								  size_t off, unsigned count,
 								  struct query *q)
@@ -126,6 +126,21 @@ static inline __attribute__((always_inline)) int parse_additional(const uint8_t 
 	return 0;
 }
 
+/* The additional section from off on, as an rcode: FORMERR (and no ECS or
+ * cookie to echo) when it is malformed, BADVERS for EDNS version > 0
+ * (RFC 6891 6.1.3), else NOERROR. */
+static inline __attribute__((always_inline)) int parse_rest(const uint8_t *pkt, size_t len,
+							    size_t off, unsigned arcount,
+							    struct query *q)
+{
+	if (parse_additional(pkt, len, off, arcount, q) < 0) {
+		q->ecs = false;
+		q->cookie = false;
+		return RCODE_FORMERR;
+	}
+	return q->edns && q->edns_version > 0 ? RCODE_BADVERS : RCODE_NOERROR;
+}
+
 /*
  * A query carries no answer or authority records, except that an IXFR
  * query carries the client's SOA in the authority section (RFC 1995 3):
@@ -157,13 +172,9 @@ static __attribute__((noinline)) int no_question(const uint8_t *pkt, size_t len,
 		return RCODE_NOTIMP;
 	if (qdcount != 0 || an_ns != 0 || arcount == 0)
 		return RCODE_FORMERR;
-	if (parse_additional(pkt, len, DNS_HEADER_SIZE, arcount, q) < 0) {
-		q->ecs = false;
-		q->cookie = false;
-		return RCODE_FORMERR;
-	}
-	if (q->edns && q->edns_version > 0)
-		return RCODE_BADVERS;
+	int rc = parse_rest(pkt, len, DNS_HEADER_SIZE, arcount, q);
+	if (rc != RCODE_NOERROR)
+		return rc;
 	return q->cookie ? RCODE_NOERROR : RCODE_FORMERR;
 }
 
@@ -197,12 +208,5 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 	size_t off = q->question_end;
 	if ((ancount | nscount) != 0 && skip_authority(pkt, len, ancount, nscount, q, &off) < 0)
 		return RCODE_FORMERR;
-	if (parse_additional(pkt, len, off, arcount, q) < 0) {
-		q->ecs = false;
-		q->cookie = false;
-		return RCODE_FORMERR;
-	}
-	if (q->edns && q->edns_version > 0)
-		return RCODE_BADVERS; /* RFC 6891 6.1.3 */
-	return RCODE_NOERROR;
+	return parse_rest(pkt, len, off, arcount, q);
 }
