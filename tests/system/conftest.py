@@ -43,6 +43,28 @@ STOP_TIMEOUT = 10.0     # seconds for a clean exit after SIGTERM
 QUERY_TIMEOUT = 2.0     # seconds per query
 
 
+# A zone whose www is geo-routed by service "web" (the metrics and
+# overrides tests configure that service).
+WEB_GEO_ZONE = """$ORIGIN example.com.
+$TTL 300
+@    SOA ns1 hostmaster 1 7200 3600 1209600 300
+     NS  ns1
+ns1  A   192.0.2.1
+www  60 IN GEO web
+"""
+
+
+def metric(text, name, labels=""):
+    """The value of one sample in a /metrics text, e.g. metric(t,
+    "geodnsd_target_up", 'service="web",datacenter="fra",address="192.0.2.10"'),
+    or None."""
+    key = "%s{%s}" % (name, labels) if labels else name
+    for line in text.splitlines():
+        if line.startswith(key + " "):
+            return float(line.split()[-1])
+    return None
+
+
 def wait_until(cond, timeout, interval=0.05):
     """Poll cond() until it returns a true value or timeout seconds pass.
     Returns the last value of cond(); exceptions from cond count as false."""

@@ -7,15 +7,8 @@ import urllib.request
 import dns.rcode
 import pytest
 
-from conftest import Geodnsd, free_port, require_geodnsd, wait_until, yaml_str
-
-ZONE = """$ORIGIN example.com.
-$TTL 300
-@    SOA ns1 hostmaster 1 7200 3600 1209600 300
-     NS  ns1
-ns1  A   192.0.2.1
-www  60 IN GEO web
-"""
+from conftest import (WEB_GEO_ZONE, Geodnsd, free_port, metric, require_geodnsd,
+                      wait_until, yaml_str)
 
 
 def get(port, path):
@@ -23,22 +16,12 @@ def get(port, path):
         return r.status, r.headers.get("Content-Type"), r.read().decode()
 
 
-def metric(text, name, labels=""):
-    """The value of one sample, e.g. metric(t, "geodnsd_target_up",
-    'service="web",datacenter="fra",address="192.0.2.10"')."""
-    key = "%s{%s}" % (name, labels) if labels else name
-    for line in text.splitlines():
-        if line.startswith(key + " "):
-            return float(line.split()[-1])
-    return None
-
-
 @pytest.fixture
 def server(tmp_path):
     require_geodnsd()
     mport = free_port()
     zone = tmp_path / "example.com.zone"
-    zone.write_text(ZONE)
+    zone.write_text(WEB_GEO_ZONE)
     overrides = tmp_path / "overrides"
     srv = Geodnsd(tmp_path / "srv", zones=[])
     srv.write_config("""server:
@@ -189,7 +172,7 @@ def test_geo_answer_counters_follow_names_across_reloads(tmp_path):
     require_geodnsd()
     mport = free_port()
     zone = tmp_path / "example.com.zone"
-    zone.write_text(ZONE + "api  60 IN GEO api\n")
+    zone.write_text(WEB_GEO_ZONE + "api  60 IN GEO api\n")
     srv = Geodnsd(tmp_path / "srv", zones=[])
     srv.write_config(geo_config(srv.port, mport, str(zone), ["fra", "iad"],
                                 [("web", ["fra", "iad"]), ("api", ["iad"])],

@@ -29,21 +29,14 @@ import dns.query
 import dns.rdataclass
 import pytest
 
-from conftest import (GEODNSD, TOP_SRCDIR, Geodnsd, free_port, require_geodnsd,
-                      run_geodnsd, wait_until, yaml_str)
+from conftest import (GEODNSD, TOP_SRCDIR, WEB_GEO_ZONE, Geodnsd, free_port, metric,
+                      require_geodnsd, run_geodnsd, wait_until, yaml_str)
 
 FORCE = os.path.join(TOP_SRCDIR, "tools", "geodnsd-force")
 
 # geodnsd writes "<N>" instead of "geodnsd: LEVEL:" under journald.
 os.environ.pop("JOURNAL_STREAM", None)
 
-ZONE = """$ORIGIN example.com.
-$TTL 300
-@    SOA ns1 hostmaster 1 7200 3600 1209600 300
-     NS  ns1
-ns1  A   192.0.2.1
-www  60 IN GEO web
-"""
 
 DCS = {"fra": (50.11, 8.68), "iad": (38.95, -77.45), "ams": (52.37, 4.90)}
 ADDRS = {"fra": "192.0.2.10", "iad": "198.51.100.10", "ams": "203.0.113.10"}
@@ -77,7 +70,7 @@ class Server(Geodnsd):
         self.zone = str(tmp_path / "example.com.zone")
         self.state = str(tmp_path / "overrides")
         with open(self.zone, "w") as f:
-            f.write(ZONE)
+            f.write(WEB_GEO_ZONE)
         self.configure(("fra", "iad"))
 
     def configure(self, dcs):
@@ -112,13 +105,6 @@ def server(tmp_path):
 def write(path, text):
     with open(path, "w") as f:
         f.write(text)
-
-
-def metric(text, name):
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    return None
 
 
 def force(*args, env=None, umask=None):

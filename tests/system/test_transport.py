@@ -387,7 +387,7 @@ def test_udp_answers_never_fragmented(small_mtu_netns, make_geodnsd):
     TCP.  Answers that fit go out whole, with DF."""
     import struct
     import urllib.request
-    from conftest import free_port
+    from conftest import free_port, metric
     srv = make_geodnsd(udp_max_payload=4096, start=False)
     mport = free_port()
     srv.write_config(srv.config_text() +
@@ -398,9 +398,8 @@ def test_udp_answers_never_fragmented(small_mtu_netns, make_geodnsd):
         url = "http://127.0.0.1:%d/metrics" % mport
         with urllib.request.urlopen(url, timeout=3) as f:
             text = f.read().decode()
-        return {name: float(line.split()[1]) for line in text.splitlines()
-                for name in ("geodnsd_truncated_total", "geodnsd_dropped_total")
-                if line.startswith(name + " ")}
+        return {name: metric(text, name)
+                for name in ("geodnsd_truncated_total", "geodnsd_dropped_total")}
 
     before = counters()
     r = srv.query("huge.example.com", "A", use_edns=0, payload=4096)
