@@ -100,6 +100,7 @@ static void emit_services(struct status_walk *w)
 {
 	const struct geo *g = w->ds->geo;
 	const struct geo_conf *gc = geo_conf_of(g);
+	bool found = false;
 	for (size_t s = 0; s < gc->n_services; s++) {
 		const struct geo_service *svc = &gc->services[s];
 		bool up[GEO_DC_MAX];
@@ -107,6 +108,7 @@ static void emit_services(struct status_walk *w)
 		char line[1024];
 		if (w->service != NULL && strcasecmp(w->service, svc->name) != 0)
 			continue;
+		found = true;
 		geo_service_health(g, s, up, n_up, total, GEO_DC_MAX);
 		size_t o = (size_t)snprintf(line, sizeof(line), "service %s:", svc->name);
 		unsigned any = 0;
@@ -126,11 +128,8 @@ static void emit_services(struct status_walk *w)
 		(void)policy;
 		w->emit(w->arg, line);
 	}
-	if (w->service == NULL)
+	if (w->service == NULL || found)
 		return;
-	for (size_t s = 0; s < gc->n_services; s++)
-		if (strcasecmp(w->service, gc->services[s].name) == 0)
-			return;
 	/* <name>.status.geodnsd for a name that is no service: say so, and
 	 * which there are, rather than an empty answer. */
 	char line[1024];
