@@ -11,6 +11,7 @@
 
 #include "daemon/conf.h"
 #include "dns/answer.h"
+#include "dns/arena.h"
 #include "dns/log.h"
 #include "dns/rrl.h"
 #include "dns/xalloc.h"
@@ -19,11 +20,18 @@
 #include "geo/geo.h"
 #include "zones/zload.h"
 
+/* The zone loader's GEO records: bindings go into the dataset core's
+ * arena, so they outlive this geo (dataset_new_geo). */
+struct binder {
+	struct geo *geo;
+	struct arena *arena;
+};
+
 static const void *bind_service(void *ctx, const char *service, uint32_t ttl)
 {
-	struct geo *g = ctx;
-	int i = g != NULL ? geo_service_index(g, service) : -1;
-	return i < 0 ? NULL : geo_bind(g, i, ttl);
+	struct binder *b = ctx;
+	int i = b->geo != NULL ? geo_service_index(b->geo, service) : -1;
+	return i < 0 ? NULL : geo_bind(b->arena, i, ttl);
 }
 
 /*
@@ -68,13 +76,56 @@ static void assign_stat_slots(struct geo *geo, const struct geo_conf *gc)
 	free(svc);
 }
 
-static void free_parts(struct conf *conf, struct geo *geo, struct zone **zones)
+static void core_free(struct dataset_core *c)
 {
-	for (size_t i = 0; i < conf->n_zones; i++)
-		zone_free(zones[i]);
-	free(zones);
-	geo_free(geo);
-	conf_free(conf);
+	zonedb_free(c->zones);
+	arena_free(c->bindings);
+	rrl_free(c->rrl);
+	if (!c->conf_kept)
+		conf_free(c->conf);
+	free(c);
+}
+
+/* Build geo data for conf's datacenters; NULL with errors in d.  *id is
+ * taken before opening: a file replaced while we read it is then seen as
+ * changed and read again. */
+static struct geo *load_geo(const struct conf *conf, struct file_id *id, struct diag *d)
+{
+	file_id_get(conf->geo.database, id);
+	struct geo *geo = geo_build(&conf->geo, conf->path, d);
+	if (geo != NULL)
+		assign_stat_slots(geo, &conf->geo);
+	return geo;
+}
+
+/* A dataset on core c (taking a reference) with geo data g (NULL: none). */
+static struct dataset *dataset_new(struct dataset_core *c, struct geo *g,
+				   const struct file_id *geoip_file)
+{
+	const struct conf *conf = c->conf;
+	struct dataset *ds = xcalloc(1, sizeof(*ds));
+	atomic_fetch_add(&c->refs, 1);
+	ds->core = c;
+	ds->conf = c->conf;
+	ds->zones = c->zones;
+	ds->geo = g;
+	ds->geoip_file = *geoip_file;
+	ds->answer.zones = c->zones;
+	ds->answer.conf.identity = conf->identity;
+	ds->answer.conf.version = conf->version;
+	ds->answer.conf.nsid = conf->nsid_len > 0 ? conf->nsid : NULL;
+	ds->answer.conf.nsid_len = conf->nsid_len;
+	ds->answer.conf.udp_max_payload = conf->udp_max_payload;
+	ds->answer.conf.cookies = conf->cookies;
+	ds->answer.conf.rrl = c->rrl;
+	if (g != NULL) {
+		ds->answer.conf.dyn.ctx = g;
+		ds->answer.conf.dyn.answer = geo_answer;
+		ds->answer.conf.dyn.explain = geo_explain;
+		ds->answer.conf.dyn.explain_allowed = geo_explain_allowed;
+	}
+	malloc_trim(0); /* return what loading used and freed (see main) */
+	return ds;
 }
 
 void file_id_get(const char *path, struct file_id *id)
@@ -103,62 +154,47 @@ struct dataset *dataset_load(const char *conf_path, struct diag *d)
 		return NULL;
 
 	struct geo *geo = NULL;
-	struct file_id geoip_file;
-	/* Taken before opening: a file replaced while we read it is then
-	 * seen as changed and read again. */
-	file_id_get(conf->geo.database, &geoip_file);
-	if (conf->geo.n_dcs > 0) {
-		geo = geo_build(&conf->geo, conf->path, d);
-		if (geo == NULL) {
-			conf_free(conf);
-			return NULL;
-		}
-		assign_stat_slots(geo, &conf->geo);
+	struct file_id geoip_file = { 0 };
+	if (conf->geo.n_dcs > 0 && (geo = load_geo(conf, &geoip_file, d)) == NULL) {
+		conf_free(conf);
+		return NULL;
 	}
-	struct zload_dyn dyn = { .ctx = geo, .bind = bind_service };
+	struct dataset_core *c = xcalloc(1, sizeof(*c));
+	c->conf = conf;
+	c->bindings = arena_new();
+	struct binder binder = { .geo = geo, .arena = c->bindings };
+	struct zload_dyn dyn = { .ctx = &binder, .bind = bind_service };
 	struct zone **zones = xcalloc(conf->n_zones, sizeof(*zones));
 	for (size_t i = 0; i < conf->n_zones; i++)
 		zones[i] = zload_file(conf->zones[i].name, conf->zones[i].file, &dyn, d);
-
 	if (d->errors != errors0) {
-		free_parts(conf, geo, zones);
+		for (size_t i = 0; i < conf->n_zones; i++)
+			zone_free(zones[i]);
+		free(zones);
+		geo_free(geo);
+		core_free(c);
 		return NULL;
 	}
-
-	struct dataset *ds = xcalloc(1, sizeof(*ds));
-	ds->conf = conf;
-	ds->zones = zonedb_new(zones, conf->n_zones);
-	ds->answer.zones = ds->zones;
-	ds->answer.conf.identity = conf->identity;
-	ds->answer.conf.version = conf->version;
-	ds->answer.conf.nsid = conf->nsid_len > 0 ? conf->nsid : NULL;
-	ds->answer.conf.nsid_len = conf->nsid_len;
-	ds->answer.conf.udp_max_payload = conf->udp_max_payload;
-	ds->geo = geo;
-	ds->geoip_file = geoip_file;
-	malloc_trim(0); /* return what loading used and freed (see main) */
-	ds->answer.conf.cookies = conf->cookies;
+	c->zones = zonedb_new(zones, conf->n_zones);
 	if (conf->rate_limit > 0)
-		ds->answer.conf.rrl =
-			rrl_new(conf->rate_limit, conf->rate_limit_slip, conf->rate_limit_v4_prefix,
-				conf->rate_limit_v6_prefix);
-	if (geo != NULL) {
-		ds->answer.conf.dyn.ctx = geo;
-		ds->answer.conf.dyn.answer = geo_answer;
-		ds->answer.conf.dyn.explain = geo_explain;
-		ds->answer.conf.dyn.explain_allowed = geo_explain_allowed;
-	}
-	return ds;
+		c->rrl = rrl_new(conf->rate_limit, conf->rate_limit_slip,
+				 conf->rate_limit_v4_prefix, conf->rate_limit_v6_prefix);
+	return dataset_new(c, geo, &geoip_file);
+}
+
+struct dataset *dataset_new_geo(const struct dataset *base, struct diag *d)
+{
+	struct file_id geoip_file;
+	struct geo *geo = load_geo(base->conf, &geoip_file, d);
+	return geo != NULL ? dataset_new(base->core, geo, &geoip_file) : NULL;
 }
 
 void dataset_free(struct dataset *ds)
 {
 	if (ds == NULL)
 		return;
-	zonedb_free(ds->zones);
 	geo_free(ds->geo);
-	rrl_free(ds->answer.conf.rrl);
-	if (!ds->conf_kept)
-		conf_free(ds->conf);
+	if (atomic_fetch_sub(&ds->core->refs, 1) == 1)
+		core_free(ds->core);
 	free(ds);
 }

@@ -1,15 +1,18 @@
-/* dataset.h: everything answers come from (config + zones), loaded as one unit. */
+/* dataset.h: everything answers come from (config, zones, geo data), loaded as one unit. */
 #ifndef GD_DATASET_H
 #define GD_DATASET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "dns/answer.h"
 
+struct arena;
 struct conf;
 struct diag;
 struct geo;
 struct health;
+struct rrl;
 struct zonedb;
 
 /*
@@ -30,18 +33,32 @@ void file_id_get(const char *path, struct file_id *id);
 /* True when both identify the same version. */
 bool file_id_equal(const struct file_id *a, const struct file_id *b);
 
-struct dataset {
+/*
+ * What a GeoIP-only load keeps from the dataset it replaces: everything but
+ * the geo data.  Shared by every dataset built on it and freed with the
+ * last of them (refs counts them; datasets are freed after the grace
+ * period, on the event loop thread, but counting is atomic anyway).
+ */
+struct dataset_core {
+	atomic_uint refs;
 	struct conf *conf;
+	bool conf_kept; /* conf is main.c's (the start-up one): left to it */
 	struct zonedb *zones;
+	struct arena *bindings; /* the GEO records' service bindings */
+	struct rrl *rrl;        /* rate-limit state, NULL when off */
+};
+
+struct dataset {
+	struct dataset_core *core;
+	struct conf *conf;            /* core->conf */
+	struct zonedb *zones;         /* core->zones */
 	struct geo *geo;              /* NULL when no datacenters are configured */
-	struct answer_data answer;    /* points into conf and zones */
+	struct answer_data answer;    /* points into conf, zones and geo */
 	unsigned long generation;     /* 1 for the first load, +1 per reload */
 	struct file_id geoip_file;    /* the database as loaded (all 0: none) */
 	struct health *health;        /* set by hsync_attach (not owned) */
 	struct file_id state_file_id; /* the overrides file as last read */
 	bool all_down[256];           /* per service, for hsync_watch's log */
-	bool conf_kept;               /* conf is main.c's (the start-up one):
-				       * dataset_free() leaves it */
 };
 
 /*
@@ -51,6 +68,17 @@ struct dataset {
  * so a failed reload leaves nothing half-applied.
  */
 struct dataset *dataset_load(const char *conf_path, struct diag *d);
+
+/*
+ * A new GeoIP database under running data: read base's database file again
+ * and return a dataset with the new geo data and base's configuration,
+ * zones and rate-limit state (shared, not copied), so zone files edited
+ * since base was loaded stay unpublished.  base must have geo data; it
+ * must stay alive during the call (it may be freed after).  NULL when the
+ * database does not load (reported to d with the configuration's file and
+ * line).
+ */
+struct dataset *dataset_new_geo(const struct dataset *base, struct diag *d);
 
 /* Free a dataset; NULL is a no-op. */
 void dataset_free(struct dataset *ds);

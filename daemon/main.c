@@ -29,6 +29,7 @@
 #include "dns/xalloc.h"
 #include "dns/zonedb.h"
 #include "dns/ztree.h"
+#include "geo/geo.h"
 
 #define DEFAULT_CONFIG   SYSCONFDIR "/geodnsd/geodnsd.yaml"
 #define WATCH_INTERVAL_S 1 /* how often watched files are checked */
@@ -44,6 +45,10 @@ struct reloader {
 	struct event *done_ev;
 	int running; /* a loader thread is at work */
 	int again;   /* another SIGHUP came meanwhile */
+	/* The running load reads only the GeoIP database again, under the
+	 * live dataset's configuration and zones (geo_base). */
+	bool geo_only;
+	const struct dataset *geo_base;
 	struct event *watch_ev;
 	struct file_id failed; /* a database version that failed to load */
 	unsigned long generation;
@@ -116,11 +121,32 @@ static void *reload_thread(void *arg)
 {
 	struct reloader *r = arg;
 	struct diag d = { 0 };
-	struct dataset *ds = dataset_load(r->conf_path, &d);
+	struct dataset *ds =
+		r->geo_only ? dataset_new_geo(r->geo_base, &d) : dataset_load(r->conf_path, &d);
 	/* The pointer travels through the pipe; NULL means it failed. */
 	if (write(r->pipe_wr, &ds, sizeof(ds)) != (ssize_t)sizeof(ds))
 		log_msg(LOG_LEVEL_ERR, "reload: cannot hand over result: %s", strerror(errno));
 	return NULL;
+}
+
+/* A whole reload (geo_only false) or a new GeoIP database alone.  The live
+ * dataset stays live while the loader thread runs: only reload_done_cb
+ * replaces it, and one load runs at a time. */
+static void load_start(struct reloader *r, bool geo_only)
+{
+	pthread_t t;
+	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	r->geo_only = geo_only;
+	r->geo_base = geo_only ? server_dataset(r->server) : NULL;
+	if (!geo_only)
+		log_msg(LOG_LEVEL_INFO, "reload: loading %s and its zones", r->conf_path);
+	if (pthread_create(&t, NULL, reload_thread, r) != 0) {
+		log_msg(LOG_LEVEL_ERR, "reload: cannot start loader thread");
+		return;
+	}
+	pthread_detach(t);
+	r->running = 1;
+	sdnotify_reloading();
 }
 
 static void reload_start(struct reloader *r)
@@ -129,16 +155,7 @@ static void reload_start(struct reloader *r)
 		r->again = 1;
 		return;
 	}
-	pthread_t t;
-	clock_gettime(CLOCK_MONOTONIC, &r->started);
-	log_msg(LOG_LEVEL_INFO, "reload: loading %s and its zones", r->conf_path);
-	if (pthread_create(&t, NULL, reload_thread, r) != 0) {
-		log_msg(LOG_LEVEL_ERR, "reload: cannot start loader thread");
-		return;
-	}
-	pthread_detach(t);
-	r->running = 1;
-	sdnotify_reloading();
+	load_start(r, false);
 }
 
 static bool str_eq(const char *a, const char *b)
@@ -252,6 +269,47 @@ static void publish(struct reloader *r, struct dataset *ds, const struct conf *p
 	health_reap(r->health);
 }
 
+/* A whole reload's result (ds NULL: it failed). */
+static void reload_done(struct reloader *r, struct dataset *ds)
+{
+	if (ds == NULL) {
+		r->counters.reloads_failed++;
+		log_msg(LOG_LEVEL_ERR,
+			"reload: failed; still serving the previous "
+			"configuration and zones (generation %lu)",
+			r->generation);
+		return;
+	}
+	restart_warnings(r->boot, ds->conf);
+	ds->generation = ++r->generation;
+	size_t nz = ds->zones->n_zones;
+	publish(r, ds, server_dataset(r->server)->conf);
+	r->counters.reloads_ok++;
+	log_msg(LOG_LEVEL_NOTICE, "reload: done in %.0f ms: %zu zone%s, generation %lu",
+		since_ms(&r->started), nz, nz == 1 ? "" : "s", r->generation);
+}
+
+/* A GeoIP-only load's result (ds NULL: it failed).  Its configuration is
+ * the live one's. */
+static void geo_load_done(struct reloader *r, struct dataset *ds)
+{
+	const struct conf *conf = server_dataset(r->server)->conf;
+	if (ds == NULL) {
+		r->counters.geoip_loads_failed++;
+		log_msg(LOG_LEVEL_ERR,
+			"geoip: new database '%s' not loaded; still serving "
+			"the previous one (generation %lu)",
+			conf->geo.database, r->generation);
+		return;
+	}
+	ds->generation = ++r->generation;
+	publish(r, ds, conf);
+	r->counters.geoip_loads_ok++;
+	log_msg(LOG_LEVEL_NOTICE,
+		"geoip: database '%s' loaded in %.0f ms: %zu records, generation %lu",
+		ds->conf->geo.database, since_ms(&r->started), geo_records(ds->geo), r->generation);
+}
+
 static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct reloader *r = arg;
@@ -260,24 +318,10 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 	if (read(fd, &ds, sizeof(ds)) != (ssize_t)sizeof(ds))
 		return;
 	r->running = 0;
-	if (ds == NULL) {
-		r->counters.reloads_failed++;
-		log_msg(LOG_LEVEL_ERR,
-			"reload: failed; still serving the previous "
-			"configuration and zones (generation %lu)",
-			r->generation);
-	} else {
-		const struct dataset *old = server_dataset(r->server);
-		restart_warnings(r->boot, ds->conf);
-		ds->generation = ++r->generation;
-		size_t nz = ds->zones->n_zones;
-		publish(r, ds, old->conf);
-		r->counters.reloads_ok++;
-		log_msg(LOG_LEVEL_NOTICE,
-			"reload: done in %.0f ms: %zu zone%s, "
-			"generation %lu",
-			since_ms(&r->started), nz, nz == 1 ? "" : "s", r->generation);
-	}
+	if (r->geo_only)
+		geo_load_done(r, ds);
+	else
+		reload_done(r, ds);
 	status_ready(r);
 	if (r->again) {
 		r->again = 0;
@@ -285,9 +329,11 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* geoipupdate replaces the database by renaming a new file over it: reload
- * when the file on disk is no longer the one loaded.  A version that failed
- * to load is not retried until it changes again. */
+/* geoipupdate replaces the database by renaming a new file over it: load
+ * it when the file on disk is no longer the one loaded, under the running
+ * configuration and zones (a zone file saved but not reloaded stays
+ * unpublished, and a broken one does not hold the database back).  A
+ * version that failed to load is not retried until it changes again. */
 static void watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct reloader *r = arg;
@@ -307,16 +353,16 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 			health_load_overrides(r->health, ds->conf->state_file);
 		}
 	}
-	if (r->running || ds->conf->geo.database == NULL)
+	if (r->running || ds->geo == NULL || ds->conf->geo.database == NULL)
 		return;
 	struct file_id now;
 	file_id_get(ds->conf->geo.database, &now);
 	if (now.ino == 0 || file_id_equal(&now, &ds->geoip_file) || file_id_equal(&now, &r->failed))
 		return;
-	log_msg(LOG_LEVEL_NOTICE, "geoip: database '%s' changed on disk, reloading",
+	log_msg(LOG_LEVEL_NOTICE, "geoip: database '%s' changed on disk, loading it",
 		ds->conf->geo.database);
 	r->failed = now;
-	reload_start(r);
+	load_start(r, true);
 }
 
 /* SIGUSR1: the live dataset's flag is the one thing that changes in it. */
@@ -477,7 +523,7 @@ static int run(const char *conf_path, struct dataset *ds)
 	 * compared with it (restart_warnings), and it is what the sockets,
 	 * threads, metrics listener and credentials were set up from. */
 	struct conf *conf = ds->conf;
-	ds->conf_kept = true;
+	ds->core->conf_kept = true;
 	struct reloader r = { .conf_path = conf_path,
 			      .server = srv,
 			      .health = health_new(base),

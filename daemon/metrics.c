@@ -249,7 +249,15 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 			    "geodnsd_reloads_total{result=\"failed\"} %llu\n",
 			    (unsigned long long)m->c->reloads_ok,
 			    (unsigned long long)m->c->reloads_failed);
-	head(b, "geodnsd_dataset_generation", "gauge", "Loads of config and zones published.");
+	head(b, "geodnsd_geoip_loads_total", "counter",
+	     "GeoIP databases loaded alone after their file was replaced, by result.");
+	evbuffer_add_printf(b,
+			    "geodnsd_geoip_loads_total{result=\"ok\"} %llu\n"
+			    "geodnsd_geoip_loads_total{result=\"failed\"} %llu\n",
+			    (unsigned long long)m->c->geoip_loads_ok,
+			    (unsigned long long)m->c->geoip_loads_failed);
+	head(b, "geodnsd_dataset_generation", "gauge",
+	     "Datasets published: the start-up load, reloads and GeoIP loads.");
 	evbuffer_add_printf(b, "geodnsd_dataset_generation %lu\n", ds->generation);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4");

@@ -12,8 +12,10 @@ struct server;
 
 /* Counters the daemon keeps outside the answer path. */
 struct metrics_counters {
-	uint64_t reloads_ok;
+	uint64_t reloads_ok; /* SIGHUP: configuration, zones and database */
 	uint64_t reloads_failed;
+	uint64_t geoip_loads_ok; /* a replaced GeoIP database, loaded alone */
+	uint64_t geoip_loads_failed;
 };
 
 /*

@@ -14,6 +14,7 @@
 #include "dns/cookie.h"
 #include "dns/log.h"
 #include "dns/rrtype.h"
+#include "dns/arena.h"
 #include "geo/geo.h"
 #include "zones/zload.h"
 
@@ -225,9 +226,12 @@ struct geo *fuzz_geo(void)
 
 static const void *bind_service(void *ctx, const char *name, uint32_t ttl)
 {
+	static struct arena *bindings; /* lives as long as fuzz_geo()'s geo */
 	struct geo *g = ctx;
 	int i = geo_service_index(g, name);
-	return i < 0 ? NULL : geo_bind(g, i, ttl);
+	if (bindings == NULL)
+		bindings = arena_new();
+	return i < 0 ? NULL : geo_bind(bindings, i, ttl);
 }
 
 const struct zload_dyn *fuzz_zload_dyn(void)

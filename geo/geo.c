@@ -420,9 +420,9 @@ int geo_service_index(const struct geo *g, const char *name)
 	return -1;
 }
 
-const void *geo_bind(struct geo *g, int service, uint32_t ttl)
+const void *geo_bind(struct arena *a, int service, uint32_t ttl)
 {
-	struct geo_binding *b = arena_alloc(g->arena, sizeof(*b));
+	struct geo_binding *b = arena_alloc(a, sizeof(*b));
 	b->service = (uint16_t)service;
 	b->ttl = ttl;
 	return b;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 struct answer_client;
+struct arena;
 struct diag;
 struct dyn_answer;
 struct geo;
@@ -127,10 +128,13 @@ void geo_free(struct geo *g);
 int geo_service_index(const struct geo *g, const char *name);
 
 /*
- * A binding of a zone name to a service with its TTL, allocated in g and
- * freed with it.  This is what a GEO record's node carries.
+ * A binding of a zone name to a service (its index) with its TTL,
+ * allocated in arena a.  This is what a GEO record's node carries.  It
+ * holds no part of any struct geo: it stays valid with every geo built
+ * from the same configuration, so a new GeoIP database can be loaded
+ * under zones that were not reloaded.
  */
-const void *geo_bind(struct geo *g, int service, uint32_t ttl);
+const void *geo_bind(struct arena *a, int service, uint32_t ttl);
 
 /*
  * Answer qtype (A or AAAA) for a GEO name bound by binding, for client c.

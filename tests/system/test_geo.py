@@ -35,9 +35,12 @@ import os
 import re
 import shutil
 import signal
+import socket
 import struct
 import subprocess
+import threading
 import time
+import urllib.request
 
 import dns.edns
 import dns.flags
@@ -49,7 +52,7 @@ import dns.rdatatype
 import pytest
 
 from conftest import (make_test_mmdbs, skip_without_mmdb_writer,
-                      GEODNSD, DnsServer, require_geodnsd,
+                      GEODNSD, DnsServer, free_port, metric, require_geodnsd,
                       wait_until, yaml_str)
 
 TIMEOUT = 2.0
@@ -159,7 +162,8 @@ RULES_FILE = """# network rules read from a file
 
 
 def config_text(port, database, routing=None, geoip_extra="",
-                services=SERVICES, datacenters=None, zone_file="example.zone"):
+                services=SERVICES, datacenters=None, zone_file="example.zone",
+                extra=""):
     lines = ["server:",
              '  listen: [ "127.0.0.1@%d" ]' % port,
              "  identity: geo.test",
@@ -182,6 +186,8 @@ def config_text(port, database, routing=None, geoip_extra="",
                 yaml_str(a) for a in addrs)))
     if routing:
         lines.append(routing.rstrip("\n"))
+    if extra:
+        lines.append(extra.rstrip("\n"))
     lines += ["zones:", "  - name: example.com",
               "    file: %s" % yaml_str(zone_file)]
     return "\n".join(lines) + "\n"
@@ -201,7 +207,7 @@ class GeoServer(DnsServer):
     name = "geodnsd"
 
     def __init__(self, workdir, database, routing=None, geoip_extra="",
-                 rules_file=False):
+                 rules_file=False, extra=""):
         super().__init__(workdir)
         self.config_path = os.path.join(self.workdir, "geodnsd.yaml")
         self.rules_path = os.path.join(self.workdir, "rules.txt")
@@ -213,6 +219,7 @@ class GeoServer(DnsServer):
         self.database = database
         self.routing = routing
         self.geoip_extra = geoip_extra
+        self.extra = extra
         self.write_config()
 
     def write_config(self):
@@ -220,7 +227,7 @@ class GeoServer(DnsServer):
         if routing is not None:
             routing = routing % {"rules_file": yaml_str(self.rules_path)}
         self.config = config_text(self.port, self.database, routing,
-                                  self.geoip_extra)
+                                  self.geoip_extra, extra=self.extra)
         with open(self.config_path, "w") as f:
             f.write(self.config)
 
@@ -947,6 +954,8 @@ def test_corrupt_database_changes_nothing(server_factory, mmdb_dir,
     assert srv.running()
     for e, want in before.items():
         assert dc_for(srv, e) == want, e
+    assert "geoip: new database '%s' not loaded; still serving the " \
+        "previous one (generation 1)" % db in srv.stderr, srv.stderr
     # The failed version is not retried while it stays the same.
     time.sleep(2.5)
     assert len(pattern.findall(srv.stderr)) == 1, srv.stderr
@@ -956,6 +965,140 @@ def test_corrupt_database_changes_nothing(server_factory, mmdb_dir,
     ok = wait_until(lambda: dc_for(srv, "127.0.1.0/24")[1] == "iad"
                     or None, 8.0, 0.1)
     assert ok, "good database after a corrupt one not loaded:\n" + srv.stderr
+
+
+def test_database_update_loads_only_the_database(server_factory, mmdb_dir,
+                                                  tmp_path):
+    """A new database is loaded under the running configuration and zones:
+    a zone edit saved but not reloaded stays unpublished until SIGHUP."""
+    db = str(tmp_path / "GeoIP2-City.mmdb")
+    shutil.copy(os.path.join(mmdb_dir, "city.mmdb"), db)
+    mport = free_port()
+    srv = server_factory(database=db, routing=DEFAULT_IAD,
+                         extra="metrics:\n  listen: 127.0.0.1@%d" % mport)
+
+    def metrics(name, labels=""):
+        url = "http://127.0.0.1:%d/metrics" % mport
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return metric(resp.read().decode(), name, labels)
+
+    assert dc_for(srv, "127.0.1.0/24") == ("NOERROR", "fra", 24)
+    with open(os.path.join(srv.workdir, "example.zone"), "a") as f:
+        f.write("pending 60 IN A 192.0.2.98\n")
+    replace_by_rename(read(os.path.join(mmdb_dir, "country.mmdb")), db)
+    ok = wait_until(lambda: dc_for(srv, "127.0.1.0/24")[1] == "iad"
+                    or None, 8.0, 0.1)
+    assert ok, "database replaced, not loaded within 8 s:\n" + srv.stderr
+    assert re.search(r"geoip: database '%s' loaded in \d+ ms: \d+ records, "
+                     r"generation 2" % re.escape(db), srv.stderr), srv.stderr
+    assert "reload: loading" not in srv.stderr, srv.stderr
+    assert metrics("geodnsd_geoip_loads_total", 'result="ok"') == 1
+    assert metrics("geodnsd_reloads_total", 'result="ok"') == 0
+    assert metrics("geodnsd_dataset_generation") == 2
+    r = ask(srv, "pending.example.com.")
+    assert r.rcode() == dns.rcode.NXDOMAIN, \
+        "a zone edit went live with the database:\n%s" % r
+    srv.send_signal(signal.SIGHUP)
+    ok = wait_until(lambda: ask(srv, "pending.example.com.").rcode()
+                    == dns.rcode.NOERROR or None, 8.0, 0.1)
+    assert ok, "zone edit not live after SIGHUP:\n" + srv.stderr
+    assert addresses(ask(srv, "pending.example.com.")) == ["192.0.2.98"]
+    # The whole reload read the new database too: nothing moved back.
+    assert dc_for(srv, "127.0.1.0/24")[1] == "iad"
+    assert metrics("geodnsd_reloads_total", 'result="ok"') == 1
+    assert metrics("geodnsd_geoip_loads_total", 'result="ok"') == 1
+    assert metrics("geodnsd_dataset_generation") == 3
+
+
+def test_database_update_with_a_broken_zone_on_disk(server_factory,
+                                                     mmdb_dir, tmp_path):
+    """A zone file broken on disk (a whole reload would fail) does not hold
+    a new database back; the zone keeps being served as loaded."""
+    db = str(tmp_path / "GeoIP2-City.mmdb")
+    shutil.copy(os.path.join(mmdb_dir, "city.mmdb"), db)
+    srv = server_factory(database=db, routing=DEFAULT_IAD)
+    before = addresses(ask(srv, "static.example.com."))
+    assert before, srv.stderr
+    with open(os.path.join(srv.workdir, "example.zone"), "a") as f:
+        f.write("broken 60 IN A 999.1.2.3\n")
+    replace_by_rename(read(os.path.join(mmdb_dir, "country.mmdb")), db)
+    ok = wait_until(lambda: dc_for(srv, "127.0.1.0/24")[1] == "iad"
+                    or None, 8.0, 0.1)
+    assert ok, "new database held back by a broken zone:\n" + srv.stderr
+    assert "999.1.2.3" not in srv.stderr, srv.stderr
+    assert addresses(ask(srv, "static.example.com.")) == before
+    # SIGHUP still reports the broken zone and keeps everything.
+    srv.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: "reload: failed" in srv.stderr or None,
+                      8.0, 0.1), srv.stderr
+    assert "example.zone" in srv.stderr and "999.1.2.3" in srv.stderr
+    assert dc_for(srv, "127.0.1.0/24")[1] == "iad"
+    assert addresses(ask(srv, "static.example.com.")) == before
+
+
+def test_database_updates_and_reloads_under_load(server_factory, mmdb_dir,
+                                                 tmp_path):
+    """Database loads share the running zones with the dataset they replace;
+    whole reloads replace both.  Alternated under a steady stream of geo
+    and static queries, nothing may be freed while a worker can still read
+    it (under ASan that is a heap-use-after-free that kills the server).
+    Bounded in time."""
+    db = str(tmp_path / "GeoIP2-City.mmdb")
+    shutil.copy(os.path.join(mmdb_dir, "city.mmdb"), db)
+    srv = server_factory(database=db, routing=DEFAULT_IAD)
+    wires = [dns.message.make_query(
+        "www.example.com", "A", use_edns=0,
+        options=[dns.edns.ECSOption("127.0.1.0", 24, 0)]).to_wire(),
+        dns.message.make_query("static.example.com", "A").to_wire()]
+    stop = threading.Event()
+    answered = [0]
+
+    def hammer():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setblocking(False)
+        deadline = time.monotonic() + 60
+        try:
+            while not stop.is_set() and time.monotonic() < deadline:
+                for i in range(32):
+                    s.sendto(wires[i & 1], (srv.host, srv.port))
+                time.sleep(0.0005)
+                while True:
+                    try:
+                        s.recv(4096)
+                        answered[0] += 1
+                    except BlockingIOError:
+                        break
+        finally:
+            s.close()
+
+    sources = [read(os.path.join(mmdb_dir, n))
+               for n in ("country.mmdb", "city.mmdb")]
+    t = threading.Thread(target=hammer)
+    t.start()
+    try:
+        for i in range(6):
+            n = srv.stderr.count("geoip: database")
+            replace_by_rename(sources[i % 2], db)
+            assert wait_until(lambda: srv.stderr.count("geoip: database")
+                              >= n + 2 or not srv.running() or None,
+                              8.0, 0.05), srv.stderr
+            assert srv.running(), srv.stderr[-3000:]
+            n = srv.stderr.count("reload: done")
+            srv.send_signal(signal.SIGHUP)
+            assert wait_until(lambda: srv.stderr.count("reload: done") > n
+                              or not srv.running() or None,
+                              8.0, 0.05), srv.stderr
+            assert srv.running(), srv.stderr[-3000:]
+    finally:
+        stop.set()
+        t.join(70)
+        log = srv.stderr
+        alive = srv.running()
+    assert alive and "AddressSanitizer" not in log, log[-3000:]
+    assert log.count("' loaded in ") == 6, log
+    assert answered[0] > 1000, answered[0]
+    # The last database (city) is the one answering.
+    assert dc_for(srv, "127.0.1.0/24") == ("NOERROR", "fra", 24)
 
 
 def run_check(config_path):
