@@ -293,11 +293,14 @@ static bool addr_up(const struct geo_svc_dc *d, unsigned a)
 	return d->up[a] == NULL || atomic_load_explicit(d->up[a], memory_order_relaxed) != 0;
 }
 
+/* Acquire: an override is cleared after its targets' flags are set to
+ * their probed state (health.c apply_overrides), so a reader that sees the
+ * cell cleared must also see those flags.  A plain load on x86. */
 static uint8_t dc_forced(const struct geo *g, unsigned dc)
 {
 	return g->dc_force[dc] == NULL
 		       ? 0
-		       : atomic_load_explicit(g->dc_force[dc], memory_order_relaxed);
+		       : atomic_load_explicit(g->dc_force[dc], memory_order_acquire);
 }
 
 /* Whether up addresses of d are enough for it to be up (k of n). */

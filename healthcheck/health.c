@@ -639,10 +639,12 @@ static void target_force_set(struct hc_target *t, const struct override *ov, siz
 
 static void apply_overrides(struct health *h, const struct override *ov, size_t n)
 {
-	/* Cells that gain an override are set before the targets and cells
-	 * that lose one after them: answers read a forced datacenter's cell
-	 * and not its targets' flags, so they see the old state or the new,
-	 * never the targets' new flags under the old cell. */
+	/* Cells that gain an override are set before the targets' flags and
+	 * cells that lose one are cleared after them.  Answers read a
+	 * datacenter's cell first (acquire, geo.c dc_forced) and its targets'
+	 * flags only when it is not forced, so they see either a datacenter's
+	 * old state or its new one: never a cleared cell over flags still set
+	 * by the override it had. */
 	const char *reason;
 	for (struct hc_dc *d = h->dcs; d != NULL; d = d->next) {
 		enum hc_force f = override_of(ov, n, true, d->name, &reason);
