@@ -102,6 +102,10 @@ static void put_additional(struct ans *a)
 
 static void put_soa(struct ans *a, const struct zone *z)
 {
+	/* A QCLASS * negative answer is not authoritative (see resolve), so
+	 * it carries no SOA to cache it by (RFC 2308 5), as NSD's. */
+	if (a->q->qclass == RRCLASS_ANY)
+		return;
 	if (a->apex_at != 0 && z->soa_rel && !a->truncated) {
 		/* No search: the apex is a suffix of the question name. */
 		if (pkt_put_soa_rel(a->p, PKT_AUTHORITY, a->apex_at, z->soa, z->neg_ttl,
@@ -359,6 +363,11 @@ static unsigned resolve(struct ans *a)
 		a->flags &= (uint16_t)~HDR_AA;
 		return RCODE_SERVFAIL;
 	}
+	/* QCLASS * is answered from the IN data, but without AA: other
+	 * classes are not ours to speak for (RFC 1035 6.2; NSD does the
+	 * same). */
+	if (q->qclass == RRCLASS_ANY)
+		a->flags &= (uint16_t)~HDR_AA;
 	put_additional(a);
 	return rcode;
 }

@@ -332,6 +332,33 @@ def test_same_as_nsd(servers, case):
     assert not problems, "\n".join(problems) + context
 
 
+# QCLASS ANY (255): answered from the IN data, as NSD does.  Neither server
+# can speak for classes it does not serve, so the answers carry no AA
+# (RFC 1035 6.2: a QCLASS * answer is not authoritative unless the server
+# knows it holds every class), including NXDOMAIN.
+CLASS_ANY_CASES = [
+    ("www.example.com", "A"), ("example.com", "SOA"), ("example.com", "NS"),
+    ("nx.example.com", "A"), ("nx.example.com", "AAAA"),
+    ("foo.wild.example.com", "A"), ("mixedcase.example.com", "TXT"),
+    ("x.sub.example.com", "A"), ("nx.sub.example.com", "A"),
+    ("www.dn.example.net", "A"), ("www.example.org", "A"),
+    ("example.com", "MX"), ("x.wc-cname.example.com", "A"),
+]
+
+
+@pytest.mark.parametrize("case", CLASS_ANY_CASES,
+                         ids=["%s/%s/class-any" % c for c in CLASS_ANY_CASES])
+def test_class_any_same_as_nsd(servers, case):
+    ours_srv, nsd = servers
+    q = make_query(case[0], case[1], rdclass="ANY", use_edns=0, payload=1232)
+    for tcp in (False, True):
+        ours = exchange(ours_srv, q, tcp)
+        theirs = exchange(nsd, q, tcp)
+        problems = diff(ours, theirs)
+        assert not problems, "\n".join(problems) + "\n%s\n%s" % (
+            format_msg("geodnsd", ours), format_msg("nsd", theirs))
+
+
 def test_deliberate_differences_documented():
     """Every tolerated difference carries a reason."""
     for key, reason in DELIBERATE_DIFFERENCES.items():

@@ -331,9 +331,18 @@ static void test_positive(void)
 	IS_INT(R.ar, 0, "MX: no additional (minimal responses)");
 	IS_STR(rdata_name(sec(0, 0), 2), "mail.example.com.", "MX target");
 
-	/* Class ANY questions are answered from class IN data. */
+	/* Class ANY questions are answered from class IN data, without AA
+	 * (only IN is ours), and negative answers without the SOA. */
 	ask("www.example.com.", RRTYPE_A, RRCLASS_ANY, NULL, ANSWER_UDP);
 	IS_INT(R.an, 2, "qclass ANY answered");
+	OK(!AA(R.flags), "qclass ANY: no AA");
+	ask("nx.example.com.", RRTYPE_A, RRCLASS_ANY, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_NXDOMAIN, "qclass ANY: NXDOMAIN");
+	OK(!AA(R.flags), "qclass ANY NXDOMAIN: no AA");
+	IS_INT(R.ns, 0, "qclass ANY NXDOMAIN: no SOA");
+	ask("www.example.com.", RRTYPE_MX, RRCLASS_ANY, NULL, ANSWER_UDP);
+	IS_INT(R.rcode, RCODE_NOERROR, "qclass ANY: NODATA");
+	IS_INT(R.an + R.ns, 0, "qclass ANY NODATA: empty");
 }
 
 static void test_cname(void)
