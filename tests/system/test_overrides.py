@@ -302,6 +302,33 @@ def test_force_clear_compares_names_as_text(tmp_path):
         assert f.read() == "datacenter 10 down x\n"
 
 
+def test_force_compares_addresses_as_addresses(tmp_path):
+    """geodnsd matches an address line however the address is written, so
+    the tool must too: clearing or re-forcing 2001:DB8:0::10 replaces the
+    line written 2001:db8::10, and nothing else."""
+    state = str(tmp_path / "overrides")
+    write(state, "address 2001:db8::10 down a\n"
+                 "address 2001:db8::1:0:0:10 down b\n"
+                 "address 192.0.2.1 down c\n"
+                 "address 192.0.2.10 down d\n"
+                 "address ::ffff:192.0.2.5 down e\n"
+                 "datacenter 2001:db8::10 down f\n")
+    res = force("-f", state, "clear", "address", "2001:DB8:0:0:0:0:0:10")
+    assert res.returncode == 0, res
+    res = force("-f", state, "clear", "address", "::FFFF:c000:205")
+    assert res.returncode == 0, res
+    res = force("-f", state, "address", "192.0.2.1", "up", "g")
+    assert res.returncode == 0, res
+    res = force("-f", state, "address", "2001:0db8:0000::0001:0:0:0010",
+                "up", "h")
+    assert res.returncode == 0, res
+    with open(state) as f:
+        assert f.read() == ("address 192.0.2.10 down d\n"
+                            "datacenter 2001:db8::10 down f\n"
+                            "address 192.0.2.1 up g\n"
+                            "address 2001:0db8:0000::0001:0:0:0010 up h\n")
+
+
 def test_force_new_file_is_0644_whatever_the_umask(tmp_path):
     state = str(tmp_path / "overrides")
     res = force("-f", state, "datacenter", "fra", "down", "test", umask=0o077)
