@@ -60,8 +60,11 @@ static void head(struct evbuffer *b, const char *name, const char *type, const c
 static void query_metrics(struct evbuffer *b, const struct answer_stats *st)
 {
 	head(b, "geodnsd_responses_total", "counter", "Responses sent, by rcode.");
+	/* Every rcode geodnsd sends is shown from the start, at 0, so that
+	 * rate() and alerts on SERVFAIL or FORMERR see a series before the
+	 * first one; the others only once counted. */
 	for (int i = 0; i < 24; i++)
-		if (st->rcode[i] != 0 || i == 0 || i == 3 || i == 5)
+		if (st->rcode[i] != 0 || i <= 6 || i == 16 || i == 23)
 			evbuffer_add_printf(b, "geodnsd_responses_total{rcode=\"%s\"} %llu\n",
 					    RCODES[i] ? RCODES[i] : "OTHER",
 					    (unsigned long long)st->rcode[i]);

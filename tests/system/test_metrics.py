@@ -76,6 +76,12 @@ def test_metrics_count_queries_answers_and_probes(server):
     for qtype in ("AXFR", "IXFR", "ANY"):     # named, not TYPE252
         assert metric(text, "geodnsd_queries_total", 'qtype="%s"' % qtype) == 1, text
     assert metric(text, "geodnsd_responses_total", 'rcode="REFUSED"') == 2
+    # Every rcode geodnsd sends has a series from the start, at 0.
+    for rcode in ("SERVFAIL", "FORMERR", "NOTIMP", "YXDOMAIN", "BADVERS",
+                  "BADCOOKIE"):
+        assert metric(text, "geodnsd_responses_total",
+                      'rcode="%s"' % rcode) == 0, text
+    assert metric(text, "geodnsd_responses_total", 'rcode="NOTAUTH"') is None
     assert metric(text, "geodnsd_geo_answers_total", 'service="web",datacenter="fra"') == 5
     assert metric(text, "geodnsd_geo_answers_total", 'service="web",datacenter="iad"') == 0
     fra = 'service="web",datacenter="fra",address="192.0.2.10"'
