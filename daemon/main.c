@@ -599,6 +599,9 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct dataset *ds = dataset_load(conf_path, &d);
 	if (check) {
+		/* Run as root, the daemon reloads as its user: check as that. */
+		if (ds != NULL)
+			d.warnings += privdrop_check_files_as_user(ds->conf);
 		if (ds != NULL)
 			printf("%s: OK, %zu zone%s, %u warning%s\n", conf_path, ds->zones->n_zones,
 			       ds->zones->n_zones == 1 ? "" : "s", d.warnings,

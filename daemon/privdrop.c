@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon/conf.h"
@@ -80,32 +82,64 @@ int privdrop_apply(const struct conf *conf)
 	return 0;
 }
 
-static void check_file(const char *path, const char *what, int must_exist)
+static unsigned check_file(const char *path, const char *what, int must_exist)
 {
 	if (path == NULL || (!must_exist && access(path, F_OK) < 0))
-		return;
+		return 0;
 	/* access() checks the real IDs, which the drop set too. */
-	if (access(path, R_OK) < 0)
-		log_msg(LOG_LEVEL_WARNING,
-			"privdrop: %s '%s' is not readable as "
-			"uid %u (%s): reloads will fail",
-			what, path, (unsigned)getuid(), strerror(errno));
+	if (access(path, R_OK) == 0)
+		return 0;
+	log_msg(LOG_LEVEL_WARNING,
+		"privdrop: %s '%s' is not readable as "
+		"uid %u (%s): reloads will fail",
+		what, path, (unsigned)getuid(), strerror(errno));
+	return 1;
 }
 
-void privdrop_check_files(const struct conf *conf)
+unsigned privdrop_check_files(const struct conf *conf)
 {
-	check_file(conf->path, "configuration", 1);
+	unsigned n = check_file(conf->path, "configuration", 1);
 	for (size_t i = 0; i < conf->n_zones; i++)
-		check_file(conf->zones[i].file, "zone file", 1);
-	check_file(conf->geo.database, "geoip database", 1);
+		n += check_file(conf->zones[i].file, "zone file", 1);
+	n += check_file(conf->geo.database, "geoip database", 1);
 	/* Network rules name the file they came from: networks-file's. */
 	const char *last = conf->path;
 	for (size_t i = 0; i < conf->geo.n_nets; i++) {
 		const char *f = conf->geo.nets[i].file;
 		if (f != NULL && strcmp(f, last) != 0 && strcmp(f, conf->path) != 0)
-			check_file(f, "networks file", 1);
+			n += check_file(f, "networks file", 1);
 		if (f != NULL)
 			last = f;
 	}
-	check_file(conf->state_file, "overrides file", 0);
+	return n + check_file(conf->state_file, "overrides file", 0);
+}
+
+unsigned privdrop_check_files_as_user(const struct conf *conf)
+{
+	if (conf->user == NULL || conf->uid == 0 || geteuid() != 0)
+		return 0;
+	fflush(NULL); /* nothing buffered is written twice */
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_msg(LOG_LEVEL_WARNING, "privdrop: cannot check files as user '%s': fork: %s",
+			conf->user, strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		gid_t gid = conf->gid;
+		if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(conf->uid, conf->uid, conf->uid) < 0) {
+			log_msg(LOG_LEVEL_WARNING, "privdrop: cannot switch to user '%s': %s",
+				conf->user, strerror(errno));
+			_exit(1);
+		}
+		unsigned n = privdrop_check_files(conf);
+		fflush(NULL);
+		_exit(n > 100 ? 100 : (int)n);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 1;
+	return WIFEXITED(status) ? (unsigned)WEXITSTATUS(status) : 1;
 }

@@ -28,8 +28,17 @@ int privdrop_apply(const struct conf *conf);
  * Warn about each file a reload reads (the configuration, every zone file,
  * the GeoIP database, the networks file, the overrides file) that the
  * process, as it now runs, cannot read: reloads would fail on it.
- * Files a zone file $INCLUDEs are not checked.
+ * Files a zone file $INCLUDEs are not checked.  Returns the number of
+ * warnings.
  */
-void privdrop_check_files(const struct conf *conf);
+unsigned privdrop_check_files(const struct conf *conf);
+
+/*
+ * --check run as root for a configuration with a user: the same check as
+ * that user, in a child process that switches to it, since the daemon
+ * reloads as that user.  Returns the number of warnings; 0 when not root
+ * or no user (or root) is configured.
+ */
+unsigned privdrop_check_files_as_user(const struct conf *conf);
 
 #endif

@@ -229,6 +229,31 @@ def test_root_drop_warns_about_unreadable_files(make_geodnsd, tmp_path):
     srv.stop()
 
 
+def test_check_as_root_checks_files_as_the_user(tmp_path):
+    """--check run as root reads everything as root, but the daemon reloads
+    as its user: a zone file only root can read is a warning naming the
+    file and the uid, and --check still passes (exit 0)."""
+    if not IS_ROOT:
+        pytest.skip("needs root: only root --check can switch to the user")
+    pw = nobody()
+    d, zones = world_readable_zones()
+    try:
+        srv = Geodnsd(d, zones=zones, user=pw.pw_name)
+        os.chmod(srv.config_path, 0o644)
+        r = run_geodnsd("-c", srv.config_path, "--check")
+        assert r.returncode == 0 and "0 warnings" in r.stdout, r
+        locked = zones[1][1]
+        os.chmod(locked, 0o600)
+        r = run_geodnsd("-c", srv.config_path, "--check")
+        assert r.returncode == 0 and "1 warning" in r.stdout, r
+        assert re.search(r"privdrop: zone file '%s' is not readable as uid %d "
+                         r"\(Permission denied\): reloads will fail"
+                         % (re.escape(locked), pw.pw_uid), r.stderr), r.stderr
+        assert r.stderr.count("not readable") == 1, r.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_root_without_user_warns(make_geodnsd):
     if not IS_ROOT:
         pytest.skip("needs root: the warning is about running as root")
