@@ -53,8 +53,14 @@ struct reloader {
 	struct file_id failed; /* a database version that failed to load */
 	unsigned long generation;
 	struct timespec started;
-	bool query_log;          /* the query log is on (SIGUSR1 flips it) */
-	char status[160];        /* the last STATUS= sent to systemd */
+	bool query_log;   /* the query log is on (SIGUSR1 flips it) */
+	char status[160]; /* the last STATUS= sent to systemd */
+	struct rrl_log {
+		uint64_t dropped, slipped;     /* the totals at the last tick */
+		uint64_t n_dropped, n_slipped; /* since the last line */
+		double since, line_at;         /* seconds (CLOCK_MONOTONIC) */
+		bool active;
+	} rrl;
 	const struct conf *boot; /* the configuration the process started with */
 };
 
@@ -329,6 +335,56 @@ static void reload_done_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static double mono_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+#define RRL_LOG_EVERY_S 60
+
+/* Rate limiting, as the log tells it (once a second, from the counters):
+ * a line when it starts, one a minute while it goes on, one when a whole
+ * tick passes without it. */
+static void rrl_log_tick(struct reloader *r)
+{
+	const struct answer_stats *st = server_stats(r->server);
+	struct rrl_log *w = &r->rrl;
+	uint64_t d = st->rrl_dropped - w->dropped, s = st->rrl_slipped - w->slipped;
+	w->dropped = st->rrl_dropped;
+	w->slipped = st->rrl_slipped;
+	double now = mono_s();
+	if (d + s > 0 && !w->active) {
+		w->active = true;
+		w->since = w->line_at = now;
+		w->n_dropped = w->n_slipped = 0;
+		log_msg(LOG_LEVEL_NOTICE,
+			"rate limiting: started: %llu responses dropped and %llu sent "
+			"truncated in the last second",
+			(unsigned long long)d, (unsigned long long)s);
+		return;
+	}
+	w->n_dropped += d;
+	w->n_slipped += s;
+	if (d + s > 0 && now - w->line_at >= RRL_LOG_EVERY_S) {
+		log_msg(LOG_LEVEL_NOTICE,
+			"rate limiting: going on for %.0f s: %llu responses dropped and "
+			"%llu sent truncated in the last %.0f s",
+			now - w->since, (unsigned long long)w->n_dropped,
+			(unsigned long long)w->n_slipped, now - w->line_at);
+		w->line_at = now;
+		w->n_dropped = w->n_slipped = 0;
+	} else if (d + s == 0 && w->active) {
+		w->active = false;
+		log_msg(LOG_LEVEL_NOTICE,
+			"rate limiting: stopped after %.0f s (%llu responses dropped and "
+			"%llu sent truncated since the last line)",
+			now - w->since, (unsigned long long)w->n_dropped,
+			(unsigned long long)w->n_slipped);
+	}
+}
+
 /* geoipupdate replaces the database by renaming a new file over it: load
  * it when the file on disk is no longer the one loaded, under the running
  * configuration and zones (a zone file saved but not reloaded stays
@@ -341,6 +397,7 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	hsync_watch(ds);
 	status_update(r);
+	rrl_log_tick(r);
 	if (ds->conf->state_file != NULL) {
 		struct file_id now;
 		file_id_get(ds->conf->state_file, &now);

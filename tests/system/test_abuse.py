@@ -4,6 +4,7 @@ connections, zone transfers refused.
 Everything talks to 127.0.0.1 only; every loop is bounded.
 """
 
+import re
 import resource
 import socket
 import struct
@@ -76,6 +77,31 @@ def test_rrl_limits_and_slips(make_geodnsd):
     for _ in range(10):
         r = srv.query("www.example.com", tcp=True)
         assert r.rcode() == dns.rcode.NOERROR and r.answer
+
+
+def test_rrl_start_and_stop_are_logged(make_geodnsd):
+    """Rate limiting says when it starts, with the second's counts, and when
+    it stops (once a second, from the counters); nothing while idle."""
+    srv = make_geodnsd(rate_limit=5, rate_limit_slip=2)
+    time.sleep(1.2)
+    assert "rate limiting" not in srv.stderr, srv.stderr
+    wire = make_query("www.example.com", "A").to_wire()
+    udp_burst(srv.port, wire, 40)
+    started = re.compile(r"rate limiting: started: (\d+) responses dropped "
+                         r"and (\d+) sent truncated in the last second")
+    stopped = re.compile(r"rate limiting: stopped after \d+ s \((\d+) "
+                         r"responses dropped and (\d+) sent truncated since "
+                         r"the last line\)")
+    assert wait_until(lambda: stopped.search(srv.stderr), 5), srv.stderr
+    log = srv.stderr
+    assert log.count("rate limiting:") == 2, log
+    assert log.index("rate limiting: started") < log.index("stopped after")
+    # The counts of both lines (a burst may straddle a tick) add up to
+    # what the burst met: 35 limited, every second one slipped.
+    d1, s1 = map(int, started.search(log).groups())
+    d2, s2 = map(int, stopped.search(log).groups())
+    assert d1 + s1 > 0, log
+    assert 16 <= s1 + s2 <= 18 and 16 <= d1 + d2 <= 19, log
 
 
 def test_rrl_buckets_are_per_name(make_geodnsd):
