@@ -56,9 +56,9 @@ struct reloader {
 	bool query_log;   /* the query log is on (SIGUSR1 flips it) */
 	char status[160]; /* the last STATUS= sent to systemd */
 	struct rrl_log {
-		uint64_t dropped, slipped;     /* the totals at the last tick */
-		uint64_t n_dropped, n_slipped; /* since the last line */
-		double since, line_at;         /* seconds (CLOCK_MONOTONIC) */
+		uint64_t dropped, slipped;      /* the totals at the last tick */
+		uint64_t n_dropped, n_slipped;  /* since the last line */
+		double since, line_at, last_at; /* seconds (CLOCK_MONOTONIC) */
 		bool active;
 	} rrl;
 	const struct conf *boot; /* the configuration the process started with */
@@ -342,11 +342,14 @@ static double mono_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-#define RRL_LOG_EVERY_S 60
+#define RRL_LOG_EVERY_S 60 /* at most one "going on" line a minute */
+#define RRL_QUIET_S     5  /* quiet seconds before "stopped" */
 
 /* Rate limiting, as the log tells it (once a second, from the counters):
- * a line when it starts, one a minute while it goes on, one when a whole
- * tick passes without it. */
+ * a line when it starts, one a minute while it goes on, and one when it
+ * has been quiet for RRL_QUIET_S seconds.  Limiting that comes and goes
+ * within that time is one run, so a client pausing now and then cannot
+ * make it log more than a line a minute. */
 static void rrl_log_tick(struct reloader *r)
 {
 	const struct answer_stats *st = server_stats(r->server);
@@ -355,15 +358,18 @@ static void rrl_log_tick(struct reloader *r)
 	w->dropped = st->rrl_dropped;
 	w->slipped = st->rrl_slipped;
 	double now = mono_s();
-	if (d + s > 0 && !w->active) {
-		w->active = true;
-		w->since = w->line_at = now;
-		w->n_dropped = w->n_slipped = 0;
-		log_msg(LOG_LEVEL_NOTICE,
-			"rate limiting: started: %llu responses dropped and %llu sent "
-			"truncated in the last second",
-			(unsigned long long)d, (unsigned long long)s);
-		return;
+	if (d + s > 0) {
+		w->last_at = now;
+		if (!w->active) {
+			w->active = true;
+			w->since = w->line_at = now;
+			w->n_dropped = w->n_slipped = 0;
+			log_msg(LOG_LEVEL_NOTICE,
+				"rate limiting: started: %llu responses dropped and %llu "
+				"sent truncated in the last second",
+				(unsigned long long)d, (unsigned long long)s);
+			return;
+		}
 	}
 	w->n_dropped += d;
 	w->n_slipped += s;
@@ -375,12 +381,13 @@ static void rrl_log_tick(struct reloader *r)
 			(unsigned long long)w->n_slipped, now - w->line_at);
 		w->line_at = now;
 		w->n_dropped = w->n_slipped = 0;
-	} else if (d + s == 0 && w->active) {
+	} else if (w->active && now - w->last_at >= RRL_QUIET_S - 0.5) {
 		w->active = false;
 		log_msg(LOG_LEVEL_NOTICE,
-			"rate limiting: stopped after %.0f s (%llu responses dropped and "
-			"%llu sent truncated since the last line)",
-			now - w->since, (unsigned long long)w->n_dropped,
+			"rate limiting: stopped: none for %d s, %.0f s after it started "
+			"(%llu responses dropped and %llu sent truncated since the last "
+			"line)",
+			RRL_QUIET_S, w->last_at - w->since, (unsigned long long)w->n_dropped,
 			(unsigned long long)w->n_slipped);
 	}
 }
