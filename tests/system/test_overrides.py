@@ -329,6 +329,27 @@ def test_force_compares_addresses_as_addresses(tmp_path):
                             "address 2001:0db8:0000::0001:0:0:0010 up h\n")
 
 
+def test_force_does_not_take_text_that_is_no_address(tmp_path):
+    """Malformed text is not brought to an address (1::2::3 is not
+    1:0:0:0:0:2:0:3), so clearing it removes nothing but its own text, and
+    forcing it is refused before the file is touched (geodnsd would reject
+    the whole file)."""
+    state = str(tmp_path / "overrides")
+    lines = ("address 1:0:0:0:0:2:0:3 down a\n"
+             "address 1:2:3:4:5:6:7:8 down b\n"
+             "address 0:1::2 down c\n"
+             "address 10.0.0.1 down d\n")
+    write(state, lines)
+    for bad in ("1::2::3", "::1:2:3:4:5:6:7:8", ":1::2", "010.0.0.1"):
+        res = force("-f", state, "clear", "address", bad)
+        assert res.returncode == 0, res
+        res = force("-f", state, "address", bad, "up", "x")
+        assert res.returncode == 2, res
+        assert "'%s' is not an IPv4 or IPv6 address" % bad in res.stderr
+    with open(state) as f:
+        assert f.read() == lines
+
+
 def test_force_new_file_is_0644_whatever_the_umask(tmp_path):
     state = str(tmp_path / "overrides")
     res = force("-f", state, "datacenter", "fra", "down", "test", umask=0o077)
