@@ -147,7 +147,10 @@ static void load_start(struct reloader *r, bool geo_only)
 	if (!geo_only)
 		log_msg(LOG_LEVEL_INFO, "reload: loading %s and its zones", r->conf_path);
 	if (pthread_create(&t, NULL, reload_thread, r) != 0) {
-		log_msg(LOG_LEVEL_ERR, "reload: cannot start loader thread");
+		log_msg(LOG_LEVEL_ERR, "%s: cannot start loader thread",
+			geo_only ? "geoip" : "reload");
+		if (geo_only) /* this database version was not tried: try again */
+			memset(&r->failed, 0, sizeof(r->failed));
 		return;
 	}
 	pthread_detach(t);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -119,8 +120,14 @@ unsigned privdrop_check_files_as_user(const struct conf *conf)
 	if (conf->user == NULL || conf->uid == 0 || geteuid() != 0)
 		return 0;
 	fflush(NULL); /* nothing buffered is written twice */
+	/* A SIGCHLD ignored by whoever started us (it is inherited) would
+	 * reap the child itself, and waitpid() would find nothing. */
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGCHLD, &dfl, &old);
 	pid_t pid = fork();
 	if (pid < 0) {
+		sigaction(SIGCHLD, &old, NULL);
 		log_msg(LOG_LEVEL_WARNING, "privdrop: cannot check files as user '%s': fork: %s",
 			conf->user, strerror(errno));
 		return 1;
@@ -137,9 +144,22 @@ unsigned privdrop_check_files_as_user(const struct conf *conf)
 		fflush(NULL);
 		_exit(n > 100 ? 100 : (int)n);
 	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 1;
-	return WIFEXITED(status) ? (unsigned)WEXITSTATUS(status) : 1;
+	int status, rc;
+	while ((rc = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	int err = errno;
+	sigaction(SIGCHLD, &old, NULL);
+	if (rc < 0) {
+		log_msg(LOG_LEVEL_WARNING, "privdrop: checking files as user '%s': waitpid: %s",
+			conf->user, strerror(err));
+		return 1;
+	}
+	if (!WIFEXITED(status)) {
+		log_msg(LOG_LEVEL_WARNING,
+			"privdrop: checking files as user '%s': the check process "
+			"died (status %d)",
+			conf->user, status);
+		return 1;
+	}
+	return (unsigned)WEXITSTATUS(status);
 }

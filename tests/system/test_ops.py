@@ -242,6 +242,14 @@ def test_check_as_root_checks_files_as_the_user(tmp_path):
         os.chmod(srv.config_path, 0o644)
         r = run_geodnsd("-c", srv.config_path, "--check")
         assert r.returncode == 0 and "0 warnings" in r.stdout, r
+        # Started with SIGCHLD ignored (it is inherited), the check process
+        # is reaped all the same: no false warning.
+        r = subprocess.run(
+            [GEODNSD, "-c", srv.config_path, "--check"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            universal_newlines=True, timeout=20, stdin=subprocess.DEVNULL,
+            preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+        assert r.returncode == 0 and "0 warnings" in r.stdout, r
         locked = zones[1][1]
         os.chmod(locked, 0o600)
         r = run_geodnsd("-c", srv.config_path, "--check")
