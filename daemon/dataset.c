@@ -86,15 +86,20 @@ static void core_free(struct dataset_core *c)
 	free(c);
 }
 
-/* Build geo data for conf's datacenters; NULL with errors in d.  *id is
- * taken before opening: a file replaced while we read it is then seen as
- * changed and read again. */
-static struct geo *load_geo(const struct conf *conf, struct file_id *id, struct diag *d)
+/* Build geo data for conf's datacenters, on prev's database when that can
+ * be kept (geo_build); NULL with errors in d.  *id is the loaded
+ * database's file: prev's when kept, else taken before opening, so that a
+ * file replaced while we read it is seen as changed and read again. */
+static struct geo *load_geo(const struct conf *conf, const struct dataset *prev, struct file_id *id,
+			    struct diag *d)
 {
 	file_id_get(conf->geo.database, id);
-	struct geo *geo = geo_build(&conf->geo, conf->path, d);
-	if (geo != NULL)
-		assign_stat_slots(geo, &conf->geo);
+	struct geo *geo = geo_build(&conf->geo, conf->path, prev != NULL ? prev->geo : NULL, d);
+	if (geo == NULL)
+		return NULL;
+	if (prev != NULL && geo_same_database(geo, prev->geo))
+		*id = prev->geoip_file;
+	assign_stat_slots(geo, &conf->geo);
 	return geo;
 }
 
@@ -146,7 +151,7 @@ bool file_id_equal(const struct file_id *a, const struct file_id *b)
 	       a->mtime_ns == b->mtime_ns;
 }
 
-struct dataset *dataset_load(const char *conf_path, struct diag *d)
+struct dataset *dataset_load(const char *conf_path, const struct dataset *prev, struct diag *d)
 {
 	struct conf *conf = NULL;
 	unsigned errors0 = d->errors;
@@ -155,7 +160,7 @@ struct dataset *dataset_load(const char *conf_path, struct diag *d)
 
 	struct geo *geo = NULL;
 	struct file_id geoip_file = { 0 };
-	if (conf->geo.n_dcs > 0 && (geo = load_geo(conf, &geoip_file, d)) == NULL) {
+	if (conf->geo.n_dcs > 0 && (geo = load_geo(conf, prev, &geoip_file, d)) == NULL) {
 		conf_free(conf);
 		return NULL;
 	}
@@ -185,7 +190,7 @@ struct dataset *dataset_load(const char *conf_path, struct diag *d)
 struct dataset *dataset_new_geo(const struct dataset *base, struct diag *d)
 {
 	struct file_id geoip_file;
-	struct geo *geo = load_geo(base->conf, &geoip_file, d);
+	struct geo *geo = load_geo(base->conf, NULL, &geoip_file, d);
 	return geo != NULL ? dataset_new(base->core, geo, &geoip_file) : NULL;
 }
 

@@ -65,9 +65,13 @@ struct dataset {
  * Load the configuration at conf_path and every zone it names.  All
  * problems are reported to d with file and line.  Returns the dataset, or
  * NULL when any error was reported: a partial dataset is never returned,
- * so a failed reload leaves nothing half-applied.
+ * so a failed reload leaves nothing half-applied.  prev (NULL at
+ * start-up) is the running dataset: its GeoIP database is kept when the
+ * file is unchanged, or when a changed one fails to load (a warning, so
+ * a broken database file does not hold back zone and configuration
+ * changes); prev must stay alive during the call.
  */
-struct dataset *dataset_load(const char *conf_path, struct diag *d);
+struct dataset *dataset_load(const char *conf_path, const struct dataset *prev, struct diag *d);
 
 /*
  * A new GeoIP database under running data: read base's database file again

@@ -46,9 +46,10 @@ struct reloader {
 	int running; /* a loader thread is at work */
 	int again;   /* another SIGHUP came meanwhile */
 	/* The running load reads only the GeoIP database again, under the
-	 * live dataset's configuration and zones (geo_base). */
+	 * live dataset's configuration and zones (base); a whole reload may
+	 * keep base's database (dataset_load). */
 	bool geo_only;
-	const struct dataset *geo_base;
+	const struct dataset *base;
 	struct event *watch_ev;
 	struct file_id failed; /* a database version that failed to load */
 	unsigned long generation;
@@ -127,8 +128,8 @@ static void *reload_thread(void *arg)
 {
 	struct reloader *r = arg;
 	struct diag d = { 0 };
-	struct dataset *ds =
-		r->geo_only ? dataset_new_geo(r->geo_base, &d) : dataset_load(r->conf_path, &d);
+	struct dataset *ds = r->geo_only ? dataset_new_geo(r->base, &d)
+					 : dataset_load(r->conf_path, r->base, &d);
 	/* The pointer travels through the pipe; NULL means it failed. */
 	if (write(r->pipe_wr, &ds, sizeof(ds)) != (ssize_t)sizeof(ds))
 		log_msg(LOG_LEVEL_ERR, "reload: cannot hand over result: %s", strerror(errno));
@@ -143,7 +144,7 @@ static void load_start(struct reloader *r, bool geo_only)
 	pthread_t t;
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
 	r->geo_only = geo_only;
-	r->geo_base = geo_only ? server_dataset(r->server) : NULL;
+	r->base = server_dataset(r->server);
 	if (!geo_only)
 		log_msg(LOG_LEVEL_INFO, "reload: loading %s and its zones", r->conf_path);
 	if (pthread_create(&t, NULL, reload_thread, r) != 0) {
@@ -254,6 +255,36 @@ static void log_zones(const struct zonedb *prev, const struct zonedb *db)
 	free(old);
 }
 
+/* What a newly read GeoIP database is (not one kept from the running
+ * dataset): its type and build date, and a warning when no record has
+ * coordinates, since then distance routing is off for every client. */
+static void log_database(const struct dataset *was, const struct dataset *ds)
+{
+	if (ds->geo == NULL || geo_database_type(ds->geo) == NULL ||
+	    (was != NULL && geo_same_database(ds->geo, was->geo)))
+		return;
+	time_t built = (time_t)geo_database_built(ds->geo);
+	char date[32] = "?";
+	struct tm tm;
+	if (gmtime_r(&built, &tm) != NULL)
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm);
+	size_t n = geo_records(ds->geo), with = geo_records_with_coords(ds->geo);
+	const char *type = geo_database_type(ds->geo);
+	const char *old = was != NULL ? geo_database_type(was->geo) : NULL;
+	log_msg(LOG_LEVEL_INFO,
+		"geoip: database '%s': %s, built %s, %zu records, %zu with coordinates",
+		ds->conf->geo.database, type, date, n, with);
+	if (old != NULL && strcmp(old, type) != 0)
+		log_msg(LOG_LEVEL_WARNING, "geoip: database '%s' changed type: %s, was %s",
+			ds->conf->geo.database, type, old);
+	if (with == 0 && ds->conf->geo.n_dcs > 1)
+		log_msg(LOG_LEVEL_WARNING,
+			"geoip: database '%s' has no coordinates: clients are routed by "
+			"country, continent and network rules and the default order only, "
+			"never by distance",
+			ds->conf->geo.database);
+}
+
 /*
  * Apply what a dataset sets outside itself (logging, the query log), wire
  * it to the health registry, and make it live.  The file's query-log is
@@ -271,6 +302,7 @@ static void publish(struct reloader *r, struct dataset *ds, const struct conf *p
 	querylog_attach(&ds->answer.conf, r->query_log);
 	const struct dataset *was = server_dataset(r->server);
 	log_zones(was != NULL ? was->zones : NULL, ds->zones);
+	log_database(was, ds);
 	hsync_attach(r->health, ds, server_dataset(r->server));
 	server_publish(r->server, ds);
 	/* Targets the new configuration dropped: after the grace period no
@@ -664,7 +696,7 @@ int main(int argc, char **argv)
 	struct diag d = { .print = check };
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	struct dataset *ds = dataset_load(conf_path, &d);
+	struct dataset *ds = dataset_load(conf_path, NULL, &d);
 	if (check) {
 		/* Run as root, the daemon reloads as its user: check as that. */
 		if (ds != NULL)

@@ -262,6 +262,12 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	head(b, "geodnsd_dataset_generation", "gauge",
 	     "Datasets published: the start-up load, reloads and GeoIP loads.");
 	evbuffer_add_printf(b, "geodnsd_dataset_generation %lu\n", ds->generation);
+	if (geo_database_type(ds->geo) != NULL) {
+		head(b, "geodnsd_geoip_build_timestamp_seconds", "gauge",
+		     "Build time of the GeoIP database in use (its metadata).");
+		evbuffer_add_printf(b, "geodnsd_geoip_build_timestamp_seconds %llu\n",
+				    (unsigned long long)geo_database_built(ds->geo));
+	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4");
 	evhttp_send_reply(req, HTTP_OK, "OK", b);

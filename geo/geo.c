@@ -54,10 +54,20 @@ struct net_rule {
 	const uint16_t *order;
 };
 
+/* A database record's datacenter order under this configuration. */
+struct geo_rank {
+	const uint16_t *order;
+	const uint16_t *near; /* by distance only (has_coords), for network
+			       * rules whose unlisted datacenters follow */
+	uint8_t reason;       /* enum geo_reason */
+	const struct geo_rule *rule;
+};
+
 struct geo {
 	const struct geo_conf *gc;
 	struct arena *arena;
-	struct geodb *db;
+	struct geodb *db;        /* shared with other geos (geodb_ref) */
+	struct geo_rank *ranks;  /* one per record of db, by geo_loc.index */
 	struct nettrie *trie[2]; /* IPv4, IPv6 */
 	struct geo_svc *svcs;
 	const uint16_t *default_order;
@@ -177,8 +187,10 @@ static const struct geo_rule *find_code(const struct geo_rule *rules, size_t n, 
 static void rank_records(struct geo *g)
 {
 	const struct geo_conf *gc = g->gc;
+	g->ranks = arena_alloc(g->arena, geodb_count(g->db) * sizeof(*g->ranks));
 	for (size_t i = 0; i < geodb_count(g->db); i++) {
-		struct geo_loc *l = geodb_loc(g->db, i);
+		const struct geo_loc *l = geodb_loc(g->db, i);
+		struct geo_rank *k = &g->ranks[i];
 		uint16_t near[GEO_DC_MAX];
 		const uint16_t *rest = g->default_order;
 		if (l->has_coords) {
@@ -187,16 +199,16 @@ static void rank_records(struct geo *g)
 		}
 		const struct geo_rule *r;
 		if ((r = find_code(gc->countries, gc->n_countries, l->country)) != NULL) {
-			l->reason = GEO_BY_COUNTRY;
+			k->reason = GEO_BY_COUNTRY;
 		} else if ((r = find_code(gc->continents, gc->n_continents, l->continent)) !=
 			   NULL) {
-			l->reason = GEO_BY_CONTINENT;
+			k->reason = GEO_BY_CONTINENT;
 		} else {
-			l->reason = l->has_coords ? GEO_BY_DISTANCE : GEO_BY_DEFAULT;
+			k->reason = l->has_coords ? GEO_BY_DISTANCE : GEO_BY_DEFAULT;
 		}
-		l->rule = r;
-		l->order = make_order(g, r ? &r->dcs : NULL, rest);
-		l->near = l->has_coords ? (r ? make_order(g, NULL, near) : l->order) : NULL;
+		k->rule = r;
+		k->order = make_order(g, r ? &r->dcs : NULL, rest);
+		k->near = l->has_coords ? (r ? make_order(g, NULL, near) : k->order) : NULL;
 	}
 }
 
@@ -356,7 +368,29 @@ void geo_service_health(const struct geo *g, size_t s, bool *up, unsigned *addrs
 	}
 }
 
-struct geo *geo_build(const struct geo_conf *gc, const char *conf_path, struct diag *d)
+/*
+ * The database for gc: prev's when it was read from the same file and that
+ * file is unchanged; else read now, and when that fails while prev has the
+ * same file, prev's with a warning (the previous version keeps serving).
+ */
+static struct geodb *open_db(const struct geo_conf *gc, const char *conf_path,
+			     const struct geo *prev, struct diag *d)
+{
+	struct geodb *old = prev != NULL ? prev->db : NULL;
+	if (old != NULL && geodb_is_current(old, gc->database))
+		return geodb_ref(old);
+	bool same_path = old != NULL && strcmp(prev->gc->database, gc->database) == 0;
+	struct geodb *db = geodb_open(gc->database, same_path ? LOG_LEVEL_WARNING : LOG_LEVEL_ERR,
+				      d, conf_path, gc->database_line);
+	if (db != NULL || !same_path)
+		return db;
+	diag_report(d, LOG_LEVEL_WARNING, conf_path, gc->database_line,
+		    "geoip database '%s': keeping the version loaded before", gc->database);
+	return geodb_ref(old);
+}
+
+struct geo *geo_build(const struct geo_conf *gc, const char *conf_path, const struct geo *prev,
+		      struct diag *d)
 {
 	struct geo *g = xcalloc(1, sizeof(*g));
 	g->gc = gc;
@@ -367,7 +401,7 @@ struct geo *geo_build(const struct geo_conf *gc, const char *conf_path, struct d
 		conf_order[i] = (uint16_t)i;
 	g->default_order = make_order(g, &gc->default_order, conf_order);
 	if (gc->database != NULL) {
-		g->db = geodb_open(gc->database, d, conf_path, gc->database_line);
+		g->db = open_db(gc, conf_path, prev, d);
 		if (g->db == NULL) {
 			geo_free(g);
 			return NULL;
@@ -497,7 +531,7 @@ static void decide(const struct geo *g, const struct answer_client *in, struct d
 		if (l != NULL && l->has_coords) {
 			/* The rule's datacenters, then the rest by distance:
 			 * now the database network matters too. */
-			merge_order(g, &nr->rule->dcs, l->near, dn->buf);
+			merge_order(g, &nr->rule->dcs, g->ranks[l->index].near, dn->buf);
 			dn->order = dn->buf;
 			dn->scope = (nm > tscope ? nm : tscope) + skip;
 			return;
@@ -505,9 +539,10 @@ static void decide(const struct geo *g, const struct answer_client *in, struct d
 	} else if (g->db != NULL) {
 		const struct geo_loc *l = geodb_lookup(g->db, c.family, c.addr, &nm);
 		if (l != NULL) {
-			dn->order = l->order;
-			dn->reason = l->reason;
-			dn->rule = l->rule;
+			const struct geo_rank *k = &g->ranks[l->index];
+			dn->order = k->order;
+			dn->reason = k->reason;
+			dn->rule = k->rule;
 			dn->loc = l;
 		}
 	}
@@ -772,6 +807,29 @@ bool geo_explain_allowed(const void *ctx, int family, const uint8_t *addr)
 size_t geo_memory(const struct geo *g)
 {
 	return arena_size(g->arena) + (g->db ? geodb_memory(g->db) : 0);
+}
+
+bool geo_same_database(const struct geo *a, const struct geo *b)
+{
+	return a != NULL && b != NULL && a->db != NULL && a->db == b->db;
+}
+
+uint64_t geo_database_built(const struct geo *g)
+{
+	return g != NULL && g->db != NULL ? geodb_build_epoch(g->db) : 0;
+}
+
+const char *geo_database_type(const struct geo *g)
+{
+	return g != NULL && g->db != NULL ? geodb_type(g->db) : NULL;
+}
+
+size_t geo_records_with_coords(const struct geo *g)
+{
+	size_t n = 0;
+	for (size_t i = 0; g != NULL && g->db != NULL && i < geodb_count(g->db); i++)
+		n += geodb_loc(g->db, i)->has_coords;
+	return n;
 }
 
 size_t geo_records(const struct geo *g)

@@ -118,8 +118,26 @@ void geo_conf_clear(struct geo_conf *gc);
  * rule tree and each service's answer RRsets.  Problems are reported to d
  * (a missing or corrupt database names the file and the libmaxminddb
  * reason).  Returns NULL on error.  Never touches the query path.
+ *
+ * prev (may be NULL) is the geo data this build replaces.  When gc names
+ * the file prev's database was read from and that file is unchanged, the
+ * decoded database is shared with prev instead of read again; when the
+ * file changed and the new one does not load, prev's database is kept and
+ * the failure is a warning.  prev must stay alive during the call.
  */
-struct geo *geo_build(const struct geo_conf *gc, const char *conf_path, struct diag *d);
+struct geo *geo_build(const struct geo_conf *gc, const char *conf_path, const struct geo *prev,
+		      struct diag *d);
+
+/* True when a and b share one loaded database. */
+bool geo_same_database(const struct geo *a, const struct geo *b);
+
+/* The loaded database's type and build time (metadata); NULL and 0
+ * without one. */
+const char *geo_database_type(const struct geo *g);
+uint64_t geo_database_built(const struct geo *g);
+
+/* Records that have coordinates (distance ranking needs them). */
+size_t geo_records_with_coords(const struct geo *g);
 
 /* Free; NULL is a no-op. */
 void geo_free(struct geo *g);

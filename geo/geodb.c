@@ -6,8 +6,10 @@
 #include <arpa/inet.h>
 #include <maxminddb.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dns/log.h"
 #include "dns/xalloc.h"
@@ -20,6 +22,10 @@
 #define REC_DATA  0x80000000u
 
 struct geodb {
+	atomic_uint refs;
+	char *path;                  /* as opened */
+	unsigned long long dev, ino; /* the file's identity before opening */
+	long long size, mtime_ns;
 	MMDB_s mmdb;
 	uint32_t *tree;   /* 2 * node_count records */
 	uint32_t v4_root; /* record reached after ::/96 (IPv4 in IPv6) */
@@ -85,6 +91,7 @@ static void add_record(struct geodb *db, MMDB_entry_s e)
 	struct geo_loc *l = &db->locs[db->n_locs];
 	memset(l, 0, sizeof(*l));
 	l->offset = e.offset;
+	l->index = (uint32_t)db->n_locs;
 	double lat, lon;
 	if (get_double(&e, "latitude", &lat) && get_double(&e, "longitude", &lon) && lat >= -90 &&
 	    lat <= 90 && lon >= -180 && lon <= 180) {
@@ -187,8 +194,8 @@ static void make_strides(struct geodb *db)
 	}
 }
 
-static int walk_tree(struct geodb *db, const char *path, struct diag *d, const char *at_file,
-		     unsigned at_line)
+static int walk_tree(struct geodb *db, const char *path, int level, struct diag *d,
+		     const char *at_file, unsigned at_line)
 {
 	db->tree = xmalloc((size_t)db->mmdb.metadata.node_count * 2 * sizeof(*db->tree));
 	for (uint32_t n = 0; n < db->mmdb.metadata.node_count; n++) {
@@ -196,14 +203,14 @@ static int walk_tree(struct geodb *db, const char *path, struct diag *d, const c
 		int rc = MMDB_read_node(&db->mmdb, n, &node);
 		if (rc != MMDB_SUCCESS || node.left_record_type == MMDB_RECORD_TYPE_INVALID ||
 		    node.right_record_type == MMDB_RECORD_TYPE_INVALID) {
-			diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
+			diag_report(d, (enum log_level)level, at_file, at_line,
 				    "geoip database '%s': corrupt search tree at node %u: %s", path,
 				    n, rc != MMDB_SUCCESS ? MMDB_strerror(rc) : "invalid record");
 			return -1;
 		}
 		if (node.left_record_type == MMDB_RECORD_TYPE_SEARCH_NODE &&
 		    node.left_record >= db->mmdb.metadata.node_count) {
-			diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
+			diag_report(d, (enum log_level)level, at_file, at_line,
 				    "geoip database '%s': corrupt search tree at node %u", path, n);
 			return -1;
 		}
@@ -216,36 +223,58 @@ static int walk_tree(struct geodb *db, const char *path, struct diag *d, const c
 	return 0;
 }
 
-struct geodb *geodb_open(const char *path, struct diag *d, const char *at_file, unsigned at_line)
+/* The identity of the file at path now (all 0 when it cannot be seen). */
+static void file_now(const char *path, unsigned long long *dev, unsigned long long *ino,
+		     long long *size, long long *mtime_ns)
+{
+	struct stat st;
+	*dev = *ino = 0;
+	*size = *mtime_ns = 0;
+	if (stat(path, &st) != 0)
+		return;
+	*dev = (unsigned long long)st.st_dev;
+	*ino = (unsigned long long)st.st_ino;
+	*size = (long long)st.st_size;
+	*mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+struct geodb *geodb_open(const char *path, int level, struct diag *d, const char *at_file,
+			 unsigned at_line)
 {
 	struct geodb *db = xcalloc(1, sizeof(*db));
+	atomic_init(&db->refs, 1);
+	db->path = xstrdup(path);
+	/* Before opening: a file replaced while we read it then differs. */
+	file_now(path, &db->dev, &db->ino, &db->size, &db->mtime_ns);
 	db->mask = 1023;
 	db->table = xcalloc(db->mask + 1, sizeof(*db->table));
 	int rc = MMDB_open(path, MMDB_MODE_MMAP, &db->mmdb);
 	if (rc != MMDB_SUCCESS) {
-		diag_report(d, LOG_LEVEL_ERR, at_file, at_line, "geoip database '%s': %s", path,
+		diag_report(d, (enum log_level)level, at_file, at_line, "geoip database '%s': %s",
+			    path,
 			    rc == MMDB_IO_ERROR || rc == MMDB_FILE_OPEN_ERROR
 				    ? "cannot open (missing or unreadable file)"
 				    : MMDB_strerror(rc));
 		free(db->table);
+		free(db->path);
 		free(db);
 		return NULL;
 	}
 	/* Our tree copy marks data records with the top bit, and the stride
 	 * tables give a data record 26 bits: far beyond any real database. */
 	if (db->mmdb.metadata.node_count >= REC_DATA) {
-		diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
+		diag_report(d, (enum log_level)level, at_file, at_line,
 			    "geoip database '%s': %u search tree nodes, more than geodnsd takes",
 			    path, db->mmdb.metadata.node_count);
 		geodb_free(db);
 		return NULL;
 	}
-	if (walk_tree(db, path, d, at_file, at_line) < 0) {
+	if (walk_tree(db, path, level, d, at_file, at_line) < 0) {
 		geodb_free(db);
 		return NULL;
 	}
 	if (db->n_locs == 0 || db->n_locs + 1 >= STRIDE_TERMS) {
-		diag_report(d, LOG_LEVEL_ERR, at_file, at_line,
+		diag_report(d, (enum log_level)level, at_file, at_line,
 			    db->n_locs == 0
 				    ? "geoip database '%s' holds no records"
 				    : "geoip database '%s' holds %zu distinct records, more "
@@ -258,10 +287,33 @@ struct geodb *geodb_open(const char *path, struct diag *d, const char *at_file, 
 	return db;
 }
 
+struct geodb *geodb_ref(struct geodb *db)
+{
+	atomic_fetch_add(&db->refs, 1);
+	return db;
+}
+
+bool geodb_is_current(const struct geodb *db, const char *path)
+{
+	unsigned long long dev, ino;
+	long long size, mtime_ns;
+	if (strcmp(path, db->path) != 0)
+		return false;
+	file_now(path, &dev, &ino, &size, &mtime_ns);
+	return ino != 0 && dev == db->dev && ino == db->ino && size == db->size &&
+	       mtime_ns == db->mtime_ns;
+}
+
+uint64_t geodb_build_epoch(const struct geodb *db)
+{
+	return db->mmdb.metadata.build_epoch;
+}
+
 void geodb_free(struct geodb *db)
 {
-	if (db == NULL)
+	if (db == NULL || atomic_fetch_sub(&db->refs, 1) != 1)
 		return;
+	free(db->path);
 	MMDB_close(&db->mmdb);
 	free(db->tree);
 	for (int i = 0; i < 2; i++)
@@ -339,7 +391,7 @@ size_t geodb_count(const struct geodb *db)
 	return db->n_locs;
 }
 
-struct geo_loc *geodb_loc(struct geodb *db, size_t i)
+const struct geo_loc *geodb_loc(const struct geodb *db, size_t i)
 {
 	return &db->locs[i];
 }

@@ -19,32 +19,44 @@ enum geo_reason {
 	GEO_BY_DISTANCE,
 };
 
-/* What one MMDB data record says, decoded at load.  order is the ranking
- * of datacenters for clients of this record, filled in by geo.c. */
+/* What one MMDB data record says, decoded at load.  Nothing in it depends
+ * on a configuration: geo.c keeps each configuration's ranking of the
+ * records in an array of its own, by index, so one loaded database can
+ * serve several configurations (a reload that keeps it). */
 struct geo_loc {
 	float lat, lon;
 	bool has_coords;
 	char country[3]; /* "" when absent */
 	char continent[3];
 	uint32_t offset; /* MMDB data offset: the cache key */
-	const uint16_t *order;
-	const uint16_t *near; /* by distance only (has_coords), for network
-				 * rules whose unlisted datacenters follow */
-	uint8_t reason;       /* enum geo_reason */
-	const struct geo_rule *rule;
+	uint32_t index;  /* position among the records (geodb_loc) */
 };
 
 /*
  * Open path (GeoIP2/GeoLite2 City or Country layout, or anything with the
  * same keys), walk its whole search tree and decode each data record once.
- * Errors (missing file, corrupt database) are reported to d against
- * at_file:at_line (the config line naming the database) with
- * libmaxminddb's reason.  Returns NULL on error.
+ * Problems (missing file, corrupt database) are reported to d at level
+ * (errors, or warnings when the caller has something to fall back on)
+ * against at_file:at_line (the config line naming the database) with
+ * libmaxminddb's reason.  Returns NULL on failure.  The result is
+ * immutable and counted: geodb_ref() shares it, geodb_free() drops one
+ * reference.
  */
-struct geodb *geodb_open(const char *path, struct diag *d, const char *at_file, unsigned at_line);
+struct geodb *geodb_open(const char *path, int level, struct diag *d, const char *at_file,
+			 unsigned at_line);
 
-/* Free; NULL is a no-op. */
+struct geodb *geodb_ref(struct geodb *db);
+
+/* Drop a reference, freeing on the last; NULL is a no-op. */
 void geodb_free(struct geodb *db);
+
+/* True when db was opened from path and the file there is still the
+ * version it read (same device, inode, size and mtime, taken before
+ * opening). */
+bool geodb_is_current(const struct geodb *db, const char *path);
+
+/* The build time from the database's metadata (seconds since 1970). */
+uint64_t geodb_build_epoch(const struct geodb *db);
 
 /*
  * Look addr up (family 4 or 6, 4 or 16 octets).  Returns the record's
@@ -59,7 +71,7 @@ const struct geo_loc *geodb_lookup(const struct geodb *db, int family, const uin
 
 /* The decoded records, for ranking at load. */
 size_t geodb_count(const struct geodb *db);
-struct geo_loc *geodb_loc(struct geodb *db, size_t i);
+const struct geo_loc *geodb_loc(const struct geodb *db, size_t i);
 
 /* Look up the city name of addr for explain output (decodes: control path
  * only).  Writes "" when there is none. */

@@ -1101,6 +1101,73 @@ def test_database_updates_and_reloads_under_load(server_factory, mmdb_dir,
     assert dc_for(srv, "127.0.1.0/24") == ("NOERROR", "fra", 24)
 
 
+def test_broken_database_does_not_hold_back_a_reload(server_factory,
+                                                     mmdb_dir, tmp_path):
+    """SIGHUP with a corrupt database file on disk (a full disk during a
+    download): the configuration and zones are applied, the database
+    loaded before keeps serving, and the log says so as a warning.  A
+    SIGHUP with the database file unchanged does not read it again."""
+    db = str(tmp_path / "GeoIP2-City.mmdb")
+    shutil.copy(os.path.join(mmdb_dir, "city.mmdb"), db)
+    srv = server_factory(database=db, routing=DEFAULT_IAD)
+    assert srv.stderr.count(", built ") == 1, srv.stderr
+    assert re.search(r"geoip: database '%s': \S+, built \d{4}-\d\d-\d\d "
+                     r"\d\d:\d\d UTC, \d+ records, \d+ with coordinates"
+                     % re.escape(db), srv.stderr), srv.stderr
+    # Unchanged file: kept, not read again.
+    srv.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: "reload: done" in srv.stderr or None,
+                      8.0, 0.05), srv.stderr
+    assert srv.stderr.count(", built ") == 1, srv.stderr
+    # A corrupt file and a zone edit, then SIGHUP before the watch can
+    # notice the file (or after: either way the reload must succeed).
+    with open(os.path.join(srv.workdir, "example.zone"), "a") as f:
+        f.write("pending 60 IN A 192.0.2.98\n")
+    replace_by_rename(read(os.path.join(mmdb_dir, "city.mmdb"))[:1000], db)
+    srv.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: srv.stderr.count("reload: done") >= 2 or None,
+                      8.0, 0.05), srv.stderr
+    assert "reload: failed" not in srv.stderr, srv.stderr
+    line = line_of(srv.config, "database:")
+    assert re.search(r"warning: %s:%d: geoip database '%s': keeping the "
+                     r"version loaded before" % (re.escape(srv.config_path),
+                                                 line, re.escape(db)),
+                     srv.stderr), srv.stderr
+    assert addresses(ask(srv, "pending.example.com.")) == ["192.0.2.98"]
+    assert dc_for(srv, "127.0.1.0/24") == ("NOERROR", "fra", 24)
+    # A good file later is loaded (by the watch) as usual.
+    replace_by_rename(read(os.path.join(mmdb_dir, "country.mmdb")), db)
+    assert wait_until(lambda: dc_for(srv, "127.0.1.0/24")[1] == "iad"
+                      or None, 8.0, 0.1), srv.stderr
+
+
+def test_database_without_coordinates_is_a_warning(server_factory, mmdb_dir,
+                                                   tmp_path):
+    """A database with no coordinates (a Country database put where a City
+    one was) turns distance routing off for every client: say so, and
+    that the type changed.  The build time is a metric."""
+    db = str(tmp_path / "GeoIP2-City.mmdb")
+    shutil.copy(os.path.join(mmdb_dir, "city.mmdb"), db)
+    mport = free_port()
+    srv = server_factory(database=db, routing=DEFAULT_IAD,
+                         extra="metrics:\n  listen: 127.0.0.1@%d" % mport)
+    assert "has no coordinates" not in srv.stderr, srv.stderr
+    url = "http://127.0.0.1:%d/metrics" % mport
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        built = metric(resp.read().decode(),
+                       "geodnsd_geoip_build_timestamp_seconds")
+    assert built is not None and 1.5e9 < built < time.time() + 86400, built
+    replace_by_rename(read(os.path.join(mmdb_dir, "country.mmdb")), db)
+    assert wait_until(lambda: "has no coordinates" in srv.stderr or None,
+                      8.0, 0.1), srv.stderr
+    assert re.search(r"warning: geoip: database '%s' has no coordinates: "
+                     r"clients are routed by country, continent and network "
+                     r"rules and the default order only, never by distance"
+                     % re.escape(db), srv.stderr), srv.stderr
+    assert re.search(r"warning: geoip: database '%s' changed type: \S+, "
+                     r"was \S+" % re.escape(db), srv.stderr), srv.stderr
+
+
 def test_sighup_and_stop_during_a_database_load(server_factory, mmdb_dir,
                                                 tmp_path):
     """A SIGHUP that comes while a replaced database is loading is queued
