@@ -265,6 +265,7 @@ static void addr_list(struct loader *ld, const struct cnode *val, const char *wh
 	size_t count = cnode_items(&val, &items);
 	*out = xcalloc(count ? count : 1, sizeof(**out));
 	*n = 0;
+	unsigned *lines = xcalloc(count ? count : 1, sizeof(*lines));
 	for (size_t i = 0; i < count; i++) {
 		const char *why = "not an address";
 		if (items[i]->type != CNODE_SCALAR ||
@@ -273,8 +274,19 @@ static void addr_list(struct loader *ld, const struct cnode *val, const char *wh
 				   cnode_desc(items[i], desc, sizeof(desc)), why);
 			continue;
 		}
-		(*n)++;
+		/* One address twice would be one record twice in the answer
+		 * (RFC 2181 5), and probed twice. */
+		size_t j = 0;
+		while (j < *n && memcmp(&(*out)[j], &(*out)[*n], sizeof(**out)) != 0)
+			j++;
+		if (j < *n) {
+			conf_error(ld, items[i]->line, "%s%s is listed twice (first on line %u)",
+				   where, items[i]->text, lines[j]);
+			continue;
+		}
+		lines[(*n)++] = items[i]->line;
 	}
+	free(lines);
 }
 
 static void service_dc(struct loader *ld, const struct cnode *k, const struct cnode *v,
@@ -346,6 +358,7 @@ static void set_service_probe(struct loader *ld, const struct conf_key *ck, cons
 		const struct cnode *k = val->kids[i], *v = val->kids[i + 1];
 		struct geo_probe_addr *pa = &svc->probes[svc->n_probes];
 		const char *why;
+		pa->line = k->line;
 		if (prefix_parse(k->text, false, &pa->served, &why) < 0) {
 			conf_error(ld, k->line, "service '%s': 'probe' key '%s': %s", svc->name,
 				   k->text, why);
@@ -448,11 +461,15 @@ static void service_check(struct loader *ld, const struct geo_service *svc)
 			for (size_t a = 0; a < svc->dcs[k].n_addrs && !found; a++)
 				found = memcmp(&svc->dcs[k].addrs[a], &svc->probes[i].served,
 					       sizeof(struct geo_prefix)) == 0;
-		if (!found)
-			conf_error(ld, svc->line,
-				   "service '%s': 'probe' names an address "
-				   "the service does not have",
-				   svc->name);
+		if (!found) {
+			char a[INET6_ADDRSTRLEN] = "?";
+			const struct geo_prefix *p = &svc->probes[i].served;
+			inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
+			conf_error(ld, svc->probes[i].line,
+				   "service '%s': 'probe' names %s, which is not one of "
+				   "the service's addresses",
+				   svc->name, a);
+		}
 	}
 	for (size_t k = 0; k < svc->n_dcs; k++)
 		if (svc->dcs[k].n_addrs > GEO_ADDR_MAX)

@@ -70,6 +70,7 @@ struct geo_probe_addr {
 	struct geo_prefix served;
 	struct sockaddr_storage probe; /* port 0: the check's port */
 	socklen_t probe_len;
+	unsigned line;
 };
 
 struct geo_service {

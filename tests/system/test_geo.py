@@ -1288,6 +1288,38 @@ def test_check_unknown_datacenter_in_service(tmp_path, mmdb_dir):
         cfg, line_of(text, "xyz:")) in res.stderr, res.stderr
 
 
+def test_check_address_listed_twice(tmp_path, mmdb_dir):
+    """One address twice in a datacenter would be one record twice in the
+    answer (RFC 2181 5) and probed twice: an error at the second."""
+    services = {"web": {"fra": ["192.0.2.10", "2001:db8::10",
+                                "2001:DB8:0::10"],
+                        "iad": ["198.51.100.10"]}}
+    cfg, text, zpath, res = check_errors(tmp_path, mmdb_dir,
+                                         services=services)
+    assert res.returncode == 1, res
+    line = line_of(text, "2001:DB8:0::10")
+    assert "%s:%d: service 'web', datacenter 'fra': 2001:DB8:0::10 is " \
+        "listed twice (first on line %d)" % (cfg, line, line) \
+        in res.stderr, res.stderr
+
+
+def test_check_probe_for_an_address_the_service_lacks(tmp_path, mmdb_dir):
+    services = {"web": {"fra": ["192.0.2.10"], "iad": ["198.51.100.10"]}}
+    text = config_text(5300, os.path.join(mmdb_dir, "city.mmdb"),
+                       services=services)
+    text = text.replace("  web:\n", "  web:\n    probe:\n"
+                        "      192.0.2.10: 127.0.0.1\n"
+                        "      192.0.2.77: 127.0.0.2\n")
+    write(tmp_path / "example.zone", ZONE)
+    cfg = write(tmp_path / "geodnsd.yaml", text)
+    res = run_check(cfg)
+    assert res.returncode == 1, res
+    assert "%s:%d: service 'web': 'probe' names 192.0.2.77, which is not " \
+        "one of the service's addresses" % (cfg, line_of(text, "192.0.2.77")) \
+        in res.stderr, res.stderr
+    assert res.stderr.count("'probe' names") == 1, res.stderr
+
+
 @pytest.mark.parametrize("routing, needle", [
     ("routing:\n  networks:\n    - { network: 10.0.0.0/8, "
      "datacenters: [ fra, xyz ] }\n", "network: 10.0.0.0/8"),
