@@ -297,7 +297,7 @@ def test_force_clear_compares_names_as_text(tmp_path):
     state = str(tmp_path / "overrides")
     write(state, "datacenter 10 down x\n")
     res = force("-f", state, "clear", "datacenter", "010")
-    assert res.returncode == 0, res
+    assert res.returncode == 1, res
     with open(state) as f:
         assert f.read() == "datacenter 10 down x\n"
 
@@ -342,12 +342,35 @@ def test_force_does_not_take_text_that_is_no_address(tmp_path):
     write(state, lines)
     for bad in ("1::2::3", "::1:2:3:4:5:6:7:8", ":1::2", "010.0.0.1"):
         res = force("-f", state, "clear", "address", bad)
-        assert res.returncode == 0, res
+        assert res.returncode == 1, res     # no such line
         res = force("-f", state, "address", bad, "up", "x")
         assert res.returncode == 2, res
         assert "'%s' is not an IPv4 or IPv6 address" % bad in res.stderr
     with open(state) as f:
         assert f.read() == lines
+
+
+def test_force_clear_of_nothing_fails_and_says_what_there_is(tmp_path):
+    """A typo in 'clear' during an incident must not look like success
+    while the override stays in force."""
+    state = str(tmp_path / "overrides")
+    lines = "datacenter fra down m\ndatacenter sin up u\naddress 192.0.2.1 down x\n"
+    write(state, lines)
+    res = force("-f", state, "clear", "datacenter", "Fra")
+    assert res.returncode == 1, res
+    assert "geodnsd-force: no override for datacenter 'Fra' in %s (there " \
+        "is: fra, sin); nothing changed" % state in res.stderr, res.stderr
+    res = force("-f", state, "clear", "address", "192.0.2.2")
+    assert res.returncode == 1 and "(there is: 192.0.2.1)" in res.stderr, res
+    with open(state) as f:
+        assert f.read() == lines
+    assert os.listdir(str(tmp_path)) == ["overrides"]   # no temporary left
+    res = force("-f", state, "clear", "datacenter", "fra")
+    assert res.returncode == 0 and res.stderr == "", res
+    missing = str(tmp_path / "none")
+    res = force("-f", missing, "clear", "datacenter", "fra")
+    assert res.returncode == 1 and "there is" not in res.stderr, res
+    assert not os.path.exists(missing)
 
 
 def test_force_new_file_is_0644_whatever_the_umask(tmp_path):
