@@ -594,7 +594,7 @@ static int drop_privileges(const struct conf *conf)
 	if (privdrop_apply(conf) < 0)
 		return -1;
 	if (geteuid() != 0)
-		privdrop_check_files(conf);
+		privdrop_check_files(conf, LOG_LEVEL_WARNING, &(unsigned){ 0 });
 	return 0;
 }
 
@@ -698,9 +698,14 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct dataset *ds = dataset_load(conf_path, NULL, &d);
 	if (check) {
-		/* Run as root, the daemon reloads as its user: check as that. */
+		/* Run as root, the daemon reloads as its user: check as that.
+		 * A file it cannot read would fail the next reload. */
 		if (ds != NULL)
-			d.warnings += privdrop_check_files_as_user(ds->conf);
+			privdrop_check_files_as_user(ds->conf, &d.errors, &d.warnings);
+		if (ds != NULL && d.errors > 0) {
+			dataset_free(ds);
+			ds = NULL;
+		}
 		if (ds != NULL)
 			printf("%s: OK, %zu zone%s, %u warning%s\n", conf_path, ds->zones->n_zones,
 			       ds->zones->n_zones == 1 ? "" : "s", d.warnings,

@@ -83,42 +83,47 @@ int privdrop_apply(const struct conf *conf)
 	return 0;
 }
 
-static unsigned check_file(const char *path, const char *what, int must_exist)
+/* 1 when path should be readable and is not (a warning saying what that
+ * breaks), else 0.  An overrides file is only read when it exists. */
+static unsigned check_file(const char *path, const char *what, bool overrides, int level)
 {
-	if (path == NULL || (!must_exist && access(path, F_OK) < 0))
+	if (path == NULL || (overrides && access(path, F_OK) < 0))
 		return 0;
 	/* access() checks the real IDs, which the drop set too. */
 	if (access(path, R_OK) == 0)
 		return 0;
-	log_msg(LOG_LEVEL_WARNING,
-		"privdrop: %s '%s' is not readable as "
-		"uid %u (%s): reloads will fail",
-		what, path, (unsigned)getuid(), strerror(errno));
+	log_msg(overrides ? LOG_LEVEL_WARNING : (enum log_level)level,
+		"privdrop: %s '%s' is not readable as uid %u (%s): %s", what, path,
+		(unsigned)getuid(), strerror(errno),
+		overrides ? "changes to it will not be applied" : "reloads will fail");
 	return 1;
 }
 
-unsigned privdrop_check_files(const struct conf *conf)
+unsigned privdrop_check_files(const struct conf *conf, int level, unsigned *overrides)
 {
-	unsigned n = check_file(conf->path, "configuration", 1);
+	unsigned n = check_file(conf->path, "configuration", false, level);
 	for (size_t i = 0; i < conf->n_zones; i++)
-		n += check_file(conf->zones[i].file, "zone file", 1);
-	n += check_file(conf->geo.database, "geoip database", 1);
+		n += check_file(conf->zones[i].file, "zone file", false, level);
+	n += check_file(conf->geo.database, "geoip database", false, level);
 	/* Network rules name the file they came from: networks-file's. */
 	const char *last = conf->path;
 	for (size_t i = 0; i < conf->geo.n_nets; i++) {
 		const char *f = conf->geo.nets[i].file;
 		if (f != NULL && strcmp(f, last) != 0 && strcmp(f, conf->path) != 0)
-			n += check_file(f, "networks file", 1);
+			n += check_file(f, "networks file", false, level);
 		if (f != NULL)
 			last = f;
 	}
-	return n + check_file(conf->state_file, "overrides file", 0);
+	*overrides = check_file(conf->state_file, "overrides file", true, level);
+	return n;
 }
 
-unsigned privdrop_check_files_as_user(const struct conf *conf)
+#define CHECK_CANNOT_SWITCH 101 /* the check child's status when setresuid fails */
+
+void privdrop_check_files_as_user(const struct conf *conf, unsigned *errors, unsigned *warnings)
 {
 	if (conf->user == NULL || conf->uid == 0 || geteuid() != 0)
-		return 0;
+		return;
 	fflush(NULL); /* nothing buffered is written twice */
 	/* A SIGCHLD ignored by whoever started us (it is inherited) would
 	 * reap the child itself, and waitpid() would find nothing. */
@@ -128,9 +133,10 @@ unsigned privdrop_check_files_as_user(const struct conf *conf)
 	pid_t pid = fork();
 	if (pid < 0) {
 		sigaction(SIGCHLD, &old, NULL);
+		++*warnings;
 		log_msg(LOG_LEVEL_WARNING, "privdrop: cannot check files as user '%s': fork: %s",
 			conf->user, strerror(errno));
-		return 1;
+		return;
 	}
 	if (pid == 0) {
 		gid_t gid = conf->gid;
@@ -138,11 +144,13 @@ unsigned privdrop_check_files_as_user(const struct conf *conf)
 		    setresuid(conf->uid, conf->uid, conf->uid) < 0) {
 			log_msg(LOG_LEVEL_WARNING, "privdrop: cannot switch to user '%s': %s",
 				conf->user, strerror(errno));
-			_exit(1);
+			fflush(NULL);
+			_exit(CHECK_CANNOT_SWITCH);
 		}
-		unsigned n = privdrop_check_files(conf);
+		unsigned ov, n = privdrop_check_files(conf, LOG_LEVEL_ERR, &ov);
 		fflush(NULL);
-		_exit(n > 100 ? 100 : (int)n);
+		/* The two counts in one status: reload files, overrides. */
+		_exit((n > 100 ? 100 : (int)n) | (ov ? 128 : 0));
 	}
 	int status, rc;
 	while ((rc = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
@@ -152,14 +160,22 @@ unsigned privdrop_check_files_as_user(const struct conf *conf)
 	if (rc < 0) {
 		log_msg(LOG_LEVEL_WARNING, "privdrop: checking files as user '%s': waitpid: %s",
 			conf->user, strerror(err));
-		return 1;
+		++*warnings;
+		return;
 	}
 	if (!WIFEXITED(status)) {
 		log_msg(LOG_LEVEL_WARNING,
 			"privdrop: checking files as user '%s': the check process "
 			"died (status %d)",
 			conf->user, status);
-		return 1;
+		++*warnings;
+		return;
 	}
-	return (unsigned)WEXITSTATUS(status);
+	int st = WEXITSTATUS(status);
+	if (st == CHECK_CANNOT_SWITCH) {
+		++*warnings;
+		return;
+	}
+	*errors += (unsigned)(st & 127);
+	*warnings += (st & 128) != 0;
 }

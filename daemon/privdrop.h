@@ -29,16 +29,21 @@ int privdrop_apply(const struct conf *conf);
  * the GeoIP database, the networks file, the overrides file) that the
  * process, as it now runs, cannot read: reloads would fail on it.
  * Files a zone file $INCLUDEs are not checked.  Returns the number of
- * warnings.
+ * files reloads need that it cannot read; *overrides is 1 when the
+ * overrides file exists and it cannot read it (its changes would not be
+ * applied), else 0.  Each one is logged: the overrides file as a warning,
+ * the others at level (enum log_level).
  */
-unsigned privdrop_check_files(const struct conf *conf);
+unsigned privdrop_check_files(const struct conf *conf, int level, unsigned *overrides);
 
 /*
  * --check run as root for a configuration with a user: the same check as
  * that user, in a child process that switches to it, since the daemon
- * reloads as that user.  Returns the number of warnings; 0 when not root
- * or no user (or root) is configured.
+ * reloads as that user.  Adds the files reloads need that the user cannot
+ * read to *errors (a reload would fail), and an unreadable overrides file
+ * or a check that could not run to *warnings.  Nothing when not root or
+ * when no user (or root) is configured.
  */
-unsigned privdrop_check_files_as_user(const struct conf *conf);
+void privdrop_check_files_as_user(const struct conf *conf, unsigned *errors, unsigned *warnings);
 
 #endif

@@ -152,10 +152,17 @@ def test_log_target_bad_value_is_an_error(tmp_path):
 
 def test_check_with_user_nobody(tmp_path):
     pw = nobody()
-    srv = Geodnsd(tmp_path, user=pw.pw_name)
-    r = run_geodnsd("-c", srv.config_path, "--check")
-    assert r.returncode == 0, r.stderr
-    assert "OK" in r.stdout
+    # Files nobody can read: run as root, --check also checks them as
+    # nobody (test_check_as_root_checks_files_as_the_user).
+    d, zones = world_readable_zones()
+    try:
+        srv = Geodnsd(d, zones=zones, user=pw.pw_name)
+        os.chmod(srv.config_path, 0o644)
+        r = run_geodnsd("-c", srv.config_path, "--check")
+        assert r.returncode == 0, r.stderr
+        assert "OK" in r.stdout
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_check_reports_unknown_user_and_group(tmp_path):
@@ -231,8 +238,9 @@ def test_root_drop_warns_about_unreadable_files(make_geodnsd, tmp_path):
 
 def test_check_as_root_checks_files_as_the_user(tmp_path):
     """--check run as root reads everything as root, but the daemon reloads
-    as its user: a zone file only root can read is a warning naming the
-    file and the uid, and --check still passes (exit 0)."""
+    as its user: a zone file only root can read is an error naming the
+    file and the uid (the next reload would fail); an overrides file it
+    cannot read is a warning (its changes would not be applied)."""
     if not IS_ROOT:
         pytest.skip("needs root: only root --check can switch to the user")
     pw = nobody()
@@ -250,14 +258,32 @@ def test_check_as_root_checks_files_as_the_user(tmp_path):
             universal_newlines=True, timeout=20, stdin=subprocess.DEVNULL,
             preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
         assert r.returncode == 0 and "0 warnings" in r.stdout, r
+        # A zone file only root can read: the next reload would fail, so
+        # --check fails.
         locked = zones[1][1]
         os.chmod(locked, 0o600)
         r = run_geodnsd("-c", srv.config_path, "--check")
-        assert r.returncode == 0 and "1 warning" in r.stdout, r
-        assert re.search(r"privdrop: zone file '%s' is not readable as uid %d "
-                         r"\(Permission denied\): reloads will fail"
+        assert r.returncode == 1 and "1 error" in r.stderr, r
+        assert re.search(r"error: privdrop: zone file '%s' is not readable as "
+                         r"uid %d \(Permission denied\): reloads will fail"
                          % (re.escape(locked), pw.pw_uid), r.stderr), r.stderr
         assert r.stderr.count("not readable") == 1, r.stderr
+        # An overrides file only root can read: reloads work, but its
+        # changes would not be applied: a warning.
+        os.chmod(locked, 0o644)
+        overrides = os.path.join(d, "overrides")
+        with open(overrides, "w") as f:
+            f.write("datacenter fra down m\n")
+        os.chmod(overrides, 0o600)
+        srv.write_config(srv.config_text() + "healthcheck:\n  state-file: %s\n"
+                         % overrides)
+        os.chmod(srv.config_path, 0o644)
+        r = run_geodnsd("-c", srv.config_path, "--check")
+        assert r.returncode == 0 and "1 warning" in r.stdout, r
+        assert re.search(r"warning: privdrop: overrides file '%s' is not "
+                         r"readable as uid %d \(Permission denied\): changes "
+                         r"to it will not be applied"
+                         % (re.escape(overrides), pw.pw_uid), r.stderr), r.stderr
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
