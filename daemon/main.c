@@ -244,9 +244,23 @@ static void log_zones(const struct zonedb *prev, const struct zonedb *db)
 			continue;
 		}
 		kept[o - old] = true;
-		if (zone_serial(*o) != zone_serial(z))
+		uint32_t was = zone_serial(*o), now = zone_serial(z);
+		if (was != now)
 			log_msg(LOG_LEVEL_INFO, "zone %s: serial %u -> %u, %u records", z->name_str,
-				zone_serial(*o), zone_serial(z), z->n_records);
+				was, now, z->n_records);
+		/* RFC 1982: now is older than was when the distance forward
+		 * from was is 2^31 or more. */
+		if (was != now && now - was >= 0x80000000u)
+			log_msg(LOG_LEVEL_WARNING,
+				"zone %s: serial went back from %u to %u: secondaries and "
+				"monitoring that compare serials take the new data as older",
+				z->name_str, was, now);
+		else if (was == now && (*o)->n_records != z->n_records)
+			log_msg(LOG_LEVEL_WARNING,
+				"zone %s: %u records, was %u, under the same serial %u: "
+				"secondaries and monitoring that compare serials miss the "
+				"change",
+				z->name_str, z->n_records, (*o)->n_records, now);
 	}
 	for (size_t i = 0; i < n_old; i++)
 		if (!kept[i])

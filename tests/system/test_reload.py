@@ -112,6 +112,31 @@ def test_reload_changed_zone(reloadable):
     assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
 
 
+def test_reload_warns_about_serials(reloadable):
+    """A serial that goes back (RFC 1982), and a record count that changes
+    under the same serial, are published but warned about: secondaries and
+    monitoring compare serials.  The largest step forward is fine."""
+    srv = reloadable
+    path = zone_path(srv, "example.net")
+    rewrite(path, lambda t: bump_serial(t, NET_SOA_SERIAL - 1))
+    srv.reload(lambda: net_serial(srv) == NET_SOA_SERIAL - 1)
+    assert wait_until(lambda: "warning: zone example.net.: serial went back "
+                      "from %d to %d" % (NET_SOA_SERIAL, NET_SOA_SERIAL - 1)
+                      in srv.stderr, 3), srv.stderr
+    rewrite(path, lambda t: t + "extra 3600 IN A 192.0.2.198\n")
+    srv.reload(lambda: srv.query("extra.example.net", "A").rcode()
+               == dns.rcode.NOERROR)
+    assert wait_until(lambda: re.search(
+        r"warning: zone example\.net\.: \d+ records, was \d+, under the "
+        r"same serial %d" % (NET_SOA_SERIAL - 1), srv.stderr), 3), srv.stderr
+    wrapped = (NET_SOA_SERIAL - 1 + 2**31 - 1) % 2**32  # the most RFC 1982 allows
+    rewrite(path, lambda t: re.sub(r"\b%d\b" % (NET_SOA_SERIAL - 1),
+                                   str(wrapped), t, count=1))
+    srv.reload(lambda: net_serial(srv) == wrapped)
+    assert srv.stderr.count("serial went back") == 1, srv.stderr
+    assert srv.stderr.count("under the same serial") == 1, srv.stderr
+
+
 def test_reload_broken_zone_keeps_old_data(reloadable):
     srv = reloadable
     path = zone_path(srv, "example.net")
