@@ -17,7 +17,8 @@
 #include "dns/ztree.h"
 
 static const uint8_t SUFFIX[] = "\7explain\7geodnsd"; /* + root */
-static const uint8_t STATUS[] = "\6status\7geodnsd";  /* + root */
+#define EXPLAIN_HOPS 8 /* CNAMEs followed, as many as answers follow */
+static const uint8_t STATUS[] = "\6status\7geodnsd"; /* + root */
 
 /* True when the name's last labels are suffix (n octets with the root):
  * the cut must fall on a label boundary, or "x\7explain..." inside a
@@ -180,17 +181,51 @@ unsigned explain_answer(const struct answer_data *d, const struct query *q,
 	dname_to_str(target, str, sizeof(str));
 
 	struct emitter e = { .p = p, .owner = q->qname.name };
-	struct answer_walk w;
-	if (answer_walk(d, &name, RRTYPE_A, &w) == NULL) {
-		char line[DNAME_MAXLEN * 4 + 128];
-		snprintf(line, sizeof(line), "%s: not in any zone served here (REFUSED)", str);
-		emit_line(&e, line);
-	} else {
+	char line[DNAME_MAXLEN * 8 + 128];
+	/* CNAMEs are followed as an A query follows them (names that point
+	 * into a geo-routed one are the usual set-up), up to as many hops.
+	 * Each line is a TXT record of one RRset, so none may repeat: a loop
+	 * ends at the first name seen again. */
+	uint8_t seen[EXPLAIN_HOPS + 1][DNAME_MAXLEN];
+	for (unsigned hop = 0;; hop++) {
+		memcpy(seen[hop], target, dname_len(target));
+		struct answer_walk w;
+		if (answer_walk(d, &name, RRTYPE_A, &w) == NULL) {
+			snprintf(line, sizeof(line),
+				 hop == 0 ? "%s: not in any zone served here (REFUSED)"
+					  : "%s: not in any zone served here; resolvers follow "
+					    "the CNAME elsewhere",
+				 str);
+			emit_line(&e, line);
+			break;
+		}
 		const struct znode *n = w.exact ? w.node : w.node->wild;
-		if (!w.referral && !w.dname && n != NULL && n->dyn != NULL && d->conf.dyn.explain)
+		if (!w.referral && !w.dname && n != NULL && n->dyn != NULL && d->conf.dyn.explain) {
 			d->conf.dyn.explain(d->conf.dyn.ctx, n->dyn, client, emit_line, &e);
-		else
+			break;
+		}
+		const struct zrrset *cname =
+			!w.referral && !w.dname && n != NULL ? znode_rrset(n, RRTYPE_CNAME) : NULL;
+		if (cname == NULL || hop == EXPLAIN_HOPS) {
 			explain_static(&w, str, &e);
+			break;
+		}
+		const uint8_t *next = cname->data + 2;
+		char to[DNAME_MAXLEN * 4 + 2];
+		dname_to_str(next, to, sizeof(to));
+		bool loop = false;
+		for (unsigned i = 0; i <= hop && !loop; i++)
+			loop = dname_equal(seen[i], next);
+		snprintf(line, sizeof(line), "%s: CNAME%s to %s%s", str,
+			 w.exact ? "" : " (from a wildcard)", to,
+			 loop ? ", which closes a CNAME loop: resolvers give up (SERVFAIL)"
+			      : "; following it");
+		emit_line(&e, line);
+		if (loop)
+			break;
+		memcpy(target, next, dname_len(next));
+		dname_split(target, &name);
+		memcpy(str, to, sizeof(to) <= sizeof(str) ? sizeof(to) : sizeof(str));
 	}
 	if (e.full) {
 		*flags |= HDR_TC;

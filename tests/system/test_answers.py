@@ -18,7 +18,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from conftest import STANDARD_ZONES, make_query
+from conftest import STANDARD_ZONES, make_query, tcp_exchange_wire
 
 A, AAAA, NS, SOA, CNAME, TXT, DS = (dns.rdatatype.A, dns.rdatatype.AAAA,
                                     dns.rdatatype.NS, dns.rdatatype.SOA,
@@ -680,3 +680,50 @@ def test_dname_at_the_apex_and_loops(make_geodnsd, tmp_path):
     kinds = [dns.rdatatype.to_text(x.rdtype) for x in r.answer]
     assert kinds and set(kinds) == {"DNAME", "CNAME"} and len(kinds) <= 20, r
     assert srv.running()
+
+
+def explain_text(srv, name):
+    r = srv.query(name + ".explain.geodnsd", "TXT", rdclass="CH", tcp=True)
+    assert r.rcode() == dns.rcode.NOERROR and r.answer, r
+    return [b"".join(rd.strings).decode() for rd in r.answer[0]]
+
+
+@pytest.mark.parametrize("name, want", [
+    ("alias1.example.com", [
+        "alias1.example.com.: CNAME to alias2.example.com.; following it",
+        "alias2.example.com.: CNAME to www.example.com.; following it",
+        "www.example.com.: static records; the same for every client, "
+        "ecs scope /0"]),
+    ("x.wc-cname.example.com", [
+        "x.wc-cname.example.com.: CNAME (from a wildcard) to "
+        "www.example.com.; following it",
+        "www.example.com.: static records; the same for every client, "
+        "ecs scope /0"]),
+    ("to-net.example.com", [
+        "to-net.example.com.: CNAME to host.example.net.; following it",
+        "host.example.net.: static records; the same for every client, "
+        "ecs scope /0"]),
+    ("to-ext.example.com", [
+        "to-ext.example.com.: CNAME to www.example.org.; following it",
+        "www.example.org.: not in any zone served here; resolvers follow "
+        "the CNAME elsewhere"]),
+    ("to-nx.example.com", [
+        "to-nx.example.com.: CNAME to nothing-here.example.com.; following it",
+        "nothing-here.example.com.: does not exist (NXDOMAIN); ecs scope /0"]),
+])
+def test_explain_follows_cnames(geodnsd, name, want):
+    """explain follows CNAMEs as an A query does, across served zones."""
+    assert explain_text(geodnsd, name) == want
+
+
+def test_explain_cname_loop_ends(geodnsd):
+    """Each line is a TXT record of one RRset: a loop ends where it closes
+    (a repeated line would be a duplicate record, RFC 2181 5)."""
+    q = make_query("loop1.example.com.explain.geodnsd", "TXT", "CH")
+    wire = tcp_exchange_wire(q.to_wire(), geodnsd.port)
+    # ANCOUNT as sent (a parser would merge duplicate records)
+    assert struct.unpack("!H", wire[6:8])[0] == 2, wire
+    assert explain_text(geodnsd, "loop1.example.com") == [
+        "loop1.example.com.: CNAME to loop2.example.com.; following it",
+        "loop2.example.com.: CNAME to loop1.example.com., which closes a "
+        "CNAME loop: resolvers give up (SERVFAIL)"]

@@ -804,6 +804,20 @@ def test_explain_wildcard_geo(plain):
     assert lines[-2] == "answer A: iad, ttl 30, ecs scope /24"
 
 
+def test_explain_follows_cnames(plain):
+    """A name that CNAMEs into a geo-routed one (the usual set-up) is
+    explained as an A query answers it: the CNAME, then the target's
+    decision, which matches the real answer."""
+    lines = explain_lines(plain, "alias.example.com", ecs="127.0.3.0/24")
+    assert lines[0] == "alias.example.com.: CNAME to www.example.com.; " \
+        "following it"
+    assert lines[1] == "client 127.0.3.0/24 from EDNS Client Subnet; " \
+        "service web"
+    assert lines[-2] == "answer A: sin, ttl 60, ecs scope /24"
+    r = ask(plain, "alias.example.com", ecs="127.0.3.0/24")
+    assert chosen(r) == ("NOERROR", "sin", 24)
+
+
 def test_explain_static_and_missing(plain):
     lines = explain_lines(plain, "static.example.com", ecs="192.0.2.0/24")
     assert lines == ["static.example.com.: static records; the same for "
