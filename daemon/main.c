@@ -433,10 +433,10 @@ static void rrl_log_tick(struct reloader *r)
 	} else if (w->active && now - w->last_at >= RRL_QUIET_S - 0.5) {
 		w->active = false;
 		log_msg(LOG_LEVEL_NOTICE,
-			"rate limiting: stopped: none for %d s, %.0f s after it started "
+			"rate limiting: stopped: it lasted %.0f s, none for %d s since "
 			"(%llu responses dropped and %llu sent truncated since the last "
 			"line)",
-			RRL_QUIET_S, w->last_at - w->since, (unsigned long long)w->n_dropped,
+			w->last_at - w->since, RRL_QUIET_S, (unsigned long long)w->n_dropped,
 			(unsigned long long)w->n_slipped);
 	}
 }

@@ -94,13 +94,13 @@ def test_rrl_start_and_stop_are_logged(make_geodnsd):
     assert wait_until(lambda: started.search(srv.stderr), 3), srv.stderr
     time.sleep(1.5)
     udp_burst(srv.port, wire, 40)       # the bucket has refilled by now
-    stopped = re.compile(r"rate limiting: stopped: none for 5 s, \d+ s after "
-                         r"it started \((\d+) responses dropped and (\d+) "
+    stopped = re.compile(r"rate limiting: stopped: it lasted \d+ s, none for "
+                         r"5 s since \((\d+) responses dropped and (\d+) "
                          r"sent truncated since the last line\)")
     assert wait_until(lambda: stopped.search(srv.stderr), 10), srv.stderr
     log = srv.stderr
     assert log.count("rate limiting:") == 2, log
-    assert log.index("rate limiting: started") < log.index("stopped: none")
+    assert log.index("rate limiting: started") < log.index("stopped: it")
     # The counts of both lines add up to what the two bursts met: 35
     # limited each, every second one slipped (one token of refill each).
     d1, s1 = map(int, started.search(log).groups())
