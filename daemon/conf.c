@@ -44,6 +44,17 @@ void conf_error(struct loader *ld, unsigned line, const char *fmt, ...)
 	diag_report(ld->d, LOG_LEVEL_ERR, ld->path, line, "%s", msg);
 }
 
+void conf_warning(struct loader *ld, unsigned line, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diag_report(ld->d, LOG_LEVEL_WARNING, ld->path, line, "%s", msg);
+}
+
 static struct cnode *cnode_new(enum cnode_type type, unsigned line)
 {
 	struct cnode *n = xcalloc(1, sizeof(*n));

@@ -665,6 +665,28 @@ static void set_networks_file(struct loader *ld, const struct conf_key *ck, cons
 
 static const char *const CONTINENTS[] = { "AF", "AN", "AS", "EU", "NA", "OC", "SA" };
 
+/* ISO 3166-1 alpha-2, the officially assigned codes (as tzdata's
+ * iso3166.tab lists them), then XK (Kosovo, user-assigned, which MaxMind
+ * databases use). */
+static const char ISO3166[] = "ADAEAFAGAIALAMAOAQARASATAUAWAXAZBABBBDBEBFBGBHBIBJBLBMBNBOBQBRBS"
+			      "BTBVBWBYBZCACCCDCFCGCHCICKCLCMCNCOCRCUCVCWCXCYCZDEDJDKDMDODZECEE"
+			      "EGEHERESETFIFJFKFMFOFRGAGBGDGEGFGGGHGIGLGMGNGPGQGRGSGTGUGWGYHKHM"
+			      "HNHRHTHUIDIEILIMINIOIQIRISITJEJMJOJPKEKGKHKIKMKNKPKRKWKYKZLALBLC"
+			      "LILKLRLSLTLULVLYMAMCMDMEMFMGMHMKMLMMMNMOMPMQMRMSMTMUMVMWMXMYMZNA"
+			      "NCNENFNGNINLNONPNRNUNZOMPAPEPFPGPHPKPLPMPNPRPSPTPWPYQARERORSRURW"
+			      "SASBSCSDSESGSHSISJSKSLSMSNSOSRSSSTSVSXSYSZTCTDTFTGTHTJTKTLTMTNTO"
+			      "TRTTTVTWTZUAUGUMUSUYUZVAVCVEVGVIVNVUWFWSYEYTZAZMZW"
+			      "XK";
+
+static bool iso3166(const char *code)
+{
+	for (size_t i = 0; i + 1 < sizeof(ISO3166); i += 2)
+		if (toupper((unsigned char)code[0]) == ISO3166[i] &&
+		    toupper((unsigned char)code[1]) == ISO3166[i + 1])
+			return true;
+	return false;
+}
+
 static void code_rules(struct loader *ld, const struct cnode *val, bool continent,
 		       struct geo_rule **rules, size_t *n)
 {
@@ -692,6 +714,18 @@ static void code_rules(struct loader *ld, const struct cnode *val, bool continen
 					     : "'%s' is not a two-letter country code (ISO 3166-1)",
 				   k->text);
 			continue;
+		}
+		/* Not an error: a database may carry codes newer than this list. */
+		if (!continent && !iso3166(k->text)) {
+			bool uk = strcasecmp(k->text, "UK") == 0,
+			     el = strcasecmp(k->text, "EL") == 0;
+			conf_warning(ld, k->line,
+				     "'%s' is not an ISO 3166-1 country code, so no database "
+				     "record will match it%s",
+				     k->text,
+				     uk   ? " (the United Kingdom is GB)"
+				     : el ? " (Greece is GR)"
+					  : "");
 		}
 		struct geo_list l = { 0 };
 		if (dc_list(ld, val->kids[i + 1], what, &l) < 0) {

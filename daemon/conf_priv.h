@@ -85,6 +85,10 @@ struct conf_section {
 void conf_error(struct loader *ld, unsigned line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Report one warning against the config file (at line). */
+void conf_warning(struct loader *ld, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* How a node reads in a message: "'abc'", "a sequence", ... */
 const char *cnode_desc(const struct cnode *n, char *buf, size_t size);
 

@@ -1302,6 +1302,22 @@ def test_check_unknown_datacenter_in_service(tmp_path, mmdb_dir):
         cfg, line_of(text, "xyz:")) in res.stderr, res.stderr
 
 
+def test_check_warns_about_country_codes_no_record_has(tmp_path, mmdb_dir):
+    """'UK' or 'XX' pass the syntax but match no database record: a
+    warning each (not an error: a database may carry newer codes); GB and
+    XK (Kosovo, which MaxMind uses) are fine."""
+    routing = ("routing:\n  countries:\n    UK: [ fra ]\n    XX: [ sin ]\n"
+               "    GB: [ fra ]\n    xk: [ fra ]\n")
+    cfg, text, zpath, res = check_errors(tmp_path, mmdb_dir, routing=routing)
+    assert res.returncode == 0 and "2 warnings" in res.stdout, res
+    assert "%s:%d: warning: 'UK' is not an ISO 3166-1 country code, so no " \
+        "database record will match it (the United Kingdom is GB)" % (
+            cfg, line_of(text, "UK:")) in res.stderr, res.stderr
+    assert "%s:%d: warning: 'XX' is not an ISO 3166-1 country code, so no " \
+        "database record will match it\n" % (cfg, line_of(text, "XX:")) \
+        in res.stderr, res.stderr
+
+
 def test_check_address_listed_twice(tmp_path, mmdb_dir):
     """One address twice in a datacenter would be one record twice in the
     answer (RFC 2181 5) and probed twice: an error at the second."""
