@@ -371,6 +371,14 @@ def test_force_clear_of_nothing_fails_and_says_what_there_is(tmp_path):
     res = force("-f", missing, "clear", "datacenter", "fra")
     assert res.returncode == 1 and "there is" not in res.stderr, res
     assert not os.path.exists(missing)
+    # A last line without its newline counts like any other.
+    write(state, "datacenter fra down x\ndatacenter sin down y")
+    res = force("-f", state, "clear", "datacenter", "nope")
+    assert res.returncode == 1, res
+    res = force("-f", state, "clear", "datacenter", "sin")
+    assert res.returncode == 0, res
+    with open(state) as f:
+        assert f.read() == "datacenter fra down x\n"
 
 
 def test_force_new_file_is_0644_whatever_the_umask(tmp_path):
