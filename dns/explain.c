@@ -206,7 +206,7 @@ unsigned explain_answer(const struct answer_data *d, const struct query *q,
 		}
 		const struct zrrset *cname =
 			!w.referral && !w.dname && n != NULL ? znode_rrset(n, RRTYPE_CNAME) : NULL;
-		if (cname == NULL || hop == EXPLAIN_HOPS) {
+		if (cname == NULL) {
 			explain_static(&w, str, &e);
 			break;
 		}
@@ -216,12 +216,15 @@ unsigned explain_answer(const struct answer_data *d, const struct query *q,
 		bool loop = false;
 		for (unsigned i = 0; i <= hop && !loop; i++)
 			loop = dname_equal(seen[i], next);
+		bool last = hop == EXPLAIN_HOPS;
 		snprintf(line, sizeof(line), "%s: CNAME%s to %s%s", str,
 			 w.exact ? "" : " (from a wildcard)", to,
-			 loop ? ", which closes a CNAME loop: resolvers give up (SERVFAIL)"
-			      : "; following it");
+			 loop   ? ", which closes a CNAME loop: resolvers give up (SERVFAIL)"
+			 : last ? "; not followed here after 8 CNAMEs (the answer stops "
+				  "there too; resolvers go on)"
+				: "; following it");
 		emit_line(&e, line);
-		if (loop)
+		if (loop || last)
 			break;
 		memcpy(target, next, dname_len(next));
 		dname_split(target, &name);

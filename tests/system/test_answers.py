@@ -727,3 +727,23 @@ def test_explain_cname_loop_ends(geodnsd):
         "loop1.example.com.: CNAME to loop2.example.com.; following it",
         "loop2.example.com.: CNAME to loop1.example.com., which closes a "
         "CNAME loop: resolvers give up (SERVFAIL)"]
+
+
+def test_explain_stops_where_the_answer_does(make_geodnsd, tmp_path):
+    """A chain longer than the 8 CNAMEs answers follow: explain stops at
+    the same place and says so."""
+    zone = tmp_path / "chain.test.zone"
+    zone.write_text("$ORIGIN chain.test.\n$TTL 300\n"
+                    "@ SOA ns hostmaster 1 7200 3600 1209600 300\n"
+                    "@ NS ns\nns A 192.0.2.1\n"
+                    + "".join("c%d CNAME c%d\n" % (i, i + 1) for i in range(12))
+                    + "c12 A 192.0.2.12\n")
+    srv = make_geodnsd(zones=[("chain.test", str(zone))])
+    lines = explain_text(srv, "c0.chain.test")
+    assert len(lines) == 9, lines
+    assert lines[7] == "c7.chain.test.: CNAME to c8.chain.test.; following it"
+    assert lines[8] == "c8.chain.test.: CNAME to c9.chain.test.; not " \
+        "followed here after 8 CNAMEs (the answer stops there too; " \
+        "resolvers go on)"
+    r = srv.query("c0.chain.test", "A", tcp=True)
+    assert [rr.name.to_text() for rr in r.answer][-1] == "c8.chain.test.", r
