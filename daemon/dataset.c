@@ -90,15 +90,21 @@ static void core_free(struct dataset_core *c)
  * be kept (geo_build); NULL with errors in d.  *id is the loaded
  * database's file: prev's when kept, else taken before opening, so that a
  * file replaced while we read it is seen as changed and read again. */
-static struct geo *load_geo(const struct conf *conf, const struct dataset *prev, struct file_id *id,
-			    struct diag *d)
+static struct geo *load_geo(const struct conf *conf, const struct dataset *prev, bool optional,
+			    struct file_id *id, struct file_id *failed, struct diag *d)
 {
 	file_id_get(conf->geo.database, id);
-	struct geo *geo = geo_build(&conf->geo, conf->path, prev != NULL ? prev->geo : NULL, d);
+	memset(failed, 0, sizeof(*failed));
+	struct geo *geo =
+		geo_build(&conf->geo, conf->path, prev != NULL ? prev->geo : NULL, optional, d);
 	if (geo == NULL)
 		return NULL;
-	if (prev != NULL && geo_same_database(geo, prev->geo))
+	if (prev != NULL && geo_same_database(geo, prev->geo)) {
+		/* Kept: a changed file is one that failed to load. */
+		if (!file_id_equal(id, &prev->geoip_file))
+			*failed = *id;
 		*id = prev->geoip_file;
+	}
 	assign_stat_slots(geo, &conf->geo);
 	return geo;
 }
@@ -151,7 +157,8 @@ bool file_id_equal(const struct file_id *a, const struct file_id *b)
 	       a->mtime_ns == b->mtime_ns;
 }
 
-struct dataset *dataset_load(const char *conf_path, const struct dataset *prev, struct diag *d)
+struct dataset *dataset_load(const char *conf_path, const struct dataset *prev, bool check_only,
+			     struct diag *d)
 {
 	struct conf *conf = NULL;
 	unsigned errors0 = d->errors;
@@ -159,8 +166,9 @@ struct dataset *dataset_load(const char *conf_path, const struct dataset *prev, 
 		return NULL;
 
 	struct geo *geo = NULL;
-	struct file_id geoip_file = { 0 };
-	if (conf->geo.n_dcs > 0 && (geo = load_geo(conf, prev, &geoip_file, d)) == NULL) {
+	struct file_id geoip_file = { 0 }, geoip_failed = { 0 };
+	if (conf->geo.n_dcs > 0 &&
+	    (geo = load_geo(conf, prev, check_only, &geoip_file, &geoip_failed, d)) == NULL) {
 		conf_free(conf);
 		return NULL;
 	}
@@ -184,13 +192,15 @@ struct dataset *dataset_load(const char *conf_path, const struct dataset *prev, 
 	if (conf->rate_limit > 0)
 		c->rrl = rrl_new(conf->rate_limit, conf->rate_limit_slip,
 				 conf->rate_limit_v4_prefix, conf->rate_limit_v6_prefix);
-	return dataset_new(c, geo, &geoip_file);
+	struct dataset *ds = dataset_new(c, geo, &geoip_file);
+	ds->geoip_failed = geoip_failed;
+	return ds;
 }
 
 struct dataset *dataset_new_geo(const struct dataset *base, struct diag *d)
 {
-	struct file_id geoip_file;
-	struct geo *geo = load_geo(base->conf, NULL, &geoip_file, d);
+	struct file_id geoip_file, failed;
+	struct geo *geo = load_geo(base->conf, NULL, false, &geoip_file, &failed, d);
 	return geo != NULL ? dataset_new(base->core, geo, &geoip_file) : NULL;
 }
 

@@ -56,6 +56,8 @@ struct dataset {
 	struct answer_data answer;    /* points into conf, zones and geo */
 	unsigned long generation;     /* 1 for the first load, +1 per reload */
 	struct file_id geoip_file;    /* the database as loaded (all 0: none) */
+	struct file_id geoip_failed;  /* a newer file that failed to load, the
+				       * loaded one kept (all 0: none) */
 	struct health *health;        /* set by hsync_attach (not owned) */
 	struct file_id state_file_id; /* the overrides file as last read */
 	bool all_down[256];           /* per service, for hsync_watch's log */
@@ -69,9 +71,12 @@ struct dataset {
  * start-up) is the running dataset: its GeoIP database is kept when the
  * file is unchanged, or when a changed one fails to load (a warning, so
  * a broken database file does not hold back zone and configuration
- * changes); prev must stay alive during the call.
+ * changes); prev must stay alive during the call.  check_only (--check
+ * before a reload): a database that does not load is a warning, since a
+ * running server keeps the one it has.
  */
-struct dataset *dataset_load(const char *conf_path, const struct dataset *prev, struct diag *d);
+struct dataset *dataset_load(const char *conf_path, const struct dataset *prev, bool check_only,
+			     struct diag *d);
 
 /*
  * A new GeoIP database under running data: read base's database file again

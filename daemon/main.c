@@ -75,12 +75,15 @@ static double since_ms(const struct timespec *t0)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: geodnsd [-c FILE] [--check | --check-overrides OVERRIDES]\n"
+		"Usage: geodnsd [-c FILE] [--check | --check-reload | --check-overrides FILE]\n"
 		"Authoritative DNS server with geographic routing.\n\n"
 		"  -c, --config FILE  configuration file (default %s)\n"
 		"  -t, --check        load and validate the configuration and every\n"
 		"                     zone, print problems as file:line: message,\n"
 		"                     exit 1 on any error\n"
+		"      --check-reload as --check, for a reload of a running server:\n"
+		"                     a GeoIP database that does not load is a\n"
+		"                     warning (the server keeps the one it has)\n"
 		"      --check-overrides OVERRIDES\n"
 		"                     check an overrides file against the\n"
 		"                     configuration's datacenters and addresses,\n"
@@ -129,7 +132,7 @@ static void *reload_thread(void *arg)
 	struct reloader *r = arg;
 	struct diag d = { 0 };
 	struct dataset *ds = r->geo_only ? dataset_new_geo(r->base, &d)
-					 : dataset_load(r->conf_path, r->base, &d);
+					 : dataset_load(r->conf_path, r->base, false, &d);
 	/* The pointer travels through the pipe; NULL means it failed. */
 	if (write(r->pipe_wr, &ds, sizeof(ds)) != (ssize_t)sizeof(ds))
 		log_msg(LOG_LEVEL_ERR, "reload: cannot hand over result: %s", strerror(errno));
@@ -336,6 +339,10 @@ static void reload_done(struct reloader *r, struct dataset *ds)
 		return;
 	}
 	restart_warnings(r->boot, ds->conf);
+	/* A newer database file that failed and was passed over: the watch
+	 * need not try that version again. */
+	if (ds->geoip_failed.ino != 0)
+		r->failed = ds->geoip_failed;
 	ds->generation = ++r->generation;
 	size_t nz = ds->zones->n_zones;
 	publish(r, ds, server_dataset(r->server)->conf);
@@ -513,6 +520,7 @@ static int parse_args(int argc, char **argv, const char **conf, int *check, cons
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 't' },
+		{ "check-reload", no_argument, NULL, 'R' },
 		{ "check-overrides", required_argument, NULL, 'O' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -526,6 +534,9 @@ static int parse_args(int argc, char **argv, const char **conf, int *check, cons
 			break;
 		case 't':
 			*check = 1;
+			break;
+		case 'R':
+			*check = 2;
 			break;
 		case 'O':
 			*overrides = optarg;
@@ -710,7 +721,7 @@ int main(int argc, char **argv)
 	struct diag d = { .print = check };
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	struct dataset *ds = dataset_load(conf_path, NULL, &d);
+	struct dataset *ds = dataset_load(conf_path, NULL, check == 2, &d);
 	if (check) {
 		/* Run as root, the daemon reloads as its user: check as that.
 		 * A file it cannot read would fail the next reload. */

@@ -83,42 +83,60 @@ int privdrop_apply(const struct conf *conf)
 	return 0;
 }
 
-/* 1 when path should be readable and is not (a warning saying what that
- * breaks), else 0.  An overrides file is only read when it exists. */
-static unsigned check_file(const char *path, const char *what, bool overrides, int level)
+/* What a file the user cannot read breaks. */
+enum file_use {
+	NEEDED,   /* every reload reads it: reloads fail */
+	DATABASE, /* read when replaced: a new version is not loaded */
+	OVERRIDES /* read when it changes, if it exists */
+};
+
+/* 1 when path should be readable and is not (logged: a NEEDED file at
+ * level, the others as warnings, saying what that breaks), else 0. */
+static unsigned check_file(const char *path, const char *what, enum file_use use, int level)
 {
-	if (path == NULL || (overrides && access(path, F_OK) < 0))
+	if (path == NULL)
+		return 0;
+	/* A missing overrides file is an empty one; one the user cannot
+	 * even see for a directory on its path is reported. */
+	if (use == OVERRIDES && access(path, F_OK) < 0 && errno == ENOENT)
 		return 0;
 	/* access() checks the real IDs, which the drop set too. */
 	if (access(path, R_OK) == 0)
 		return 0;
-	log_msg(overrides ? LOG_LEVEL_WARNING : (enum log_level)level,
+	static const char *const breaks[] = {
+		[NEEDED] = "reloads will fail",
+		[DATABASE] = "a new version of it will not be loaded (the running one is kept)",
+		[OVERRIDES] = "changes to it will not be applied",
+	};
+	log_msg(use == NEEDED ? (enum log_level)level : LOG_LEVEL_WARNING,
 		"privdrop: %s '%s' is not readable as uid %u (%s): %s", what, path,
-		(unsigned)getuid(), strerror(errno),
-		overrides ? "changes to it will not be applied" : "reloads will fail");
+		(unsigned)getuid(), strerror(errno), breaks[use]);
 	return 1;
 }
 
-unsigned privdrop_check_files(const struct conf *conf, int level, unsigned *overrides)
+unsigned privdrop_check_files(const struct conf *conf, int level, unsigned *others)
 {
-	unsigned n = check_file(conf->path, "configuration", false, level);
+	unsigned n = check_file(conf->path, "configuration", NEEDED, level);
 	for (size_t i = 0; i < conf->n_zones; i++)
-		n += check_file(conf->zones[i].file, "zone file", false, level);
-	n += check_file(conf->geo.database, "geoip database", false, level);
+		n += check_file(conf->zones[i].file, "zone file", NEEDED, level);
 	/* Network rules name the file they came from: networks-file's. */
 	const char *last = conf->path;
 	for (size_t i = 0; i < conf->geo.n_nets; i++) {
 		const char *f = conf->geo.nets[i].file;
 		if (f != NULL && strcmp(f, last) != 0 && strcmp(f, conf->path) != 0)
-			n += check_file(f, "networks file", false, level);
+			n += check_file(f, "networks file", NEEDED, level);
 		if (f != NULL)
 			last = f;
 	}
-	*overrides = check_file(conf->state_file, "overrides file", true, level);
+	*others = check_file(conf->geo.database, "geoip database", DATABASE, level) +
+		  check_file(conf->state_file, "overrides file", OVERRIDES, level);
 	return n;
 }
 
-#define CHECK_CANNOT_SWITCH 101 /* the check child's status when setresuid fails */
+/* The check child's exit status: files reloads need that the user cannot
+ * read (up to 63) | other unreadable files (the database, the overrides
+ * file: at most 2) << 6; 255 (3 << 6 | 63) when it cannot switch. */
+#define CHECK_CANNOT_SWITCH 255
 
 void privdrop_check_files_as_user(const struct conf *conf, unsigned *errors, unsigned *warnings)
 {
@@ -147,10 +165,9 @@ void privdrop_check_files_as_user(const struct conf *conf, unsigned *errors, uns
 			fflush(NULL);
 			_exit(CHECK_CANNOT_SWITCH);
 		}
-		unsigned ov, n = privdrop_check_files(conf, LOG_LEVEL_ERR, &ov);
+		unsigned others, n = privdrop_check_files(conf, LOG_LEVEL_ERR, &others);
 		fflush(NULL);
-		/* The two counts in one status: reload files, overrides. */
-		_exit((n > 100 ? 100 : (int)n) | (ov ? 128 : 0));
+		_exit((n > 63 ? 63 : (int)n) | (int)(others << 6));
 	}
 	int status, rc;
 	while ((rc = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
@@ -176,6 +193,6 @@ void privdrop_check_files_as_user(const struct conf *conf, unsigned *errors, uns
 		++*warnings;
 		return;
 	}
-	*errors += (unsigned)(st & 127);
-	*warnings += (st & 128) != 0;
+	*errors += (unsigned)(st & 63);
+	*warnings += (unsigned)(st >> 6);
 }

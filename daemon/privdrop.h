@@ -25,24 +25,24 @@ int privdrop_check(const struct conf *conf);
 int privdrop_apply(const struct conf *conf);
 
 /*
- * Warn about each file a reload reads (the configuration, every zone file,
- * the GeoIP database, the networks file, the overrides file) that the
- * process, as it now runs, cannot read: reloads would fail on it.
- * Files a zone file $INCLUDEs are not checked.  Returns the number of
- * files reloads need that it cannot read; *overrides is 1 when the
- * overrides file exists and it cannot read it (its changes would not be
- * applied), else 0.  Each one is logged: the overrides file as a warning,
- * the others at level (enum log_level).
+ * Report each file a reload reads (the configuration, every zone file, the
+ * networks file, the GeoIP database, the overrides file) that the process,
+ * as it now runs, cannot read.  Returns how many of those reloads need
+ * (configuration, zones, networks file: a reload would fail), logged at
+ * level (enum log_level); *others counts the GeoIP database (a new version
+ * would not be loaded) and an existing overrides file (its changes would
+ * not be applied), logged as warnings.  Files a zone file $INCLUDEs are
+ * not checked.
  */
-unsigned privdrop_check_files(const struct conf *conf, int level, unsigned *overrides);
+unsigned privdrop_check_files(const struct conf *conf, int level, unsigned *others);
 
 /*
  * --check run as root for a configuration with a user: the same check as
  * that user, in a child process that switches to it, since the daemon
  * reloads as that user.  Adds the files reloads need that the user cannot
- * read to *errors (a reload would fail), and an unreadable overrides file
- * or a check that could not run to *warnings.  Nothing when not root or
- * when no user (or root) is configured.
+ * read to *errors (a reload would fail), and the others, or a check that
+ * could not run, to *warnings.  Nothing when not root or when no user (or
+ * root) is configured.
  */
 void privdrop_check_files_as_user(const struct conf *conf, unsigned *errors, unsigned *warnings);
 

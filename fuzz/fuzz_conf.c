@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	/* As dataset_load(): a configuration with datacenters builds geo. */
 	if (conf->geo.n_dcs > 0)
-		geo_free(geo_build(&conf->geo, conf->path, NULL, &diag));
+		geo_free(geo_build(&conf->geo, conf->path, NULL, false, &diag));
 	conf_free(conf);
 	return 0;
 }

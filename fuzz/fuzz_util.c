@@ -216,7 +216,7 @@ struct geo *fuzz_geo(void)
 	if (g != NULL)
 		return g;
 	struct diag d = { 0 };
-	g = geo_build(make_geo_conf(), "fuzz.yaml", NULL, &d);
+	g = geo_build(make_geo_conf(), "fuzz.yaml", NULL, false, &d);
 	if (g == NULL)
 		fatal("geo_build failed (%u errors)", d.errors);
 	geo_set_address_flag(g, 0, 0, 1, &addr_down, NULL); /* web: 192.0.2.11 */

@@ -373,24 +373,38 @@ void geo_service_health(const struct geo *g, size_t s, bool *up, unsigned *addrs
  * file is unchanged; else read now, and when that fails while prev has the
  * same file, prev's with a warning (the previous version keeps serving).
  */
-static struct geodb *open_db(const struct geo_conf *gc, const char *conf_path,
-			     const struct geo *prev, struct diag *d)
+static int open_db(struct geo *g, const char *conf_path, const struct geo *prev, bool optional,
+		   struct diag *d)
 {
+	const struct geo_conf *gc = g->gc;
 	struct geodb *old = prev != NULL ? prev->db : NULL;
-	if (old != NULL && geodb_is_current(old, gc->database))
-		return geodb_ref(old);
+	if (old != NULL && geodb_is_current(old, gc->database)) {
+		g->db = geodb_ref(old);
+		return 0;
+	}
 	bool same_path = old != NULL && strcmp(prev->gc->database, gc->database) == 0;
-	struct geodb *db = geodb_open(gc->database, same_path ? LOG_LEVEL_WARNING : LOG_LEVEL_ERR,
-				      d, conf_path, gc->database_line);
-	if (db != NULL || !same_path)
-		return db;
-	diag_report(d, LOG_LEVEL_WARNING, conf_path, gc->database_line,
-		    "geoip database '%s': keeping the version loaded before", gc->database);
-	return geodb_ref(old);
+	g->db = geodb_open(gc->database, same_path || optional ? LOG_LEVEL_WARNING : LOG_LEVEL_ERR,
+			   d, conf_path, gc->database_line);
+	if (g->db != NULL)
+		return 0;
+	if (same_path) {
+		diag_report(d, LOG_LEVEL_WARNING, conf_path, gc->database_line,
+			    "geoip database '%s': keeping the version loaded before", gc->database);
+		g->db = geodb_ref(old);
+		return 0;
+	}
+	if (optional) {
+		diag_report(d, LOG_LEVEL_WARNING, conf_path, gc->database_line,
+			    "geoip database '%s': a running server keeps the version it "
+			    "has loaded; a start would fail",
+			    gc->database);
+		return 0;
+	}
+	return -1;
 }
 
 struct geo *geo_build(const struct geo_conf *gc, const char *conf_path, const struct geo *prev,
-		      struct diag *d)
+		      bool optional, struct diag *d)
 {
 	struct geo *g = xcalloc(1, sizeof(*g));
 	g->gc = gc;
@@ -401,12 +415,12 @@ struct geo *geo_build(const struct geo_conf *gc, const char *conf_path, const st
 		conf_order[i] = (uint16_t)i;
 	g->default_order = make_order(g, &gc->default_order, conf_order);
 	if (gc->database != NULL) {
-		g->db = open_db(gc, conf_path, prev, d);
-		if (g->db == NULL) {
+		if (open_db(g, conf_path, prev, optional, d) < 0) {
 			geo_free(g);
 			return NULL;
 		}
-		rank_records(g);
+		if (g->db != NULL)
+			rank_records(g);
 	}
 	build_rules(g);
 	g->svcs = xcalloc(gc->n_services ? gc->n_services : 1, sizeof(*g->svcs));

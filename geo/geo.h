@@ -125,9 +125,11 @@ void geo_conf_clear(struct geo_conf *gc);
  * decoded database is shared with prev instead of read again; when the
  * file changed and the new one does not load, prev's database is kept and
  * the failure is a warning.  prev must stay alive during the call.
+ * optional (for checking files before a reload): a database that does not
+ * load is a warning, and the geo data is built without one.
  */
 struct geo *geo_build(const struct geo_conf *gc, const char *conf_path, const struct geo *prev,
-		      struct diag *d);
+		      bool optional, struct diag *d);
 
 /* True when a and b share one loaded database. */
 bool geo_same_database(const struct geo *a, const struct geo *b);

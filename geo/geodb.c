@@ -398,6 +398,15 @@ const struct geo_loc *geodb_loc(const struct geodb *db, size_t i)
 
 void geodb_city(const struct geodb *db, int family, const uint8_t *addr, char *out, size_t size)
 {
+	/* The names are read from the mapped file.  One rewritten in place
+	 * (same inode, new size or time) no longer holds what was decoded,
+	 * and reading it could fault; one replaced by a rename is intact. */
+	unsigned long long dev, ino;
+	long long fsize, mtime_ns;
+	file_now(db->path, &dev, &ino, &fsize, &mtime_ns);
+	out[0] = '\0';
+	if (dev == db->dev && ino == db->ino && (fsize != db->size || mtime_ns != db->mtime_ns))
+		return;
 	unsigned nm;
 	MMDB_lookup_result_s r = lookup(db, family, addr, &nm);
 	MMDB_entry_data_s v;

@@ -1149,6 +1149,22 @@ def test_broken_database_does_not_hold_back_a_reload(server_factory,
                      srv.stderr), srv.stderr
     assert addresses(ask(srv, "pending.example.com.")) == ["192.0.2.98"]
     assert dc_for(srv, "127.0.1.0/24") == ("NOERROR", "fra", 24)
+    # The version the reload passed over is not tried again by the watch
+    # (a second, hard failure for the same file).
+    time.sleep(2.5)
+    after = srv.stderr.rsplit("reload: done", 1)[1]
+    assert "not loaded" not in after, srv.stderr
+    # --check (would a start work?) fails on the file; --check-reload (what
+    # systemctl reload runs) passes with a warning.
+    res = run_check(srv.config_path)
+    assert res.returncode == 1 and db in res.stderr, res
+    res = subprocess.run([GEODNSD, "-c", srv.config_path, "--check-reload"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, timeout=20,
+                         stdin=subprocess.DEVNULL)
+    assert res.returncode == 0 and "OK" in res.stdout, res
+    assert "geoip database '%s': a running server keeps the version it has " \
+        "loaded; a start would fail" % db in res.stderr, res.stderr
     # A good file later is loaded (by the watch) as usual.
     replace_by_rename(read(os.path.join(mmdb_dir, "country.mmdb")), db)
     assert wait_until(lambda: dc_for(srv, "127.0.1.0/24")[1] == "iad"
@@ -1324,13 +1340,22 @@ def test_check_address_listed_twice(tmp_path, mmdb_dir):
     services = {"web": {"fra": ["192.0.2.10", "2001:db8::10",
                                 "2001:DB8:0::10"],
                         "iad": ["198.51.100.10"]}}
-    cfg, text, zpath, res = check_errors(tmp_path, mmdb_dir,
-                                         services=services)
+    text = config_text(5300, os.path.join(mmdb_dir, "city.mmdb"),
+                       services=services)
+    # Block style, one address a line, so the two lines differ.
+    flow = 'fra: [ "192.0.2.10", "2001:db8::10", "2001:DB8:0::10" ]'
+    assert flow in text, text
+    text = text.replace(
+        flow, "fra:\n        - 192.0.2.10\n        - 2001:db8::10\n"
+        "        - 2001:DB8:0::10")
+    write(tmp_path / "example.zone", ZONE)
+    cfg = write(tmp_path / "geodnsd.yaml", text)
+    res = run_check(cfg)
     assert res.returncode == 1, res
-    line = line_of(text, "2001:DB8:0::10")
     assert "%s:%d: service 'web', datacenter 'fra': 2001:DB8:0::10 is " \
-        "listed twice (first on line %d)" % (cfg, line, line) \
-        in res.stderr, res.stderr
+        "listed twice (first on line %d)" % (
+            cfg, line_of(text, "2001:DB8:0::10"),
+            line_of(text, "- 2001:db8::10")) in res.stderr, res.stderr
 
 
 def test_check_probe_for_an_address_the_service_lacks(tmp_path, mmdb_dir):

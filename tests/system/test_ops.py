@@ -448,8 +448,8 @@ def test_make_install(tmp_path):
     assert re.search("^%s$" % want, unit, re.M), unit
     assert "@GD_SERVICE_TYPE@" not in unit
     assert "ExecStart=%s -c " % sbin[0] in unit, unit
-    # systemctl reload runs --check first, then sends SIGHUP.
+    # systemctl reload runs --check-reload first, then sends SIGHUP.
     check = unit.index("ExecReload=%s -c " % sbin[0])
-    assert unit.index("--check", check) < unit.index("ExecReload=/bin/kill "
-                                                     "-HUP $MAINPID"), unit
+    assert unit.index("--check-reload", check) < unit.index(
+        "ExecReload=/bin/kill -HUP $MAINPID"), unit
     assert "@" + "sbindir@" not in unit

@@ -139,7 +139,7 @@ static void test_answers(void)
 	struct diag d = { .print = 1 };
 	char buf[INET6_ADDRSTRLEN];
 	make_conf(&gc);
-	struct geo *g = geo_build(&gc, "test.yaml", NULL, &d);
+	struct geo *g = geo_build(&gc, "test.yaml", NULL, false, &d);
 	OK(g != NULL, "geo_build without a database");
 	IS_INT(geo_service_index(g, "web"), 0, "service web found");
 	IS_INT(geo_service_index(g, "nope"), -1, "unknown service");
@@ -193,7 +193,7 @@ static void test_answers(void)
 	 * bindings must answer from a geo built after them (ASan checks that
 	 * they hold nothing of the geo they were made with). */
 	geo_free(g);
-	g = geo_build(&gc, "test.yaml", NULL, &d);
+	g = geo_build(&gc, "test.yaml", NULL, false, &d);
 	OK(g != NULL, "geo rebuilt from the same configuration");
 	client(&c, 4, "10.9.8.0", 24);
 	geo_answer(g, web, RRTYPE_A, &c, &a);
@@ -214,7 +214,7 @@ static void test_bad_database(void)
 	make_conf(&gc);
 	gc.database = strdup("/nonexistent/geo.mmdb");
 	gc.database_line = 7;
-	OK(geo_build(&gc, "test.yaml", NULL, &d) == NULL, "missing database: build fails");
+	OK(geo_build(&gc, "test.yaml", NULL, false, &d) == NULL, "missing database: build fails");
 	IS_INT(d.errors, 1, "one error reported");
 	geo_conf_clear(&gc);
 }
