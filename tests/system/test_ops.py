@@ -284,6 +284,23 @@ def test_check_as_root_checks_files_as_the_user(tmp_path):
                          r"readable as uid %d \(Permission denied\): changes "
                          r"to it will not be applied"
                          % (re.escape(overrides), pw.pw_uid), r.stderr), r.stderr
+        # A GeoIP database only root can read: a reload keeps the loaded
+        # one, but a new version would not be read: a warning.  (Without
+        # datacenters the file is named but not opened.)
+        os.chmod(overrides, 0o644)
+        db = os.path.join(d, "GeoIP2-City.mmdb")
+        with open(db, "w") as f:
+            f.write("not read\n")
+        os.chmod(db, 0o600)
+        srv.write_config(srv.config_text() + "geoip:\n  database: %s\n" % db)
+        os.chmod(srv.config_path, 0o644)
+        r = run_geodnsd("-c", srv.config_path, "--check")
+        assert r.returncode == 0 and "1 warning" in r.stdout, r
+        assert re.search(r"warning: privdrop: geoip database '%s' is not "
+                         r"readable as uid %d \(Permission denied\): a new "
+                         r"version of it will not be loaded \(the running one "
+                         r"is kept\)" % (re.escape(db), pw.pw_uid),
+                         r.stderr), r.stderr
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
