@@ -43,6 +43,7 @@ struct hc_target {
 	unsigned ok_streak, fail_streak;
 	unsigned long long n_ok, n_fail;
 	bool seen;
+	bool replaced; /* a reload changed its check: a new target took over */
 	struct hc_target *next;
 };
 
@@ -391,10 +392,16 @@ void health_sync_end(struct health *h)
 			pt = &t->next;
 			continue;
 		}
-		log_msg(LOG_LEVEL_INFO,
-			"healthcheck: %s: no longer configured, "
-			"probe stopped",
-			t->label);
+		if (t->replaced)
+			log_msg(LOG_LEVEL_INFO,
+				"healthcheck: %s: check changed, probe stopped (its "
+				"state carries over to the new check)",
+				t->label);
+		else
+			log_msg(LOG_LEVEL_INFO,
+				"healthcheck: %s: no longer configured, "
+				"probe stopped",
+				t->label);
 		*pt = t->next;
 		/* The dataset still published points at its up flag: the
 		 * memory waits for health_reap(), after the new dataset's
@@ -417,6 +424,20 @@ void health_reap(struct health *h)
 		h->retired = t->next;
 		target_free(t);
 	}
+}
+
+/* A probed target of the previous configuration for the same service,
+ * datacenter and address that this reload has not claimed (its check
+ * changed), or NULL. */
+static struct hc_target *replaced_target(struct health *h, const char *service, const char *dc,
+					 const char *address)
+{
+	for (struct hc_target *o = h->targets; o != NULL; o = o->next)
+		if (!o->seen && !o->replaced && o->ops != NULL &&
+		    strcmp(o->service, service) == 0 && strcmp(o->dc, dc) == 0 &&
+		    strcmp(o->address, address) == 0)
+			return o;
+	return NULL;
 }
 
 struct hc_target *health_target(struct health *h, const char *service, const char *dc,
@@ -453,9 +474,26 @@ struct hc_target *health_target(struct health *h, const char *service, const cha
 			 ptext, port, t->ops ? t->ops->name : "none");
 	t->label = xstrdup(label);
 	t->state = params->initial_up || t->ops == NULL ? HC_STATE_UP : HC_STATE_DOWN;
+	t->since = time(NULL);
+	/* A reload that changed the check (its interval, path, probe address
+	 * ...) of a target it keeps: the new check starts from the old one's
+	 * state instead of 'initial', so a dead datacenter does not come back
+	 * (or a live one go) until the new check's rise or fall says so. */
+	struct hc_target *old = t->ops != NULL ? replaced_target(h, service, dc, address) : NULL;
+	if (old != NULL) {
+		old->replaced = true;
+		t->state = old->state;
+		t->since = old->since;
+		t->have_result = old->have_result;
+		t->last_ok = old->last_ok;
+		memcpy(t->last_reason, old->last_reason, sizeof(t->last_reason));
+		t->last_ms = old->last_ms;
+		t->total_ms = old->total_ms;
+		t->n_ok = old->n_ok;
+		t->n_fail = old->n_fail;
+	}
 	atomic_init(&t->flag, t->state == HC_STATE_UP ? 1 : 0);
 	atomic_init(&t->force_flag, HC_FORCE_NONE);
-	t->since = time(NULL);
 
 	memcpy(&t->probe.addr, probe, probe_len);
 	t->probe.addr_len = probe_len;

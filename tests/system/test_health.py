@@ -1684,7 +1684,9 @@ def test_reload_keeps_state_and_new_check_is_new_target(tmp_path, mmdb):
         assert transitions(srv.stderr, lbl) == [
             "DOWN (3 consecutive failures: connect refused)"]
 
-        # Another path: a different check, so new targets (initial up).
+        # Another path: a different check, so new targets, which start
+        # from the state of the ones they replace (not 'initial': a dead
+        # datacenter must not come back on a reload).
         http["path"] = "/ready"
         srv.write_files()
         n = srv.count("reload: done")
@@ -1698,19 +1700,20 @@ def test_reload_keeps_state_and_new_check_is_new_target(tmp_path, mmdb):
         for dc, addr, port in (("fra", "192.0.2.10", fra.port),
                                ("iad", "198.51.100.10", up.port),
                                ("sin", "203.0.113.10", up.port)):
-            assert ("geodnsd: info: healthcheck: %s: no longer configured, "
-                    "probe stopped" % label("web", dc, addr, port, "http")) \
-                in log, log
-        assert first == ans(["192.0.2.10"], GEO_TTL), first
-        assert t3["state"] == "up", t3
-        assert t3["noresult"] or int(t3["nok"]) + int(t3["nfail"]) <= 2, t3
-        # The new target probes the new path, and finds fra dead again.
-        assert poll(lambda: geo(srv, "web") == ans(["198.51.100.10"],
-                                                   HALF_TTL), 6.0)[0]
-        assert any(r[1] == "/ready" and r[0] >= t_hup
-                   for r in up.requests()), up.requests()[-5:]
+            assert ("geodnsd: info: healthcheck: %s: check changed, probe "
+                    "stopped (its state carries over to the new check)"
+                    % label("web", dc, addr, port, "http")) in log, log
+        assert "no longer configured" not in log, log
+        assert first == ans(["198.51.100.10"], HALF_TTL), first
+        assert t3["state"] == "DOWN" and t3["since"] == t1["since"], (t1, t3)
+        # The new targets probe the new path; fra stays down.
+        assert poll(lambda: any(r[1] == "/ready" and r[0] >= t_hup
+                                for r in up.requests()), 6.0)[0], \
+            up.requests()[-5:]
+        time.sleep(1.0)
+        assert geo(srv, "web") == ans(["198.51.100.10"], HALF_TTL)
         assert transitions(srv.stderr, lbl) == [
-            "DOWN (3 consecutive failures: connect refused)"] * 2
+            "DOWN (3 consecutive failures: connect refused)"]
     finally:
         srv.kill()
         up.stop()
