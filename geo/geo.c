@@ -30,7 +30,7 @@ struct geo_svc_dc {
 	uint8_t n[2];                               /* records per family */
 	uint8_t idx[2][GEO_ADDR_MAX];               /* record -> address index */
 	const _Atomic uint8_t *up[GEO_ADDR_MAX];    /* NULL: counts as up */
-	const _Atomic uint8_t *force[GEO_ADDR_MAX]; /* overrides, for explain */
+	const _Atomic uint8_t *force[GEO_ADDR_MAX]; /* overrides: explain, fail-open */
 	uint8_t n_addrs;
 };
 
@@ -601,10 +601,41 @@ static bool pick(const struct geo *g, const struct geo_svc *s, const uint16_t *o
 	return false;
 }
 
+/*
+ * Fail-open: as if every probe said up, but never past the operator: the
+ * first datacenter in order that is not forced down, less its addresses
+ * forced down (an address's cell carries its datacenter's override too).
+ * Sets *dc and *mask; false when the operator forced all of them down.
+ */
+static bool fail_open(const struct geo *g, const struct geo_svc *s, const uint16_t *order, int fam,
+		      unsigned *dc, uint64_t *mask)
+{
+	for (unsigned i = 0; i < g->n_dcs; i++) {
+		unsigned d = order[i];
+		const struct geo_svc_dc *sd = &s->dc[d];
+		if (sd->set[fam] == NULL || dc_forced(g, d) == GEO_FORCE_DOWN)
+			continue;
+		uint64_t m = 0;
+		for (unsigned k = 0; k < sd->n[fam]; k++) {
+			const _Atomic uint8_t *f = sd->force[sd->idx[fam][k]];
+			if (f == NULL ||
+			    atomic_load_explicit(f, memory_order_relaxed) != GEO_FORCE_DOWN)
+				m |= UINT64_C(1) << k;
+		}
+		if (m != 0) {
+			*dc = d;
+			*mask = m;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* No datacenter is up: the service's policy decides (fail-open default). */
 static void all_down(const struct geo *g, const struct geo_svc *s, const uint16_t *order, int fam,
 		     struct dyn_answer *out)
 {
+	unsigned dc;
 	switch (s->conf->all_down) {
 	case GEO_ALL_DOWN_SERVFAIL:
 		out->rcode = RCODE_SERVFAIL;
@@ -614,13 +645,11 @@ static void all_down(const struct geo *g, const struct geo_svc *s, const uint16_
 		out->mask = ~UINT64_C(0);
 		break;
 	default:
-		for (unsigned i = 0; i < g->n_dcs; i++) {
-			if (s->dc[order[i]].set[fam] != NULL) {
-				out->set = s->dc[order[i]].set[fam];
-				out->mask = ~UINT64_C(0);
-				break;
-			}
+		if (!fail_open(g, s, order, fam, &dc, &out->mask)) {
+			out->rcode = RCODE_SERVFAIL; /* all forced down */
+			return;
 		}
+		out->set = s->dc[dc].set[fam];
 		break;
 	}
 	out->ttl = degraded_ttl(s->conf, out->ttl);
@@ -781,14 +810,24 @@ void geo_explain(const void *ctx, const void *binding, const struct answer_clien
 		geo_answer(g, b, fam == FAM_A ? RRTYPE_A : RRTYPE_AAAA, c, &out);
 		const char *name = "none (NODATA)";
 		const uint16_t *order = s->n_with[fam] == 1 ? g->default_order : dn.order;
+		char open_name[128];
 		if (out.rcode != 0)
-			name = "SERVFAIL (every datacenter down, policy servfail)";
+			name = s->conf->all_down == GEO_ALL_DOWN_SERVFAIL
+				       ? "SERVFAIL (every datacenter down, policy servfail)"
+				       : "SERVFAIL (every datacenter down, and every one or "
+					 "every address of it forced down: nothing to fail open "
+					 "to)";
 		else if (s->n_with[fam] > 0 && pick(g, s, order, fam, &dc, &mask, &degraded))
 			name = g->gc->dcs[dc].name;
-		else if (out.set != NULL)
-			name = s->conf->all_down == GEO_ALL_DOWN_LAST_RESORT
-				       ? "last-resort addresses (every datacenter down)"
-				       : "first choice, fail-open (every datacenter down)";
+		else if (out.set != NULL && s->conf->all_down == GEO_ALL_DOWN_LAST_RESORT)
+			name = "last-resort addresses (every datacenter down)";
+		else if (out.set != NULL && fail_open(g, s, order, fam, &dc, &mask)) {
+			snprintf(open_name, sizeof(open_name),
+				 "%s, fail-open (every datacenter down; the first one not "
+				 "forced down, as if its probes said up)",
+				 g->gc->dcs[dc].name);
+			name = open_name;
+		}
 		snprintf(line, sizeof(line), "answer %s: %s%s, ttl %u, ecs scope /%u",
 			 fam == FAM_A ? "A" : "AAAA", name, degraded ? " (degraded)" : "", out.ttl,
 			 out.scope);

@@ -1200,8 +1200,9 @@ def test_all_down_fail_open(pool, outage):
         "service failopen: fra DOWN 0/2; iad DOWN 0/1; sin DOWN 0/1; "
         "ALL DOWN: answering fail-open")
     lines = outage["explain"]["failopen"]
-    assert "answer A: first choice, fail-open (every datacenter down), " \
-        "ttl 30, ecs scope /24" in lines, lines
+    assert "answer A: fra, fail-open (every datacenter down; the first one " \
+        "not forced down, as if its probes said up), ttl 30, ecs scope /24" \
+        in lines, lines
     assert outage["failopen_after"] == FAILOPEN_FULL
 
 

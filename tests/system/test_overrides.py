@@ -26,6 +26,7 @@ import urllib.request
 
 import dns.message
 import dns.query
+import dns.rcode
 import dns.rdataclass
 import pytest
 
@@ -42,7 +43,8 @@ DCS = {"fra": (50.11, 8.68), "iad": (38.95, -77.45), "ams": (52.37, 4.90)}
 ADDRS = {"fra": "192.0.2.10", "iad": "198.51.100.10", "ams": "203.0.113.10"}
 
 
-def config(port, mport, state, zone, dcs=("fra", "iad"), user=None):
+def config(port, mport, state, zone, dcs=("fra", "iad"), user=None,
+           probe="true"):
     text = ["server:", '  listen: [ "127.0.0.1@%d" ]' % port]
     if user is not None:
         text.append("  user: %s" % user)
@@ -54,16 +56,17 @@ def config(port, mport, state, zone, dcs=("fra", "iad"), user=None):
              for dc in dcs]
     text += ["services:", "  web:", "    datacenters:"]
     text += ["      %s: [ %s ]" % (dc, ADDRS[dc]) for dc in dcs]
-    text += ['    check: { type: exec, command: [ "true" ], interval: 0.2, '
-             "timeout: 0.1, rise: 1, fall: 1 }",
+    text += [('    check: { type: exec, command: [ "%s" ], interval: 0.2, '
+              "timeout: 0.1, rise: 1, fall: 1 }") % probe,
              "routing:", "  default: [ %s ]" % ", ".join(dcs),
              "zones:", "  - name: example.com", "    file: %s" % yaml_str(zone)]
     return "\n".join(text) + "\n"
 
 
 class Server(Geodnsd):
-    def __init__(self, tmp_path, user=None):
+    def __init__(self, tmp_path, user=None, probe="true"):
         self.user = user
+        self.probe = probe
         super().__init__(tmp_path / "srv", zones=[])
         self.first_zone = "example.com"
         self.mport = free_port()
@@ -75,7 +78,7 @@ class Server(Geodnsd):
 
     def configure(self, dcs):
         self.write_config(config(self.port, self.mport, self.state,
-                                 self.zone, dcs, self.user))
+                                 self.zone, dcs, self.user, self.probe))
 
     def http(self, path):
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (
@@ -131,6 +134,38 @@ def unknown_warnings(srv):
             "the configuration; line ignored" % p,
             "geodnsd: warning: healthcheck: %s:3: no address '192.0.2.99' in "
             "any service; line ignored" % p]
+
+
+def test_fail_open_never_answers_what_the_operator_forced_down(tmp_path):
+    """Every probe fails, so the default all-down policy fails open: as if
+    the probes said up, but not past the operator.  A datacenter or an
+    address forced down is left out; when nothing is left, SERVFAIL."""
+    require_geodnsd()
+    srv = Server(tmp_path, probe="false")
+    srv.start()
+    try:
+        assert wait_until(lambda: "ALL DOWN" in " ".join(srv.status_lines()),
+                          5), srv.status_lines()
+        assert srv.answer() == ["192.0.2.10"]               # fra, first
+        write(srv.state, "datacenter fra down drained\n")
+        assert wait_until(lambda: srv.answer() == ["198.51.100.10"], 5), \
+            srv.stderr
+        q = dns.message.make_query("www.example.com.explain.geodnsd.", "TXT",
+                                   "CH")
+        r = dns.query.tcp(q, "127.0.0.1", port=srv.port, timeout=3)
+        lines = [b"".join(rd.strings).decode() for s in r.answer for rd in s]
+        assert any(l.startswith("answer A: iad, fail-open (every datacenter "
+                                "down; the first one not forced down")
+                   for l in lines), lines
+        write(srv.state, "datacenter fra down drained\n"
+                         "address 198.51.100.10 down broken\n")
+        assert wait_until(lambda: srv.query("www.example.com", "A").rcode()
+                          == dns.rcode.SERVFAIL, 5), srv.stderr
+        write(srv.state, "")
+        assert wait_until(lambda: srv.answer() == ["192.0.2.10"], 5), \
+            srv.stderr
+    finally:
+        srv.kill()
 
 
 def test_unknown_names_are_reported_not_ignored(server):
