@@ -1,10 +1,12 @@
 /* conf_check.c: a service's 'check:' mapping (health probe parameters). */
 #include "config.h"
 
+#include <errno.h>
 #include <ldns/ldns.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "daemon/conf_priv.h"
 #include "dns/xalloc.h"
@@ -146,6 +148,11 @@ SETTER(set_host)
 	struct check_ctx *c = obj;
 	(void)key;
 	set_text(ld, ck, val, c, &c->p->host, K_HTTP);
+	for (const char *s = c->p->host; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f || *s == '/') {
+			conf_error(ld, val->line, "'host' '%s' is not a host name", c->p->host);
+			break;
+		}
 }
 
 SETTER(set_expect)
@@ -164,6 +171,10 @@ SETTER(set_ca_file)
 		char *abs = path_resolve(ld->path, c->p->ca_file);
 		free(c->p->ca_file);
 		c->p->ca_file = abs;
+		/* Read by every https probe: one it cannot read fails them all,
+		 * so say it here, at the line. */
+		if (access(abs, R_OK) < 0)
+			conf_error(ld, val->line, "'ca-file' '%s': %s", abs, strerror(errno));
 	}
 }
 
@@ -197,6 +208,12 @@ SETTER(set_dns_name)
 	struct check_ctx *c = obj;
 	(void)key;
 	set_text(ld, ck, val, c, &c->p->dns_name, K_DNS);
+	ldns_rdf *name = NULL;
+	if (c->p->dns_name != NULL &&
+	    (ldns_str2rdf_dname(&name, c->p->dns_name) != LDNS_STATUS_OK ||
+	     strstr(c->p->dns_name, "..") != NULL))
+		conf_error(ld, val->line, "'name' '%s' is not a domain name", c->p->dns_name);
+	ldns_rdf_deep_free(name);
 }
 
 SETTER(set_qtype)
@@ -316,8 +333,14 @@ static void check_consistency(struct loader *ld, const struct check_ctx *c, unsi
 	if (k == HC_DNS && c->p->dns_name == NULL)
 		conf_error(ld, line, "a dns check needs 'name'");
 	if (c->p->timeout_ms > c->p->interval_ms)
-		conf_error(ld, line, "'timeout' (%u ms) must not exceed 'interval' (%u ms)",
-			   c->p->timeout_ms, c->p->interval_ms);
+		conf_error(ld, line, "'timeout' (%u ms%s) must not exceed 'interval' (%u ms)",
+			   c->p->timeout_ms,
+			   c->p->timeout_ms == CHECK_DEFAULT_TIMEOUT_MS
+				   ? ", the default when not set"
+				   : "",
+			   c->p->interval_ms);
+	if (c->p->ca_file != NULL && !c->p->verify_tls && http)
+		conf_warning(ld, line, "'ca-file' is not used: 'verify-tls' is false (the default)");
 }
 
 void conf_check_parse(struct loader *ld, const struct cnode *key, const struct cnode *val,

@@ -472,6 +472,13 @@ static void service_check(struct loader *ld, const struct geo_service *svc)
 		}
 	}
 	for (size_t k = 0; k < svc->n_dcs; k++)
+		if (svc->up_min > svc->dcs[k].n_addrs && svc->dcs[k].n_addrs > 0)
+			conf_warning(ld, svc->dcs[k].line,
+				     "service '%s': 'up-min' is %u but datacenter '%s' has %zu "
+				     "address%s: it is up only when all are",
+				     svc->name, svc->up_min, ld->conf->geo.dcs[svc->dcs[k].dc].name,
+				     svc->dcs[k].n_addrs, svc->dcs[k].n_addrs == 1 ? "" : "es");
+	for (size_t k = 0; k < svc->n_dcs; k++)
 		if (svc->dcs[k].n_addrs > GEO_ADDR_MAX)
 			conf_error(ld, svc->dcs[k].line,
 				   "service '%s': more than %d "

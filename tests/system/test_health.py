@@ -2162,3 +2162,63 @@ def test_status_of_a_service_with_capitals(tmp_path, mmdb):
         assert status_lines(srv, "api") == ["no service 'api'; services: Web"]
     finally:
         srv.kill()
+
+
+# ---------------------------------------------------------------- 11. --check
+
+def check_run(srv):
+    return subprocess.run([GEODNSD, "-c", srv.config_path, "--check"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=20,
+                          stdin=subprocess.DEVNULL)
+
+
+def config_line(srv, needle):
+    for i, line in enumerate(srv.config_text().splitlines(), 1):
+        if needle in line:
+            return i
+    raise AssertionError(needle)
+
+
+@pytest.mark.parametrize("check, needle, message", [
+    (dict(type="https", verify_tls=True, ca_file="/nonexistent/ca.pem"),
+     "ca-file:", "'ca-file' '/nonexistent/ca.pem': No such file or directory"),
+    (dict(type="dns", name="bad..name"), "name:",
+     "'name' 'bad..name' is not a domain name"),
+    (dict(type="http", host="a b"), "host:", "'host' 'a b' is not a host name"),
+    (dict(type="tcp", interval=0.5), "check:",
+     "'timeout' (1000 ms, the default when not set) must not exceed "
+     "'interval' (500 ms)"),
+])
+def test_check_config_errors_name_the_line(tmp_path, mmdb, check, needle,
+                                          message):
+    """Check settings that would only fail at run time (every probe down
+    for a configuration mistake) are errors at their line."""
+    require_geodnsd()
+    check = {k.replace("_", "-"): v for k, v in check.items()}
+    srv = HealthServer(tmp_path / "geodnsd", mmdb, {"web": service(
+        {"fra": ["192.0.2.10"]}, check, {"192.0.2.10": 1})})
+    res = check_run(srv)
+    assert res.returncode == 1, res
+    assert "%s:%d: %s" % (srv.config_path, config_line(srv, needle),
+                          message) in res.stderr, res.stderr
+
+
+def test_check_config_warnings(tmp_path, mmdb):
+    """ca-file without verify-tls is not used; up-min above a datacenter's
+    address count means all of them: both warnings, --check passes."""
+    require_geodnsd()
+    srv = HealthServer(tmp_path / "geodnsd", mmdb, {"web": service(
+        {"fra": ["192.0.2.10"], "iad": ["198.51.100.10", "198.51.100.11"]},
+        {"type": "https", "ca-file": os.path.abspath(__file__)},
+        {"192.0.2.10": 1, "198.51.100.10": 1, "198.51.100.11": 1},
+        up_min=2)})
+    res = check_run(srv)
+    assert res.returncode == 0 and "2 warnings" in res.stdout, res
+    assert "%s:%d: warning: 'ca-file' is not used: 'verify-tls' is false " \
+        "(the default)" % (srv.config_path, config_line(srv, "check:")) \
+        in res.stderr, res.stderr
+    assert "%s:%d: warning: service 'web': 'up-min' is 2 but datacenter " \
+        "'fra' has 1 address: it is up only when all are" % (
+            srv.config_path, config_line(srv, "fra: [")) in res.stderr, \
+        res.stderr
