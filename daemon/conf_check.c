@@ -340,7 +340,8 @@ static void check_consistency(struct loader *ld, const struct check_ctx *c, unsi
 				   : "",
 			   c->p->interval_ms);
 	if (c->p->ca_file != NULL && !c->p->verify_tls && http)
-		conf_warning(ld, line, "'ca-file' is not used: 'verify-tls' is false (the default)");
+		conf_warning(ld, line,
+			     "'ca-file' is not used: 'verify-tls' is false (the default)");
 }
 
 void conf_check_parse(struct loader *ld, const struct cnode *key, const struct cnode *val,

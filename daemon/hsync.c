@@ -173,6 +173,15 @@ static void status_cb(const void *ctx, const char *service,
 		return;
 	}
 	emit_services(&w);
+	char why[320], line[512], since[80];
+	time_t t0;
+	if (health_overrides_rejected(ds->health, why, sizeof(why), &t0)) {
+		since_text(t0, since, sizeof(since));
+		snprintf(line, sizeof(line),
+			 "overrides file NOT APPLIED %s: %s; the overrides before it stay", since,
+			 why);
+		emit(arg, line);
+	}
 	health_each_unmatched(ds->health, emit_unmatched, &w);
 	health_each_dc(ds->health, emit_dc, &w);
 	health_each(ds->health, emit_target, &w);

@@ -246,6 +246,12 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	head(b, "geodnsd_overrides_ignored", "gauge",
 	     "Lines of the overrides file that name no configured datacenter or address.");
 	evbuffer_add_printf(b, "geodnsd_overrides_ignored %u\n", unmatched);
+	char why[320];
+	time_t since;
+	head(b, "geodnsd_overrides_rejected", "gauge",
+	     "1 when the overrides file's last read failed (the overrides before it stay).");
+	evbuffer_add_printf(b, "geodnsd_overrides_rejected %d\n",
+			    health_overrides_rejected(m->health, why, sizeof(why), &since) ? 1 : 0);
 	head(b, "geodnsd_reloads_total", "counter", "Reloads, by result.");
 	evbuffer_add_printf(b,
 			    "geodnsd_reloads_total{result=\"ok\"} %llu\n"
@@ -376,7 +382,15 @@ static void status_cb(struct evhttp_request *req, void *arg)
 	ADD(b, "],\"overrides_ignored\":[");
 	w.first = true;
 	health_each_unmatched(m->health, unmatched_json, &w);
-	ADD(b, "]}\n");
+	char why[320];
+	time_t since;
+	if (health_overrides_rejected(m->health, why, sizeof(why), &since)) {
+		ADD(b, "],\"overrides_rejected\":{\"error\":");
+		jstr(b, why);
+		evbuffer_add_printf(b, ",\"since\":%lld}}\n", (long long)since);
+	} else {
+		ADD(b, "],\"overrides_rejected\":null}\n");
+	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "application/json");
 	evhttp_send_reply(req, HTTP_OK, "OK", b);

@@ -66,6 +66,10 @@ struct health {
 	char *overrides_path;           /* the file the list below is from */
 	struct hc_unmatched *unmatched; /* its lines that name nothing */
 	size_t n_unmatched;
+	/* The overrides file's last read failed (the previous overrides
+	 * stay): the first error, and since when; "" when it was applied. */
+	char rejected[320];
+	time_t rejected_since;
 	uint32_t rng;
 };
 
@@ -603,7 +607,7 @@ static int parse_override(char *line, struct override *o, char *err, size_t err_
 	else if (strcasecmp(state, "down") == 0)
 		o->force = HC_FORCE_DOWN;
 	else {
-		snprintf(err, err_size, "state must be 'up' or 'down'");
+		snprintf(err, err_size, "state '%.40s' must be 'up' or 'down'", state);
 		return -1;
 	}
 	if (o->is_dc) {
@@ -699,7 +703,8 @@ static void apply_overrides(struct health *h, const struct override *ov, size_t 
 /* Read the overrides file at path into *out (the caller frees it), or log
  * every bad line with file:line and return -1.  A missing file is an empty
  * list. */
-static int overrides_read(const char *path, struct override **out, size_t *n)
+static int overrides_read(const char *path, struct override **out, size_t *n, char *first,
+			  size_t first_size)
 {
 	*out = NULL;
 	*n = 0;
@@ -707,7 +712,8 @@ static int overrides_read(const char *path, struct override **out, size_t *n)
 	if (fp == NULL) {
 		if (errno == ENOENT)
 			return 0;
-		log_msg(LOG_LEVEL_ERR, "healthcheck: %s: cannot open: %s", path, strerror(errno));
+		snprintf(first, first_size, "%s: cannot open: %s", path, strerror(errno));
+		log_msg(LOG_LEVEL_ERR, "healthcheck: %s", first);
 		return -1;
 	}
 	struct override *ov = NULL;
@@ -725,7 +731,8 @@ static int overrides_read(const char *path, struct override **out, size_t *n)
 		char err[160];
 		if (parse_override(buf, &o, err, sizeof(err)) < 0) {
 			log_msg(LOG_LEVEL_ERR, "healthcheck: %s:%u: %s", path, line, err);
-			errors++;
+			if (errors++ == 0)
+				snprintf(first, first_size, "%s:%u: %s", path, line, err);
 			continue;
 		}
 		ov = xrealloc(ov, (count + 1) * sizeof(*ov));
@@ -809,14 +816,21 @@ int health_load_overrides(struct health *h, const char *path)
 {
 	struct override *ov;
 	size_t n;
-	if (overrides_read(path, &ov, &n) < 0) {
+	char first[sizeof(h->rejected)];
+	if (overrides_read(path, &ov, &n, first, sizeof(first)) < 0) {
 		log_msg(LOG_LEVEL_ERR,
 			"healthcheck: %s: not applied; the previous "
 			"overrides stay",
 			path);
+		pthread_mutex_lock(&h->lock);
+		if (h->rejected[0] == '\0')
+			h->rejected_since = time(NULL);
+		memcpy(h->rejected, first, sizeof(h->rejected));
+		pthread_mutex_unlock(&h->lock);
 		return -1;
 	}
 	pthread_mutex_lock(&h->lock);
+	h->rejected[0] = '\0';
 	apply_overrides(h, ov, n);
 	overrides_unmatched(h, path, ov, n, "; line ignored");
 	pthread_mutex_unlock(&h->lock);
@@ -828,7 +842,8 @@ int health_check_overrides(struct health *h, const char *path)
 {
 	struct override *ov;
 	size_t n;
-	if (overrides_read(path, &ov, &n) < 0)
+	char first[320];
+	if (overrides_read(path, &ov, &n, first, sizeof(first)) < 0)
 		return -1;
 	pthread_mutex_lock(&h->lock);
 	size_t bad = overrides_unmatched(h, path, ov, n, "");
@@ -838,6 +853,18 @@ int health_check_overrides(struct health *h, const char *path)
 }
 
 /* ---- inspection ------------------------------------------------------- */
+
+bool health_overrides_rejected(const struct health *h, char *why, size_t size, time_t *since)
+{
+	pthread_mutex_lock((pthread_mutex_t *)&h->lock);
+	bool rejected = h->rejected[0] != '\0';
+	if (rejected) {
+		snprintf(why, size, "%s", h->rejected);
+		*since = h->rejected_since;
+	}
+	pthread_mutex_unlock((pthread_mutex_t *)&h->lock);
+	return rejected;
+}
 
 void health_each(const struct health *h, void (*fn)(void *arg, const struct hc_info *info),
 		 void *arg)

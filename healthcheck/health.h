@@ -124,6 +124,11 @@ int health_load_overrides(struct health *h, const char *path);
  */
 int health_check_overrides(struct health *h, const char *path);
 
+/* True when the overrides file's last read failed, so the overrides before
+ * it still apply: *why is its first error ("path:line: message"), *since
+ * when reads started failing. */
+bool health_overrides_rejected(const struct health *h, char *why, size_t size, time_t *since);
+
 /* Visit the lines of the last file read that name nothing, with its path. */
 void health_each_unmatched(const struct health *h,
 			   void (*fn)(void *arg, const char *path, const struct hc_unmatched *u),

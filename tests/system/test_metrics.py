@@ -216,3 +216,35 @@ def test_geo_answer_counters_follow_names_across_reloads(tmp_path):
                       'service="web",datacenter="sin"') == 0, text
     finally:
         srv.kill()
+
+
+def test_rejected_overrides_file_is_visible(server):
+    """A typo makes the whole overrides file rejected (the previous
+    overrides stay): not only in the log, but in status.geodnsd, /metrics
+    and /status, until a good file is read."""
+    server.overrides.write_text("datacenter fra down maint\n")
+    fra = 'service="web",datacenter="fra",address="192.0.2.10"'
+    assert wait_until(lambda: metric(get(server.metrics_port, "/metrics")[2],
+                                     "geodnsd_target_forced", fra) == 2, 5)
+    assert metric(get(server.metrics_port, "/metrics")[2],
+                  "geodnsd_overrides_rejected") == 0
+    server.overrides.write_text("datacenter fra down maint\n"
+                                "address 198.51.100.10 donw typo\n")
+    assert wait_until(lambda: metric(get(server.metrics_port, "/metrics")[2],
+                                     "geodnsd_overrides_rejected") == 1, 5)
+    r = server.query("status.geodnsd", "TXT", rdclass="CH", tcp=True)
+    lines = [b"".join(rd.strings).decode() for s in r.answer for rd in s]
+    bad = [l for l in lines if "NOT APPLIED" in l]
+    assert len(bad) == 1 and ("%s:2: " % server.overrides) in bad[0] and \
+        bad[0].endswith("; the overrides before it stay"), lines
+    rejected = json.loads(get(server.metrics_port, "/status")[2])[
+        "overrides_rejected"]
+    assert rejected["error"].startswith("%s:2: " % server.overrides), rejected
+    # The previous overrides still apply.
+    assert metric(get(server.metrics_port, "/metrics")[2],
+                  "geodnsd_target_forced", fra) == 2
+    server.overrides.write_text("")
+    assert wait_until(lambda: metric(get(server.metrics_port, "/metrics")[2],
+                                     "geodnsd_overrides_rejected") == 0, 5)
+    assert json.loads(get(server.metrics_port, "/status")[2])[
+        "overrides_rejected"] is None
