@@ -84,6 +84,9 @@ static void usage(FILE *out)
 		"      --check-reload as --check, for a reload of a running server:\n"
 		"                     a GeoIP database that does not load is a\n"
 		"                     warning (the server keeps the one it has)\n"
+		"      --state-file   print the overrides file the configuration\n"
+		"                     names (healthcheck: state-file); exit 1 when\n"
+		"                     it names none\n"
 		"      --check-overrides OVERRIDES\n"
 		"                     check an overrides file against the\n"
 		"                     configuration's datacenters and addresses,\n"
@@ -521,6 +524,7 @@ static int parse_args(int argc, char **argv, const char **conf, int *check, cons
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 't' },
 		{ "check-reload", no_argument, NULL, 'R' },
+		{ "state-file", no_argument, NULL, 'S' },
 		{ "check-overrides", required_argument, NULL, 'O' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -537,6 +541,9 @@ static int parse_args(int argc, char **argv, const char **conf, int *check, cons
 			break;
 		case 'R':
 			*check = 2;
+			break;
+		case 'S':
+			*check = 3;
 			break;
 		case 'O':
 			*overrides = optarg;
@@ -702,6 +709,27 @@ static int check_overrides(const char *conf_path, const char *path)
 	return rc == 0 ? 0 : 1;
 }
 
+/* --state-file: where the configuration keeps its overrides, for tools
+ * (geodnsd-force -c) that edit it. */
+static int print_state_file(const char *conf_path)
+{
+	struct diag d = { .print = 1 };
+	struct conf *conf;
+	if (conf_load(conf_path, &conf, &d) < 0) {
+		fprintf(stderr, "%s: %u error%s\n", conf_path, d.errors, d.errors == 1 ? "" : "s");
+		return 1;
+	}
+	int rc = 0;
+	if (conf->state_file != NULL)
+		printf("%s\n", conf->state_file);
+	else {
+		fprintf(stderr, "%s: no 'healthcheck: state-file'\n", conf_path);
+		rc = 1;
+	}
+	conf_free(conf);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	/* ldns allocates and frees large scratch buffers for every record it
@@ -717,6 +745,8 @@ int main(int argc, char **argv)
 		return 2;
 	if (overrides != NULL)
 		return check_overrides(conf_path, overrides);
+	if (check == 3)
+		return print_state_file(conf_path);
 
 	struct diag d = { .print = check };
 	struct timespec t0;

@@ -296,6 +296,36 @@ def test_force_tool_checks_names_with_config(server):
         assert f.read() == ""
 
 
+def test_force_with_config_edits_the_file_it_names(server, tmp_path):
+    """With -c the file is the configuration's state-file: no -f needed,
+    and a different -f (or GEODNSD_STATE_FILE) is refused rather than
+    written where geodnsd never reads it."""
+    env = dict(os.environ, GEODNSD=GEODNSD)
+    env.pop("GEODNSD_STATE_FILE", None)
+    cfg = server.config_path
+    res = subprocess.run([GEODNSD, "-c", cfg, "--state-file"],
+                         stdout=subprocess.PIPE, universal_newlines=True,
+                         timeout=20)
+    assert (res.returncode, res.stdout) == (0, server.state + "\n"), res
+    res = force("-c", cfg, "datacenter", "fra", "down", "maint", env=env)
+    assert (res.returncode, res.stderr) == (0, ""), res
+    with open(server.state) as f:
+        assert f.read() == "datacenter fra down maint\n"
+    wrong = str(tmp_path / "wrong.overrides")
+    for args, extra in ((["-f", wrong], {}),
+                        ([], {"GEODNSD_STATE_FILE": wrong})):
+        res = force(*(["-c", cfg] + args + ["datacenter", "iad", "down"]),
+                    env=dict(env, **extra))
+        assert res.returncode == 1, res
+        assert "%s reads its overrides from %s, not %s; nothing changed" % (
+            cfg, server.state, wrong) in res.stderr, res.stderr
+        assert not os.path.exists(wrong)
+    res = force("-c", cfg, "clear", "datacenter", "fra", env=env)
+    assert res.returncode == 0, res
+    with open(server.state) as f:
+        assert f.read() == ""
+
+
 # ------------------------------------------------- 2. the file the tool writes
 
 IS_ROOT = os.geteuid() == 0
