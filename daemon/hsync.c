@@ -285,10 +285,16 @@ void hsync_watch(struct dataset *ds)
 				: svc->all_down == GEO_ALL_DOWN_LAST_RESORT
 					? "with the last-resort addresses"
 					: "fail-open (the first choice, as if up)");
-		else
-			log_msg(LOG_LEVEL_NOTICE,
-				"healthcheck: service %s: a datacenter "
-				"is up again",
-				svc->name);
+		else {
+			char names[256] = "";
+			size_t n = 0;
+			for (size_t k = 0; k < svc->n_dcs && n < sizeof(names); k++)
+				if (up[k])
+					n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
+							      n ? ", " : "",
+							      gc->dcs[svc->dcs[k].dc].name);
+			log_msg(LOG_LEVEL_NOTICE, "healthcheck: service %s: up again in %s",
+				svc->name, names);
+		}
 	}
 }

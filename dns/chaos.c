@@ -21,6 +21,16 @@ int chaos_txt_rdata(const char *text, uint8_t *out, size_t cap)
 	size_t len = strlen(text), o = 0;
 	do {
 		size_t chunk = len > 255 ? 255 : len;
+		/* A long line splits after its last "; " or space in the first
+		 * 255 octets, not inside a word (resolvers show the strings
+		 * quoted, one after the other). */
+		if (chunk < len) {
+			size_t cut = chunk;
+			while (cut > 128 && text[cut - 1] != ' ')
+				cut--;
+			if (cut > 128)
+				chunk = cut;
+		}
 		if (o + 1 + chunk > cap)
 			return -1;
 		out[o++] = (uint8_t)chunk;

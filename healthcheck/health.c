@@ -202,8 +202,11 @@ static void probe_done(struct hc_probe *p, bool ok, const char *reason)
 		t->fail_streak = 0;
 		if (t->state == HC_STATE_DOWN && t->ok_streak >= t->params.rise) {
 			t->state = HC_STATE_UP;
-			snprintf(why, sizeof(why), "%u consecutive successes: %s", t->ok_streak,
-				 reason);
+			if (t->ok_streak == 1)
+				snprintf(why, sizeof(why), "1 success: %s", reason);
+			else
+				snprintf(why, sizeof(why), "%u consecutive successes: %s",
+					 t->ok_streak, reason);
 			publish(t, why);
 		}
 	} else {
@@ -212,8 +215,11 @@ static void probe_done(struct hc_probe *p, bool ok, const char *reason)
 		t->ok_streak = 0;
 		if (t->state == HC_STATE_UP && t->fail_streak >= t->params.fall) {
 			t->state = HC_STATE_DOWN;
-			snprintf(why, sizeof(why), "%u consecutive failures: %s", t->fail_streak,
-				 reason);
+			if (t->fail_streak == 1)
+				snprintf(why, sizeof(why), "1 failure: %s", reason);
+			else
+				snprintf(why, sizeof(why), "%u consecutive failures: %s",
+					 t->fail_streak, reason);
 			publish(t, why);
 		}
 	}
@@ -470,6 +476,8 @@ struct hc_target *health_target(struct health *h, const char *service, const cha
 	char label[512];
 	if (t->ops == NULL)
 		snprintf(label, sizeof(label), "%s/%s %s (not probed)", service, dc, address);
+	else if (strcmp(ptext, address) == 0 && port == 0) /* exec without a port */
+		snprintf(label, sizeof(label), "%s/%s %s (%s)", service, dc, address, t->ops->name);
 	else if (strcmp(ptext, address) == 0)
 		snprintf(label, sizeof(label), "%s/%s %s port %u (%s)", service, dc, address, port,
 			 t->ops ? t->ops->name : "none");

@@ -259,7 +259,7 @@ def status(srv, service=None):
 def label(service, dc, addr, port, kind):
     """How geodnsd names a target (log and status lines)."""
     if port is None:
-        return "%s/%s %s port 0 (%s)" % (service, dc, addr, kind)
+        return "%s/%s %s (%s)" % (service, dc, addr, kind)
     return "%s/%s %s via 127.0.0.1 port %d (%s)" % (service, dc, addr, port,
                                                     kind)
 
@@ -1129,7 +1129,7 @@ def _run_outage(srv):
     t["b"].start()
     t["x"].start()
     o["recovered"], _ = poll(
-        lambda: normal() and srv.count("is up again") >= 3, 8.0)
+        lambda: normal() and srv.count(": up again in ") >= 3, 8.0)
     for name in names:
         o[name + "_after"] = geo(srv, name)
     o["dual6_after"] = geo(srv, "dual", rdtype="AAAA")
@@ -1247,9 +1247,12 @@ def test_all_down_logged(pool, outage):
     log = outage["log"]
     for name in ALL_DOWN_HOW:
         down = all_down_line(name)
-        up = "healthcheck: service %s: a datacenter is up again" % name
+        up = "healthcheck: service %s: up again in " % name
         assert outage["log_down"].count(down) == 1, (down, log)
         assert log.count(up) == 1, (up, log)
+        # It names the datacenters that came back.
+        assert re.search(re.escape(up) + r"(fra|iad|sin)(, (fra|iad|sin))*\n",
+                         log), log
         assert log.index(down) < log.index(up)
     for name in ("web", "ttl7", "upmin", "dual"):
         assert "service %s: every datacenter is down" % name not in log
@@ -1590,8 +1593,8 @@ def test_override_file_with_errors_not_applied(overrides):
     path = overrides["state"]
     assert s["ok"], "no 'not applied' message:\n" + s["log"]
     log = s["log"]
-    assert "geodnsd: error: healthcheck: %s:2: state must be 'up' or " \
-        "'down'" % path in log, log
+    assert "geodnsd: error: healthcheck: %s:2: state 'sideways' must be " \
+        "'up' or 'down'" % path in log, log
     assert ("geodnsd: error: healthcheck: %s:3: expected 'datacenter NAME "
             "up|down [reason]' or 'address ADDR up|down [reason]'" % path) \
         in log, log
@@ -1778,7 +1781,7 @@ def test_probes_start_at_load_without_queries(tmp_path, mmdb):
         assert "service web: every datacenter is down; answering with the " \
             "last-resort addresses" in srv.stderr
         # The all-down state is checked once a second.
-        assert poll(lambda: "service web: a datacenter is up again" in
+        assert poll(lambda: "service web: up again in " in
                     srv.stderr, 2.5)[0], srv.stderr
     finally:
         srv.kill()

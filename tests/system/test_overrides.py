@@ -207,7 +207,7 @@ def test_ipv6_override_matches_any_spelling(tmp_path):
     srv.start()
     try:
         write(srv.state, "address 2001:DB8:0:0::10 down spelled out\n")
-        lbl = "web/fra 2001:db8::10 port 0 (exec): DOWN (forced by operator: " \
+        lbl = "web/fra 2001:db8::10 (exec): DOWN (forced by operator: " \
             "spelled out)"
         assert wait_until(lambda: lbl in srv.stderr, 5), srv.stderr
         assert "line ignored" not in srv.stderr

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dns/chaos.h"
 #include "dns/dname.h"
 #include "dns/log.h"
 #include "dns/packet.h"
@@ -817,9 +818,39 @@ static void test_dyn(void)
 	D.conf.dyn.answer = NULL;
 }
 
+/* Status and explain lines longer than one TXT string split between
+ * words, and nothing is lost. */
+static void test_txt_split(void)
+{
+	char line[600];
+	uint8_t rd[700];
+	size_t n = 0;
+	for (int i = 0; n + 12 < 560; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "word%03d; ", i);
+	line[n - 1] = '\0'; /* no trailing space */
+	int len = chaos_txt_rdata(line, rd, sizeof(rd));
+	OK(len > 0, "long line encoded");
+	char back[700];
+	size_t b = 0;
+	unsigned strings = 0;
+	bool words_whole = true;
+	for (int o = 0; o < len; o += 1 + rd[o], strings++) {
+		OK(rd[o] <= 255, "each string at most 255 octets");
+		if (o + 1 + rd[o] < len)
+			words_whole &= rd[o + rd[o]] == ' '; /* ends after a space */
+		memcpy(back + b, rd + o + 1, rd[o]);
+		b += rd[o];
+	}
+	back[b] = '\0';
+	IS_STR(back, line, "the strings put together are the line");
+	OK(strings == 3, "three strings for a 560-octet line");
+	OK(words_whole, "every string but the last ends at a space");
+}
+
 int main(void)
 {
 	setup();
+	test_txt_split();
 	test_positive();
 	test_cname();
 	test_negative();
