@@ -89,6 +89,8 @@ def test_metrics_count_queries_answers_and_probes(server):
     assert metric(text, "geodnsd_probe_failed_total", fra) == 0
     assert metric(text, "geodnsd_probe_duration_seconds_count", fra) >= 2
     assert metric(text, "geodnsd_datacenter_up", 'service="web",datacenter="fra"') == 1
+    assert metric(text, "geodnsd_service_all_down",
+                  'service="web",policy="fail-open"') == 0
     assert metric(text, "geodnsd_dataset_generation") == 1
     assert "# TYPE geodnsd_target_up gauge" in text
 

@@ -146,6 +146,8 @@ def test_fail_open_never_answers_what_the_operator_forced_down(tmp_path):
     try:
         assert wait_until(lambda: "ALL DOWN" in " ".join(srv.status_lines()),
                           5), srv.status_lines()
+        assert metric(srv.http("/metrics"), "geodnsd_service_all_down",
+                      'service="web",policy="fail-open"') == 1
         assert srv.answer() == ["192.0.2.10"]               # fra, first
         write(srv.state, "datacenter fra down drained\n")
         assert wait_until(lambda: srv.answer() == ["198.51.100.10"], 5), \
