@@ -828,9 +828,13 @@ void geo_explain(const void *ctx, const void *binding, const struct answer_clien
 				 g->gc->dcs[dc].name);
 			name = open_name;
 		}
-		snprintf(line, sizeof(line), "answer %s: %s%s, ttl %u, ecs scope /%u",
-			 fam == FAM_A ? "A" : "AAAA", name, degraded ? " (degraded)" : "", out.ttl,
-			 out.scope);
+		if (out.rcode != 0) /* no records, so no TTL of ours */
+			snprintf(line, sizeof(line), "answer %s: %s, ecs scope /%u",
+				 fam == FAM_A ? "A" : "AAAA", name, out.scope);
+		else
+			snprintf(line, sizeof(line), "answer %s: %s%s, ttl %u, ecs scope /%u",
+				 fam == FAM_A ? "A" : "AAAA", name, degraded ? " (degraded)" : "",
+				 out.ttl, out.scope);
 		emit(arg, line);
 	}
 }

@@ -1225,7 +1225,9 @@ def test_all_down_servfail(pool, outage):
         "ALL DOWN: answering SERVFAIL")
     lines = outage["explain"]["servfail"]
     assert any(l.startswith("answer A: SERVFAIL (every datacenter down, "
-                            "policy servfail)") for l in lines), lines
+                            "policy servfail), ecs scope /") for l in lines), \
+        lines
+    assert not any("SERVFAIL" in l and "ttl" in l for l in lines), lines
     assert outage["servfail_after"] == ans(["192.0.2.47"], GEO_TTL)
 
 
