@@ -468,10 +468,17 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 		struct file_id now;
 		file_id_get(ds->conf->state_file, &now);
 		if (!file_id_equal(&now, &ds->state_file_id)) {
-			log_msg(LOG_LEVEL_INFO,
-				"healthcheck: overrides file '%s' "
-				"changed, reading it",
-				ds->conf->state_file);
+			/* A missing file is an empty one: say what that does. */
+			if (now.ino == 0)
+				log_msg(LOG_LEVEL_NOTICE,
+					"healthcheck: overrides file '%s' removed: every "
+					"override is cleared",
+					ds->conf->state_file);
+			else
+				log_msg(LOG_LEVEL_INFO,
+					"healthcheck: overrides file '%s' "
+					"changed, reading it",
+					ds->conf->state_file);
 			ds->state_file_id = now;
 			health_load_overrides(r->health, ds->conf->state_file);
 		}

@@ -1648,6 +1648,8 @@ def test_override_default_reason_and_file_removal(overrides):
     assert s["web"] == WEB_FULL
     assert s["status"].dcs == {}, s["status"].lines
     assert s["list"] == ""
+    assert "healthcheck: overrides file '%s' removed: every override is " \
+        "cleared" % overrides["state"] in s["log"], s["log"]
 
 
 # ---------------------------------------------------------------- 8. reload
