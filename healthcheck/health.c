@@ -929,6 +929,8 @@ void health_count(const struct health *h, size_t *targets, size_t *up)
 {
 	*targets = *up = 0;
 	for (const struct hc_target *t = h->targets; t != NULL; t = t->next) {
+		if (t->ops == NULL)
+			continue; /* not probed: always up, nothing to count */
 		(*targets)++;
 		*up += atomic_load(&t->flag) != 0;
 	}

@@ -142,7 +142,8 @@ void health_each(const struct health *h, void (*fn)(void *arg, const struct hc_i
 void health_each_dc(const struct health *h, void (*fn)(void *arg, const struct hc_dc *dc),
 		    void *arg);
 
-/* The number of targets and how many are up (for logs). */
+/* The number of probed targets and how many are up (for logs and the
+ * systemd status); addresses without a check are not counted. */
 void health_count(const struct health *h, size_t *targets, size_t *up);
 
 #endif

@@ -904,6 +904,13 @@ def test_sighup_swaps_database(server_factory, mmdb_dir):
     assert dc_for(srv, "192.0.2.0/24")[1] == "iad"
 
 
+def test_ready_line_counts_probed_targets_only(plain):
+    """Addresses without a check are never probed: the ready line does not
+    count them as health targets."""
+    assert re.search(r"geodnsd \S+ ready: 1 zone, 0 health targets",
+                     plain.stderr), plain.stderr
+
+
 def test_sighup_swaps_database_default_is_config_order(server_factory,
                                                        mmdb_dir):
     """Without routing.default the order is the configuration's (fra first):

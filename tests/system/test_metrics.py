@@ -2,6 +2,7 @@
 geo answers, probes and overrides.  Loopback only; bounded waits."""
 
 import json
+import re
 import urllib.request
 
 import dns.rcode
@@ -250,3 +251,8 @@ def test_rejected_overrides_file_is_visible(server):
                                      "geodnsd_overrides_rejected") == 0, 5)
     assert json.loads(get(server.metrics_port, "/status")[2])[
         "overrides_rejected"] is None
+
+
+def test_ready_line_counts_the_probed_targets(server):
+    assert re.search(r"geodnsd \S+ ready: 1 zone, 2 health targets",
+                     server.stderr), server.stderr
