@@ -120,6 +120,7 @@ static struct dataset *dataset_new(struct dataset_core *c, struct geo *g,
 	ds->conf = c->conf;
 	ds->zones = c->zones;
 	ds->geo = g;
+	ds->all_down = xcalloc(conf->geo.n_services + 1, sizeof(*ds->all_down));
 	ds->geoip_file = *geoip_file;
 	ds->answer.zones = c->zones;
 	ds->answer.conf.identity = conf->identity;
@@ -209,6 +210,7 @@ void dataset_free(struct dataset *ds)
 	if (ds == NULL)
 		return;
 	geo_free(ds->geo);
+	free(ds->all_down);
 	if (atomic_fetch_sub(&ds->core->refs, 1) == 1)
 		core_free(ds->core);
 	free(ds);

@@ -60,7 +60,7 @@ struct dataset {
 				       * loaded one kept (all 0: none) */
 	struct health *health;        /* set by hsync_attach (not owned) */
 	struct file_id state_file_id; /* the overrides file as last read */
-	bool all_down[256];           /* per service, for hsync_watch's log */
+	bool *all_down;               /* per service, for hsync_watch's log */
 };
 
 /*

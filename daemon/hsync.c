@@ -196,8 +196,8 @@ static void carry_all_down(struct dataset *ds, const struct dataset *prev)
 	if (ds->geo == NULL || prev == NULL || prev->geo == NULL)
 		return;
 	const struct geo_conf *gc = geo_conf_of(ds->geo), *pc = geo_conf_of(prev->geo);
-	for (size_t s = 0; s < gc->n_services && s < 256; s++)
-		for (size_t p = 0; p < pc->n_services && p < 256; p++)
+	for (size_t s = 0; s < gc->n_services; s++)
+		for (size_t p = 0; p < pc->n_services; p++)
 			if (strcmp(gc->services[s].name, pc->services[p].name) == 0)
 				ds->all_down[s] = prev->all_down[p];
 }
@@ -265,7 +265,7 @@ void hsync_watch(struct dataset *ds)
 	if (ds->geo == NULL)
 		return;
 	const struct geo_conf *gc = geo_conf_of(ds->geo);
-	for (size_t s = 0; s < gc->n_services && s < 256; s++) {
+	for (size_t s = 0; s < gc->n_services; s++) {
 		const struct geo_service *svc = &gc->services[s];
 		bool up[GEO_DC_MAX];
 		unsigned n_up[GEO_DC_MAX], total[GEO_DC_MAX], any = 0;

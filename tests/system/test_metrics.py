@@ -256,3 +256,30 @@ def test_rejected_overrides_file_is_visible(server):
 def test_ready_line_counts_the_probed_targets(server):
     assert re.search(r"geodnsd \S+ ready: 1 zone, 2 health targets",
                      server.stderr), server.stderr
+
+
+def test_all_down_is_logged_for_any_service(tmp_path):
+    """The all-down log covers every service, not the first 256 only."""
+    require_geodnsd()
+    zone = tmp_path / "example.com.zone"
+    zone.write_text(WEB_GEO_ZONE)
+    srv = Geodnsd(tmp_path / "srv", zones=[])
+    lines = ["server:", '  listen: [ "127.0.0.1@%d" ]' % srv.port,
+             "datacenters:", "  fra: { latitude: 50.11, longitude: 8.68 }",
+             "services:"]
+    for i in range(300):
+        lines += ["  s%03d:" % i, "    datacenters:",
+                  "      fra: [ 192.0.2.%d ]" % (i % 250 + 1)]
+    lines += ['    check: { type: exec, command: [ "false" ], interval: 0.2, '
+              "timeout: 0.1, rise: 1, fall: 1 }",
+              "  web:", "    datacenters:", "      fra: [ 192.0.2.10 ]",
+              "zones:", "  - name: example.com",
+              "    file: %s" % yaml_str(str(zone))]
+    srv.write_config("\n".join(lines) + "\n")
+    srv.first_zone = "example.com"
+    srv.start()
+    try:
+        assert wait_until(lambda: "service s299: every datacenter is down"
+                          in srv.stderr, 5), srv.stderr[-2000:]
+    finally:
+        srv.kill()
