@@ -602,30 +602,38 @@ static bool pick(const struct geo *g, const struct geo_svc *s, const uint16_t *o
 }
 
 /*
- * Fail-open: as if every probe said up, but never past the operator: the
- * first datacenter in order that is not forced down, less its addresses
- * forced down (an address's cell carries its datacenter's override too).
- * Sets *dc and *mask; false when the operator forced all of them down.
+ * Fail-open, never past the operator.  First the live addresses of the
+ * first datacenter that has any, though fewer than up-min (better a
+ * degraded datacenter than a dead one); else as if every probe said up:
+ * the first datacenter in order that is not forced down, less its
+ * addresses forced down (an address's cell carries its datacenter's
+ * override too).  Sets *dc, *mask and *live (the first way); false when
+ * the operator forced all of them down.
  */
 static bool fail_open(const struct geo *g, const struct geo_svc *s, const uint16_t *order, int fam,
-		      unsigned *dc, uint64_t *mask)
+		      unsigned *dc, uint64_t *mask, bool *live_only)
 {
-	for (unsigned i = 0; i < g->n_dcs; i++) {
-		unsigned d = order[i];
-		const struct geo_svc_dc *sd = &s->dc[d];
-		if (sd->set[fam] == NULL || dc_forced(g, d) == GEO_FORCE_DOWN)
-			continue;
-		uint64_t m = 0;
-		for (unsigned k = 0; k < sd->n[fam]; k++) {
-			const _Atomic uint8_t *f = sd->force[sd->idx[fam][k]];
-			if (f == NULL ||
-			    atomic_load_explicit(f, memory_order_relaxed) != GEO_FORCE_DOWN)
-				m |= UINT64_C(1) << k;
-		}
-		if (m != 0) {
-			*dc = d;
-			*mask = m;
-			return true;
+	for (int live = 1; live >= 0; live--) {
+		for (unsigned i = 0; i < g->n_dcs; i++) {
+			unsigned d = order[i];
+			const struct geo_svc_dc *sd = &s->dc[d];
+			if (sd->set[fam] == NULL || dc_forced(g, d) == GEO_FORCE_DOWN)
+				continue;
+			uint64_t m = 0;
+			for (unsigned k = 0; k < sd->n[fam]; k++) {
+				unsigned a = sd->idx[fam][k];
+				const _Atomic uint8_t *f = sd->force[a];
+				if ((f == NULL || atomic_load_explicit(f, memory_order_relaxed) !=
+							  GEO_FORCE_DOWN) &&
+				    (!live || addr_up(sd, a)))
+					m |= UINT64_C(1) << k;
+			}
+			if (m != 0) {
+				*dc = d;
+				*mask = m;
+				*live_only = live;
+				return true;
+			}
 		}
 	}
 	return false;
@@ -636,6 +644,7 @@ static void all_down(const struct geo *g, const struct geo_svc *s, const uint16_
 		     struct dyn_answer *out)
 {
 	unsigned dc;
+	bool live;
 	switch (s->conf->all_down) {
 	case GEO_ALL_DOWN_SERVFAIL:
 		out->rcode = RCODE_SERVFAIL;
@@ -645,7 +654,7 @@ static void all_down(const struct geo *g, const struct geo_svc *s, const uint16_
 		out->mask = ~UINT64_C(0);
 		break;
 	default:
-		if (!fail_open(g, s, order, fam, &dc, &out->mask)) {
+		if (!fail_open(g, s, order, fam, &dc, &out->mask, &live)) {
 			out->rcode = RCODE_SERVFAIL; /* all forced down */
 			return;
 		}
@@ -810,7 +819,8 @@ void geo_explain(const void *ctx, const void *binding, const struct answer_clien
 		geo_answer(g, b, fam == FAM_A ? RRTYPE_A : RRTYPE_AAAA, c, &out);
 		const char *name = "none (NODATA)";
 		const uint16_t *order = s->n_with[fam] == 1 ? g->default_order : dn.order;
-		char open_name[128];
+		char open_name[160];
+		bool live;
 		if (out.rcode != 0)
 			name = s->conf->all_down == GEO_ALL_DOWN_SERVFAIL
 				       ? "SERVFAIL (every datacenter down, policy servfail)"
@@ -821,10 +831,12 @@ void geo_explain(const void *ctx, const void *binding, const struct answer_clien
 			name = g->gc->dcs[dc].name;
 		else if (out.set != NULL && s->conf->all_down == GEO_ALL_DOWN_LAST_RESORT)
 			name = "last-resort addresses (every datacenter down)";
-		else if (out.set != NULL && fail_open(g, s, order, fam, &dc, &mask)) {
+		else if (out.set != NULL && fail_open(g, s, order, fam, &dc, &mask, &live)) {
 			snprintf(open_name, sizeof(open_name),
-				 "%s, fail-open (every datacenter down; the first one not "
-				 "forced down, as if its probes said up)",
+				 live ? "%s, fail-open (every datacenter down; the first with "
+					"addresses up, fewer than up-min: those)"
+				      : "%s, fail-open (every datacenter down; the first one not "
+					"forced down, as if its probes said up)",
 				 g->gc->dcs[dc].name);
 			name = open_name;
 		}

@@ -544,3 +544,50 @@ def test_daemon_as_nobody_reads_what_root_wrote_with_umask_077():
     finally:
         srv.kill()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_fail_open_prefers_live_addresses_below_up_min(tmp_path):
+    """Every datacenter is below up-min (all down), but iad still has a live
+    address: fail-open answers that one, not fra's dead one 'as if up'."""
+    require_geodnsd()
+    zone = tmp_path / "example.com.zone"
+    zone.write_text(WEB_GEO_ZONE)
+    srv = Geodnsd(tmp_path / "srv", zones=[])
+    srv.write_config("""server:
+  listen: [ "127.0.0.1@%d" ]
+datacenters:
+  fra: { latitude: 50.11, longitude: 8.68 }
+  iad: { latitude: 38.95, longitude: -77.45 }
+services:
+  web:
+    datacenters:
+      fra: [ 192.0.2.10 ]
+      iad: [ 198.51.100.10, 198.51.100.11 ]
+    up-min: 2
+    check: { type: exec, command: [ "sh", "-c", "test %%a = 198.51.100.10" ],
+             interval: 0.2, timeout: 0.1, rise: 1, fall: 1 }
+routing:
+  default: [ fra, iad ]
+zones:
+  - name: example.com
+    file: %s
+""" % (srv.port, yaml_str(str(zone))))
+    srv.first_zone = "example.com"
+    srv.start()
+    try:
+        def answer():
+            r = srv.query("www.example.com", "A")
+            return sorted(rr.address for s in r.answer for rr in s)
+        assert wait_until(lambda: answer() == ["198.51.100.10"], 5), \
+            (answer(), srv.stderr[-2000:])
+        assert wait_until(lambda: "service web: every datacenter is down"
+                          in srv.stderr, 3), srv.stderr
+        q = dns.message.make_query("www.example.com.explain.geodnsd.", "TXT",
+                                   "CH")
+        r = dns.query.tcp(q, "127.0.0.1", port=srv.port, timeout=3)
+        lines = [b"".join(rd.strings).decode() for s in r.answer for rd in s]
+        assert any(l.startswith("answer A: iad, fail-open (every datacenter "
+                                "down; the first with addresses up, fewer "
+                                "than up-min: those)") for l in lines), lines
+    finally:
+        srv.kill()
