@@ -191,15 +191,32 @@ static void status_cb(const void *ctx, const char *service,
 
 /* Carry "every datacenter down" over from the dataset being replaced, by
  * service name, so a reload does not log that state again. */
+static const char *all_down_text(enum geo_all_down how)
+{
+	return how == GEO_ALL_DOWN_SERVFAIL      ? "SERVFAIL"
+	       : how == GEO_ALL_DOWN_LAST_RESORT ? "with the last-resort addresses"
+						 : "fail-open (live addresses, else as if up)";
+}
+
 static void carry_all_down(struct dataset *ds, const struct dataset *prev)
 {
 	if (ds->geo == NULL || prev == NULL || prev->geo == NULL)
 		return;
 	const struct geo_conf *gc = geo_conf_of(ds->geo), *pc = geo_conf_of(prev->geo);
 	for (size_t s = 0; s < gc->n_services; s++)
-		for (size_t p = 0; p < pc->n_services; p++)
-			if (strcmp(gc->services[s].name, pc->services[p].name) == 0)
-				ds->all_down[s] = prev->all_down[p];
+		for (size_t p = 0; p < pc->n_services; p++) {
+			if (strcmp(gc->services[s].name, pc->services[p].name) != 0)
+				continue;
+			ds->all_down[s] = prev->all_down[p];
+			/* Still all down, but the reload changed what that
+			 * answers: the last line said otherwise. */
+			if (ds->all_down[s] && gc->services[s].all_down != pc->services[p].all_down)
+				log_msg(LOG_LEVEL_ERR,
+					"healthcheck: service %s: every datacenter is down; "
+					"now answering %s (all-down changed by the reload)",
+					gc->services[s].name,
+					all_down_text(gc->services[s].all_down));
+		}
 }
 
 /* Claim a target for every address of every service in gc, and a cell for
@@ -280,11 +297,7 @@ void hsync_watch(struct dataset *ds)
 			log_msg(LOG_LEVEL_ERR,
 				"healthcheck: service %s: every datacenter "
 				"is down; answering %s",
-				svc->name,
-				svc->all_down == GEO_ALL_DOWN_SERVFAIL ? "SERVFAIL"
-				: svc->all_down == GEO_ALL_DOWN_LAST_RESORT
-					? "with the last-resort addresses"
-					: "fail-open (the first choice, as if up)");
+				svc->name, all_down_text(svc->all_down));
 		else {
 			char names[256] = "";
 			size_t n = 0;

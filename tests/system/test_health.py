@@ -1232,7 +1232,7 @@ def test_all_down_servfail(pool, outage):
 
 
 ALL_DOWN_HOW = {
-    "failopen": "fail-open (the first choice, as if up)",
+    "failopen": "fail-open (live addresses, else as if up)",
     "lastresort": "with the last-resort addresses",
     "servfail": "SERVFAIL",
 }

@@ -546,6 +546,27 @@ def test_daemon_as_nobody_reads_what_root_wrote_with_umask_077():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_all_down_policy_changed_by_reload_is_logged(tmp_path):
+    """Still all down, but a reload changes what that answers: the last
+    log line said otherwise, so a new one says what is answered now."""
+    require_geodnsd()
+    srv = Server(tmp_path, probe="false")
+    srv.start()
+    try:
+        assert wait_until(lambda: "every datacenter is down; answering "
+                          "fail-open" in srv.stderr, 5), srv.stderr
+        text = config(srv.port, srv.mport, srv.state, srv.zone, ("fra", "iad"),
+                      None, "false")
+        srv.write_config(text.replace("  web:\n", "  web:\n    all-down: servfail\n"))
+        srv.reload(lambda: srv.query("www.example.com", "A").rcode()
+                   == dns.rcode.SERVFAIL)
+        assert wait_until(lambda: "service web: every datacenter is down; now "
+                          "answering SERVFAIL (all-down changed by the reload)"
+                          in srv.stderr, 3), srv.stderr
+    finally:
+        srv.kill()
+
+
 def test_fail_open_prefers_live_addresses_below_up_min(tmp_path):
     """Every datacenter is below up-min (all down), but iad still has a live
     address: fail-open answers that one, not fra's dead one 'as if up'."""
