@@ -19,8 +19,9 @@
 
 /*
  * How the child is watched.  The command is started with posix_spawnp() in
- * its own process group, with stdin/stdout/stderr on /dev/null and every
- * signal at its default disposition (the daemon ignores SIGPIPE, and an
+ * its own process group, with stdin on /dev/null, stdout and stderr on a
+ * pipe whose first line becomes part of the reason (as Nagios-style plugins
+ * report), and every signal at its default disposition (the daemon ignores SIGPIPE, and an
  * ignored signal would survive exec).  glibc (2.24 and later) and musl
  * return a failed exec as posix_spawnp()'s error (musl over a close-on-exec
  * pipe, glibc through its CLONE_VFORK child), so "cannot run" needs no pipe
@@ -30,10 +31,12 @@
  * Exit is detected by polling waitid(pid, WNOHANG) on a timer whose period
  * doubles from 1 ms to 50 ms.  No SIGCHLD handler is installed: that would
  * be process-wide, would race with any other code that forks, and libevent
- * allows one signal-owning base.  No pipe end is handed to the command
- * either, so daemonising grandchildren or commands that close all
- * descriptors cannot hide or fake the exit.  The cost is at most 20 cheap
- * syscalls a second per running command, and a verdict at most 50 ms late.
+ * allows one signal-owning base.  The output pipe plays no part in it, so
+ * daemonising grandchildren that keep it open, or commands that close all
+ * descriptors, cannot hide or fake the exit; it is read as it fills (the
+ * first line kept, the rest discarded, so a chatty command never blocks)
+ * and closed with the run.  The cost is at most 20 cheap syscalls a second
+ * per running command, and a verdict at most 50 ms late.
  *
  * The process group is killed (SIGKILL) on cancel, and also after a normal
  * exit so that background leftovers of the command do not outlive the run:
@@ -49,12 +52,18 @@
 
 extern char **environ;
 
+#define EXEC_OUT_KEEP 120 /* octets of output kept for the reason */
+
 struct exec_run {
 	struct hc_probe *p;
 	pid_t pid;
 	struct event *poll;
 	long poll_us;
 	char cmd[128]; /* argv[0], for reasons */
+	int out_fd;    /* read end of the output pipe, -1 when closed */
+	struct event *out_ev;
+	char out[EXEC_OUT_KEEP + 1];
+	size_t out_len;
 };
 
 /* Replace "%a", "%p" and "%%" in one argument; caller frees. */
@@ -109,7 +118,7 @@ static char **exec_argv_new(const struct hc_probe *p)
 	return argv;
 }
 
-static int exec_spawn_setup(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa)
+static int exec_spawn_setup(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa, int out_wr)
 {
 	sigset_t all, none;
 	sigfillset(&all);
@@ -121,7 +130,7 @@ static int exec_spawn_setup(posix_spawnattr_t *attr, posix_spawn_file_actions_t 
 	    posix_spawnattr_setsigdefault(attr, &all) != 0)
 		return -1;
 	if (posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
-	    posix_spawn_file_actions_addopen(fa, 1, "/dev/null", O_WRONLY, 0) != 0 ||
+	    posix_spawn_file_actions_adddup2(fa, out_wr, 1) != 0 ||
 	    posix_spawn_file_actions_adddup2(fa, 1, 2) != 0)
 		return -1;
 #if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
@@ -134,26 +143,83 @@ static int exec_spawn_setup(posix_spawnattr_t *attr, posix_spawn_file_actions_t 
 	return 0;
 }
 
-/* Start the command; returns 0 or an errno value. */
+/* Start the command, its output to a pipe whose read end becomes
+ * run->out_fd (non-blocking); returns 0 or an errno value. */
 static int exec_spawn(struct exec_run *run, char **argv)
 {
 	posix_spawnattr_t attr;
 	posix_spawn_file_actions_t fa;
-	int err;
+	int err, fds[2];
 
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+		return errno;
 	if ((err = posix_spawnattr_init(&attr)) != 0)
-		return err;
+		goto out;
 	if ((err = posix_spawn_file_actions_init(&fa)) != 0) {
 		posix_spawnattr_destroy(&attr);
-		return err;
+		goto out;
 	}
-	if (exec_spawn_setup(&attr, &fa) < 0)
+	/* The child's end blocks like any stdout. */
+	fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) & ~O_NONBLOCK);
+	if (exec_spawn_setup(&attr, &fa, fds[1]) < 0)
 		err = ENOMEM;
 	else
 		err = posix_spawnp(&run->pid, argv[0], &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+out:
+	close(fds[1]);
+	if (err == 0)
+		run->out_fd = fds[0];
+	else
+		close(fds[0]);
 	return err;
+}
+
+/* Take what the command wrote: the first EXEC_OUT_KEEP octets are kept,
+ * the rest read and dropped.  At end of file the pipe is closed. */
+static void exec_out_read(struct exec_run *run)
+{
+	char buf[4096];
+	while (run->out_fd >= 0) {
+		ssize_t n = read(run->out_fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) { /* end of file, or an error: no more output */
+			if (run->out_ev != NULL)
+				event_del(run->out_ev);
+			close(run->out_fd);
+			run->out_fd = -1;
+			return;
+		}
+		size_t take = (size_t)n < EXEC_OUT_KEEP - run->out_len
+				      ? (size_t)n
+				      : EXEC_OUT_KEEP - run->out_len;
+		memcpy(run->out + run->out_len, buf, take);
+		run->out_len += take;
+	}
+}
+
+static void exec_out_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	exec_out_read(arg);
+}
+
+/* The first line of the output, control characters as spaces, trimmed. */
+static void exec_out_line(struct exec_run *run, char *out, size_t size)
+{
+	size_t n = 0;
+	run->out[run->out_len] = '\0';
+	for (const char *s = run->out; *s != '\0' && *s != '\n' && n + 1 < size; s++)
+		out[n++] = (unsigned char)*s < ' ' || *s == 0x7f ? ' ' : *s;
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+	size_t lead = strspn(out, " ");
+	memmove(out, out + lead, n - lead + 1);
 }
 
 /*
@@ -176,6 +242,10 @@ static void exec_run_free(struct exec_run *run)
 {
 	if (run->poll != NULL)
 		event_free(run->poll);
+	if (run->out_ev != NULL)
+		event_free(run->out_ev);
+	if (run->out_fd >= 0)
+		close(run->out_fd);
 	free(run);
 }
 
@@ -190,16 +260,21 @@ static void exec_finish(struct exec_run *run, bool ok, const char *reason)
 
 static void exec_judge(struct exec_run *run, int st)
 {
-	char reason[64];
+	char reason[64 + EXEC_OUT_KEEP], line[EXEC_OUT_KEEP + 1];
 	bool ok = false;
+	int n;
+	exec_out_read(run); /* what is left in the pipe */
+	exec_out_line(run, line, sizeof(line));
 	if (WIFEXITED(st)) {
 		ok = WEXITSTATUS(st) == 0;
-		snprintf(reason, sizeof(reason), "exit %d", WEXITSTATUS(st));
+		n = snprintf(reason, sizeof(reason), "exit %d", WEXITSTATUS(st));
 	} else if (WIFSIGNALED(st)) {
-		snprintf(reason, sizeof(reason), "killed by signal %d", WTERMSIG(st));
+		n = snprintf(reason, sizeof(reason), "killed by signal %d", WTERMSIG(st));
 	} else {
-		snprintf(reason, sizeof(reason), "unexpected wait status %#x", (unsigned)st);
+		n = snprintf(reason, sizeof(reason), "unexpected wait status %#x", (unsigned)st);
 	}
+	if (line[0] != '\0' && n > 0 && (size_t)n < sizeof(reason))
+		snprintf(reason + n, sizeof(reason) - (size_t)n, ": %s", line);
 	exec_finish(run, ok, reason);
 }
 
@@ -261,6 +336,7 @@ static int exec_start(struct hc_probe *p)
 	}
 	run->p = p;
 	run->poll_us = EXEC_POLL_FIRST_US;
+	run->out_fd = -1;
 	if (p->params->argc == 0 || p->params->argv == NULL) {
 		snprintf(reason, sizeof(reason), "no command");
 		goto fail;
@@ -277,6 +353,10 @@ static int exec_start(struct hc_probe *p)
 		goto fail;
 	}
 	exec_argv_free(argv);
+	argv = NULL;
+	run->out_ev = event_new(p->base, run->out_fd, EV_READ | EV_PERSIST, exec_out_cb, run);
+	if (run->out_ev != NULL)
+		event_add(run->out_ev, NULL);
 	exec_schedule(run);
 	p->kind_state = run;
 	return 0;

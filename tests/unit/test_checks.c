@@ -768,8 +768,13 @@ static void test_exec_basic(void)
 	char *m[] = { "/nonexistent/check" };
 	char *p[] = { "true" };
 	char *nul[] = { "/bin/sh", "-c",
-			("test \"$(readlink /proc/$$/fd/1)\" = /dev/null && "
-			 "test \"$(readlink /proc/$$/fd/0)\" = /dev/null") };
+			("test \"$(readlink /proc/$$/fd/0)\" = /dev/null && "
+			 "case \"$(readlink /proc/$$/fd/1)\" in pipe:*) ;; *) exit 1 ;; esac && "
+			 "test \"$(readlink /proc/$$/fd/1)\" = \"$(readlink /proc/$$/fd/2)\"") };
+	char *said[] = { "/bin/sh", "-c",
+			 "printf '  CRITICAL - disk\\tfull  \\nsecond line\\n'; exit 2" };
+	char *err[] = { "/bin/sh", "-c", "echo oops >&2; exit 1" };
+	char *chatty[] = { "/bin/sh", "-c", "head -c 1000000 /dev/zero | tr '\\0' x; exit 1" };
 
 	IS_STR(check_exec_ops.name, "exec", "exec: ops name");
 	IS_INT(check_exec_ops.default_port, 0, "exec: default port");
@@ -789,8 +794,19 @@ static void test_exec_basic(void)
 	OK(out.ok, "exec: found on PATH (%s)", out.reason);
 	if (access("/proc/self/fd/0", F_OK) == 0) {
 		exec_probe(nul, 3, 3000);
-		OK(out.ok, "exec: stdin and stdout are /dev/null (%s)", out.reason);
+		OK(out.ok, "exec: stdin is /dev/null, stdout and stderr one pipe (%s)",
+		   out.reason);
 	}
+	/* The first line of the output is part of the reason, as plugins
+	 * report it. */
+	exec_probe(said, 3, 3000);
+	IS_STR(out.reason, "exit 2: CRITICAL - disk full", "exec: first output line in the reason");
+	exec_probe(err, 3, 3000);
+	IS_STR(out.reason, "exit 1: oops", "exec: stderr counts as output");
+	exec_probe(chatty, 3, 3000);
+	OK(out.calls == 1 && !out.ok && strncmp(out.reason, "exit 1: xxxx", 12) == 0,
+	   "exec: a megabyte of output neither blocks the command nor the reason (%.40s)",
+	   out.reason);
 	exec_probe(NULL, 0, 3000);
 	IS_STR(out.reason, "no command", "exec: empty argv reason");
 }
