@@ -794,8 +794,7 @@ static void test_exec_basic(void)
 	OK(out.ok, "exec: found on PATH (%s)", out.reason);
 	if (access("/proc/self/fd/0", F_OK) == 0) {
 		exec_probe(nul, 3, 3000);
-		OK(out.ok, "exec: stdin is /dev/null, stdout and stderr one pipe (%s)",
-		   out.reason);
+		OK(out.ok, "exec: stdin is /dev/null, stdout and stderr one pipe (%s)", out.reason);
 	}
 	/* The first line of the output is part of the reason, as plugins
 	 * report it. */
