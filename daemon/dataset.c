@@ -121,6 +121,7 @@ static struct dataset *dataset_new(struct dataset_core *c, struct geo *g,
 	ds->zones = c->zones;
 	ds->geo = g;
 	ds->all_down = xcalloc(conf->geo.n_services + 1, sizeof(*ds->all_down));
+	ds->family_down = xcalloc(conf->geo.n_services + 1, sizeof(*ds->family_down));
 	ds->geoip_file = *geoip_file;
 	ds->answer.zones = c->zones;
 	ds->answer.conf.identity = conf->identity;
@@ -211,6 +212,7 @@ void dataset_free(struct dataset *ds)
 		return;
 	geo_free(ds->geo);
 	free(ds->all_down);
+	free(ds->family_down);
 	if (atomic_fetch_sub(&ds->core->refs, 1) == 1)
 		core_free(ds->core);
 	free(ds);

@@ -61,6 +61,7 @@ struct dataset {
 	struct health *health;        /* set by hsync_attach (not owned) */
 	struct file_id state_file_id; /* the overrides file as last read */
 	bool *all_down;               /* per service, for hsync_watch's log */
+	uint8_t *family_down;         /* per service: 1 A, 2 AAAA has no datacenter up */
 };
 
 /*

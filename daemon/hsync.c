@@ -119,12 +119,18 @@ static void emit_services(struct status_walk *w)
 					      n_up[k], total[k]);
 		}
 		static const char *const policy[] = { "fail-open", "last-resort", "servfail" };
-		snprintf(line + o, sizeof(line) - o, " %s",
-			 any                                      ? "serving"
-			 : svc->all_down == GEO_ALL_DOWN_SERVFAIL ? "ALL DOWN: answering SERVFAIL"
-			 : svc->all_down == GEO_ALL_DOWN_LAST_RESORT
-				 ? "ALL DOWN: answering last-resort"
-				 : "ALL DOWN: answering fail-open");
+		const char *how = svc->all_down == GEO_ALL_DOWN_SERVFAIL      ? "SERVFAIL"
+				  : svc->all_down == GEO_ALL_DOWN_LAST_RESORT ? "last-resort"
+									      : "fail-open";
+		if (!any)
+			snprintf(line + o, sizeof(line) - o, " ALL DOWN: answering %s", how);
+		else if (geo_family_down(g, s, 6) || geo_family_down(g, s, 4))
+			/* Up for one family only: the other's answers come from
+			 * the all-down policy. */
+			snprintf(line + o, sizeof(line) - o, " serving; %s ALL DOWN: answering %s",
+				 geo_family_down(g, s, 6) ? "AAAA" : "A", how);
+		else
+			snprintf(line + o, sizeof(line) - o, " serving");
 		(void)policy;
 		w->emit(w->arg, line);
 	}
@@ -208,6 +214,7 @@ static void carry_all_down(struct dataset *ds, const struct dataset *prev)
 			if (strcmp(gc->services[s].name, pc->services[p].name) != 0)
 				continue;
 			ds->all_down[s] = prev->all_down[p];
+			ds->family_down[s] = prev->family_down[p];
 			/* Still all down, but the reload changed what that
 			 * answers: the last line said otherwise. */
 			if (ds->all_down[s] && gc->services[s].all_down != pc->services[p].all_down)
@@ -277,6 +284,29 @@ int hsync_check_overrides(const struct conf *conf, const char *path)
 	return rc;
 }
 
+/* One family (A or AAAA) with no datacenter up while the service is up
+ * for the other: its queries get the all-down policy's answer.  Logged
+ * on each change; a service down entirely is the all-down line's. */
+static void family_watch(struct dataset *ds, size_t s, bool all_down)
+{
+	const struct geo_service *svc = &geo_conf_of(ds->geo)->services[s];
+	for (int bit = 1; bit <= 2; bit <<= 1) {
+		const char *name = bit == 1 ? "A" : "AAAA";
+		bool down = !all_down && geo_family_down(ds->geo, s, bit == 1 ? 4 : 6);
+		if (down == ((ds->family_down[s] & bit) != 0))
+			continue;
+		ds->family_down[s] ^= (uint8_t)bit;
+		if (down)
+			log_msg(LOG_LEVEL_ERR,
+				"healthcheck: service %s: no datacenter is up for %s; %s "
+				"answers %s",
+				svc->name, name, name, all_down_text(svc->all_down));
+		else if (!all_down)
+			log_msg(LOG_LEVEL_NOTICE, "healthcheck: service %s: up again for %s",
+				svc->name, name);
+	}
+}
+
 void hsync_watch(struct dataset *ds)
 {
 	if (ds->geo == NULL)
@@ -290,6 +320,7 @@ void hsync_watch(struct dataset *ds)
 		for (size_t k = 0; k < svc->n_dcs; k++)
 			any += up[k];
 		bool down = svc->n_dcs > 0 && any == 0;
+		family_watch(ds, s, down);
 		if (down == ds->all_down[s])
 			continue;
 		ds->all_down[s] = down;

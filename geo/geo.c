@@ -901,6 +901,16 @@ size_t geo_records_with_coords(const struct geo *g)
 	return n;
 }
 
+bool geo_family_down(const struct geo *g, size_t s, int family)
+{
+	const struct geo_svc *sv = &g->svcs[s];
+	int fam = family == 6 ? FAM_AAAA : FAM_A;
+	unsigned dc;
+	uint64_t mask;
+	bool degraded;
+	return sv->n_with[fam] > 0 && !pick(g, sv, g->default_order, fam, &dc, &mask, &degraded);
+}
+
 size_t geo_records(const struct geo *g)
 {
 	return g->db ? geodb_count(g->db) : 0;

@@ -207,6 +207,10 @@ const struct geo_conf *geo_conf_of(const struct geo *g);
 void geo_service_health(const struct geo *g, size_t s, bool *dc_up, unsigned *addrs_up,
 			unsigned *addrs_total, size_t n);
 
+/* True when service s has addresses of family (4 or 6) and no datacenter
+ * is up for it: its all-down policy answers that family's queries. */
+bool geo_family_down(const struct geo *g, size_t s, int family);
+
 /* True when addr (family 4/6) may ask explain queries. */
 bool geo_explain_allowed(const void *ctx, int family, const uint8_t *addr);
 

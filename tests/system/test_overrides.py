@@ -612,3 +612,53 @@ zones:
                                 "than up-min: those)") for l in lines), lines
     finally:
         srv.kill()
+
+
+def test_one_family_down_is_logged_and_shown(tmp_path):
+    """Every IPv6 load balancer fails its probe while IPv4 is fine: AAAA
+    queries get the all-down policy's answer.  Say so in the log and in
+    status.geodnsd, not just 'serving'; and again when it comes back."""
+    require_geodnsd()
+    zone = tmp_path / "example.com.zone"
+    zone.write_text(WEB_GEO_ZONE)
+    flag = tmp_path / "v6-down"
+    flag.write_text("")
+    srv = Geodnsd(tmp_path / "srv", zones=[])
+    srv.write_config("""server:
+  listen: [ "127.0.0.1@%d" ]
+datacenters:
+  fra: { latitude: 50.11, longitude: 8.68 }
+  iad: { latitude: 38.95, longitude: -77.45 }
+services:
+  web:
+    datacenters:
+      fra: [ 192.0.2.10, "2001:db8::10" ]
+      iad: [ 198.51.100.10, "2001:db8::20" ]
+    check: { type: exec, interval: 0.2, timeout: 0.1, rise: 1, fall: 1,
+             command: [ "sh", "-c", "case $0 in *:*) test ! -e %s ;; esac", "%%a" ] }
+routing:
+  default: [ fra, iad ]
+zones:
+  - name: example.com
+    file: %s
+""" % (srv.port, flag, yaml_str(str(zone))))
+    srv.first_zone = "example.com"
+    srv.start()
+
+    def status_line():
+        q = dns.message.make_query("web.status.geodnsd.", "TXT", "CH")
+        r = dns.query.tcp(q, "127.0.0.1", port=srv.port, timeout=3)
+        return [b"".join(rd.strings).decode() for s in r.answer for rd in s][0]
+    try:
+        assert wait_until(lambda: "service web: no datacenter is up for AAAA; "
+                          "AAAA answers fail-open" in srv.stderr, 5), \
+            srv.stderr[-2000:]
+        assert status_line().endswith(
+            "serving; AAAA ALL DOWN: answering fail-open"), status_line()
+        assert "every datacenter is down" not in srv.stderr
+        flag.unlink()
+        assert wait_until(lambda: "service web: up again for AAAA"
+                          in srv.stderr, 5), srv.stderr[-2000:]
+        assert status_line().endswith(" serving"), status_line()
+    finally:
+        srv.kill()
