@@ -31,28 +31,30 @@
  * Stage 1: the YAML document as a small tree of nodes, each with its line.
  */
 
+static void conf_report(struct loader *ld, enum log_level level, unsigned line, const char *fmt,
+			va_list ap)
+{
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	diag_report(ld->d, level, ld->path, line, "%s", msg);
+}
+
 /* Report one error against the config file and count it. */
 void conf_error(struct loader *ld, unsigned line, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
-
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	conf_report(ld, LOG_LEVEL_ERR, line, fmt, ap);
 	va_end(ap);
 	ld->errors++;
-	diag_report(ld->d, LOG_LEVEL_ERR, ld->path, line, "%s", msg);
 }
 
 void conf_warning(struct loader *ld, unsigned line, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
-
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	conf_report(ld, LOG_LEVEL_WARNING, line, fmt, ap);
 	va_end(ap);
-	diag_report(ld->d, LOG_LEVEL_WARNING, ld->path, line, "%s", msg);
 }
 
 static struct cnode *cnode_new(enum cnode_type type, unsigned line)

@@ -118,7 +118,6 @@ static void emit_services(struct status_walk *w)
 					      gc->dcs[svc->dcs[k].dc].name, up[k] ? "up" : "DOWN",
 					      n_up[k], total[k]);
 		}
-		static const char *const policy[] = { "fail-open", "last-resort", "servfail" };
 		const char *how = svc->all_down == GEO_ALL_DOWN_SERVFAIL      ? "SERVFAIL"
 				  : svc->all_down == GEO_ALL_DOWN_LAST_RESORT ? "last-resort"
 									      : "fail-open";
@@ -131,7 +130,6 @@ static void emit_services(struct status_walk *w)
 				 geo_family_down(g, s, 6) ? "AAAA" : "A", how);
 		else
 			snprintf(line + o, sizeof(line) - o, " serving");
-		(void)policy;
 		w->emit(w->arg, line);
 	}
 	if (w->service == NULL || found)

@@ -57,6 +57,15 @@ static void head(struct evbuffer *b, const char *name, const char *type, const c
 	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A counter with result="ok" and result="failed". */
+static void results(struct evbuffer *b, const char *name, const char *help, uint64_t ok,
+		    uint64_t failed)
+{
+	head(b, name, "counter", help);
+	evbuffer_add_printf(b, "%s{result=\"ok\"} %llu\n%s{result=\"failed\"} %llu\n", name,
+			    (unsigned long long)ok, name, (unsigned long long)failed);
+}
+
 static void query_metrics(struct evbuffer *b, const struct answer_stats *st)
 {
 	head(b, "geodnsd_responses_total", "counter", "Responses sent, by rcode.");
@@ -269,19 +278,11 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	     "1 when the overrides file's last read failed (the overrides before it stay).");
 	evbuffer_add_printf(b, "geodnsd_overrides_rejected %d\n",
 			    health_overrides_rejected(m->health, why, sizeof(why), &since) ? 1 : 0);
-	head(b, "geodnsd_reloads_total", "counter", "Reloads, by result.");
-	evbuffer_add_printf(b,
-			    "geodnsd_reloads_total{result=\"ok\"} %llu\n"
-			    "geodnsd_reloads_total{result=\"failed\"} %llu\n",
-			    (unsigned long long)m->c->reloads_ok,
-			    (unsigned long long)m->c->reloads_failed);
-	head(b, "geodnsd_geoip_loads_total", "counter",
-	     "GeoIP databases loaded alone after their file was replaced, by result.");
-	evbuffer_add_printf(b,
-			    "geodnsd_geoip_loads_total{result=\"ok\"} %llu\n"
-			    "geodnsd_geoip_loads_total{result=\"failed\"} %llu\n",
-			    (unsigned long long)m->c->geoip_loads_ok,
-			    (unsigned long long)m->c->geoip_loads_failed);
+	results(b, "geodnsd_reloads_total", "Reloads, by result.", m->c->reloads_ok,
+		m->c->reloads_failed);
+	results(b, "geodnsd_geoip_loads_total",
+		"GeoIP databases loaded alone after their file was replaced, by result.",
+		m->c->geoip_loads_ok, m->c->geoip_loads_failed);
 	head(b, "geodnsd_dataset_generation", "gauge",
 	     "Datasets published: the start-up load, reloads and GeoIP loads.");
 	evbuffer_add_printf(b, "geodnsd_dataset_generation %lu\n", ds->generation);
