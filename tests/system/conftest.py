@@ -12,6 +12,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 
 import dns.flags
@@ -138,6 +139,45 @@ def udp_exchange_wire(wire, port, host="127.0.0.1", timeout=QUERY_TIMEOUT):
         except socket.timeout:
             return None
         return data
+
+
+class UdpLoad:
+    """A steady stream of UDP queries to host:port from a thread, for tests
+    that reload under load: bursts of 32 (the wires in turn), answers read
+    without waiting.  `with UdpLoad(...) as load:`; load.answered counts
+    the replies.  Bounded: it stops on its own after 60 s."""
+
+    def __init__(self, host, port, wires):
+        self.addr, self.wires = (host, port), wires
+        self.answered = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+
+    def run(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setblocking(False)
+        deadline = time.monotonic() + 60
+        try:
+            while not self.stop.is_set() and time.monotonic() < deadline:
+                for i in range(32):
+                    s.sendto(self.wires[i % len(self.wires)], self.addr)
+                time.sleep(0.0005)
+                while True:
+                    try:
+                        s.recv(4096)
+                        self.answered += 1
+                    except BlockingIOError:
+                        break
+        finally:
+            s.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(70)
 
 
 def recv_exact(sock, n):

@@ -35,10 +35,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
-import threading
 import time
 import urllib.request
 
@@ -52,7 +50,8 @@ import dns.rdatatype
 import pytest
 
 from conftest import (make_test_mmdbs, skip_without_mmdb_writer,
-                      GEODNSD, DnsServer, free_port, metric, require_geodnsd,
+                      GEODNSD, DnsServer, UdpLoad, free_port, metric,
+                      require_geodnsd,
                       wait_until, yaml_str)
 
 TIMEOUT = 2.0
@@ -1073,53 +1072,29 @@ def test_database_updates_and_reloads_under_load(server_factory, mmdb_dir,
         "www.example.com", "A", use_edns=0,
         options=[dns.edns.ECSOption("127.0.1.0", 24, 0)]).to_wire(),
         dns.message.make_query("static.example.com", "A").to_wire()]
-    stop = threading.Event()
-    answered = [0]
-
-    def hammer():
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.setblocking(False)
-        deadline = time.monotonic() + 60
-        try:
-            while not stop.is_set() and time.monotonic() < deadline:
-                for i in range(32):
-                    s.sendto(wires[i & 1], (srv.host, srv.port))
-                time.sleep(0.0005)
-                while True:
-                    try:
-                        s.recv(4096)
-                        answered[0] += 1
-                    except BlockingIOError:
-                        break
-        finally:
-            s.close()
-
     sources = [read(os.path.join(mmdb_dir, n))
                for n in ("country.mmdb", "city.mmdb")]
-    t = threading.Thread(target=hammer)
-    t.start()
     try:
-        for i in range(6):
-            n = srv.stderr.count("geoip: database")
-            replace_by_rename(sources[i % 2], db)
-            assert wait_until(lambda: srv.stderr.count("geoip: database")
-                              >= n + 2 or not srv.running() or None,
-                              8.0, 0.05), srv.stderr
-            assert srv.running(), srv.stderr[-3000:]
-            n = srv.stderr.count("reload: done")
-            srv.send_signal(signal.SIGHUP)
-            assert wait_until(lambda: srv.stderr.count("reload: done") > n
-                              or not srv.running() or None,
-                              8.0, 0.05), srv.stderr
-            assert srv.running(), srv.stderr[-3000:]
+        with UdpLoad(srv.host, srv.port, wires) as load:
+            for i in range(6):
+                n = srv.stderr.count("geoip: database")
+                replace_by_rename(sources[i % 2], db)
+                assert wait_until(lambda: srv.stderr.count("geoip: database")
+                                  >= n + 2 or not srv.running() or None,
+                                  8.0, 0.05), srv.stderr
+                assert srv.running(), srv.stderr[-3000:]
+                n = srv.stderr.count("reload: done")
+                srv.send_signal(signal.SIGHUP)
+                assert wait_until(lambda: srv.stderr.count("reload: done") > n
+                                  or not srv.running() or None,
+                                  8.0, 0.05), srv.stderr
+                assert srv.running(), srv.stderr[-3000:]
     finally:
-        stop.set()
-        t.join(70)
         log = srv.stderr
         alive = srv.running()
     assert alive and "AddressSanitizer" not in log, log[-3000:]
     assert log.count("' loaded in ") == 6, log
-    assert answered[0] > 1000, answered[0]
+    assert load.answered > 1000, load.answered
     # The last database (city) is the one answering.
     assert dc_for(srv, "127.0.1.0/24") == ("NOERROR", "fra", 24)
 

@@ -65,7 +65,7 @@ import dns.rrset
 import pytest
 
 from conftest import (make_test_mmdbs, skip_without_mmdb_writer,
-                      GEODNSD, TOP_SRCDIR, DnsServer, free_port,
+                      GEODNSD, TOP_SRCDIR, DnsServer, UdpLoad, free_port,
                       require_geodnsd, yaml_str)
 
 FORCE = os.path.join(TOP_SRCDIR, "tools", "geodnsd-force")
@@ -2109,47 +2109,23 @@ def test_reload_dropping_targets_under_load(tmp_path, mmdb):
     opts = [dns.edns.ECSOption("127.0.1.0", 24, 0)]
     wire = dns.message.make_query("web.example.com", "A", use_edns=0,
                                   options=opts).to_wire()
-    stop = threading.Event()
-    answered = [0]
-
-    def hammer():
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.setblocking(False)
-        deadline = time.monotonic() + 60
-        try:
-            while not stop.is_set() and time.monotonic() < deadline:
-                for _ in range(32):
-                    s.sendto(wire, (srv.host, srv.port))
-                time.sleep(0.0005)
-                while True:
-                    try:
-                        s.recv(4096)
-                        answered[0] += 1
-                    except BlockingIOError:
-                        break
-        finally:
-            s.close()
-
-    t = threading.Thread(target=hammer)
-    t.start()
     try:
-        for i in range(30):
-            spec["dcs"]["fra"] = ["192.0.2.10", "192.0.2.%d" % (11 + i % 2)]
-            srv.write_files()
-            n = srv.count("reload: done")
-            srv.send_signal(signal.SIGHUP)
-            assert poll(lambda: srv.count("reload: done") > n or
-                        not srv.running(), 10.0, 0.02)[0], srv.stderr
-            assert srv.running(), srv.stderr[-3000:]
+        with UdpLoad(srv.host, srv.port, [wire]) as load:
+            for i in range(30):
+                spec["dcs"]["fra"] = ["192.0.2.10", "192.0.2.%d" % (11 + i % 2)]
+                srv.write_files()
+                n = srv.count("reload: done")
+                srv.send_signal(signal.SIGHUP)
+                assert poll(lambda: srv.count("reload: done") > n or
+                            not srv.running(), 10.0, 0.02)[0], srv.stderr
+                assert srv.running(), srv.stderr[-3000:]
     finally:
-        stop.set()
-        t.join(70)
         log = srv.stderr
         alive = srv.running()
         srv.kill()
     assert alive and "AddressSanitizer" not in log, log[-3000:]
     assert log.count("no longer configured") >= 29, log
-    assert answered[0] > 1000, answered[0]
+    assert load.answered > 1000, load.answered
 
 
 def test_status_of_a_service_with_capitals(tmp_path, mmdb):
