@@ -518,6 +518,22 @@ def copy_zone(src_name, dst_dir, dst_name=None):
     return dst
 
 
+def start_web_geo(tmp_path, sections):
+    """Start geodnsd on 127.0.0.1 serving example.com from WEB_GEO_ZONE;
+    sections is the rest of its configuration (YAML text: datacenters,
+    services, ...), between the server and zones sections."""
+    require_geodnsd()
+    zone = tmp_path / "example.com.zone"
+    zone.write_text(WEB_GEO_ZONE)
+    srv = Geodnsd(tmp_path / "srv", zones=[])
+    srv.write_config('server:\n  listen: [ "127.0.0.1@%d" ]\n' % srv.port
+                     + sections + "zones:\n  - name: example.com\n"
+                     "    file: %s\n" % yaml_str(str(zone)))
+    srv.first_zone = "example.com"
+    srv.start()
+    return srv
+
+
 def perl_writer_available():
     """Whether MaxMind's writer (libmaxmind-db-writer-perl) is installed."""
     try:

@@ -9,6 +9,7 @@ import dns.rcode
 import pytest
 
 from conftest import (WEB_GEO_ZONE, Geodnsd, free_port, metric, require_geodnsd,
+                      start_web_geo,
                       wait_until, yaml_str)
 
 
@@ -260,24 +261,15 @@ def test_ready_line_counts_the_probed_targets(server):
 
 def test_all_down_is_logged_for_any_service(tmp_path):
     """The all-down log covers every service, not the first 256 only."""
-    require_geodnsd()
-    zone = tmp_path / "example.com.zone"
-    zone.write_text(WEB_GEO_ZONE)
-    srv = Geodnsd(tmp_path / "srv", zones=[])
-    lines = ["server:", '  listen: [ "127.0.0.1@%d" ]' % srv.port,
-             "datacenters:", "  fra: { latitude: 50.11, longitude: 8.68 }",
+    lines = ["datacenters:", "  fra: { latitude: 50.11, longitude: 8.68 }",
              "services:"]
     for i in range(300):
         lines += ["  s%03d:" % i, "    datacenters:",
                   "      fra: [ 192.0.2.%d ]" % (i % 250 + 1)]
     lines += ['    check: { type: exec, command: [ "false" ], interval: 0.2, '
               "timeout: 0.1, rise: 1, fall: 1 }",
-              "  web:", "    datacenters:", "      fra: [ 192.0.2.10 ]",
-              "zones:", "  - name: example.com",
-              "    file: %s" % yaml_str(str(zone))]
-    srv.write_config("\n".join(lines) + "\n")
-    srv.first_zone = "example.com"
-    srv.start()
+              "  web:", "    datacenters:", "      fra: [ 192.0.2.10 ]"]
+    srv = start_web_geo(tmp_path, "\n".join(lines) + "\n")
     try:
         assert wait_until(lambda: "service s299: every datacenter is down"
                           in srv.stderr, 5), srv.stderr[-2000:]

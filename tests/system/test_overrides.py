@@ -31,7 +31,8 @@ import dns.rdataclass
 import pytest
 
 from conftest import (GEODNSD, TOP_SRCDIR, WEB_GEO_ZONE, Geodnsd, free_port, metric,
-                      require_geodnsd, run_geodnsd, wait_until, yaml_str)
+                      require_geodnsd, run_geodnsd, start_web_geo, wait_until,
+                      yaml_str)
 
 FORCE = os.path.join(TOP_SRCDIR, "tools", "geodnsd-force")
 
@@ -570,13 +571,7 @@ def test_all_down_policy_changed_by_reload_is_logged(tmp_path):
 def test_fail_open_prefers_live_addresses_below_up_min(tmp_path):
     """Every datacenter is below up-min (all down), but iad still has a live
     address: fail-open answers that one, not fra's dead one 'as if up'."""
-    require_geodnsd()
-    zone = tmp_path / "example.com.zone"
-    zone.write_text(WEB_GEO_ZONE)
-    srv = Geodnsd(tmp_path / "srv", zones=[])
-    srv.write_config("""server:
-  listen: [ "127.0.0.1@%d" ]
-datacenters:
+    srv = start_web_geo(tmp_path, """datacenters:
   fra: { latitude: 50.11, longitude: 8.68 }
   iad: { latitude: 38.95, longitude: -77.45 }
 services:
@@ -585,16 +580,11 @@ services:
       fra: [ 192.0.2.10 ]
       iad: [ 198.51.100.10, 198.51.100.11 ]
     up-min: 2
-    check: { type: exec, command: [ "sh", "-c", "test %%a = 198.51.100.10" ],
+    check: { type: exec, command: [ "sh", "-c", "test %a = 198.51.100.10" ],
              interval: 0.2, timeout: 0.1, rise: 1, fall: 1 }
 routing:
   default: [ fra, iad ]
-zones:
-  - name: example.com
-    file: %s
-""" % (srv.port, yaml_str(str(zone))))
-    srv.first_zone = "example.com"
-    srv.start()
+""")
     try:
         def answer():
             r = srv.query("www.example.com", "A")
@@ -618,15 +608,9 @@ def test_one_family_down_is_logged_and_shown(tmp_path):
     """Every IPv6 load balancer fails its probe while IPv4 is fine: AAAA
     queries get the all-down policy's answer.  Say so in the log and in
     status.geodnsd, not just 'serving'; and again when it comes back."""
-    require_geodnsd()
-    zone = tmp_path / "example.com.zone"
-    zone.write_text(WEB_GEO_ZONE)
     flag = tmp_path / "v6-down"
     flag.write_text("")
-    srv = Geodnsd(tmp_path / "srv", zones=[])
-    srv.write_config("""server:
-  listen: [ "127.0.0.1@%d" ]
-datacenters:
+    srv = start_web_geo(tmp_path, """datacenters:
   fra: { latitude: 50.11, longitude: 8.68 }
   iad: { latitude: 38.95, longitude: -77.45 }
 services:
@@ -638,12 +622,7 @@ services:
              command: [ "sh", "-c", "case $0 in *:*) test ! -e %s ;; esac", "%%a" ] }
 routing:
   default: [ fra, iad ]
-zones:
-  - name: example.com
-    file: %s
-""" % (srv.port, flag, yaml_str(str(zone))))
-    srv.first_zone = "example.com"
-    srv.start()
+""" % flag)
 
     def status_line():
         q = dns.message.make_query("web.status.geodnsd.", "TXT", "CH")
