@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <ldns/ldns.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +63,17 @@ struct loader {
 	struct georec *geos;
 	size_t n_geos;
 	const struct znode **nodes; /* build(): each owner's node, in recs order */
+	struct held *held;          /* structural problems, reported in line order */
+	size_t n_held, cap_held;
+};
+
+/* One problem found by the structural checks.  Those walk the records in
+ * name order, so they are held and reported sorted by file and line. */
+struct held {
+	char *msg;
+	enum log_level level;
+	unsigned file, line;
+	size_t seq; /* keeps reports of one line in the order they were made */
 };
 
 static const char *rec_file(const struct loader *L, const struct rec *r)
@@ -791,17 +804,61 @@ static bool same_data(const struct rec *a, const struct rec *b)
 	       memcmp(a->rdata, b->rdata, a->rdlen) == 0;
 }
 
+static void hold(struct loader *L, enum log_level lvl, unsigned file, unsigned line,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void hold(struct loader *L, enum log_level lvl, unsigned file, unsigned line,
+		 const char *fmt, ...)
+{
+	char msg[1536];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (L->n_held == L->cap_held) {
+		L->cap_held = L->cap_held ? L->cap_held * 2 : 16;
+		L->held = xrealloc(L->held, L->cap_held * sizeof(*L->held));
+	}
+	L->held[L->n_held] = (struct held){
+		.msg = xstrdup(msg), .level = lvl, .file = file, .line = line, .seq = L->n_held
+	};
+	L->n_held++;
+}
+
+static int cmp_held(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Report the held problems, by file (in the order they were first read)
+ * and line. */
+static void report_held(struct loader *L)
+{
+	if (L->n_held > 1)
+		qsort(L->held, L->n_held, sizeof(*L->held), cmp_held);
+	for (size_t i = 0; i < L->n_held; i++) {
+		const struct held *h = &L->held[i];
+		diag_report(L->d, h->level, L->files[h->file], h->line, "%s", h->msg);
+		free(h->msg);
+	}
+	L->n_held = 0;
+}
+
 static void report_at(struct loader *L, enum log_level lvl, const struct rec *r,
 		      const struct rec *first, const char *what)
 {
 	if (first == NULL)
-		diag_report(L->d, lvl, rec_file(L, r), r->line, "%s", what);
+		hold(L, lvl, r->file, r->line, "%s", what);
 	else if (first->file == r->file)
-		diag_report(L->d, lvl, rec_file(L, r), r->line, "%s (first at line %u)", what,
-			    first->line);
+		hold(L, lvl, r->file, r->line, "%s (first at line %u)", what, first->line);
 	else
-		diag_report(L->d, lvl, rec_file(L, r), r->line, "%s (first at %s:%u)", what,
-			    rec_file(L, first), first->line);
+		hold(L, lvl, r->file, r->line, "%s (first at %s:%u)", what, rec_file(L, first),
+		     first->line);
 }
 
 /* The earliest record (by file order of appearance, then line) in [b, e). */
@@ -847,10 +904,10 @@ static void check_owner(struct loader *L, const struct rec *b, const struct rec 
 		    other == NULL)
 			other = r;
 		if (r > b && r->type == (r - 1)->type && r->ttl != (r - 1)->ttl)
-			diag_report(L->d, LOG_LEVEL_WARNING, rec_file(L, r), r->line,
-				    "TTL %u differs from the TTL %u of the same RRset; "
-				    "using the lower",
-				    r->ttl, (r - 1)->ttl);
+			hold(L, LOG_LEVEL_WARNING, r->file, r->line,
+			     "TTL %u differs from the TTL %u of the same RRset; "
+			     "using the lower",
+			     r->ttl, (r - 1)->ttl);
 	}
 	if (cname1 != NULL && other != NULL) {
 		snprintf(msg, sizeof(msg), "CNAME and other data at '%s'",
@@ -880,10 +937,10 @@ static void validate_geos(struct loader *L)
 		const struct georec *g = &L->geos[i];
 		for (size_t j = 0; j < i; j++) {
 			if (dname_equal(L->geos[j].owner, g->owner)) {
-				diag_report(L->d, LOG_LEVEL_ERR, L->files[g->file], g->line,
-					    "more than one GEO record at this name "
-					    "(first at line %u)",
-					    L->geos[j].line);
+				hold(L, LOG_LEVEL_ERR, g->file, g->line,
+				     "more than one GEO record at this name "
+				     "(first at line %u)",
+				     L->geos[j].line);
 				break;
 			}
 		}
@@ -897,13 +954,13 @@ static void validate_geos(struct loader *L)
 		for (; r < L->recs + L->n_recs && cmp_owner_key(g->owner, r) == 0; r++) {
 			if (r->type == RRTYPE_A || r->type == RRTYPE_AAAA ||
 			    r->type == RRTYPE_CNAME) {
-				diag_report(L->d, LOG_LEVEL_ERR, L->files[g->file], g->line,
-					    "GEO name also has static %s records (%s:%u); "
-					    "a GEO name gets its A/AAAA from the service",
-					    r->type == RRTYPE_CNAME ? "CNAME"
-					    : r->type == RRTYPE_A   ? "A"
-								    : "AAAA",
-					    rec_file(L, r), r->line);
+				hold(L, LOG_LEVEL_ERR, g->file, g->line,
+				     "GEO name also has static %s records (%s:%u); "
+				     "a GEO name gets its A/AAAA from the service",
+				     r->type == RRTYPE_CNAME ? "CNAME"
+				     : r->type == RRTYPE_A   ? "A"
+							     : "AAAA",
+				     rec_file(L, r), r->line);
 				break;
 			}
 		}
@@ -926,13 +983,12 @@ static void validate(struct loader *L)
 	/* Whole-zone problems still get a line: where the SOA belongs (the
 	 * top of the file), and for NS the SOA's line, which starts the apex. */
 	if (!apex_soa)
-		diag_report(L->d, LOG_LEVEL_ERR, L->files[0], 1,
-			    "no SOA record at the zone apex '%s'", L->apex_str);
+		hold(L, LOG_LEVEL_ERR, 0, 1, "no SOA record at the zone apex '%s'", L->apex_str);
 	if (!apex_ns)
-		diag_report(L->d, LOG_LEVEL_ERR, soa ? rec_file(L, soa) : L->files[0],
-			    soa ? soa->line : 1, "no NS records at the zone apex '%s'",
-			    L->apex_str);
+		hold(L, LOG_LEVEL_ERR, soa ? soa->file : 0, soa ? soa->line : 1,
+		     "no NS records at the zone apex '%s'", L->apex_str);
 	validate_geos(L);
+	report_held(L);
 }
 
 /* ---- building ------------------------------------------------------ */
@@ -1001,13 +1057,13 @@ static const struct znode *dname_above(const struct znode *n)
 
 /* RFC 6672 2.4: no data below a DNAME (it could never be answered). */
 static void report_below_dname(struct loader *L, const struct znode *d, const uint8_t *owner,
-			       const char *file, unsigned line)
+			       unsigned file, unsigned line)
 {
 	char buf[DNAME_MAXLEN * 4 + 2], dbuf[DNAME_MAXLEN * 4 + 2];
-	diag_report(L->d, LOG_LEVEL_ERR, file, line,
-		    "'%s' is below the DNAME at '%s', which redirects every name "
-		    "under it (RFC 6672 2.4)",
-		    name_str(owner, buf, sizeof(buf)), name_str(d->name, dbuf, sizeof(dbuf)));
+	hold(L, LOG_LEVEL_ERR, file, line,
+	     "'%s' is below the DNAME at '%s', which redirects every name "
+	     "under it (RFC 6672 2.4)",
+	     name_str(owner, buf, sizeof(buf)), name_str(d->name, dbuf, sizeof(dbuf)));
 }
 
 /* Problems that need the finished tree: data below a DNAME (errors), glue
@@ -1021,7 +1077,7 @@ static void check_tree(struct loader *L, const struct zone *z)
 		const struct znode *g = zone_node((struct zone *)z, L->geos[i].owner, false);
 		const struct znode *d = g != NULL ? dname_above(g) : NULL;
 		if (d != NULL)
-			report_below_dname(L, d, L->geos[i].owner, L->files[L->geos[i].file],
+			report_below_dname(L, d, L->geos[i].owner, L->geos[i].file,
 					   L->geos[i].line);
 	}
 	for (size_t i = 0; i < L->n_recs; i++) {
@@ -1031,7 +1087,7 @@ static void check_tree(struct loader *L, const struct zone *z)
 			dn = L->has_dname ? dname_above(n) : NULL;
 		}
 		if (dn != NULL) {
-			report_below_dname(L, dn, r->owner, rec_file(L, r), r->line);
+			report_below_dname(L, dn, r->owner, r->file, r->line);
 			continue;
 		}
 		if (n->flags & ZNODE_OCCLUDED) {
@@ -1057,6 +1113,7 @@ static void check_tree(struct loader *L, const struct zone *z)
 			report_at(L, LOG_LEVEL_WARNING, r, NULL, msg);
 		}
 	}
+	report_held(L);
 }
 
 static void loader_free(struct loader *L)
@@ -1070,6 +1127,9 @@ static void loader_free(struct loader *L)
 	free(L->fast);
 	free(L->geos);
 	free(L->nodes);
+	for (size_t i = 0; i < L->n_held; i++)
+		free(L->held[i].msg);
+	free(L->held);
 }
 
 struct zone *zload_file(const char *name, const char *file, const struct zload_dyn *dyn,

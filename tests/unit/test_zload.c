@@ -291,6 +291,21 @@ static void test_errors(void)
 		 fixture("include-dup.zone"));
 	load_fails("include-dup.zone", apex, msg);
 
+	/* The checks walk names in sorted order (aaa, mmm, zzz); the report
+	 * follows the file's lines. */
+	z = load(apex, fixture("order.zone"), &d);
+	OK(z == NULL, "order.zone: not loaded");
+	IS_INT(d.errors, 2, "order.zone: two errors");
+	IS_INT(d.warnings, 1, "order.zone: one warning");
+	snprintf(msg, sizeof(msg),
+		 "%s:5: CNAME and other data at 'zzz.example.com.'\n"
+		 "%s:8: warning: TTL 600 differs from the TTL 3600 of the same RRset; "
+		 "using the lower\n"
+		 "%s:10: duplicate record (first at line 9)",
+		 fixture("order.zone"), fixture("order.zone"), fixture("order.zone"));
+	IS_STR(captured, msg, "order.zone: problems in line order");
+	zone_free(z);
+
 	load_fails("syntax.zone", apex,
 		   want("syntax.zone", ":5: invalid IPv4 address '192.0.2.999'"));
 
