@@ -261,12 +261,12 @@ static void log_zones(const struct zonedb *prev, const struct zonedb *db)
 				"zone %s: serial went back from %u to %u: secondaries and "
 				"monitoring that compare serials take the new data as older",
 				z->name_str, was, now);
-		else if (was == now && (*o)->n_records != z->n_records)
+		else if (was == now && (*o)->digest != z->digest)
 			log_msg(LOG_LEVEL_WARNING,
-				"zone %s: %u records, was %u, under the same serial %u: "
-				"secondaries and monitoring that compare serials miss the "
-				"change",
-				z->name_str, z->n_records, (*o)->n_records, now);
+				"zone %s: content changed under the same serial %u (%u records, "
+				"was %u): secondaries and monitoring that compare serials miss "
+				"the change",
+				z->name_str, now, z->n_records, (*o)->n_records);
 	}
 	for (size_t i = 0; i < n_old; i++)
 		if (!kept[i])

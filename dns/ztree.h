@@ -75,6 +75,10 @@ struct zone {
 	uint32_t mask;
 	uint32_t n_nodes;
 	uint32_t n_records;
+	/* A hash of the zone's content (records and GEO names, in any order
+	 * of the file), set by the loader: a reload compares it to tell a
+	 * change under an unchanged serial. */
+	uint64_t digest;
 	struct arena *arena;
 };
 

@@ -4,6 +4,7 @@
 #include "zones/zload.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <ldns/ldns.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -62,6 +63,7 @@ struct loader {
 	const struct zload_dyn *dyn;
 	struct georec *geos;
 	size_t n_geos;
+	uint64_t digest;            /* of the GEO records read (build() adds the RRsets) */
 	const struct znode **nodes; /* build(): each owner's node, in recs order */
 	struct held *held;          /* structural problems, reported in line order */
 	size_t n_held, cap_held;
@@ -79,6 +81,44 @@ struct held {
 static const char *rec_file(const struct loader *L, const struct rec *r)
 {
 	return L->files[r->file];
+}
+
+/*
+ * The zone digest (struct zone.digest) is the sum of one 64-bit hash per
+ * RRset and per GEO record, so it does not depend on the order of the
+ * file.  It only tells a reload whether content changed; it is no
+ * defence against anyone choosing collisions.
+ */
+#define GEO_SEED 0x47454F00u /* "GEO": not an RR type's seed */
+
+static uint64_t hash_mix(uint64_t h, uint64_t v)
+{
+	h ^= v * 0x9E3779B97F4A7C15u;
+	h = (h << 31 | h >> 33) * 0xC2B2AE3D27D4EB4Fu;
+	return h;
+}
+
+static uint64_t hash_bytes(uint64_t h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		h = hash_mix(h, v);
+	}
+	uint64_t tail = (uint64_t)len << 56;
+	for (size_t i = 0; i < len; i++)
+		tail |= (uint64_t)p[i] << (8 * i);
+	return hash_mix(h, tail);
+}
+
+static uint64_t hash_end(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xFF51AFD7ED558CCDu;
+	h ^= h >> 33;
+	h *= 0xC4CEB9FE1A85EC53u;
+	return h ^ (h >> 33);
 }
 
 static char *name_str(const uint8_t *name, char *buf, size_t size)
@@ -451,6 +491,12 @@ static void geo_record(struct loader *L, const char *file, unsigned *fidx, const
 	g->binding = b;
 	g->line = zl->line;
 	g->file = rec_file_index(L, file, fidx);
+	char lservice[256];
+	size_t sl = strlen(service) < sizeof(lservice) ? strlen(service) : sizeof(lservice);
+	for (size_t i = 0; i < sl; i++)
+		lservice[i] = (char)tolower((unsigned char)service[i]);
+	uint64_t dg = hash_bytes(GEO_SEED ^ ttl, lname, dname_len(lname));
+	L->digest += hash_end(hash_bytes(dg, lservice, sl));
 }
 
 /* Whether one of text's fields is "\\#", the RFC 3597 generic RDATA. */
@@ -1011,6 +1057,8 @@ static void build_rrset(struct zone *z, struct znode *n, const struct rec *b, co
 			ttl = r->ttl;
 	}
 	zone_add_rrset(z, n, b->type, ttl, count, buf, len);
+	uint64_t h = hash_bytes((uint64_t)b->type << 32 | ttl, b->owner, b->owner_len);
+	z->digest += hash_end(hash_bytes(h, buf, len));
 }
 
 static struct zone *build(struct loader *L)
@@ -1042,6 +1090,7 @@ static struct zone *build(struct loader *L)
 	free(buf);
 	for (size_t i = 0; i < L->n_geos; i++)
 		zone_node(z, L->geos[i].owner, true)->dyn = L->geos[i].binding;
+	z->digest += L->digest;
 	zone_finish(z);
 	return z;
 }

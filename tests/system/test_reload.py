@@ -113,9 +113,10 @@ def test_reload_changed_zone(reloadable):
 
 
 def test_reload_warns_about_serials(reloadable):
-    """A serial that goes back (RFC 1982), and a record count that changes
-    under the same serial, are published but warned about: secondaries and
-    monitoring compare serials.  The largest step forward is fine."""
+    """A serial that goes back (RFC 1982), and content that changes under
+    the same serial, are published but warned about: secondaries and
+    monitoring compare serials.  Records reordered in the file are not a
+    change.  The largest step forward is fine."""
     srv = reloadable
     path = zone_path(srv, "example.net")
     rewrite(path, lambda t: bump_serial(t, NET_SOA_SERIAL - 1))
@@ -127,14 +128,27 @@ def test_reload_warns_about_serials(reloadable):
     srv.reload(lambda: srv.query("extra.example.net", "A").rcode()
                == dns.rcode.NOERROR)
     assert wait_until(lambda: re.search(
-        r"warning: zone example\.net\.: \d+ records, was \d+, under the "
-        r"same serial %d" % (NET_SOA_SERIAL - 1), srv.stderr), 3), srv.stderr
+        r"warning: zone example\.net\.: content changed under the same "
+        r"serial %d \((\d+) records, was (\d+)\)" % (NET_SOA_SERIAL - 1),
+        srv.stderr), 3), srv.stderr
+    # The same number of records, one address changed: still a change.
+    rewrite(path, lambda t: t.replace("192.0.2.198", "192.0.2.199"))
+    srv.reload(lambda: srv.query("extra.example.net", "A").answer[0][0]
+               .address == "192.0.2.199")
+    assert wait_until(lambda: srv.stderr.count("under the same serial") == 2,
+                      3), srv.stderr
+    # The same records in another order: no change, no warning.
+    rewrite(path, lambda t: "\n".join(sorted(
+        t.splitlines(), key=lambda l: l.startswith("extra"),
+        reverse=True)) + "\n")
+    reloads = srv.stderr.count("reload: done")
+    srv.reload(lambda: srv.stderr.count("reload: done") > reloads)
     wrapped = (NET_SOA_SERIAL - 1 + 2**31 - 1) % 2**32  # the most RFC 1982 allows
     rewrite(path, lambda t: re.sub(r"\b%d\b" % (NET_SOA_SERIAL - 1),
                                    str(wrapped), t, count=1))
     srv.reload(lambda: net_serial(srv) == wrapped)
     assert srv.stderr.count("serial went back") == 1, srv.stderr
-    assert srv.stderr.count("under the same serial") == 1, srv.stderr
+    assert srv.stderr.count("under the same serial") == 2, srv.stderr
 
 
 def test_reload_broken_zone_keeps_old_data(reloadable):
