@@ -5,6 +5,7 @@
 #include <event2/event.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -26,6 +27,7 @@
 #include "healthcheck/health.h"
 #include "dns/cookie.h"
 #include "dns/log.h"
+#include "dns/rrl.h"
 #include "dns/xalloc.h"
 #include "dns/zonedb.h"
 #include "dns/ztree.h"
@@ -409,9 +411,33 @@ static double mono_s(void)
  * has been quiet for RRL_QUIET_S seconds.  Limiting that comes and goes
  * within that time is one run, so a client pausing now and then cannot
  * make it log more than a line a minute. */
+/* The client prefixes limiting started for since the last line, for the
+ * log: "; <label>: 192.0.2.0/24, 2001:db8::/56 and others", or "". */
+static void limited_prefixes(struct reloader *r, const char *label, char *buf, size_t size)
+{
+	const struct dataset *ds = server_dataset(r->server);
+	struct rrl_prefix p[5];
+	bool more = false;
+	size_t n = ds != NULL && ds->core->rrl != NULL
+			   ? rrl_take_prefixes(ds->core->rrl, p, sizeof(p) / sizeof(p[0]), &more)
+			   : 0;
+	buf[0] = '\0';
+	for (size_t i = 0, len = 0; i < n && len < size; i++) {
+		char one[INET6_ADDRSTRLEN + 8];
+		rrl_prefix_str(&p[i], one, sizeof(one));
+		len += (size_t)snprintf(buf + len, size - len, "%s%s%s%s", i ? ", " : "; ",
+					i ? "" : label, i ? "" : ": ", one);
+	}
+	if (n > 0 && more) {
+		size_t len = strlen(buf);
+		snprintf(buf + len, size - len, " and others");
+	}
+}
+
 static void rrl_log_tick(struct reloader *r)
 {
 	const struct answer_stats *st = server_stats(r->server);
+	char who[320];
 	struct rrl_log *w = &r->rrl;
 	uint64_t d = st->rrl_dropped - w->dropped, s = st->rrl_slipped - w->slipped;
 	w->dropped = st->rrl_dropped;
@@ -423,31 +449,34 @@ static void rrl_log_tick(struct reloader *r)
 			w->active = true;
 			w->since = w->line_at = now;
 			w->n_dropped = w->n_slipped = 0;
+			limited_prefixes(r, "client prefixes", who, sizeof(who));
 			log_msg(LOG_LEVEL_NOTICE,
 				"rate limiting: started: %llu responses dropped and %llu "
-				"sent truncated in the last second",
-				(unsigned long long)d, (unsigned long long)s);
+				"sent truncated in the last second%s",
+				(unsigned long long)d, (unsigned long long)s, who);
 			return;
 		}
 	}
 	w->n_dropped += d;
 	w->n_slipped += s;
 	if (d + s > 0 && now - w->line_at >= RRL_LOG_EVERY_S) {
+		limited_prefixes(r, "newly limited", who, sizeof(who));
 		log_msg(LOG_LEVEL_NOTICE,
 			"rate limiting: going on for %.0f s: %llu responses dropped and "
-			"%llu sent truncated in the last %.0f s",
+			"%llu sent truncated in the last %.0f s%s",
 			now - w->since, (unsigned long long)w->n_dropped,
-			(unsigned long long)w->n_slipped, now - w->line_at);
+			(unsigned long long)w->n_slipped, now - w->line_at, who);
 		w->line_at = now;
 		w->n_dropped = w->n_slipped = 0;
 	} else if (w->active && now - w->last_at >= RRL_QUIET_S - 0.5) {
 		w->active = false;
+		limited_prefixes(r, "newly limited", who, sizeof(who));
 		log_msg(LOG_LEVEL_NOTICE,
 			"rate limiting: stopped: it lasted %.0f s, none for %d s since "
 			"(%llu responses dropped and %llu sent truncated since the last "
-			"line)",
+			"line%s)",
 			w->last_at - w->since, RRL_QUIET_S, (unsigned long long)w->n_dropped,
-			(unsigned long long)w->n_slipped);
+			(unsigned long long)w->n_slipped, who);
 	}
 }
 

@@ -2,6 +2,8 @@
 #ifndef GD_RRL_H
 #define GD_RRL_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct rrl;
@@ -33,5 +35,23 @@ void rrl_free(struct rrl *r);
  */
 enum rrl_verdict rrl_account(struct rrl *r, int family, const uint8_t *addr, uint64_t kind_hash,
 			     uint64_t now_ms);
+
+/* A client prefix that rate limiting met (the address masked to it). */
+struct rrl_prefix {
+	int family; /* 4 or 6 */
+	unsigned bits;
+	uint8_t addr[16];
+};
+
+/*
+ * The client prefixes whose responses started to be limited since the last
+ * call (a bucket starts again after it has refilled), at most max of them,
+ * each once, in the order they started; *more is set when others started
+ * too.  Thread-safe; for the log.
+ */
+size_t rrl_take_prefixes(struct rrl *r, struct rrl_prefix *out, size_t max, bool *more);
+
+/* "192.0.2.0/24" or "2001:db8::/56" into buf (INET6_ADDRSTRLEN + 4). */
+void rrl_prefix_str(const struct rrl_prefix *p, char *buf, size_t size);
 
 #endif

@@ -80,23 +80,27 @@ def test_rrl_limits_and_slips(make_geodnsd):
 
 
 def test_rrl_start_and_stop_are_logged(make_geodnsd):
-    """Rate limiting says when it starts, with the second's counts, and when
-    it has been quiet for 5 s (once a second, from the counters); a second
-    burst within those 5 s is the same run, so a client pausing now and
-    then cannot make it log a line each time.  Nothing while idle."""
+    """Rate limiting says when it starts, with the second's counts and the
+    client prefixes, and when it has been quiet for 5 s (once a second,
+    from the counters); a second burst within those 5 s is the same run,
+    so a client pausing now and then cannot make it log a line each time,
+    but its prefix, limited again after its bucket refilled, is named in
+    the closing line.  Nothing while idle."""
     srv = make_geodnsd(rate_limit=5, rate_limit_slip=2)
     time.sleep(1.2)
     assert "rate limiting" not in srv.stderr, srv.stderr
     wire = make_query("www.example.com", "A").to_wire()
     udp_burst(srv.port, wire, 40)
     started = re.compile(r"rate limiting: started: (\d+) responses dropped "
-                         r"and (\d+) sent truncated in the last second")
+                         r"and (\d+) sent truncated in the last second; "
+                         r"client prefixes: 127\.0\.0\.0/24\n")
     assert wait_until(lambda: started.search(srv.stderr), 3), srv.stderr
     time.sleep(1.5)
     udp_burst(srv.port, wire, 40)       # the bucket has refilled by now
     stopped = re.compile(r"rate limiting: stopped: it lasted \d+ s, none for "
                          r"5 s since \((\d+) responses dropped and (\d+) "
-                         r"sent truncated since the last line\)")
+                         r"sent truncated since the last line; newly "
+                         r"limited: 127\.0\.0\.0/24\)")
     assert wait_until(lambda: stopped.search(srv.stderr), 10), srv.stderr
     log = srv.stderr
     assert log.count("rate limiting:") == 2, log

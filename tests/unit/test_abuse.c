@@ -77,6 +77,38 @@ static void test_rrl(void)
 	for (int i = 0; i < 3; i++)
 		pass += rrl_account(r, 4, a, 42, 2200) == RRL_PASS;
 	IS_INT(pass, 1, "partial refill");
+
+	/* The log's prefixes: each limited prefix once, masked; a bucket that
+	 * goes on being limited does not start again, one that refilled
+	 * does. */
+	struct rrl_prefix p[4];
+	bool more = true;
+	char buf[64];
+	size_t n = rrl_take_prefixes(r, p, 4, &more);
+	IS_INT(n, 1, "one prefix limited so far (two buckets of it)");
+	OK(!more, "no others");
+	rrl_prefix_str(&p[0], buf, sizeof(buf));
+	IS_STR(buf, "198.51.100.0/24", "the prefix, masked");
+	IS_INT(rrl_take_prefixes(r, p, 4, &more), 0, "taken: none left");
+	for (int i = 0; i < 3; i++)
+		rrl_account(r, 4, a, 42, 2210);
+	IS_INT(rrl_take_prefixes(r, p, 4, &more), 0, "still limited: not a new start");
+	uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0xff, 0xff, [15] = 1 };
+	for (int i = 0; i < 7; i++) {
+		rrl_account(r, 4, a, 42, 4000); /* refilled (full): starts again */
+		rrl_account(r, 6, v6, 42, 4000);
+	}
+	n = rrl_take_prefixes(r, p, 4, &more);
+	IS_INT(n, 2, "the refilled bucket and the IPv6 one started");
+	rrl_prefix_str(&p[1], buf, sizeof(buf));
+	IS_STR(buf, "2001:db8:1:ff00::/56", "IPv6 prefix, masked to /56");
+	for (uint8_t i = 0; i < 6; i++) {
+		uint8_t c[4] = { 192, 0, i, 1 };
+		for (int k = 0; k < 6; k++)
+			rrl_account(r, 4, c, 42, 5000);
+	}
+	n = rrl_take_prefixes(r, p, 4, &more);
+	OK(n == 4 && more, "at most max returned, and more flagged (%zu)", n);
 	rrl_free(r);
 }
 
