@@ -36,6 +36,24 @@ static void table_grow(struct zone *z)
 	free(old);
 }
 
+void zone_reserve(struct zone *z, size_t n_names)
+{
+	uint32_t size = z->mask + 1;
+	while (size < n_names * 2 && size < (UINT32_C(1) << 31))
+		size *= 2;
+	if (size == z->mask + 1)
+		return;
+	struct znode **old = z->table;
+	uint32_t old_size = z->mask + 1;
+	z->mask = size - 1;
+	z->table = xcalloc(size, sizeof(*z->table));
+	xhuge_hint(z->table, size * sizeof(*z->table));
+	for (uint32_t i = 0; i < old_size; i++)
+		if (old[i] != NULL)
+			table_insert(z, old[i]);
+	free(old);
+}
+
 static struct znode *table_find(const struct zone *z, uint32_t hash, const uint8_t *name,
 				size_t len)
 {

@@ -87,6 +87,10 @@ struct zone {
 /* A new empty zone whose apex is name (any case).  Never NULL. */
 struct zone *zone_new(const uint8_t *apex);
 
+/* Size the node table for n_names names (a loader that knows its record
+ * count saves the table's growth steps); more still fit. */
+void zone_reserve(struct zone *z, size_t n_names);
+
 /* The node for name (must be at or below the apex), created with every
  * missing ancestor (empty non-terminals) when create is set.  Returns NULL
  * only when create is false and the name does not exist. */

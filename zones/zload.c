@@ -1064,7 +1064,12 @@ static void build_rrset(struct zone *z, struct znode *n, const struct rec *b, co
 static struct zone *build(struct loader *L)
 {
 	struct zone *z = zone_new(L->apex);
-	size_t cap = 0, n_nodes = 0;
+	size_t cap = 0, n_nodes = 0, n_names = 0;
+	for (size_t i = 0; i < L->n_recs; i++)
+		n_names += i == 0 || !same_owner(&L->recs[i - 1], &L->recs[i]);
+	/* Empty non-terminals come on top; the table grows for them if it
+	 * has to. */
+	zone_reserve(z, n_names + L->n_geos + 1);
 	uint8_t *buf = NULL;
 	/* One node lookup per name, kept for check_tree(): with a million
 	 * records, each lookup is a cache miss or two. */
