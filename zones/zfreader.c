@@ -20,6 +20,8 @@ struct zfreader {
 	size_t len, cap;
 	char *phys; /* getline() buffer */
 	size_t phys_cap;
+	size_t *breaks; /* see struct zfline */
+	unsigned n_breaks, cap_breaks;
 };
 
 static void open_failed(const char *path, int err, struct diag *d, const char *at_file,
@@ -135,8 +137,17 @@ int zfreader_next(struct zfreader *r, struct zfline *out, struct diag *d)
 					    "NUL byte in line (write \\000 for a zero octet)");
 				return -1;
 			}
-			if (start == 0)
+			if (start == 0) {
 				start = r->line;
+				r->n_breaks = 0;
+			} else {
+				if (r->n_breaks == r->cap_breaks) {
+					r->cap_breaks = r->cap_breaks ? r->cap_breaks * 2 : 8;
+					r->breaks = xrealloc(r->breaks,
+							     r->cap_breaks * sizeof(*r->breaks));
+				}
+				r->breaks[r->n_breaks++] = r->len;
+			}
 			scan(r, r->phys, &depth, &quoted);
 			if (depth < 0) {
 				diag_report(d, LOG_LEVEL_ERR, r->path, r->line, "')' without '('");
@@ -149,8 +160,19 @@ int zfreader_next(struct zfreader *r, struct zfline *out, struct diag *d)
 		out->text = r->buf;
 		out->line = start;
 		out->blank_owner = r->buf[0] == ' ' || r->buf[0] == '\t';
+		out->breaks = r->breaks;
+		out->n_breaks = r->n_breaks;
 		return 1;
 	}
+}
+
+unsigned zfline_line_at(const struct zfline *zl, const char *p)
+{
+	size_t off = (size_t)(p - zl->text);
+	unsigned k = 0;
+	while (k < zl->n_breaks && zl->breaks[k] <= off)
+		k++;
+	return zl->line + k;
 }
 
 void zfreader_close(struct zfreader *r)
@@ -161,5 +183,6 @@ void zfreader_close(struct zfreader *r)
 	free(r->path);
 	free(r->buf);
 	free(r->phys);
+	free(r->breaks);
 	free(r);
 }

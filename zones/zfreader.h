@@ -3,6 +3,7 @@
 #define GD_ZFREADER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct diag;
 struct zfreader;
@@ -17,7 +18,14 @@ struct zfline {
 	const char *text;
 	unsigned line; /* physical line where the entry starts */
 	bool blank_owner;
+	/* Where in text each further physical line of the entry starts
+	 * (n_breaks of them: 0 for an entry on one line). */
+	const size_t *breaks;
+	unsigned n_breaks;
 };
+
+/* The physical line that the text at p (inside zl->text) came from. */
+unsigned zfline_line_at(const struct zfline *zl, const char *p);
 
 /* Open path for reading.  Returns NULL after reporting "cannot open: ..." to
  * d (naming the file, and at_file:at_line when given, e.g. an $INCLUDE);

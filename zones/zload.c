@@ -526,35 +526,80 @@ static int soa_field(const char *s, size_t n, bool serial)
 	return n > 0 ? ZRR_TTL_OK : ZRR_TTL_SYNTAX;
 }
 
-/*
- * RFC 1035 3.3.13: SERIAL, REFRESH, RETRY, EXPIRE and MINIMUM are 32-bit;
- * ldns reads them modulo 2^32, and takes signs.  They are the last five
- * fields of an SOA entry that ldns took.  Returns false after reporting a
- * bad one.
- */
-static bool soa_check(struct loader *L, const char *file, unsigned line, const char *text)
+/* The number of blank-separated fields in text. */
+static unsigned count_fields(const char *text)
 {
-	static const char *const what[] = { "serial", "refresh", "retry", "expire", "minimum" };
+	unsigned n = 0;
+	for (const char *s = text; *s != '\0';) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			break;
+		n++;
+		while (*s != '\0' && *s != ' ' && *s != '\t')
+			s++;
+	}
+	return n;
+}
+
+/*
+ * An SOA entry's RDATA, field by field, each error at the physical line of
+ * the field (an SOA is usually spread over several).  RFC 1035 3.3.13:
+ * SERIAL, REFRESH, RETRY, EXPIRE and MINIMUM are 32-bit; ldns reads them
+ * modulo 2^32 and takes signs.  After ldns took the entry (parsed set),
+ * only those are checked; after it failed, also the field count and the
+ * two names, so that its "could not parse the RR's rdata" gets a field
+ * and a line.  Returns false after reporting a problem.
+ */
+static bool soa_check(struct loader *L, const char *file, const struct zfline *zl,
+		      const struct head *h, bool parsed)
+{
+	static const char *const what[] = { "MNAME", "RNAME",  "serial", "refresh",
+					    "retry", "expire", "minimum" };
+	const char *text = zl->text;
 	if (has_generic_rdata(text))
 		return true;
+	unsigned n = count_fields(text);
+	if (!parsed && n != h->type + 8) {
+		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
+			    "SOA has %u data fields, needs 7: MNAME RNAME SERIAL REFRESH "
+			    "RETRY EXPIRE MINIMUM",
+			    n > h->type ? n - (unsigned)h->type - 1 : 0);
+		return false;
+	}
 	const char *e = text + strlen(text);
-	for (int k = 4; k >= 0; k--) {
+	for (int k = 6; k >= (parsed ? 2 : 0); k--) {
 		while (e > text && (e[-1] == ' ' || e[-1] == '\t'))
 			e--;
 		const char *b = e;
 		while (b > text && b[-1] != ' ' && b[-1] != '\t')
 			b--;
-		int n = (int)(e - b);
-		int st = soa_field(b, (size_t)n, k == 0);
-		if (st == ZRR_TTL_RANGE) {
-			diag_report(L->d, LOG_LEVEL_ERR, file, line,
-				    "SOA %s '%.*s' does not fit in 32 bits", what[k], n, b);
-			return false;
-		}
-		if (st != ZRR_TTL_OK) {
-			diag_report(L->d, LOG_LEVEL_ERR, file, line, "invalid SOA %s '%.*s'",
-				    what[k], n, b);
-			return false;
+		int len = (int)(e - b);
+		unsigned line = zfline_line_at(zl, b);
+		if (k < 2) {
+			char name[DNAME_MAXLEN * 4 + 2];
+			ldns_rdf *rdf = NULL;
+			snprintf(name, sizeof(name), "%.*s", len, b);
+			if (ldns_str2rdf_dname(&rdf, name) != LDNS_STATUS_OK) {
+				diag_report(L->d, LOG_LEVEL_ERR, file, line,
+					    "SOA %s '%.*s' is not a valid domain name", what[k],
+					    len, b);
+				return false;
+			}
+			ldns_rdf_deep_free(rdf);
+		} else {
+			int st = soa_field(b, (size_t)len, k == 2);
+			if (st == ZRR_TTL_RANGE) {
+				diag_report(L->d, LOG_LEVEL_ERR, file, line,
+					    "SOA %s '%.*s' does not fit in 32 bits", what[k], len,
+					    b);
+				return false;
+			}
+			if (st != ZRR_TTL_OK) {
+				diag_report(L->d, LOG_LEVEL_ERR, file, line,
+					    "invalid SOA %s '%.*s'", what[k], len, b);
+				return false;
+			}
 		}
 		e = b;
 	}
@@ -585,7 +630,8 @@ static void ldns_record(struct loader *L, const char *file, unsigned *fidx, cons
 		ldns_rr_new_frm_str(&rr, text ? text : zl->text, L->default_ttl, origin, NULL);
 	free(text);
 	if (st != LDNS_STATUS_OK) {
-		if (!address_check(L, file, zl->line, h))
+		bool soa = h->type < h->n && strcasecmp(h->tok[h->type], "SOA") == 0;
+		if (soa ? soa_check(L, file, zl, h, false) : !address_check(L, file, zl->line, h))
 			diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "syntax error: %s",
 				    ldns_get_errorstr_by_id(st));
 		return;
@@ -596,7 +642,7 @@ static void ldns_record(struct loader *L, const char *file, unsigned *fidx, cons
 		ldns_rr_set_ttl(rr, L->default_ttl);
 	const ldns_rdf *owner = ldns_rr_owner(rr);
 	set_prev(L, ldns_rdf_data(owner), ldns_rdf_size(owner));
-	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && !soa_check(L, file, zl->line, zl->text)) {
+	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && !soa_check(L, file, zl, h, true)) {
 		ldns_rr_free(rr);
 		return;
 	}

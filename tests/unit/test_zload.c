@@ -484,8 +484,23 @@ static void test_ttl_range(void)
 	load_fails("ttl-range-default.zone", apex,
 		   want("ttl-range-default.zone",
 			":2: $TTL: TTL '99999999999' does not fit in 32 bits"));
+	/* SOA fields are reported at their own line of a multi-line entry. */
 	load_fails("soa-range.zone", apex,
-		   want("soa-range.zone", ":2: SOA expire '99999999999' does not fit in 32 bits"));
+		   want("soa-range.zone", ":3: SOA expire '99999999999' does not fit in 32 bits"));
+	load_fails(
+		"soa-ml-expire.zone", apex,
+		want("soa-ml-expire.zone", ":6: SOA expire '99999999999' does not fit in 32 bits"));
+	/* What ldns refuses ("could not parse the RR's rdata") is named. */
+	load_fails("soa-ml-refresh.zone", apex,
+		   want("soa-ml-refresh.zone", ":4: invalid SOA refresh '36oo'"));
+	load_fails("soa-ml-rname.zone", apex,
+		   want("soa-ml-rname.zone",
+			":3: SOA RNAME 'hostmaster..example.com.' is not a valid domain name"));
+	load_fails("soa-ml-fields.zone", apex,
+		   want("soa-ml-fields.zone", ":2: SOA has 6 data fields, needs 7: MNAME RNAME "
+					      "SERIAL REFRESH RETRY EXPIRE MINIMUM"));
+	load_fails("soa-ml-blank.zone", apex,
+		   want("soa-ml-blank.zone", ":4: invalid SOA serial '2024O10101'"));
 	load_fails("soa-serial-range.zone", apex,
 		   want("soa-serial-range.zone",
 			":2: SOA serial '4294967296' does not fit in 32 bits"));
