@@ -486,7 +486,9 @@ const void *geo_bind(struct arena *a, int service, uint32_t ttl)
  * IPv4-mapped (::ffff:0:0/96), IPv4-compatible (::/96), 6to4 (2002::/16,
  * RFC 3056) and Teredo (2001::/32, RFC 4380, client address inverted in
  * the last 32 bits).  Returns the number of leading IPv6 bits that the
- * embedding itself takes (0 when there is none), and rewrites *c.
+ * embedding itself takes (0 when there is none), and rewrites *c.  The
+ * scope of an answer is then that number plus the IPv4 scope, and must
+ * hold for every address the masked source address shares it with.
  */
 static unsigned embedded_v4(struct answer_client *c)
 {
@@ -503,10 +505,21 @@ static unsigned embedded_v4(struct answer_client *c)
 	} else if (a[0] == 0x20 && a[1] == 0x02) {
 		skip = 16;
 		memcpy(v4, a + 2, 4);
-	} else if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0) {
-		skip = 96;
+	} else if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0 && c->prefix >= 32) {
+		/* The prefix is all Teredo, so the answer depends on the client
+		 * bits even when it holds none of them.  They are decoded from
+		 * the address as masked (unknown bits are 0, so decode as 1):
+		 * the scope then says how far that answer holds, 97 at least,
+		 * and a resolver learns to send more bits.  The database's own
+		 * alias for 2001::/32 would route by the Teredo server, and
+		 * contradict the answer for longer prefixes. */
 		for (int i = 0; i < 4; i++)
 			v4[i] = (uint8_t)~a[12 + i];
+		c->family = 4;
+		c->prefix = 32;
+		memset(c->addr, 0, sizeof(c->addr));
+		memcpy(c->addr, v4, 4);
+		return 96;
 	} else {
 		return 0;
 	}

@@ -614,6 +614,25 @@ def test_embedded_ipv4_ecs(plain, ecs, want, scope):
         ("NOERROR", want, scope)
 
 
+def test_teredo_prefix_without_client_bits(plain):
+    """A Teredo prefix is routed by its client bits even when it holds none
+    of them (those decode as ones): its answer is the one for
+    255.255.255.255, and the scope, longer than the source, covers only
+    the clients that get it.  Before, the database's alias routed such a
+    /56 by the Teredo server (London: fra) with scope /56, while a client
+    inside it (Singapore) got sin: a resolver caching the /56 answer served
+    London's to Singapore."""
+    inside = chosen(ask(plain, "www.example.com",
+                        ecs="2001:0:c000:201::80ff:fcff/128"))
+    assert inside == ("NOERROR", "sin", 96 + 24)
+    v4 = chosen(ask(plain, "www.example.com", ecs="255.255.255.255/32"))
+    for ecs in ("2001:0:c000:201::/56", "2001:0:c000:201::/64",
+                "2001:0:c000::/48", "2001::/32"):
+        got = chosen(ask(plain, "www.example.com", ecs=ecs))
+        assert got == ("NOERROR", v4[1], 96 + v4[2]), (ecs, got, v4)
+        assert got[2] > 96
+
+
 def test_ipv4_mapped_ecs_follows_network_rule(rules):
     r = ask(rules, "www.example.com", ecs="::ffff:127.0.1.0/120")
     assert chosen(r) == ("NOERROR", "sin", 96 + 24)
