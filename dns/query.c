@@ -160,6 +160,29 @@ static int skip_authority(const uint8_t *pkt, size_t len, unsigned ancount, unsi
 }
 
 /*
+ * An opcode other than QUERY, with its one question read: NOTIMP, with
+ * our OPT when the request has a well-formed one (RFC 6891 7).  Its
+ * answer and authority records (NOTIFY, UPDATE) are read past.
+ */
+static __attribute__((noinline)) int other_opcode(const uint8_t *pkt, size_t len, unsigned an_ns,
+						  unsigned arcount, struct query *q)
+{
+	size_t off = q->question_end;
+	for (unsigned i = 0; i < an_ns; i++) {
+		int next = dname_skip(pkt, len, off);
+		if (next < 0 || (size_t)next + 10 > len ||
+		    (size_t)next + 10 + rd16(pkt + next + 8) > len)
+			return RCODE_NOTIMP;
+		off = (size_t)next + 10 + rd16(pkt + next + 8);
+	}
+	if (parse_rest(pkt, len, off, arcount, q) == RCODE_FORMERR) {
+		q->edns = false;
+		q->nsid = false;
+	}
+	return RCODE_NOTIMP;
+}
+
+/*
  * QDCOUNT other than 1.  Only one such query is answered (RFC 7873 5.4):
  * no question, no answer or authority records, and an OPT with a COOKIE
  * option, which asks for a server cookie (the caller answers it with our
@@ -204,7 +227,7 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 	if (parse_question(pkt, len, q) < 0)
 		return RCODE_FORMERR;
 	if (HDR_OPCODE(q->flags) != OPCODE_QUERY)
-		return RCODE_NOTIMP;
+		return other_opcode(pkt, len, (unsigned)ancount + nscount, arcount, q);
 	size_t off = q->question_end;
 	if ((ancount | nscount) != 0 && skip_authority(pkt, len, ancount, nscount, q, &off) < 0)
 		return RCODE_FORMERR;

@@ -534,6 +534,33 @@ def test_notimp(geodnsd, opcode):
         opcode, h["rcode"])
 
 
+@pytest.mark.parametrize("opcode", [dns.opcode.STATUS, dns.opcode.NOTIFY,
+                                    dns.opcode.UPDATE])
+def test_notimp_keeps_edns(geodnsd, opcode):
+    """RFC 6891 7: a request with an OPT gets an OPT back, NOTIMP too; a
+    NOTIFY's SOA in the answer section is read past to find it."""
+    q = dns.message.make_query("example.com", "SOA", use_edns=0,
+                               payload=1232, want_dnssec=True)
+    q.set_opcode(opcode)
+    if opcode == dns.opcode.NOTIFY:
+        q.answer.append(dns.rrset.from_text(
+            "example.com.", 3600, "IN", "SOA",
+            "ns1.example.com. h.example.com. 5 3600 600 86400 300"))
+    q.use_edns(0, dns.flags.DO, 1232, options=[dns.edns.GenericOption(3, b"")])
+    r = dns.message.from_wire(geodnsd.send_wire(q.to_wire()))
+    assert r.rcode() == dns.rcode.NOTIMP and r.opcode() == opcode
+    assert r.edns == 0, "no OPT in the reply"
+    assert r.ednsflags & dns.flags.DO
+    assert [o.otype for o in r.options] == [dns.edns.NSID]
+    # A malformed OPT (two of them) still gets NOTIMP, without one.
+    wire = bytearray(q.to_wire())
+    opt = wire[-(11 + 4):]
+    wire[10:12] = struct.pack("!H", 2)
+    reply = geodnsd.send_wire(bytes(wire) + bytes(opt))
+    assert parse_header(reply)["rcode"] == dns.rcode.NOTIMP
+    assert struct.unpack("!H", reply[10:12])[0] == 0
+
+
 def test_response_packets_dropped(geodnsd):
     """A packet with QR=1 gets no reply (avoids reflection loops)."""
     reply = geodnsd.send_wire(raw_header(flags=0x8000) + raw_question(),

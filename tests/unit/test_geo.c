@@ -173,7 +173,8 @@ static void test_answers(void)
 	/* Teredo: the client 10.1.2.3 inverted in the last 32 bits. */
 	client(&c, 6, "2001:0:c000:201::f5fe:fdfc", 128);
 	geo_answer(g, web, RRTYPE_A, &c, &a);
-	IS_STR(first_addr(&a, buf), "198.51.100.10", "Teredo client 10.1.2.3 follows the 10/8 rule");
+	IS_STR(first_addr(&a, buf), "198.51.100.10",
+	       "Teredo client 10.1.2.3 follows the 10/8 rule");
 	IS_INT(a.scope, 96 + 8, "Teredo: scope counts the /96");
 	/* A prefix with none or only some of the client bits: the answer is
 	 * the one for the address as masked, and its scope is longer than the
@@ -188,7 +189,8 @@ static void test_answers(void)
 	       "Teredo /100: 15.255.255.255 parts from 10/8 at bit 6, past the source's 100");
 	client(&c, 6, "2001:0:c000:201::f500:0", 104);
 	geo_answer(g, web, RRTYPE_A, &c, &a);
-	IS_STR(first_addr(&a, buf), "198.51.100.10", "Teredo /104 with the whole first octet: 10/8");
+	IS_STR(first_addr(&a, buf), "198.51.100.10",
+	       "Teredo /104 with the whole first octet: 10/8");
 	IS_INT(a.scope, 96 + 8, "Teredo /104: the rule's /8");
 
 	client(&c, 4, "10.0.0.0", 0);
