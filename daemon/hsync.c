@@ -83,7 +83,7 @@ static void emit_target(void *arg, const struct hc_info *i)
 		o += snprintf(line + o, sizeof(line) - (size_t)o, "; forced %s by operator: %s",
 			      i->force == HC_FORCE_UP ? "up" : "down", i->force_reason);
 	if (i->kind == HC_NONE)
-		o += snprintf(line + o, sizeof(line) - (size_t)o, "; not probed");
+		; /* the label says "(not probed)" */
 	else if (i->have_result)
 		o += snprintf(line + o, sizeof(line) - (size_t)o,
 			      "; last %s: %s (%.1f ms); %u ok / %u failed in a row; probes "

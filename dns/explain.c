@@ -36,10 +36,19 @@ static bool ends_with(const struct query *q, const uint8_t *suffix, size_t n)
 	return false;
 }
 
+static const uint8_t BARE[] = "\7geodnsd"; /* + root */
+
+/* explain.geodnsd itself, or geodnsd: answered with usage lines. */
+static bool is_usage(const struct query *q)
+{
+	return (q->qname.len == sizeof(SUFFIX) && ends_with(q, SUFFIX, sizeof(SUFFIX))) ||
+	       (q->qname.len == sizeof(BARE) && ends_with(q, BARE, sizeof(BARE)));
+}
+
 bool explain_match(const struct query *q)
 {
-	return (q->qname.len > sizeof(SUFFIX) && ends_with(q, SUFFIX, sizeof(SUFFIX))) ||
-	       ends_with(q, STATUS, sizeof(STATUS));
+	return (q->qname.len >= sizeof(SUFFIX) && ends_with(q, SUFFIX, sizeof(SUFFIX))) ||
+	       ends_with(q, STATUS, sizeof(STATUS)) || is_usage(q);
 }
 
 struct emitter {
@@ -135,6 +144,17 @@ static void explain_static(const struct answer_walk *w, const char *name, struct
 	emit_line(e, line);
 }
 
+/* explain.geodnsd or geodnsd alone: what can be asked. */
+static unsigned usage_answer(const struct query *q, struct pkt *p)
+{
+	struct emitter e = { .p = p, .owner = q->qname.name };
+	emit_line(&e, "<name>.explain.geodnsd CH TXT: how <name> is answered and why "
+		      "(add +subnet=NET/LEN to ask for a client network)");
+	emit_line(&e, "status.geodnsd CH TXT: health of every service; "
+		      "<service>.status.geodnsd: one service");
+	return RCODE_NOERROR;
+}
+
 /* status.geodnsd, or <service>.status.geodnsd for one service. */
 static unsigned status_answer(const struct answer_data *d, const struct query *q, struct pkt *p,
 			      uint16_t *flags)
@@ -169,6 +189,8 @@ unsigned explain_answer(const struct answer_data *d, const struct query *q,
 		return RCODE_NOERROR;
 	if (ends_with(q, STATUS, sizeof(STATUS)))
 		return status_answer(d, q, p, flags);
+	if (is_usage(q))
+		return usage_answer(q, p);
 
 	/* The name being explained: the query name less the suffix. */
 	uint8_t target[DNAME_MAXLEN];
@@ -181,7 +203,7 @@ unsigned explain_answer(const struct answer_data *d, const struct query *q,
 	dname_to_str(target, str, sizeof(str));
 
 	struct emitter e = { .p = p, .owner = q->qname.name };
-	char line[DNAME_MAXLEN * 8 + 128];
+	char line[DNAME_MAXLEN * 12 + 256]; /* up to three names */
 	/* CNAMEs are followed as an A query follows them (names that point
 	 * into a geo-routed one are the usual set-up), up to as many hops.
 	 * Each line is a TXT record of one RRset, so none may repeat: a loop
@@ -201,8 +223,52 @@ unsigned explain_answer(const struct answer_data *d, const struct query *q,
 		}
 		const struct znode *n = w.exact ? w.node : w.node->wild;
 		if (!w.referral && !w.dname && n != NULL && n->dyn != NULL && d->conf.dyn.explain) {
+			if (!w.exact) {
+				char wild[DNAME_MAXLEN * 4 + 2];
+				dname_to_str(n->name, wild, sizeof(wild));
+				snprintf(line, sizeof(line), "%s: from the wildcard %s", str, wild);
+				emit_line(&e, line);
+			}
 			d->conf.dyn.explain(d->conf.dyn.ctx, n->dyn, client, emit_line, &e);
 			break;
+		}
+		const struct zrrset *dn = w.dname ? znode_rrset(w.node, RRTYPE_DNAME) : NULL;
+		if (dn != NULL) {
+			/* RFC 6672 2.2: the owner's part of the name is replaced by
+			 * the DNAME's target, as the answer does it. */
+			char owner[DNAME_MAXLEN * 4 + 2], to[DNAME_MAXLEN * 4 + 2];
+			const uint8_t *dt = dn->data + 2;
+			size_t keep = dname_len(target) - dname_len(w.node->name);
+			dname_to_str(w.node->name, owner, sizeof(owner));
+			if (keep + dname_len(dt) > DNAME_MAXLEN) {
+				snprintf(line, sizeof(line),
+					 "%s: below the DNAME at %s; the substitute would be "
+					 "too long (YXDOMAIN)",
+					 str, owner);
+				emit_line(&e, line);
+				break;
+			}
+			uint8_t next[DNAME_MAXLEN];
+			memcpy(next, target, keep);
+			memcpy(next + keep, dt, dname_len(dt));
+			dname_to_str(next, to, sizeof(to));
+			bool loop = false;
+			for (unsigned i = 0; i <= hop && !loop; i++)
+				loop = dname_equal(seen[i], next);
+			bool last = hop == EXPLAIN_HOPS;
+			snprintf(line, sizeof(line), "%s: below the DNAME at %s, so %s%s", str,
+				 owner, to,
+				 loop   ? ", which closes a loop: resolvers give up (SERVFAIL)"
+				 : last ? "; not followed here after 8 redirections (the answer "
+					  "stops there too)"
+					: " (RFC 6672); following it");
+			emit_line(&e, line);
+			if (loop || last)
+				break;
+			memcpy(target, next, dname_len(next));
+			dname_split(target, &name);
+			memcpy(str, to, sizeof(str));
+			continue;
 		}
 		const struct zrrset *cname =
 			!w.referral && !w.dname && n != NULL ? znode_rrset(n, RRTYPE_CNAME) : NULL;

@@ -742,6 +742,12 @@ static void explain_dc(const struct geo *g, const struct geo_svc *s, const struc
 		snprintf(dist, sizeof(dist), "%.0f km",
 			 distance_km(dn->loc->lat, dn->loc->lon, g->gc->dcs[dc].lat,
 				     g->gc->dcs[dc].lon));
+	if (d->set[0] == NULL && d->set[1] == NULL) {
+		snprintf(line, sizeof(line), "#%u dc %s: %s; not in this service (no addresses)",
+			 rank + 1, g->gc->dcs[dc].name, dist);
+		emit(arg, line);
+		return;
+	}
 	bool up = dc_up(g, s, dc, &n_up);
 	uint8_t f = dc_forced(g, dc);
 	o += (size_t)snprintf(line, sizeof(line), "#%u dc %s: %s; %s%s (%u/%u up);", rank + 1,
@@ -768,8 +774,6 @@ static void explain_dc(const struct geo *g, const struct geo_svc *s, const struc
 			p += 2 + p[1];
 		}
 	}
-	if (d->set[0] == NULL && d->set[1] == NULL)
-		snprintf(line + o, sizeof(line) - o, " no addresses for this service");
 	emit(arg, line);
 }
 
@@ -853,13 +857,21 @@ void geo_explain(const void *ctx, const void *binding, const struct answer_clien
 				 g->gc->dcs[dc].name);
 			name = open_name;
 		}
+		/* A query without ECS gets no ECS option back: the scope is
+		 * what one with ECS from this network would get. */
+		const char *if_ecs = c->ecs ? "" : " (to a query with ECS)";
 		if (out.rcode != 0) /* no records, so no TTL of ours */
-			snprintf(line, sizeof(line), "answer %s: %s, ecs scope /%u",
-				 fam == FAM_A ? "A" : "AAAA", name, out.scope);
+			snprintf(line, sizeof(line), "answer %s: %s, ecs scope /%u%s",
+				 fam == FAM_A ? "A" : "AAAA", name, out.scope, if_ecs);
+		else if (out.set == NULL) /* NODATA: the SOA's negative TTL */
+			snprintf(line, sizeof(line),
+				 "answer %s: none (NODATA, the zone's SOA at its negative TTL), "
+				 "ecs scope /%u%s",
+				 fam == FAM_A ? "A" : "AAAA", out.scope, if_ecs);
 		else
-			snprintf(line, sizeof(line), "answer %s: %s%s, ttl %u, ecs scope /%u",
+			snprintf(line, sizeof(line), "answer %s: %s%s, ttl %u, ecs scope /%u%s",
 				 fam == FAM_A ? "A" : "AAAA", name, degraded ? " (degraded)" : "",
-				 out.ttl, out.scope);
+				 out.ttl, out.scope, if_ecs);
 		emit(arg, line);
 	}
 }

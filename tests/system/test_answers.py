@@ -697,10 +697,18 @@ def test_dname_at_the_apex_and_loops(make_geodnsd, tmp_path):
     r = srv.query("nope.example.org", "A")
     assert r.rcode() == dns.rcode.NXDOMAIN, r
     assert [x.name.to_text() for x in r.authority] == ["example.com."], r
-    # explain says why.
-    r = srv.query("www.example.org.explain.geodnsd", "TXT", rdclass="CH")
-    text = b"".join(b"".join(x.strings) for x in r.answer[0]).decode()
-    assert "www.example.org.: below the DNAME at example.org." in text, text
+    # explain follows the substitution as the answer does.
+    assert explain_text(srv, "www.example.org") == [
+        "www.example.org.: below the DNAME at example.org., so "
+        "www.example.com. (RFC 6672); following it",
+        "www.example.com.: static records; the same for every client, "
+        "ecs scope /0"]
+    assert explain_text(srv, "x.a.example.info") == [
+        "x.a.example.info.: below the DNAME at a.example.info., so "
+        "x.b.example.info. (RFC 6672); following it",
+        "x.b.example.info.: below the DNAME at b.example.info., so "
+        "x.a.example.info., which closes a loop: resolvers give up "
+        "(SERVFAIL)"]
     # x.a -> x.b -> x.a ...: stops, answered with what was synthesized.
     r = srv.query("x.a.example.info", "A")
     assert r.rcode() == dns.rcode.NOERROR, r
@@ -741,6 +749,16 @@ def explain_text(srv, name):
 def test_explain_follows_cnames(geodnsd, name, want):
     """explain follows CNAMEs as an A query does, across served zones."""
     assert explain_text(geodnsd, name) == want
+
+
+def test_explain_usage(geodnsd):
+    """explain.geodnsd and geodnsd alone say what can be asked."""
+    for name in ("explain.geodnsd", "geodnsd"):
+        r = geodnsd.query(name, "TXT", rdclass="CH")
+        assert r.rcode() == dns.rcode.NOERROR, r
+        lines = [b"".join(rd.strings).decode() for rd in r.answer[0]]
+        assert lines[0].startswith("<name>.explain.geodnsd CH TXT: "), lines
+        assert lines[1].startswith("status.geodnsd CH TXT: "), lines
 
 
 def test_explain_cname_loop_ends(geodnsd):

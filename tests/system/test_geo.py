@@ -85,6 +85,10 @@ SERVICES = {
         "iad": ["198.51.100.30"],
         "sin": ["203.0.113.30"],
     },
+    "duo": {                    # two datacenters of the three
+        "fra": ["192.0.2.40"],
+        "sin": ["203.0.113.40"],
+    },
 }
 ADDR2DC = {a: dc for svc in SERVICES.values() for dc, addrs in svc.items()
            for a in addrs}
@@ -121,6 +125,7 @@ alias   IN CNAME www
 *.cdn 30 IN GEO web
 v4only  IN GEO v4only
 one6    IN GEO one6
+duo  45 IN GEO duo
 """
 
 # The plain server: no rules, only a default order that differs from the
@@ -815,9 +820,30 @@ def test_explain_source_address_and_default(plain):
         % PLAIN_DEFAULT[0]
 
 
+def test_explain_service_parts(plain):
+    """A datacenter the service has no addresses in is named as such, not
+    as DOWN; NODATA names the SOA's negative TTL, not the GEO record's;
+    without ECS in the explain query the scope is marked as what an ECS
+    query would get (the real answer then carries no ECS option)."""
+    lines = explain_lines(plain, "duo.example.com", ecs="192.0.2.0/24")
+    iad = [l for l in lines if l.startswith("#") and " dc iad:" in l]
+    assert iad == ["#2 dc iad: %s; not in this service (no addresses)"
+                   % km("London", "iad")], lines
+    assert lines[-2] == "answer A: fra, ttl 45, ecs scope /24"
+    assert lines[-1] == ("answer AAAA: none (NODATA, the zone's SOA at its "
+                         "negative TTL), ecs scope /0")
+    r = ask(plain, "duo.example.com", "AAAA", ecs="192.0.2.0/24")
+    assert r.rcode() == dns.rcode.NOERROR and not r.answer
+    assert r.authority[0].ttl == 300   # min(SOA TTL, MINIMUM), not 45
+    lines = explain_lines(plain, "duo.example.com", source="127.0.0.1")
+    assert lines[-2].startswith("answer A: "), lines
+    assert lines[-2].endswith(" (to a query with ECS)"), lines
+
+
 def test_explain_wildcard_geo(plain):
     lines = explain_lines(plain, "x.cdn.example.com", ecs="127.0.2.0/24")
-    assert lines[0] == "client 127.0.2.0/24 from EDNS Client Subnet; " \
+    assert lines[0] == "x.cdn.example.com.: from the wildcard *.cdn.example.com."
+    assert lines[1] == "client 127.0.2.0/24 from EDNS Client Subnet; " \
         "service web"
     assert lines[-2] == "answer A: iad, ttl 30, ecs scope /24"
 
