@@ -791,6 +791,8 @@ int main(int argc, char **argv)
 	if (check) {
 		/* Run as root, the daemon reloads as its user: check as that.
 		 * A file it cannot read would fail the next reload. */
+		if (ds != NULL && check != 2) /* a reload does not start it */
+			privdrop_check_files_without_dac(ds->conf, &d.warnings);
 		if (ds != NULL)
 			privdrop_check_files_as_user(ds->conf, &d.errors, &d.warnings);
 		if (ds != NULL && d.errors > 0) {

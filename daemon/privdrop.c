@@ -4,10 +4,13 @@
 #include "daemon/privdrop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,6 +93,10 @@ enum file_use {
 	OVERRIDES /* read when it changes, if it exists */
 };
 
+/* Set in the --check child that checks start-up reads as root without
+ * the DAC capabilities (the unit's case): reports are warnings. */
+static bool no_dac;
+
 /* 1 when path should be readable and is not (logged: a NEEDED file at
  * level, the others as warnings, saying what that breaks), else 0. */
 static unsigned check_file(const char *path, const char *what, enum file_use use, int level)
@@ -100,9 +107,22 @@ static unsigned check_file(const char *path, const char *what, enum file_use use
 	 * even see for a directory on its path is reported. */
 	if (use == OVERRIDES && access(path, F_OK) < 0 && errno == ENOENT)
 		return 0;
-	/* access() checks the real IDs, which the drop set too. */
-	if (access(path, R_OK) == 0)
+	/* Opened as the daemon opens it, with the IDs and capabilities the
+	 * check child now has. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd >= 0) {
+		close(fd);
 		return 0;
+	}
+	if (no_dac) {
+		log_msg(LOG_LEVEL_WARNING,
+			"privdrop: %s '%s' is not readable by root without "
+			"CAP_DAC_OVERRIDE (%s): geodnsd.service does not grant it, "
+			"so a start from the unit fails to read it (make it readable by "
+			"root's user or group)",
+			what, path, strerror(errno));
+		return 1;
+	}
 	static const char *const breaks[] = {
 		[NEEDED] = "reloads will fail",
 		[DATABASE] = "a new version of it will not be loaded (the running one is kept)",
@@ -137,6 +157,51 @@ unsigned privdrop_check_files(const struct conf *conf, int level, unsigned *othe
  * read (up to 63) | other unreadable files (the database, the overrides
  * file: at most 2) << 6; 255 (3 << 6 | 63) when it cannot switch. */
 #define CHECK_CANNOT_SWITCH 255
+
+/* Take CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH out of the effective and
+ * permitted sets (for root, access() and open() honour either). */
+static int drop_dac(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct c[2];
+	if (syscall(SYS_capget, &h, c) < 0)
+		return -1;
+	uint32_t dac = 1u << CAP_DAC_OVERRIDE | 1u << CAP_DAC_READ_SEARCH;
+	c[0].effective &= ~dac;
+	c[0].permitted &= ~dac;
+	c[0].inheritable &= ~dac;
+	return (int)syscall(SYS_capset, &h, c);
+}
+
+void privdrop_check_files_without_dac(const struct conf *conf, unsigned *warnings)
+{
+	if (geteuid() != 0)
+		return;
+	fflush(NULL);
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGCHLD, &dfl, &old);
+	pid_t pid = fork();
+	if (pid < 0) {
+		sigaction(SIGCHLD, &old, NULL);
+		return;
+	}
+	if (pid == 0) {
+		if (drop_dac() < 0)
+			_exit(0); /* nothing to learn */
+		no_dac = true;
+		unsigned others, n = privdrop_check_files(conf, LOG_LEVEL_WARNING, &others);
+		fflush(NULL);
+		n += others;
+		_exit(n > 255 ? 255 : (int)n);
+	}
+	int status, rc;
+	while ((rc = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	sigaction(SIGCHLD, &old, NULL);
+	if (rc > 0 && WIFEXITED(status))
+		*warnings += (unsigned)WEXITSTATUS(status);
+}
 
 void privdrop_check_files_as_user(const struct conf *conf, unsigned *errors, unsigned *warnings)
 {

@@ -46,4 +46,13 @@ unsigned privdrop_check_files(const struct conf *conf, int level, unsigned *othe
  */
 void privdrop_check_files_as_user(const struct conf *conf, unsigned *errors, unsigned *warnings);
 
+/*
+ * --check run as root: the files a start reads, opened as root without
+ * CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (in a child process that drops
+ * them), as under geodnsd.service, whose capability bounding set leaves
+ * them out.  Each one that fails is a warning (outside the unit, root reads
+ * it), added to *warnings.  Nothing when not root.
+ */
+void privdrop_check_files_without_dac(const struct conf *conf, unsigned *warnings);
+
 #endif
