@@ -25,21 +25,21 @@ struct zfreader {
 };
 
 static void open_failed(const char *path, int err, struct diag *d, const char *at_file,
-			unsigned at_line)
+			unsigned at_line, const char *what)
 {
 	if (at_file != NULL)
-		diag_report(d, LOG_LEVEL_ERR, at_file, at_line, "$INCLUDE '%s': cannot open: %s",
+		diag_report(d, LOG_LEVEL_ERR, at_file, at_line, "%s '%s': cannot open: %s", what,
 			    path, strerror(err));
 	else
 		diag_report(d, LOG_LEVEL_ERR, path, 0, "cannot open: %s", strerror(err));
 }
 
 struct zfreader *zfreader_open(const char *path, struct diag *d, const char *at_file,
-			       unsigned at_line)
+			       unsigned at_line, const char *what)
 {
 	FILE *fp = fopen(path, "r");
 	if (fp == NULL) {
-		open_failed(path, errno, d, at_file, at_line);
+		open_failed(path, errno, d, at_file, at_line, what);
 		return NULL;
 	}
 	/* fopen() opens a directory for reading on Linux; the first read then
@@ -47,7 +47,7 @@ struct zfreader *zfreader_open(const char *path, struct diag *d, const char *at_
 	struct stat st;
 	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
 		fclose(fp);
-		open_failed(path, EISDIR, d, at_file, at_line);
+		open_failed(path, EISDIR, d, at_file, at_line, what);
 		return NULL;
 	}
 	struct zfreader *r = xcalloc(1, sizeof(*r));

@@ -28,10 +28,11 @@ struct zfline {
 unsigned zfline_line_at(const struct zfline *zl, const char *p);
 
 /* Open path for reading.  Returns NULL after reporting "cannot open: ..." to
- * d (naming the file, and at_file:at_line when given, e.g. an $INCLUDE);
- * a directory is "cannot open: Is a directory". */
+ * d: at the file itself, or, when at_file is given, at at_file:at_line as
+ * "<what> '<path>': cannot open: ..." (what: "$INCLUDE", or the zone entry
+ * of a configuration); a directory is "cannot open: Is a directory". */
 struct zfreader *zfreader_open(const char *path, struct diag *d, const char *at_file,
-			       unsigned at_line);
+			       unsigned at_line, const char *what);
 
 /* The file name as opened. */
 const char *zfreader_path(const struct zfreader *r);

@@ -65,7 +65,9 @@ struct loader {
 	size_t n_geos;
 	uint64_t digest;            /* of the GEO records read (build() adds the RRsets) */
 	const struct znode **nodes; /* build(): each owner's node, in recs order */
-	struct held *held;          /* structural problems, reported in line order */
+	const char *conf_file;      /* where the zone is configured, for "cannot open" */
+	unsigned conf_line;
+	struct held *held; /* structural problems, reported in line order */
 	size_t n_held, cap_held;
 };
 
@@ -694,7 +696,13 @@ static void record_line(struct loader *L, const char *file, unsigned *fidx, cons
 static int read_file(struct loader *L, const char *path, ldns_rdf *origin_in, const char *at_file,
 		     unsigned at_line, unsigned depth)
 {
-	struct zfreader *r = zfreader_open(path, L->d, at_file, at_line);
+	char what[DNAME_MAXLEN * 4 + 32] = "$INCLUDE";
+	if (depth == 0 && L->conf_file != NULL) { /* the zone's own file */
+		at_file = L->conf_file;
+		at_line = L->conf_line;
+		snprintf(what, sizeof(what), "zone '%s': file", L->apex_str);
+	}
+	struct zfreader *r = zfreader_open(path, L->d, at_file, at_line, what);
 	if (r == NULL)
 		return -1;
 	ldns_rdf *origin = ldns_rdf_clone(origin_in);
@@ -1235,7 +1243,18 @@ static void loader_free(struct loader *L)
 struct zone *zload_file(const char *name, const char *file, const struct zload_dyn *dyn,
 			struct diag *d)
 {
-	struct loader L = { .d = d, .errors0 = d->errors, .default_ttl = DEFAULT_TTL, .dyn = dyn };
+	return zload_file_at(name, file, dyn, d, NULL, 0);
+}
+
+struct zone *zload_file_at(const char *name, const char *file, const struct zload_dyn *dyn,
+			   struct diag *d, const char *conf_file, unsigned conf_line)
+{
+	struct loader L = { .d = d,
+			    .errors0 = d->errors,
+			    .default_ttl = DEFAULT_TTL,
+			    .dyn = dyn,
+			    .conf_file = conf_file,
+			    .conf_line = conf_line };
 	int alen = dname_from_str(name, L.apex);
 	if (alen < 0) {
 		diag_report(d, LOG_LEVEL_ERR, file, 0, "invalid zone name '%s'", name);

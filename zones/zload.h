@@ -36,4 +36,10 @@ struct zload_dyn {
 struct zone *zload_file(const char *name, const char *file, const struct zload_dyn *dyn,
 			struct diag *d);
 
+/* The same, for a zone configured at conf_file:conf_line: a zone file that
+ * cannot be opened is reported there, naming the zone ("zone
+ * 'example.com.': file 'x.zone': cannot open: ..."). */
+struct zone *zload_file_at(const char *name, const char *file, const struct zload_dyn *dyn,
+			   struct diag *d, const char *conf_file, unsigned conf_line);
+
 #endif

@@ -136,8 +136,12 @@ def test_missing_zone_file(make_geodnsd, tmp_path):
     missing = str(tmp_path / "no-such-file.zone")
     srv, res = check_config(make_geodnsd, missing)
     assert res.returncode == 1, res.stderr
-    assert any("cannot open" in l and "no-such-file.zone" in l
-               for l in res.stderr.splitlines()), res.stderr
+    # Reported at the zone's entry in the configuration, naming the zone.
+    with open(srv.config_path) as f:
+        line = next(i for i, l in enumerate(f, 1) if "no-such-file.zone" in l)
+    assert "%s:%d: zone 'example.com.': file '%s': cannot open: No such " \
+        "file or directory" % (srv.config_path, line - 1, missing) \
+        in res.stderr, res.stderr
 
 
 def test_directory_as_zone_file(make_geodnsd, tmp_path):
@@ -145,7 +149,8 @@ def test_directory_as_zone_file(make_geodnsd, tmp_path):
     zdir.mkdir()
     srv, res = check_config(make_geodnsd, str(zdir))
     assert res.returncode == 1, res.stderr
-    assert "%s: cannot open: Is a directory" % zdir in res.stderr, res.stderr
+    assert "zone 'example.com.': file '%s': cannot open: Is a directory" \
+        % zdir in res.stderr, res.stderr
     assert "no SOA record" not in res.stderr, res.stderr
 
 
