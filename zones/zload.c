@@ -608,6 +608,49 @@ static bool soa_check(struct loader *L, const char *file, const struct zfline *z
 	return true;
 }
 
+/* After ldns failed on an entry: a type it does not know, or a common
+ * type with the wrong number of data fields, is named (ldns says only
+ * "could not parse the RR's rdata" or "unknown RR type").  Returns false
+ * when that is not the problem. */
+static bool type_check(struct loader *L, const char *file, const struct zfline *zl,
+		       const struct head *h)
+{
+	static const struct {
+		const char *type;
+		unsigned n;
+		const char *fields;
+	} shapes[] = {
+		{ "A", 1, "an IPv4 address" },
+		{ "AAAA", 1, "an IPv6 address" },
+		{ "NS", 1, "a host name" },
+		{ "CNAME", 1, "a target name" },
+		{ "DNAME", 1, "a target name" },
+		{ "PTR", 1, "a name" },
+		{ "MX", 2, "preference and exchange" },
+		{ "SRV", 4, "priority, weight, port and target" },
+		{ "CAA", 3, "flags, tag and value" },
+	};
+	if (h->type >= h->n)
+		return false;
+	const char *type = h->tok[h->type];
+	if (ldns_get_rr_type_by_name(type) == 0) {
+		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "unknown record type '%s'", type);
+		return true;
+	}
+	if (has_generic_rdata(zl->text) || strchr(zl->text, '"') != NULL)
+		return false;
+	unsigned n = count_fields(zl->text) - (unsigned)h->type - 1;
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		if (strcasecmp(type, shapes[i].type) != 0 || n == shapes[i].n)
+			continue;
+		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
+			    "%s has %u data field%s, needs %u: %s", shapes[i].type, n,
+			    n == 1 ? "" : "s", shapes[i].n, shapes[i].fields);
+		return true;
+	}
+	return false;
+}
+
 /* An entry the fast path did not take, read by ldns; h is its head,
  * already head_check()ed. */
 static void ldns_record(struct loader *L, const char *file, unsigned *fidx, const struct zfline *zl,
@@ -633,7 +676,8 @@ static void ldns_record(struct loader *L, const char *file, unsigned *fidx, cons
 	free(text);
 	if (st != LDNS_STATUS_OK) {
 		bool soa = h->type < h->n && strcasecmp(h->tok[h->type], "SOA") == 0;
-		if (soa ? soa_check(L, file, zl, h, false) : !address_check(L, file, zl->line, h))
+		if (soa ? soa_check(L, file, zl, h, false)
+			: !type_check(L, file, zl, h) && !address_check(L, file, zl->line, h))
 			diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "syntax error: %s",
 				    ldns_get_errorstr_by_id(st));
 		return;

@@ -306,6 +306,13 @@ static void test_errors(void)
 	IS_STR(captured, msg, "order.zone: problems in line order");
 	zone_free(z);
 
+	/* What ldns words as "could not parse the RR's rdata". */
+	load_fails("unknown-type.zone", apex,
+		   want("unknown-type.zone", ":5: unknown record type 'AAA'"));
+	load_fails("mx-fields.zone", apex,
+		   want("mx-fields.zone",
+			":5: MX has 1 data field, needs 2: preference and exchange"));
+
 	load_fails("syntax.zone", apex,
 		   want("syntax.zone", ":5: invalid IPv4 address '192.0.2.999'"));
 
