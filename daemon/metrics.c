@@ -4,6 +4,7 @@
 #include "daemon/metrics.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -435,8 +436,10 @@ struct metrics *metrics_new(struct event_base *base, const struct conf_listen *l
 	m->server = server;
 	m->health = health;
 	m->c = c;
+	errno = 0;
 	if (m->http == NULL || evhttp_bind_socket(m->http, host, port) != 0) {
-		log_msg(LOG_LEVEL_ERR, "metrics: cannot listen on %s", listen->text);
+		log_msg(LOG_LEVEL_ERR, "metrics: cannot listen on %s: %s", listen->text,
+			errno != 0 ? strerror(errno) : "cannot set up the HTTP server");
 		metrics_free(m);
 		return NULL;
 	}

@@ -3,6 +3,7 @@ geo answers, probes and overrides.  Loopback only; bounded waits."""
 
 import json
 import re
+import socket
 import urllib.request
 
 import dns.rcode
@@ -275,3 +276,36 @@ def test_all_down_is_logged_for_any_service(tmp_path):
                           in srv.stderr, 5), srv.stderr[-2000:]
     finally:
         srv.kill()
+
+
+def test_metrics_port_in_use_names_the_reason(tmp_path):
+    """A metrics address already taken fails the start with the reason,
+    as the DNS listeners do."""
+    require_geodnsd()
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        zone = tmp_path / "example.com.zone"
+        zone.write_text(WEB_GEO_ZONE)
+        srv = Geodnsd(tmp_path / "srv", zones=[])
+        srv.write_config("""server:
+  listen: [ "127.0.0.1@%d" ]
+metrics:
+  listen: 127.0.0.1@%d
+datacenters:
+  fra: { latitude: 50.11, longitude: 8.68 }
+services:
+  web:
+    datacenters:
+      fra: [ 192.0.2.10 ]
+zones:
+  - name: example.com
+    file: %s
+""" % (srv.port, taken.getsockname()[1], yaml_str(str(zone))))
+        srv.start(wait=False)
+        assert srv.proc.wait(timeout=20) == 1, srv.stderr
+        assert "metrics: cannot listen on 127.0.0.1@%d: Address already in " \
+            "use" % taken.getsockname()[1] in srv.stderr, srv.stderr
+    finally:
+        taken.close()
