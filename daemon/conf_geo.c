@@ -180,10 +180,11 @@ void conf_geo_datacenters(struct loader *ld, const struct cnode *root, struct co
 		}
 		struct geo_dc *dc = &conf->geo.dcs[conf->geo.n_dcs];
 		dc->line = k->line;
-		unsigned errors = ld->errors;
+		/* A datacenter with a bad key is still known by name (the
+		 * configuration fails anyway): every service and rule that
+		 * names it would otherwise add an "unknown datacenter" error
+		 * for the one mistake. */
 		walk_map(ld, v, k->line, &dc_section, dc);
-		if (ld->errors != errors)
-			continue;
 		dc->name = xstrdup(k->text);
 		conf->geo.n_dcs++;
 	}
@@ -297,6 +298,7 @@ static void service_dc(struct loader *ld, const struct cnode *k, const struct cn
 	if (dc < 0) {
 		conf_error(ld, k->line, "service '%s': unknown datacenter '%s'", svc->name,
 			   k->text);
+		svc->dc_missing = true;
 		return;
 	}
 	if (v->type != CNODE_SEQ && v->type != CNODE_SCALAR) {
@@ -455,7 +457,9 @@ static void service_check(struct loader *ld, const struct geo_service *svc)
 			   "service '%s': 'all-down: last-resort' needs "
 			   "'last-resort' addresses",
 			   svc->name);
-	for (size_t i = 0; i < svc->n_probes; i++) {
+	/* A datacenter entry already refused left its addresses out: a probe
+	 * for one of them is not a second mistake. */
+	for (size_t i = 0; i < svc->n_probes && !svc->dc_missing; i++) {
 		bool found = false;
 		for (size_t k = 0; k < svc->n_dcs && !found; k++)
 			for (size_t a = 0; a < svc->dcs[k].n_addrs && !found; a++)

@@ -1347,6 +1347,21 @@ def test_check_unknown_datacenter_in_service(tmp_path, mmdb_dir):
         cfg, line_of(text, "xyz:")) in res.stderr, res.stderr
 
 
+def test_check_unknown_datacenter_hides_its_probes(tmp_path, mmdb_dir):
+    """A misspelt datacenter leaves its addresses out; a probe for one of
+    them is not reported as a second mistake."""
+    services = {"web": {"fra": ["192.0.2.10"], "xyz": ["192.0.2.11"]}}
+    text = config_text(5300, os.path.join(mmdb_dir, "city.mmdb"),
+                       services=services)
+    text = text.replace("  web:\n", "  web:\n    probe:\n"
+                        "      192.0.2.11: 127.0.0.2\n")
+    write(tmp_path / "example.zone", ZONE)
+    cfg = write(tmp_path / "geodnsd.yaml", text)
+    res = run_check(cfg)
+    assert res.returncode == 1 and "1 error\n" in res.stderr, res
+    assert "unknown datacenter 'xyz'" in res.stderr, res.stderr
+
+
 def test_check_warns_about_country_codes_no_record_has(tmp_path, mmdb_dir):
     """'UK' or 'XX' pass the syntax but match no database record: a
     warning each (not an error: a database may carry newer codes); GB and
@@ -1443,6 +1458,9 @@ def test_check_bad_coordinates(tmp_path, mmdb_dir, lat, lon, what):
     assert res.returncode == 1, res
     assert "%s:%d: %s" % (cfg, line_of(text, "fra: { latitude"), what) \
         in res.stderr, res.stderr
+    # Only that: the services and rules that name fra are not errors too.
+    assert "1 error\n" in res.stderr and "unknown datacenter" not in \
+        res.stderr, res.stderr
 
 
 # ---------------------------------------------------------------- 10. Country
