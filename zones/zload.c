@@ -705,9 +705,29 @@ static void ldns_record(struct loader *L, const char *file, unsigned *fidx, cons
 	ldns_rr_free(rr);
 }
 
+/* gdnsd's @Z (the zone) and @F (the file's origin) inside names are
+ * ordinary label text to RFC 1035, so a zone moved over from gdnsd would
+ * serve 'a.@Z.example.com.': warn. */
+static void gdnsd_at_names(struct loader *L, const char *file, const struct zfline *zl)
+{
+	for (const char *p = zl->text; (p = strchr(p, '@')) != NULL; p++) {
+		bool start = p == zl->text || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '.';
+		bool end = p[2] == '\0' || p[2] == ' ' || p[2] == '\t' || p[2] == '.';
+		if (start && (p[1] == 'Z' || p[1] == 'F' || p[1] == 'z' || p[1] == 'f') && end) {
+			diag_report(L->d, LOG_LEVEL_WARNING, file, zl->line,
+				    "'@%c' is gdnsd's shorthand for the %s; here it is a "
+				    "label of its own: write the name out",
+				    p[1] & ~0x20, (p[1] & ~0x20) == 'Z' ? "zone's name" : "origin");
+			return;
+		}
+	}
+}
+
 static void record_line(struct loader *L, const char *file, unsigned *fidx, const struct zfline *zl,
 			const ldns_rdf *origin)
 {
+	if (strchr(zl->text, '@') != NULL)
+		gdnsd_at_names(L, file, zl);
 	/* The common types in their plain forms are read here, as ldns would
 	 * read them: ldns_rr_new_frm_str took most of a large zone's load
 	 * time.  Anything else, errors included, is ldns's to read and word,

@@ -406,6 +406,21 @@ static void test_warnings(void)
 		check_set(z, "www.example.com.", RRTYPE_A, 2, 300);
 	zone_free(z);
 
+	/* A zone moved over from gdnsd: @Z and @F are plain labels here. */
+	z = load("example.com", fixture("warn-gdnsd-at.zone"), &d);
+	OK(z != NULL, "warn-gdnsd-at.zone loads");
+	IS_INT(d.warnings, 2, "warn-gdnsd-at: two warnings (none for the TXT)");
+	snprintf(msg, sizeof(msg),
+		 "%s:5: warning: '@Z' is gdnsd's shorthand for the zone's name; here it is "
+		 "a label of its own: write the name out\n"
+		 "%s:6: warning: '@F' is gdnsd's shorthand for the origin; here it is a label "
+		 "of its own: write the name out",
+		 fixture("warn-gdnsd-at.zone"), fixture("warn-gdnsd-at.zone"));
+	IS_STR(captured, msg, "gdnsd @Z/@F warnings");
+	if (z != NULL)
+		OK(node(z, "a.@Z.example.com.") != NULL, "served as written: a.@Z.example.com.");
+	zone_free(z);
+
 	z = load("example.com", fixture("warn-occluded.zone"), &d);
 	OK(z != NULL, "warn-occluded.zone loads");
 	IS_INT(d.warnings, 1, "warn-occluded: one warning");
