@@ -1252,6 +1252,17 @@ static void check_tree(struct loader *L, const struct zone *z)
 			report_below_dname(L, d, L->geos[i].owner, L->geos[i].file,
 					   L->geos[i].line);
 	}
+	/* A GEO name at or below a delegation is the child's to answer: the
+	 * referral wins, as for any data there. */
+	for (size_t i = 0; i < L->n_geos; i++) {
+		const struct znode *g = zone_node((struct zone *)z, L->geos[i].owner, false);
+		if (g == NULL || !(g->flags & (ZNODE_CUT | ZNODE_OCCLUDED)))
+			continue;
+		hold(L, LOG_LEVEL_WARNING, L->geos[i].file, L->geos[i].line,
+		     "GEO record at '%s' is %s a delegation and will not be served",
+		     name_str(L->geos[i].owner, buf, sizeof(buf)),
+		     (g->flags & ZNODE_CUT) ? "at" : "below");
+	}
 	for (size_t i = 0; i < L->n_recs; i++) {
 		const struct rec *r = &L->recs[i];
 		if (i == 0 || !same_owner(r, r - 1)) {

@@ -460,6 +460,26 @@ static const void *geo_bind(void *ctx, const char *service, uint32_t ttl)
 	return &binding;
 }
 
+/* A GEO name at or below a delegation is never answered: a warning. */
+static void test_geo_at_cut(void)
+{
+	uint32_t ttl = 0;
+	struct zload_dyn dyn = { .ctx = &ttl, .bind = geo_bind };
+	struct diag d;
+	char msg[PATH_MAX * 3];
+	struct zone *z = load_dyn("example.com.", fixture("warn-geo-cut.zone"), &dyn, &d);
+	OK(z != NULL, "warn-geo-cut.zone loads");
+	IS_INT(d.warnings, 2, "warn-geo-cut: two warnings");
+	snprintf(msg, sizeof(msg),
+		 "%s:7: warning: GEO record at 'sub.example.com.' is at a delegation and will "
+		 "not be served\n"
+		 "%s:8: warning: GEO record at 'www.sub.example.com.' is below a delegation and "
+		 "will not be served",
+		 fixture("warn-geo-cut.zone"), fixture("warn-geo-cut.zone"));
+	IS_STR(captured, msg, "GEO at and below a cut");
+	zone_free(z);
+}
+
 /* Mistakes ldns reads wrongly or words only as "could not parse the
  * RR's rdata": the message names the field at fault. */
 static void test_named_errors(void)
@@ -579,5 +599,6 @@ int main(void)
 	test_ttl_range();
 	test_named_errors();
 	test_dname();
+	test_geo_at_cut();
 	return tap_done();
 }
