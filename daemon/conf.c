@@ -1070,6 +1070,23 @@ static void set_state_file(struct loader *ld, const struct conf_key *ck, const s
 		return;
 	free(conf->state_file);
 	conf->state_file = path_resolve(ld->path, s);
+	/* A missing file is no overrides, but a missing directory means
+	 * geodnsd-force cannot create it there when it is needed. */
+	char *dir = xstrdup(conf->state_file), *slash = strrchr(dir, '/');
+	struct stat st;
+	if (slash != NULL) {
+		*(slash == dir ? slash + 1 : slash) = '\0';
+		const char *why = stat(dir, &st) < 0
+					  ? (errno == ENOENT ? "does not exist" : strerror(errno))
+				  : !S_ISDIR(st.st_mode) ? "is not a directory"
+							 : NULL;
+		if (why != NULL)
+			conf_warning(ld, val->line,
+				     "state-file '%s': '%s' %s, so geodnsd-force cannot create "
+				     "the file",
+				     conf->state_file, dir, why);
+	}
+	free(dir);
 }
 
 static const struct conf_key healthcheck_keys[] = {

@@ -641,3 +641,28 @@ routing:
         assert status_line().endswith(" serving"), status_line()
     finally:
         srv.kill()
+
+
+def test_check_warns_about_a_state_file_directory_that_is_missing(server):
+    """The overrides file may be missing (no overrides), but not its
+    directory: geodnsd-force could not create the file there."""
+    cfg = server.config_path
+    with open(cfg) as f:
+        text = f.read()
+    missing = os.path.join(os.path.dirname(server.state), "no-such-dir",
+                           "overrides")
+    with open(cfg, "w") as f:
+        f.write(text.replace(server.state, missing))
+    res = subprocess.run([GEODNSD, "-c", cfg, "--check"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, timeout=20)
+    assert res.returncode == 0 and "1 warning" in res.stdout, res
+    assert "warning: state-file '%s': '%s' does not exist, so geodnsd-force " \
+        "cannot create the file" % (missing, os.path.dirname(missing)) \
+        in res.stderr, res.stderr
+    with open(cfg, "w") as f:
+        f.write(text)
+    res = subprocess.run([GEODNSD, "-c", cfg, "--check"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, timeout=20)
+    assert res.returncode == 0 and "state-file" not in res.stderr, res
