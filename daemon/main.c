@@ -337,6 +337,7 @@ static void reload_done(struct reloader *r, struct dataset *ds)
 {
 	if (ds == NULL) {
 		r->counters.reloads_failed++;
+		r->counters.last_reload_failed = true;
 		log_msg(LOG_LEVEL_ERR,
 			"reload: failed; still serving the previous "
 			"configuration and zones (generation %lu)",
@@ -352,6 +353,8 @@ static void reload_done(struct reloader *r, struct dataset *ds)
 	size_t nz = ds->zones->n_zones;
 	publish(r, ds, server_dataset(r->server)->conf);
 	r->counters.reloads_ok++;
+	r->counters.last_reload_failed = false;
+	r->counters.loaded_at = (int64_t)time(NULL);
 	log_msg(LOG_LEVEL_NOTICE, "reload: done in %.0f ms: %zu zone%s, generation %lu",
 		since_ms(&r->started), nz, nz == 1 ? "" : "s", r->generation);
 }
@@ -698,6 +701,7 @@ static int run(const char *conf_path, struct dataset *ds)
 			      .pipe_wr = -1,
 			      .generation = 1,
 			      .boot = conf };
+	r.counters.loaded_at = (int64_t)time(NULL);
 	publish(&r, ds, NULL);
 	struct event *sigs[N_SIGNALS] = { NULL };
 	struct metrics *metrics = NULL;

@@ -18,6 +18,8 @@
 #include "daemon/server.h"
 #include "dns/answer.h"
 #include "dns/log.h"
+#include "dns/zonedb.h"
+#include "dns/ztree.h"
 #include "dns/xalloc.h"
 #include "geo/geo.h"
 #include "healthcheck/health.h"
@@ -259,6 +261,23 @@ static void count_unmatched(void *arg, const char *path, const struct hc_unmatch
 	(*(unsigned *)arg)++;
 }
 
+/* Each zone's serial and record count, as served. */
+static void zone_metrics(struct evbuffer *b, const struct dataset *ds)
+{
+	head(b, "geodnsd_zone_serial", "gauge", "SOA serial of each zone served.");
+	for (size_t i = 0; i < ds->zones->n_zones; i++) {
+		ADD(b, "geodnsd_zone_serial{zone=\"");
+		label(b, ds->zones->zones[i]->name_str);
+		evbuffer_add_printf(b, "\"} %u\n", zone_serial(ds->zones->zones[i]));
+	}
+	head(b, "geodnsd_zone_records", "gauge", "Records of each zone served.");
+	for (size_t i = 0; i < ds->zones->n_zones; i++) {
+		ADD(b, "geodnsd_zone_records{zone=\"");
+		label(b, ds->zones->zones[i]->name_str);
+		evbuffer_add_printf(b, "\"} %u\n", ds->zones->zones[i]->n_records);
+	}
+}
+
 static void metrics_cb(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
@@ -284,6 +303,14 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	results(b, "geodnsd_geoip_loads_total",
 		"GeoIP databases loaded alone after their file was replaced, by result.",
 		m->c->geoip_loads_ok, m->c->geoip_loads_failed);
+	head(b, "geodnsd_reload_last_failed", "gauge",
+	     "1 when the latest reload failed (the data before it is served).");
+	evbuffer_add_printf(b, "geodnsd_reload_last_failed %d\n", m->c->last_reload_failed);
+	head(b, "geodnsd_reload_last_success_timestamp_seconds", "gauge",
+	     "When the configuration and zones served were loaded (start-up or reload).");
+	evbuffer_add_printf(b, "geodnsd_reload_last_success_timestamp_seconds %lld\n",
+			    (long long)m->c->loaded_at);
+	zone_metrics(b, ds);
 	head(b, "geodnsd_dataset_generation", "gauge",
 	     "Datasets published: the start-up load, reloads and GeoIP loads.");
 	evbuffer_add_printf(b, "geodnsd_dataset_generation %lu\n", ds->generation);

@@ -2,6 +2,7 @@
 #ifndef GD_METRICS_H
 #define GD_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct conf_listen;
@@ -16,6 +17,9 @@ struct metrics_counters {
 	uint64_t reloads_failed;
 	uint64_t geoip_loads_ok; /* a replaced GeoIP database, loaded alone */
 	uint64_t geoip_loads_failed;
+	bool last_reload_failed; /* the latest SIGHUP reload failed */
+	int64_t loaded_at;       /* wall clock (s) of the start-up load or the
+				   * latest successful reload */
 };
 
 /*

@@ -3,7 +3,9 @@ geo answers, probes and overrides.  Loopback only; bounded waits."""
 
 import json
 import re
+import signal
 import socket
+import time
 import urllib.request
 
 import dns.rcode
@@ -154,6 +156,38 @@ def test_reload_counted(server):
                                    "geodnsd_reloads_total", 'result="ok"') == 1, 5)
     assert ok
     assert metric(get(server.metrics_port, "/metrics")[2], "geodnsd_dataset_generation") == 2
+
+
+def test_zone_serials_and_the_last_reload(server, tmp_path):
+    """Each zone's serial and record count, whether the last reload
+    failed, and when the data served was loaded: what an alert on a stale
+    or broken deployment needs."""
+    def scrape():
+        return get(server.metrics_port, "/metrics")[2]
+    z = 'zone="example.com."'
+    t = scrape()
+    assert metric(t, "geodnsd_zone_serial", z) == 1, t
+    assert metric(t, "geodnsd_zone_records", z) == 3, t   # SOA, NS, A
+    assert metric(t, "geodnsd_reload_last_failed") == 0, t
+    loaded = metric(t, "geodnsd_reload_last_success_timestamp_seconds")
+    assert abs(loaded - time.time()) < 60, t
+    zone = tmp_path / "example.com.zone"
+    time.sleep(1.1)    # whole seconds
+    zone.write_text(WEB_GEO_ZONE.replace(" 1 7200", " 2 7200")
+                    + "extra A 192.0.2.7\n")
+    server.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: metric(scrape(), "geodnsd_zone_serial", z) == 2, 5)
+    t = scrape()
+    assert metric(t, "geodnsd_zone_records", z) == 4, t
+    assert metric(t, "geodnsd_reload_last_success_timestamp_seconds") > loaded
+    loaded = metric(t, "geodnsd_reload_last_success_timestamp_seconds")
+    zone.write_text(WEB_GEO_ZONE.replace(" 1 7200", " 3 7200")
+                    + "broken A 192.0.2.999\n")
+    server.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: metric(scrape(), "geodnsd_reload_last_failed") == 1, 5)
+    t = scrape()
+    assert metric(t, "geodnsd_zone_serial", z) == 2, t
+    assert metric(t, "geodnsd_reload_last_success_timestamp_seconds") == loaded
 
 
 def geo_config(port, mport, zone, dcs, services, default):
