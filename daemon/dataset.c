@@ -122,6 +122,8 @@ static struct dataset *dataset_new(struct dataset_core *c, struct geo *g,
 	ds->geo = g;
 	ds->all_down = xcalloc(conf->geo.n_services + 1, sizeof(*ds->all_down));
 	ds->family_down = xcalloc(conf->geo.n_services + 1, sizeof(*ds->family_down));
+	ds->dc_down = xcalloc(conf->geo.n_services + 1, sizeof(*ds->dc_down));
+	ds->dc_known = xcalloc(conf->geo.n_services + 1, sizeof(*ds->dc_known));
 	ds->geoip_file = *geoip_file;
 	ds->answer.zones = c->zones;
 	ds->answer.conf.identity = conf->identity;
@@ -214,6 +216,8 @@ void dataset_free(struct dataset *ds)
 	geo_free(ds->geo);
 	free(ds->all_down);
 	free(ds->family_down);
+	free(ds->dc_down);
+	free(ds->dc_known);
 	if (atomic_fetch_sub(&ds->core->refs, 1) == 1)
 		core_free(ds->core);
 	free(ds);

@@ -62,6 +62,8 @@ struct dataset {
 	struct file_id state_file_id; /* the overrides file as last read */
 	bool *all_down;               /* per service, for hsync_watch's log */
 	uint8_t *family_down;         /* per service: 1 A, 2 AAAA has no datacenter up */
+	uint64_t *dc_down;            /* per service: bit k, its datacenter k is down */
+	bool *dc_known;               /* per service: dc_down holds a first reading */
 };
 
 /*

@@ -213,6 +213,15 @@ static void carry_all_down(struct dataset *ds, const struct dataset *prev)
 				continue;
 			ds->all_down[s] = prev->all_down[p];
 			ds->family_down[s] = prev->family_down[p];
+			/* Datacenters by name: their places may have moved. */
+			const struct geo_service *ns = &gc->services[s], *ps = &pc->services[p];
+			for (size_t k = 0; k < ns->n_dcs; k++)
+				for (size_t j = 0; j < ps->n_dcs && prev->dc_known[p]; j++)
+					if (strcmp(gc->dcs[ns->dcs[k].dc].name,
+						   pc->dcs[ps->dcs[j].dc].name) == 0 &&
+					    (prev->dc_down[p] >> j & 1))
+						ds->dc_down[s] |= UINT64_C(1) << k;
+			ds->dc_known[s] = prev->dc_known[p];
 			/* Still all down, but the reload changed what that
 			 * answers: the last line said otherwise. */
 			if (ds->all_down[s] && gc->services[s].all_down != pc->services[p].all_down)
@@ -305,6 +314,41 @@ static void family_watch(struct dataset *ds, size_t s, bool all_down)
 	}
 }
 
+/* A datacenter of a service going down or coming back: its targets say
+ * so one by one, this says what it means for the answers.  The first
+ * reading of a new service is taken silently. */
+static void dc_watch(struct dataset *ds, size_t s, const bool *up, const unsigned *n_up,
+		     const unsigned *total)
+{
+	const struct geo_conf *gc = geo_conf_of(ds->geo);
+	const struct geo_service *svc = &gc->services[s];
+	size_t n = svc->n_dcs < GEO_DC_MAX ? svc->n_dcs : GEO_DC_MAX;
+	uint64_t down = 0;
+	for (size_t k = 0; k < n; k++)
+		down |= (uint64_t)!up[k] << k;
+	uint64_t changed = ds->dc_known[s] ? down ^ ds->dc_down[s] : 0;
+	ds->dc_down[s] = down;
+	ds->dc_known[s] = true;
+	for (size_t k = 0; k < n; k++) {
+		if (!(changed >> k & 1))
+			continue;
+		const char *dc = gc->dcs[svc->dcs[k].dc].name;
+		if (down >> k & 1)
+			log_msg(LOG_LEVEL_WARNING,
+				"healthcheck: service %s: datacenter %s is DOWN (%u of %u "
+				"address%s up%s); its clients go to the next datacenter in "
+				"their order",
+				svc->name, dc, n_up[k], total[k], total[k] == 1 ? "" : "es",
+				n_up[k] >= svc->up_min ? ", forced down by the operator"
+						       : ", fewer than up-min");
+		else
+			log_msg(LOG_LEVEL_NOTICE,
+				"healthcheck: service %s: datacenter %s is up again (%u of %u "
+				"address%s up); its clients come back",
+				svc->name, dc, n_up[k], total[k], total[k] == 1 ? "" : "es");
+	}
+}
+
 void hsync_watch(struct dataset *ds)
 {
 	if (ds->geo == NULL)
@@ -317,6 +361,7 @@ void hsync_watch(struct dataset *ds)
 		geo_service_health(ds->geo, s, up, n_up, total, GEO_DC_MAX);
 		for (size_t k = 0; k < svc->n_dcs; k++)
 			any += up[k];
+		dc_watch(ds, s, up, n_up, total);
 		bool down = svc->n_dcs > 0 && any == 0;
 		family_watch(ds, s, down);
 		if (down == ds->all_down[s])

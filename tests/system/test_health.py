@@ -1260,6 +1260,24 @@ def test_all_down_logged(pool, outage):
         assert "service %s: every datacenter is down" % name not in log
 
 
+def test_datacenter_down_and_up_logged(pool, outage):
+    """A datacenter of a service going down is logged once, with what it
+    means for the answers, and coming back once; a reload in between
+    repeats neither (upmin's fra: one of two addresses up, up-min 2)."""
+    down = ("geodnsd: warning: healthcheck: service upmin: datacenter fra is "
+            "DOWN (1 of 2 addresses up, fewer than up-min); its clients go to "
+            "the next datacenter in their order")
+    up = ("healthcheck: service upmin: datacenter fra is up again (2 of 2 "
+          "addresses up); its clients come back")
+    assert outage["log_down"].count(down) == 1, outage["log_down"]
+    assert outage["log_reload"].count(down) == 1, outage["log_reload"]
+    assert up not in outage["log_reload"], outage["log_reload"]
+    assert outage["log"].count(up) == 1, outage["log"]
+    assert outage["log"].index(down) < outage["log"].index(up)
+    # web's fra lost one of two addresses but stays up (up-min 1): no line.
+    assert "service web: datacenter" not in outage["log"], outage["log"]
+
+
 def test_reload_during_outage_keeps_state(pool, outage):
     """SIGHUP with nothing changed in the middle of an outage: every answer
     stays what it was (no target starts over in its initial state)."""
