@@ -372,6 +372,49 @@ static const struct conf_key *section_find(const struct conf_section *sec, const
 	return NULL;
 }
 
+/* Edit distance (insertions, deletions, substitutions, transpositions of
+ * neighbours) between two short keys, capped: 3 means 3 or more. */
+static unsigned key_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 40 || lb > 40)
+		return 3;
+	unsigned d[41][41];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < c)
+				c = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < c)
+				c = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < c)
+				c = d[i - 2][j - 2] + 1;
+			d[i][j] = c;
+		}
+	return d[la][lb] < 3 ? d[la][lb] : 3;
+}
+
+/* The key of sec closest to a misspelt one (at most 2 edits, and fewer
+ * than half its length), or NULL. */
+static const char *closest_key(const struct conf_section *sec, const char *text)
+{
+	const char *best = NULL;
+	unsigned best_d = 3;
+	for (size_t k = 0; sec->keys[k].name != NULL; k++) {
+		unsigned d = key_distance(text, sec->keys[k].name);
+		if (d < best_d && d * 2 < strlen(sec->keys[k].name)) {
+			best = sec->keys[k].name;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
 /* Walk a mapping against sec.  An empty value is taken as an empty mapping;
  * missing required keys are reported at line. */
 void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
@@ -392,7 +435,10 @@ void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
 		const struct cnode *key = map->kids[i], *val = map->kids[i + 1];
 		const struct conf_key *ck = section_find(sec, key->text, &k);
 		if (ck == NULL) {
-			conf_error(ld, key->line, "unknown key '%s' %s", key->text, sec->where);
+			const char *near = closest_key(sec, key->text);
+			conf_error(ld, key->line, "unknown key '%s' %s%s%s%s", key->text,
+				   sec->where, near ? " (did you mean '" : "", near ? near : "",
+				   near ? "'?)" : "");
 			continue;
 		}
 		seen |= UINT64_C(1) << k;

@@ -278,6 +278,10 @@ static void test_errors(void)
 	FAIL("bad-unknown-key.yaml", 3, "bad-unknown-key.yaml:3: unknown key 'foo' in 'server'",
 	     "bad-unknown-key.yaml:7: unknown key 'bar' in zone entry",
 	     "bad-unknown-key.yaml:8: unknown key 'extra' at the top level");
+	/* A near miss names the key it was probably meant to be. */
+	FAIL("bad-near-key.yaml", 2,
+	     "bad-near-key.yaml:3: unknown key 'identiy' in 'server' (did you mean 'identity'?)",
+	     "bad-near-key.yaml:4: unknown key 'worker' in 'server' (did you mean 'workers'?)");
 	FAIL("bad-int.yaml", 4,
 	     "bad-int.yaml:3: 'udp-max-payload' must be an integer between 512 "
 	     "and 4096, not 'abc'",
