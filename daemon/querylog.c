@@ -126,9 +126,10 @@ static void querylog_write(const struct answer_log_entry *e)
 			    : (e->flags & HDR_AA)                      ? "aa"
 			    : (e->flags & HDR_TC)                      ? "tc"
 								       : "-";
-	log_msg(LOG_LEVEL_INFO, "query: %s %s %s %s %s %s %s %zu%s", src,
+	log_msg(LOG_LEVEL_INFO, "query: %s %s %s %s %s %s %s %zu%s%s%s", src,
 		e->tr == ANSWER_TCP ? "tcp" : "udp", name, class, type,
-		rcode_name(e->rcode, rbuf, sizeof(rbuf)), flags, e->len, ecs);
+		rcode_name(e->rcode, rbuf, sizeof(rbuf)), flags, e->len, ecs,
+		e->dc != NULL ? " dc " : "", e->dc != NULL ? e->dc : "");
 }
 
 void querylog_attach(struct answer_conf *c, bool on)

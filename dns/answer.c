@@ -32,6 +32,7 @@ struct ans {
 	const struct sockaddr *from;
 	struct answer_stats *stats;
 	uint8_t scope;      /* widest ECS scope any part of the answer needs */
+	const char *geo_dc; /* datacenter of the last GEO answer, for the log */
 	bool servfail;      /* a dynamic answer's policy asked for it */
 	uint32_t zone_hash; /* apex hash of the first zone (RRL kind) */
 	size_t apex_at;     /* where the current zone's apex name stands in the
@@ -203,6 +204,7 @@ static void answer_dyn(struct ans *a, const struct zone *z, const struct znode *
 	h->answer(h->ctx, n->dyn, qtype, client_of(a), &out);
 	if (out.scope > a->scope)
 		a->scope = out.scope;
+	a->geo_dc = out.dc_name;
 	if (a->stats != NULL && out.service >= 0 && out.dc >= 0 &&
 	    out.service < ANSWER_STATS_SERVICES && out.dc < ANSWER_STATS_DCS)
 		a->stats->geo[out.service][out.dc]++;
@@ -543,7 +545,8 @@ static void log_answer(struct ans *a, unsigned rcode, size_t len)
 				      .tr = a->tr,
 				      .client = client_of(a),
 				      .scope = a->scope,
-				      .len = len };
+				      .len = len,
+				      .dc = a->geo_dc };
 	if (a->d->conf.log_query != NULL)
 		a->d->conf.log_query(&e);
 }
@@ -600,6 +603,7 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t ql
 	a.from = from;
 	a.stats = stats;
 	a.scope = 0;
+	a.geo_dc = NULL;
 	a.servfail = false;
 	a.zone_hash = 0;
 	a.apex_at = 0;

@@ -27,10 +27,11 @@ struct dyn_answer {
 	const struct zrrset *set; /* NULL: NODATA */
 	uint64_t mask;            /* bit i set: record i of set is answered */
 	uint32_t ttl;
-	uint8_t scope;   /* ECS scope prefix length this answer holds for */
-	uint8_t rcode;   /* RCODE_SERVFAIL when the policy says so */
-	int16_t service; /* for counters: which service... */
-	int16_t dc;      /* ...and datacenter answered (-1: none) */
+	uint8_t scope;       /* ECS scope prefix length this answer holds for */
+	uint8_t rcode;       /* RCODE_SERVFAIL when the policy says so */
+	int16_t service;     /* for counters: which service... */
+	int16_t dc;          /* ...and datacenter answered (-1: none) */
+	const char *dc_name; /* that datacenter, for the query log (NULL: none) */
 };
 
 #define ANSWER_STATS_SERVICES 64 /* services counted per datacenter */
@@ -111,6 +112,7 @@ struct answer_log_entry {
 	const struct answer_client *client; /* the ECS subnet when client->ecs */
 	uint8_t scope;                      /* ECS scope sent back */
 	size_t len;                         /* response size in octets */
+	const char *dc; /* the datacenter a GEO name was answered from, or NULL */
 };
 
 struct dname_split;

@@ -692,6 +692,7 @@ void geo_answer(const void *ctx, const void *binding, uint16_t qtype, const stru
 	out->rcode = 0;
 	out->service = s->stat_slot;
 	out->dc = -1;
+	out->dc_name = NULL;
 	if (s->n_with[fam] == 0)
 		return; /* NODATA: the service has no address of this family */
 	struct decision dn;
@@ -710,6 +711,7 @@ void geo_answer(const void *ctx, const void *binding, uint16_t qtype, const stru
 	}
 	out->set = s->dc[dc].set[fam];
 	out->dc = g->dc_stat_slot[dc];
+	out->dc_name = g->gc->dcs[dc].name;
 	if (degraded)
 		out->ttl = degraded_ttl(s->conf, out->ttl);
 }

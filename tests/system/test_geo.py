@@ -840,6 +840,28 @@ def test_explain_service_parts(plain):
     assert lines[-2].endswith(" (to a query with ECS)"), lines
 
 
+def test_query_log_names_the_datacenter(plain):
+    """With the query log on, a GEO answer's line ends with the datacenter
+    it came from; other answers have none."""
+    n = plain.stderr.count("query log: on")
+    plain.send_signal(signal.SIGUSR1)
+    try:
+        assert wait_until(lambda: plain.stderr.count("query log: on") > n, 5)
+        ask(plain, "www.example.com", ecs="127.0.3.0/24")
+        ask(plain, "static.example.com", ecs="127.0.3.0/24")
+        geo = re.compile(r"query: \S+ udp www\.example\.com\. IN A NOERROR aa "
+                         r"\d+ ecs 127\.0\.3\.0/24 scope 24 dc sin$", re.M)
+        static = re.compile(r"query: \S+ udp static\.example\.com\. IN A "
+                            r"NOERROR aa \d+ ecs 127\.0\.3\.0/24 scope 0$",
+                            re.M)
+        assert wait_until(lambda: geo.search(plain.stderr)
+                          and static.search(plain.stderr), 5), plain.stderr
+    finally:
+        m = plain.stderr.count("query log: off")
+        plain.send_signal(signal.SIGUSR1)
+        assert wait_until(lambda: plain.stderr.count("query log: off") > m, 5)
+
+
 def test_explain_wildcard_geo(plain):
     lines = explain_lines(plain, "x.cdn.example.com", ecs="127.0.2.0/24")
     assert lines[0] == "x.cdn.example.com.: from the wildcard *.cdn.example.com."
