@@ -71,6 +71,11 @@ struct geo {
 	struct nettrie *trie[2]; /* IPv4, IPv6 */
 	struct geo_svc *svcs;
 	const uint16_t *default_order;
+	/* Records that rank the datacenters alike share a class (its order
+	 * is class_order[class]); NULL when there are too many classes, and
+	 * then each database network is its own scope. */
+	struct geodb_classes *classes;
+	const uint16_t **class_order;
 	unsigned n_dcs;
 	const _Atomic uint8_t *dc_force[GEO_DC_MAX]; /* NULL: no override */
 	int16_t dc_stat_slot[GEO_DC_MAX];            /* reported as dyn_answer.dc */
@@ -210,6 +215,55 @@ static void rank_records(struct geo *g)
 		k->order = make_order(g, r ? &r->dcs : NULL, rest);
 		k->near = l->has_coords ? (r ? make_order(g, NULL, near) : k->order) : NULL;
 	}
+}
+
+/* One class per distinct datacenter order among the records and the
+ * default, so that a lookup can stop at the widest subtree that answers
+ * alike (its scope), as gdnsd merges networks with the same list. */
+static void make_classes(struct geo *g)
+{
+	size_t n = geodb_count(g->db), cap = 64, used = 0;
+	size_t size = 2 * (n + 1) < 1024 ? 1024 : 2 * (n + 1);
+	size_t mask = 1;
+	while (mask < size)
+		mask <<= 1;
+	mask--;
+	uint32_t *table = xcalloc(mask + 1, sizeof(*table)); /* class + 1; 0 empty */
+	const uint16_t **orders = xmalloc(cap * sizeof(*orders));
+	uint16_t *rec = xmalloc((n ? n : 1) * sizeof(*rec));
+	size_t bytes = g->n_dcs * sizeof(uint16_t);
+	for (size_t i = 0; i <= n; i++) {
+		const uint16_t *o = i < n ? g->ranks[i].order : g->default_order;
+		uint64_t h = 1469598103934665603u;
+		for (unsigned d = 0; d < g->n_dcs; d++)
+			h = (h ^ o[d]) * 1099511628211u;
+		size_t slot = (size_t)h & mask;
+		while (table[slot] != 0 && memcmp(orders[table[slot] - 1], o, bytes) != 0)
+			slot = (slot + 1) & mask;
+		if (table[slot] == 0) {
+			if (used == GEODB_CLASS_MAX) { /* merging off: each network alone */
+				free(table);
+				free(orders);
+				free(rec);
+				return;
+			}
+			if (used == cap) {
+				cap *= 2;
+				orders = xrealloc(orders, cap * sizeof(*orders));
+			}
+			orders[used++] = o;
+			table[slot] = (uint32_t)used;
+		}
+		if (i < n)
+			rec[i] = (uint16_t)(table[slot] - 1);
+		else
+			g->classes = geodb_classes_new(g->db, rec, (uint16_t)(table[slot] - 1));
+	}
+	g->class_order = arena_alloc(g->arena, used * sizeof(*g->class_order));
+	memcpy(g->class_order, orders, used * sizeof(*orders));
+	free(table);
+	free(orders);
+	free(rec);
 }
 
 static void build_rules(struct geo *g)
@@ -419,8 +473,10 @@ struct geo *geo_build(const struct geo_conf *gc, const char *conf_path, const st
 			geo_free(g);
 			return NULL;
 		}
-		if (g->db != NULL)
+		if (g->db != NULL) {
 			rank_records(g);
+			make_classes(g);
+		}
 	}
 	build_rules(g);
 	g->svcs = xcalloc(gc->n_services ? gc->n_services : 1, sizeof(*g->svcs));
@@ -455,6 +511,8 @@ void geo_free(struct geo *g)
 {
 	if (g == NULL)
 		return;
+	if (g->classes != NULL)
+		geodb_classes_free(g->classes);
 	geodb_free(g->db);
 	nettrie_free(g->trie[0]);
 	nettrie_free(g->trie[1]);
@@ -535,7 +593,10 @@ static unsigned embedded_v4(struct answer_client *c)
 	return skip;
 }
 
-static void decide(const struct geo *g, const struct answer_client *in, struct decision *dn)
+/* The order and scope for a client; with why, also what decided it (the
+ * location, rule and reason explain shows). */
+static void decide(const struct geo *g, const struct answer_client *in, struct decision *dn,
+		   bool why)
 {
 	struct answer_client c = *in;
 	unsigned skip = embedded_v4(&c);
@@ -564,7 +625,9 @@ static void decide(const struct geo *g, const struct answer_client *in, struct d
 			return;
 		}
 	} else if (g->db != NULL) {
-		const struct geo_loc *l = geodb_lookup(g->db, c.family, c.addr, &nm);
+		const struct geo_loc *l = NULL;
+		if (g->classes == NULL || why)
+			l = geodb_lookup(g->db, c.family, c.addr, &nm);
 		if (l != NULL) {
 			const struct geo_rank *k = &g->ranks[l->index];
 			dn->order = k->order;
@@ -572,6 +635,11 @@ static void decide(const struct geo *g, const struct answer_client *in, struct d
 			dn->rule = k->rule;
 			dn->loc = l;
 		}
+		/* The answer holds over the widest subtree that answers alike:
+		 * neighbouring networks with the same order are one scope. */
+		if (g->classes != NULL)
+			dn->order = g->class_order[geodb_class_lookup(g->db, g->classes, c.family,
+								      c.addr, &nm)];
 	}
 	/* The answer holds where both the rule tree and the database say
 	 * the same: the longer of the two prefixes. */
@@ -702,7 +770,7 @@ void geo_answer(const void *ctx, const void *binding, uint16_t qtype, const stru
 		dn.order = g->default_order;
 		dn.scope = 0;
 	} else {
-		decide(g, c, &dn);
+		decide(g, c, &dn, false);
 	}
 	out->scope = (uint8_t)dn.scope;
 	if (!pick(g, s, dn.order, fam, &dc, &out->mask, &degraded)) {
@@ -787,7 +855,7 @@ void geo_explain(const void *ctx, const void *binding, const struct answer_clien
 	const struct geo_svc *s = &g->svcs[b->service];
 	char line[512], net[64], city[64] = "";
 	struct decision dn;
-	decide(g, c, &dn);
+	decide(g, c, &dn, true);
 
 	prefix_str(c->family, c->addr, c->prefix, net, sizeof(net));
 	snprintf(line, sizeof(line), "client %s from %s; service %s", net,
@@ -902,7 +970,8 @@ bool geo_explain_allowed(const void *ctx, int family, const uint8_t *addr)
 
 size_t geo_memory(const struct geo *g)
 {
-	return arena_size(g->arena) + (g->db ? geodb_memory(g->db) : 0);
+	return arena_size(g->arena) + (g->db ? geodb_memory(g->db) : 0) +
+	       (g->classes ? geodb_classes_memory(g->db, g->classes) : 0);
 }
 
 bool geo_same_database(const struct geo *a, const struct geo *b)

@@ -386,6 +386,157 @@ const struct geo_loc *geodb_lookup(const struct geodb *db, int family, const uin
 	return &db->locs[rec & ~REC_DATA];
 }
 
+/* ---- classes (see geodb.h) ------------------------------------------- */
+
+#define CLASS_MIXED 0xFFFFu
+#define NO_DEPTH    0xFFu /* no single-class subtree within the stride */
+
+struct geodb_classes {
+	uint16_t *node;     /* per node: its subtree's one class, or CLASS_MIXED */
+	uint16_t *rec;      /* per record */
+	uint16_t empty;     /* of addresses with no record */
+	uint8_t *udepth[2]; /* per stride entry: depth of the first single-class
+			     * subtree on the path, NO_DEPTH past the stride */
+};
+
+static uint16_t class_of(const struct geodb *db, const struct geodb_classes *k, uint32_t rec)
+{
+	if (rec == REC_EMPTY)
+		return k->empty;
+	if (rec & REC_DATA)
+		return k->rec[rec & ~REC_DATA];
+	return rec < db->mmdb.metadata.node_count ? k->node[rec] : k->empty;
+}
+
+/* Every node's class, children first (depth-first, with an explicit
+ * stack; aliased subtrees are reached more than once and done once). */
+static void class_nodes(const struct geodb *db, struct geodb_classes *k)
+{
+	uint32_t nodes = db->mmdb.metadata.node_count;
+	uint8_t *state = xcalloc(nodes ? nodes : 1, 1); /* 0 new, 1 open, 2 done */
+	size_t cap = 1024, n = 0;
+	uint32_t *stack = xmalloc(cap * sizeof(*stack));
+	stack[n++] = 0;
+	while (n > 0) {
+		uint32_t v = stack[n - 1];
+		if (state[v] == 0) {
+			state[v] = 1;
+			for (int side = 0; side < 2; side++) {
+				uint32_t c = db->tree[2 * v + (uint32_t)side];
+				if (c < nodes && state[c] == 0) {
+					if (n == cap) {
+						cap *= 2;
+						stack = xrealloc(stack, cap * sizeof(*stack));
+					}
+					stack[n++] = c;
+				}
+			}
+			continue;
+		}
+		n--;
+		if (state[v] == 2)
+			continue;
+		uint32_t l = db->tree[2 * v], r = db->tree[2 * v + 1];
+		/* A child still open would be a cycle: a corrupt tree. */
+		bool open = (l < nodes && state[l] != 2) || (r < nodes && state[r] != 2);
+		uint16_t cl = class_of(db, k, l), cr = class_of(db, k, r);
+		k->node[v] = !open && cl == cr ? cl : CLASS_MIXED;
+		state[v] = 2;
+	}
+	free(stack);
+	free(state);
+}
+
+static void fill_udepth(const struct geodb *db, struct geodb_classes *k, int which, uint32_t rec,
+			unsigned depth, uint32_t prefix)
+{
+	uint32_t nodes = db->mmdb.metadata.node_count;
+	uint16_t c = class_of(db, k, rec);
+	if (depth == STRIDE || rec >= nodes || c != CLASS_MIXED) {
+		uint32_t first = prefix << (STRIDE - depth), n = UINT32_C(1) << (STRIDE - depth);
+		memset(k->udepth[which] + first, c != CLASS_MIXED ? (int)depth : (int)NO_DEPTH, n);
+		return;
+	}
+	fill_udepth(db, k, which, db->tree[2 * rec], depth + 1, prefix << 1);
+	fill_udepth(db, k, which, db->tree[2 * rec + 1], depth + 1, prefix << 1 | 1);
+}
+
+struct geodb_classes *geodb_classes_new(const struct geodb *db, const uint16_t *rec_class,
+					uint16_t empty_class)
+{
+	struct geodb_classes *k = xcalloc(1, sizeof(*k));
+	uint32_t nodes = db->mmdb.metadata.node_count;
+	k->node = xmalloc((nodes ? nodes : 1) * sizeof(*k->node));
+	for (uint32_t i = 0; i < nodes; i++)
+		k->node[i] = CLASS_MIXED;
+	k->rec = xmalloc((db->n_locs ? db->n_locs : 1) * sizeof(*k->rec));
+	memcpy(k->rec, rec_class, db->n_locs * sizeof(*k->rec));
+	k->empty = empty_class;
+	if (nodes > 0)
+		class_nodes(db, k);
+	for (int which = 0; which < 2; which++) {
+		k->udepth[which] = xmalloc((size_t)1 << STRIDE);
+		fill_udepth(db, k, which, which == 0 ? db->v4_root : 0, 0, 0);
+	}
+	return k;
+}
+
+void geodb_classes_free(struct geodb_classes *k)
+{
+	if (k == NULL)
+		return;
+	free(k->node);
+	free(k->rec);
+	free(k->udepth[0]);
+	free(k->udepth[1]);
+	free(k);
+}
+
+size_t geodb_classes_memory(const struct geodb *db, const struct geodb_classes *k)
+{
+	return (size_t)db->mmdb.metadata.node_count * sizeof(*k->node) +
+	       db->n_locs * sizeof(*k->rec) + ((size_t)2 << STRIDE);
+}
+
+uint16_t geodb_class_lookup(const struct geodb *db, const struct geodb_classes *k, int family,
+			    const uint8_t *addr, unsigned *depth)
+{
+	unsigned bits = family == 4 ? 32 : 128;
+	uint32_t nodes = db->mmdb.metadata.node_count;
+	if (family != 4 && db->mmdb.metadata.ip_version != 6) {
+		*depth = 0;
+		return k->empty; /* no IPv6 in an IPv4 tree */
+	}
+	unsigned which = family == 4 ? 0 : 1;
+	uint32_t idx =
+		((uint32_t)addr[0] << 16 | (uint32_t)addr[1] << 8 | addr[2]) >> (24 - STRIDE);
+	uint32_t rec = db->stride[which][idx];
+	unsigned ud = k->udepth[which][idx];
+	if (rec >= nodes) { /* the walk ended inside the stride */
+		uint32_t term = (rec & ~STRIDE_END) >> 5;
+		*depth = ud;
+		return term == 0 ? k->empty : k->rec[term - 1];
+	}
+	if (ud != NO_DEPTH) { /* one class from above the stride's end on */
+		*depth = ud;
+		return k->node[rec];
+	}
+	for (unsigned i = STRIDE; i < bits; i++) {
+		uint16_t c = k->node[rec];
+		if (c != CLASS_MIXED) {
+			*depth = i;
+			return c;
+		}
+		rec = db->tree[2 * rec + ((addr[i / 8] >> (7 - i % 8)) & 1u)];
+		if (rec >= nodes) {
+			*depth = i + 1;
+			return class_of(db, k, rec);
+		}
+	}
+	*depth = bits; /* a tree deeper than addresses: not from a writer */
+	return k->empty;
+}
+
 size_t geodb_count(const struct geodb *db)
 {
 	return db->n_locs;

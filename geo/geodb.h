@@ -69,6 +69,33 @@ uint64_t geodb_build_epoch(const struct geodb *db);
 const struct geo_loc *geodb_lookup(const struct geodb *db, int family, const uint8_t *addr,
 				   unsigned *netmask);
 
+/*
+ * Classes over the search tree, for one configuration: each record has a
+ * class (records whose answers are always the same share one; geo.c uses
+ * the datacenter order), and an address's class holds over the widest
+ * subtree on its path whose every record, empty space included, has that
+ * class.  That subtree's prefix is the ECS scope the answer may carry
+ * (RFC 7871 7.2.1): neighbouring networks that answer alike are merged.
+ */
+#define GEODB_CLASS_MAX 0xFFFEu
+struct geodb_classes;
+
+/* rec_class[i] is record i's class (geodb_count() of them, each at most
+ * GEODB_CLASS_MAX), empty_class that of addresses with no record.  Load
+ * time: walks the whole tree. */
+struct geodb_classes *geodb_classes_new(const struct geodb *db, const uint16_t *rec_class,
+					uint16_t empty_class);
+void geodb_classes_free(struct geodb_classes *k);
+
+/* addr's class, and in *depth the prefix length (in addr's family) of the
+ * widest subtree on its path of that class alone.  Query path: no
+ * allocation, and it stops walking where that subtree starts. */
+uint16_t geodb_class_lookup(const struct geodb *db, const struct geodb_classes *k, int family,
+			    const uint8_t *addr, unsigned *depth);
+
+/* Bytes held by k. */
+size_t geodb_classes_memory(const struct geodb *db, const struct geodb_classes *k);
+
 /* The decoded records, for ranking at load. */
 size_t geodb_count(const struct geodb *db);
 const struct geo_loc *geodb_loc(const struct geodb *db, size_t i);

@@ -464,16 +464,23 @@ def test_same_datacenter_as_gdnsd(gdnsd_replies, geodnsd_replies, all_cases,
                   "\n".join(wrong))
 
 
-def test_geodnsd_scope_is_mmdb_prefix(geodnsd_replies, all_cases):
-    wrong = []
+def test_geodnsd_scope_matches_gdnsd(geodnsd_replies, gdnsd_replies,
+                                     all_cases):
+    """Both merge neighbouring networks whose complete datacenter lists
+    are equal (empty space has the default list): for every native network
+    of the database the scopes agree, and none is narrower than the
+    network (GDNSD_BEHAVIOUR.md)."""
+    wrong, wider = [], 0
     for c in all_cases:
         if c.kind in SCOPE_NOT_SPECIFIED:
             continue
-        scope = geodnsd_replies[c.label].scope
-        if scope != c.plen:
-            wrong.append("%s: scope %s, MMDB network /%s"
-                         % (c.label, scope, c.plen))
+        ours, theirs = geodnsd_replies[c.label].scope, gdnsd_replies[c.label].scope
+        if ours != theirs or ours is None or ours > c.plen:
+            wrong.append("%s: geodnsd scope %s, gdnsd %s, MMDB network /%s"
+                         % (c.label, ours, theirs, c.plen))
+        wider += ours is not None and ours < c.plen
     assert not wrong, "\n".join(wrong)
+    assert wider > 0
 
 
 def test_geodnsd_ecs_source_zero(geodnsd_replies, all_cases, order):

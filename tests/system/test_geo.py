@@ -32,6 +32,7 @@ import csv
 import ipaddress
 import math
 import os
+import random
 import re
 import shutil
 import signal
@@ -297,6 +298,66 @@ def by_distance(city, family=4, service="web"):
     return [d for d in dcs if addrs_of(service, d, family)]
 
 
+# ---- the ECS scope a server should send, computed from the database's list
+# of networks (city-networks.tsv), independently of the server's tree walk.
+
+# Where an IPv6 tree with alias_ipv6_to_ipv4 holds IPv4 space (the IPv4
+# subtree itself, and the aliases that point to it): a prefix reaching into
+# them reaches every IPv4 network.
+V4_IN_V6 = [ipaddress.ip_network(n) for n in
+            ("::/96", "::ffff:0:0/96", "2002::/16", "2001::/32")]
+
+
+def full_order(row, default):
+    """A record's datacenter order in a configuration without rules: every
+    datacenter by distance (ties: configuration order), or the default
+    order when the record has no coordinates."""
+    if not row["latitude"]:
+        return tuple(default)
+    lat, lon = f32(float(row["latitude"])), f32(float(row["longitude"]))
+    return tuple(sorted(DC_ORDER, key=lambda n: (haversine_km(lat, lon, *DCS[n]),
+                                                 DC_ORDER.index(n))))
+
+
+def merged_scope(rows, addr, default):
+    """The shortest prefix around addr inside which every address, empty
+    space included, gets addr's datacenter order: the scope of an answer
+    when neighbouring networks that rank alike are merged (docs/geo.md)."""
+    ip = ipaddress.ip_address(addr)
+    nets = [(ipaddress.ip_network(r["network"]), full_order(r, default))
+            for r in rows]
+    same = [(n, o) for n, o in nets if n.version == ip.version]
+    want = next((o for n, o in same if ip in n), tuple(default))
+    for plen in range(ip.max_prefixlen + 1):
+        p = ipaddress.ip_network("%s/%d" % (addr, plen), strict=False)
+        if p.version == 6 and any(p.overlaps(a) for a in V4_IN_V6):
+            continue        # holds all of IPv4: never one order here
+        inside = [(n, o) for n, o in same if n.overlaps(p)]
+        if any(o != want for n, o in inside):
+            continue
+        covered = sum(min(n.num_addresses, p.num_addresses) for n, o in inside)
+        if covered < p.num_addresses and tuple(default) != want:
+            continue        # empty space, which gets the default order
+        return plen
+    raise AssertionError("no prefix for %s" % addr)
+
+
+_ROWS = {}
+
+
+def db_rows(mmdb_dir):
+    path = os.path.join(mmdb_dir, "city-networks.tsv")
+    if path not in _ROWS:
+        with open(path, encoding="utf-8") as f:
+            _ROWS[path] = list(csv.DictReader(f, delimiter="\t"))
+    return _ROWS[path]
+
+
+def plain_scope(mmdb_dir, ecs):
+    """The scope the plain server sends for an ECS subnet."""
+    return merged_scope(db_rows(mmdb_dir), ecs.split("/")[0], PLAIN_DEFAULT)
+
+
 def explain_lines(srv, name, ecs=None, source=None):
     r = ask(srv, name + ".explain.geodnsd.", "TXT", rdclass="CH", ecs=ecs,
             source=source)
@@ -384,10 +445,14 @@ def server_factory(tmp_path):
     ("2001:db8:2::/48", "New York", 48),
     ("2001:db8:3::/48", "Singapore", 48),
 ])
-def test_ecs_client_gets_nearest(plain, ecs, city, scope):
+def test_ecs_client_gets_nearest(plain, mmdb_dir, ecs, city, scope):
+    """scope is the database network's prefix; the answer's scope may be
+    wider where neighbouring networks rank the datacenters alike."""
     r = ask(plain, "www.example.com", ecs=ecs)
     want = by_distance(city)[0]
-    assert chosen(r) == ("NOERROR", want, scope), (ecs, city)
+    merged = plain_scope(mmdb_dir, ecs)
+    assert merged <= scope
+    assert chosen(r) == ("NOERROR", want, merged), (ecs, city)
     assert addresses(r) == addrs_of("web", want, 4)
     assert r.flags & dns.flags.AA
     assert [s.ttl for s in r.answer] == [60]
@@ -415,14 +480,13 @@ def test_ecs_beats_source_address(plain):
 
 @pytest.mark.parametrize("ecs", ["127.0.4.0/24", "127.0.7.0/24",
                                  "2001:db8:4::/48", "127.0.0.0/24"])
-def test_ecs_client_without_location_gets_default(plain, ecs):
+def test_ecs_client_without_location_gets_default(plain, mmdb_dir, ecs):
     """Tokyo (no coordinates), continent-only, IPv6 Tokyo, not in the
     database: the default order's first datacenter."""
     r = ask(plain, "www.example.com", ecs=ecs)
     rcode, dc, scope = chosen(r)
     assert (rcode, dc) == ("NOERROR", PLAIN_DEFAULT[0]), ecs
-    if ecs != "127.0.0.0/24":       # a database network: its own prefix
-        assert scope == int(ecs.split("/")[1]), ecs
+    assert scope == plain_scope(mmdb_dir, ecs), ecs
 
 
 # ---------------------------------------------------------------- 2. source
@@ -456,13 +520,17 @@ def test_source_address_aaaa(plain):
     ("192.0.2.0/24", "fra", 25, "the /25 rule holds 192.0.2.0: scope 25"),
     ("192.0.2.128/25", "sin", 25, "country GB beats continent EU; the /25 "
                                   "rule beside it narrows the scope"),
-    ("2001:db8:1::/48", "iad", 48, "continent EU beats distance (Frankfurt)"),
+    ("2001:db8:1::/48", "iad", 47, "continent EU beats distance (Frankfurt); "
+                                   "iad, fra, sin is also the default order of "
+                                   "the empty 2001:db8::/48 beside it: /47"),
     ("127.0.6.0/24", "fra", 24, "continent OC beats distance (Sydney)"),
     ("127.0.7.0/24", "sin", 24, "continent AF on a continent-only record"),
     ("127.0.5.0/24", "sin", 24, "networks-file rule (Sao Paulo)"),
     ("2001:db8:2::/48", "fra", 48, "networks-file IPv6 rule (New York)"),
     ("127.0.4.0/24", RULES_DEFAULT[0], 24, "Tokyo: no rule, no coordinates"),
-    ("198.51.100.0/24", "iad", 25, "Chicago: no rule, distance"),
+    ("198.51.100.0/24", "iad", 6, "Chicago: no rule, distance: iad, fra, "
+                                  "sin, as Los Angeles and the default order "
+                                  "for the empty rest of 196.0.0.0/6"),
     ("203.0.113.0/24", "sin", 24, "Mumbai: no rule, distance"),
     ("100.64.1.0/24", "sin", 24, "network rule inside the Paris /10"),
     ("100.64.1.128/25", "sin", 24, "inside the /24 rule: its scope"),
@@ -550,22 +618,48 @@ def test_scope_zero_for_answers_that_do_not_depend_on_the_client(plain):
 
 
 def test_scope_echoes_family_source_and_address(plain):
-    r = ask(plain, "www.example.com", ecs="198.51.100.0/24")
+    r = ask(plain, "www.example.com", ecs="192.0.2.0/24")
     (opt,) = [o for o in r.options if o.otype == dns.edns.ECS]
     assert (opt.family, opt.srclen, opt.scopelen, opt.address) == \
-        (1, 24, 25, "198.51.100.0")
+        (1, 24, 24, "192.0.2.0")
 
 
 @pytest.mark.parametrize("ecs, want, scope", [
-    ("198.51.100.200/32", "iad", 25),       # scope shorter than the source
+    ("198.51.100.200/32", "iad", 24),       # two /25s that both rank iad first
     ("100.127.255.0/24", "fra", 10),
     ("192.0.2.77/32", "fra", 24),
     ("2001:db8:1:ff00::/56", "fra", 48),
     ("2001:db8:2:1:2:3:4:5/128", "iad", 48),
 ])
-def test_scope_is_the_database_network(plain, ecs, want, scope):
+def test_scope_is_the_database_network(plain, mmdb_dir, ecs, want, scope):
+    """The scope is the database network, or wider where neighbouring
+    networks rank the datacenters alike (Chicago's and Los Angeles' /25s),
+    and never longer than the network when the source is."""
+    assert plain_scope(mmdb_dir, ecs) == scope
     assert chosen(ask(plain, "www.example.com", ecs=ecs)) == \
         ("NOERROR", want, scope)
+
+
+def test_scope_merges_neighbours_that_answer_alike(plain, mmdb_dir):
+    """Every network of the database, and random subnets: the server's
+    scope is the reference's (the widest prefix that ranks alike), and an
+    address inside that prefix gets the same datacenter."""
+    rows = db_rows(mmdb_dir)
+    subnets = [r["network"] for r in rows]
+    rng = random.Random(7)
+    subnets += ["%d.%d.%d.0/24" % (rng.choice((127, 192, 198, 100, 203, 10)),
+                                   rng.randrange(256), rng.randrange(256))
+                for _ in range(40)]
+    for ecs in subnets:
+        got = chosen(ask(plain, "www.example.com", ecs=ecs))
+        want = plain_scope(mmdb_dir, ecs)
+        assert got[2] == want, (ecs, got, want)
+        # The far end of the merged prefix answers the same.
+        net = ipaddress.ip_network("%s/%d" % (ecs.split("/")[0], want),
+                                   strict=False)
+        far = "%s/%d" % (net[-1], net.max_prefixlen)
+        assert chosen(ask(plain, "www.example.com", ecs=far))[1] == got[1], \
+            (ecs, far)
 
 
 def empty_part_prefix(addr, networks):
@@ -592,8 +686,12 @@ def test_scope_outside_the_database(plain, mmdb_dir, ecs):
               encoding="utf-8") as f:
         networks = [ipaddress.ip_network(row["network"])
                     for row in csv.DictReader(f, delimiter="\t")]
-    want = empty_part_prefix(ecs.split("/")[0], networks)
-    assert 0 < want <= int(ecs.split("/")[1])
+    empty = empty_part_prefix(ecs.split("/")[0], networks)
+    assert 0 < empty <= int(ecs.split("/")[1])
+    # Merged with neighbouring networks without coordinates (which get the
+    # default order too), it can only be wider.
+    want = plain_scope(mmdb_dir, ecs)
+    assert want <= empty
     r = ask(plain, "www.example.com", ecs=ecs)
     assert chosen(r) == ("NOERROR", PLAIN_DEFAULT[0], want)
 
@@ -604,7 +702,7 @@ def test_ipv4_mapped_ecs(plain):
     r = ask(plain, "www.example.com", ecs="::ffff:192.0.2.0/120")
     assert chosen(r) == ("NOERROR", "fra", 96 + 24)
     r = ask(plain, "www.example.com", ecs="::ffff:198.51.100.0/120")
-    assert chosen(r) == ("NOERROR", "iad", 96 + 25)
+    assert chosen(r) == ("NOERROR", "iad", 96 + 24)
 
 
 @pytest.mark.parametrize("ecs, want, scope", [
@@ -659,7 +757,7 @@ def test_cname_and_wildcard_geo(plain):
     assert len(cn) == 1 and cn[0][0].target.to_text() == "www.example.com."
     assert addresses(r) == ["203.0.113.10"] and ecs_scope(r) == 24
     r = ask(plain, "x.cdn.example.com", "A", ecs="198.51.100.128/25")
-    assert chosen(r) == ("NOERROR", "iad", 25)
+    assert chosen(r) == ("NOERROR", "iad", 24)
     assert [(s.name.to_text(), s.ttl) for s in r.answer] == \
         [("x.cdn.example.com.", 30)]
     r = ask(plain, "a.b.cdn.example.com", "AAAA", ecs="2001:db8:1::/48")
@@ -966,8 +1064,10 @@ def test_sighup_swaps_database(server_factory, mmdb_dir):
     ok = wait_until(lambda: dc_for(srv, "127.0.1.0/24")[1] == "iad"
                     or None, 8.0, 0.1)
     assert ok, "no change 8 s after SIGHUP:\n" + srv.stderr
-    assert dc_for(srv, "127.0.1.0/24") == ("NOERROR", "iad", 24)
-    assert dc_for(srv, "192.0.2.0/24")[1] == "iad"
+    # Every record now gets the default order: the answer no longer
+    # depends on the client, and its scope says so.
+    assert dc_for(srv, "127.0.1.0/24") == ("NOERROR", "iad", 0)
+    assert dc_for(srv, "192.0.2.0/24") == ("NOERROR", "iad", 0)
 
 
 def test_ready_line_counts_probed_targets_only(plain):

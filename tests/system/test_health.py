@@ -10,7 +10,8 @@ its listening socket; starting it again reopens the same port.
 
 Datacenters fra, iad and sin with the City database from
 tools/make-test-mmdb; the ECS client 127.0.1.0/24 is in Frankfurt, so its
-order is fra, iad, sin (scope /24); 127.0.2.0/24 (New York) starts with iad.
+order is fra, iad, sin, the default order too, which the empty 127.0.0.0/24
+beside it gets: scope /23; 127.0.2.0/24 (New York) starts with iad.
 Every GEO record has TTL 60, so the default degraded TTL is 30.
 
 What is covered:
@@ -80,9 +81,12 @@ skip_without_mmdb_writer()
 # ---------------------------------------------------------------- constants
 
 DCS = (("fra", 50.11, 8.68), ("iad", 38.95, -77.45), ("sin", 1.35, 103.99))
-FRA = "127.0.1.0/24"        # Frankfurt: fra, iad, sin; scope /24
-FRA6 = "2001:db8:1::/48"    # Frankfurt over IPv6; scope /48
-NYC = "127.0.2.0/24"        # New York: iad first; scope /24
+FRA = "127.0.1.0/24"        # Frankfurt: fra, iad, sin, as the empty
+FRA_SCOPE = 23              # 127.0.0.0/24 beside it (the default order)
+FRA6 = "2001:db8:1::/48"    # Frankfurt over IPv6; with the empty
+FRA6_SCOPE = 47             # 2001:db8::/48 beside it
+NYC = "127.0.2.0/24"        # New York: iad first; its neighbours differ
+NYC_SCOPE = 24
 GEO_TTL = 60
 HALF_TTL = 30
 
@@ -98,7 +102,7 @@ RECOVERY_MIN = 0.8
 Ans = collections.namedtuple("Ans", "rcode addrs ttl scope")
 
 
-def ans(addrs, ttl, scope=24, rcode="NOERROR"):
+def ans(addrs, ttl, scope=FRA_SCOPE, rcode="NOERROR"):
     return Ans(rcode, tuple(sorted(addrs)), ttl, scope)
 
 
@@ -935,11 +939,12 @@ def test_ecs_scope_unchanged_by_failover(kinds, kind):
     (New York: iad) gets the full answer."""
     run, _ = kind_run(kinds, kind)
     a = run.addrs
-    assert run.before.scope == run.down_ans.scope == run.up_ans.scope == 24
-    assert run.before6 == ans([a["fra"]], GEO_TTL, 48)
-    assert run.down6 == ans([a["iad"]], HALF_TTL, 48)
+    assert run.before.scope == run.down_ans.scope == run.up_ans.scope == \
+        FRA_SCOPE
+    assert run.before6 == ans([a["fra"]], GEO_TTL, FRA6_SCOPE)
+    assert run.down6 == ans([a["iad"]], HALF_TTL, FRA6_SCOPE)
     assert run.up6 == run.before6
-    assert run.before_nyc == ans([a["iad"]], GEO_TTL)
+    assert run.before_nyc == ans([a["iad"]], GEO_TTL, NYC_SCOPE)
     assert run.down_nyc == run.before_nyc
 
 
@@ -951,7 +956,7 @@ def test_explain_shows_failover(kinds):
                         % re.escape(a["fra"]), l) for l in lines), lines
     assert any(re.match(r"^#2 dc iad: \d+ km; up \(1/1 up\); %s$"
                         % re.escape(a["iad"]), l) for l in lines), lines
-    assert "answer A: iad (degraded), ttl 30, ecs scope /24" in lines, lines
+    assert "answer A: iad (degraded), ttl 30, ecs scope /23" in lines, lines
 
 
 # ---------------------------------------------------------------- pool: 2-5
@@ -1164,7 +1169,7 @@ def test_partial_dc_answers_only_up_addresses(pool, outage):
     lines = outage["explain"]["web"]
     assert "#1 dc fra: 0 km; up (1/2 up); 192.0.2.10 192.0.2.11(down)" in \
         lines, lines
-    assert "answer A: fra (degraded), ttl 30, ecs scope /24" in lines, lines
+    assert "answer A: fra (degraded), ttl 30, ecs scope /23" in lines, lines
 
 
 def test_degraded_ttl_in_seconds(outage):
@@ -1187,7 +1192,7 @@ def test_up_min_counts_datacenter_down(pool, outage):
     assert outage["status"].services["upmin"] == \
         "service upmin: fra DOWN 1/2; iad up 1/1; sin up 1/1; serving"
     lines = outage["explain"]["upmin"]
-    assert "answer A: iad (degraded), ttl 30, ecs scope /24" in lines, lines
+    assert "answer A: iad (degraded), ttl 30, ecs scope /23" in lines, lines
     assert outage["upmin_after"] == UPMIN_FULL
 
 
@@ -1195,13 +1200,14 @@ def test_all_down_fail_open(pool, outage):
     """The default policy: the client's first choice, full set, degraded
     TTL (fra for Frankfurt, iad for New York)."""
     assert outage["failopen"] == ans(["192.0.2.40", "192.0.2.41"], HALF_TTL)
-    assert outage["failopen_nyc"] == ans(["198.51.100.40"], HALF_TTL)
+    assert outage["failopen_nyc"] == ans(["198.51.100.40"], HALF_TTL,
+                                         scope=NYC_SCOPE)
     assert outage["status"].services["failopen"] == (
         "service failopen: fra DOWN 0/2; iad DOWN 0/1; sin DOWN 0/1; "
         "ALL DOWN: answering fail-open")
     lines = outage["explain"]["failopen"]
     assert "answer A: fra, fail-open (every datacenter down; the first one " \
-        "not forced down, as if its probes said up), ttl 30, ecs scope /24" \
+        "not forced down, as if its probes said up), ttl 30, ecs scope /23" \
         in lines, lines
     assert outage["failopen_after"] == FAILOPEN_FULL
 
@@ -1213,7 +1219,7 @@ def test_all_down_last_resort(pool, outage):
         "ALL DOWN: answering last-resort")
     lines = outage["explain"]["lastresort"]
     assert "answer A: last-resort addresses (every datacenter down), " \
-        "ttl 30, ecs scope /24" in lines, lines
+        "ttl 30, ecs scope /23" in lines, lines
     assert outage["lastresort_after"] == ans(["192.0.2.45"], GEO_TTL)
 
 
@@ -1306,8 +1312,8 @@ def test_failover_per_family(pool, outage):
     assert outage["status"].services["dual"] == \
         "service dual: fra up 1/2; iad up 2/2; sin up 1/1; serving"
     lines = outage["explain"]["dual"]
-    assert "answer A: fra, ttl 60, ecs scope /24" in lines, lines
-    assert "answer AAAA: iad (degraded), ttl 30, ecs scope /24" in lines, \
+    assert "answer A: fra, ttl 60, ecs scope /23" in lines, lines
+    assert "answer AAAA: iad (degraded), ttl 30, ecs scope /23" in lines, \
         lines
     assert outage["dual6_after"] == DUAL6_FULL
 
@@ -1523,7 +1529,7 @@ def test_override_datacenter_down_by_file(overrides):
     lines = s["explain_web"]
     assert any(l.startswith("#1 dc fra: 0 km; DOWN forced (0/2 up);")
                for l in lines), lines
-    assert "answer A: iad (degraded), ttl 30, ecs scope /24" in lines
+    assert "answer A: iad (degraded), ttl 30, ecs scope /23" in lines
 
 
 def test_override_cleared_by_tool(overrides):
