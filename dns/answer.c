@@ -22,6 +22,14 @@
 #define ADDL_MAX        32
 
 /* State of one answer as it is built. */
+/* RFC 8914 Extended DNS Errors, for the errors whose reason a resolver
+ * operator cannot guess: why a query was refused, or what was wrong with
+ * its ECS or COOKIE option. */
+#define EDE_OTHER             0
+#define EDE_PROHIBITED        18
+#define EDE_NOT_AUTHORITATIVE 20
+#define EDE_TEXT_MAX          80
+
 struct ans {
 	const struct answer_data *d;
 	const struct query *q;
@@ -31,11 +39,13 @@ struct ans {
 	bool have_client;
 	const struct sockaddr *from;
 	struct answer_stats *stats;
-	uint8_t scope;      /* widest ECS scope any part of the answer needs */
-	const char *geo_dc; /* datacenter of the last GEO answer, for the log */
-	bool servfail;      /* a dynamic answer's policy asked for it */
-	uint32_t zone_hash; /* apex hash of the first zone (RRL kind) */
-	size_t apex_at;     /* where the current zone's apex name stands in the
+	uint8_t scope;        /* widest ECS scope any part of the answer needs */
+	const char *geo_dc;   /* datacenter of the last GEO answer, for the log */
+	uint16_t ede;         /* RFC 8914 INFO-CODE of a REFUSED... */
+	const char *ede_text; /* ...and its EXTRA-TEXT, or NULL */
+	bool servfail;        /* a dynamic answer's policy asked for it */
+	uint32_t zone_hash;   /* apex hash of the first zone (RRL kind) */
+	size_t apex_at;       /* where the current zone's apex name stands in the
 			     * packet (a suffix of the question), 0: unknown */
 	uint16_t flags;
 	bool truncated;
@@ -342,8 +352,15 @@ static unsigned resolve(struct ans *a)
 {
 	const struct query *q = a->q;
 	if (q->qclass == RRCLASS_CH) {
-		if (explain_match(q))
-			return explain_answer(a->d, q, client_of(a), a->from, a->p, &a->flags);
+		if (explain_match(q)) {
+			unsigned rc =
+				explain_answer(a->d, q, client_of(a), a->from, a->p, &a->flags);
+			if (rc == RCODE_REFUSED) {
+				a->ede = EDE_PROHIBITED;
+				a->ede_text = "source not in explain-acl";
+			}
+			return rc;
+		}
 		return chaos_answer(&a->d->conf, q, a->p, &a->flags);
 	}
 	if (q->qclass != RRCLASS_IN && q->qclass != RRCLASS_ANY)
@@ -351,6 +368,8 @@ static unsigned resolve(struct ans *a)
 	switch (q->qtype) {
 	case RRTYPE_AXFR:
 	case RRTYPE_IXFR:
+		a->ede = EDE_PROHIBITED;
+		a->ede_text = "no zone transfers";
 		return RCODE_REFUSED; /* no zone transfers are offered */
 	case RRTYPE_OPT:
 		return RCODE_FORMERR; /* a meta type, not a question */
@@ -397,10 +416,24 @@ static int source_addr(const struct sockaddr *from, const uint8_t **addr)
 	return 0;
 }
 
-static void put_opt(struct pkt *p, const struct answer_data *d, const struct query *q,
-		    unsigned rcode, uint8_t scope, const struct sockaddr *from)
+static uint16_t put_ede(uint8_t *e, uint16_t code, const char *text)
 {
-	uint8_t rdata[4 + 256 + 4 + 20 + 4 + 24];
+	size_t n = text != NULL ? strnlen(text, EDE_TEXT_MAX) : 0;
+	e[0] = 0;
+	e[1] = EDNS_OPT_EDE;
+	e[2] = 0;
+	e[3] = (uint8_t)(2 + n);
+	e[4] = (uint8_t)(code >> 8);
+	e[5] = (uint8_t)code;
+	if (n > 0)
+		memcpy(e + 6, text, n);
+	return (uint16_t)(6 + n);
+}
+
+static void put_opt(struct pkt *p, const struct answer_data *d, const struct query *q,
+		    unsigned rcode, uint8_t scope, const struct sockaddr *from, const struct ans *a)
+{
+	uint8_t rdata[4 + 256 + 4 + 20 + 4 + 24 + 6 + EDE_TEXT_MAX];
 	uint16_t rdlen = 0;
 	if (q->nsid && d->conf.nsid != NULL && d->conf.nsid_len <= 256) {
 		rdata[0] = 0;
@@ -439,6 +472,10 @@ static void put_opt(struct pkt *p, const struct answer_data *d, const struct que
 			    c + 4 + COOKIE_CLIENT_LEN);
 		rdlen = (uint16_t)(rdlen + 4 + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN);
 	}
+	if (rcode == RCODE_REFUSED)
+		rdlen = (uint16_t)(rdlen + put_ede(rdata + rdlen, a->ede, a->ede_text));
+	else if (rcode == RCODE_FORMERR && q->why != NULL)
+		rdlen = (uint16_t)(rdlen + put_ede(rdata + rdlen, EDE_OTHER, q->why));
 	/* RFC 6891 6.1.3: TTL = extended rcode, version 0, flags; RFC 3225 3:
 	 * the DO bit is copied from the query. */
 	uint32_t ttl = (uint32_t)(rcode >> 4) << 24 | (q->edns_flags & EDNS_DO);
@@ -604,6 +641,8 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t ql
 	a.stats = stats;
 	a.scope = 0;
 	a.geo_dc = NULL;
+	a.ede = EDE_NOT_AUTHORITATIVE;
+	a.ede_text = NULL;
 	a.servfail = false;
 	a.zone_hash = 0;
 	a.apex_at = 0;
@@ -622,7 +661,7 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t ql
 		return 0;
 	p.max = limit;
 	if (q.edns)
-		put_opt(&p, d, &q, rcode, a.scope, from);
+		put_opt(&p, d, &q, rcode, a.scope, from, &a);
 	pkt_finish(&p, a.flags, rcode & 0xF);
 	if (stats != NULL)
 		count(stats, &q, rcode, a.flags, tr);

@@ -29,18 +29,32 @@ static int parse_question(const uint8_t *pkt, size_t len, struct query *q)
 
 /* RFC 7871 6: FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH, ADDRESS
  * truncated to the source prefix.  Anything else is FORMERR (7.1.1). */
+static int ecs_error(struct query *q, const char *why)
+{
+	q->why = why;
+	return -1;
+}
+
 static int parse_ecs(const uint8_t *p, size_t len, struct query *q)
 {
-	if (q->ecs || len < 4)
-		return -1;
+	if (q->ecs)
+		return ecs_error(q, "two ECS options");
+	if (len < 4)
+		return ecs_error(q, "ECS option shorter than 4 octets");
 	uint16_t family = rd16(p);
 	uint8_t source = p[2], scope = p[3];
 	unsigned max = family == 1 ? 32 : family == 2 ? 128 : 0;
 	size_t alen = len - 4;
-	if (max == 0 || source > max || scope != 0 || alen != (source + 7u) / 8)
-		return -1;
+	if (max == 0)
+		return ecs_error(q, "ECS FAMILY is not 1 (IPv4) or 2 (IPv6)");
+	if (source > max)
+		return ecs_error(q, "ECS SOURCE PREFIX-LENGTH is longer than the address");
+	if (scope != 0)
+		return ecs_error(q, "ECS SCOPE PREFIX-LENGTH is not 0 in a query");
+	if (alen != (source + 7u) / 8)
+		return ecs_error(q, "ECS ADDRESS is not SOURCE PREFIX-LENGTH rounded up to octets");
 	if (source % 8 != 0 && (p[4 + alen - 1] & (0xFFu >> (source % 8))) != 0)
-		return -1;
+		return ecs_error(q, "ECS ADDRESS has bits set past SOURCE PREFIX-LENGTH");
 	q->ecs = true;
 	q->ecs_family = family;
 	q->ecs_source = source;
@@ -54,8 +68,14 @@ static int parse_ecs(const uint8_t *p, size_t len, struct query *q)
  * we gave (8 to 32 octets). */
 static int parse_cookie(const uint8_t *p, size_t len, struct query *q)
 {
-	if (q->cookie || len < 8 || (len > 8 && (len < 16 || len > 40)))
+	if (q->cookie) {
+		q->why = "two COOKIE options";
 		return -1;
+	}
+	if (len < 8 || (len > 8 && (len < 16 || len > 40))) {
+		q->why = "COOKIE option of a wrong length (RFC 7873 4)";
+		return -1;
+	}
 	q->cookie = true;
 	memcpy(q->cookie_client, p, 8);
 	q->cookie_server_len = (uint8_t)(len - 8);
@@ -212,6 +232,7 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 	q->nsid = false;
 	q->ecs = false;
 	q->cookie = false;
+	q->why = NULL;
 	q->edns_version = 0;
 	if (len < DNS_HEADER_SIZE)
 		return QUERY_DROP;

@@ -32,6 +32,9 @@ struct query {
 	uint8_t ecs_addr_len; /* octets of ADDRESS as sent */
 	uint8_t ecs_addr[16]; /* zero-padded */
 
+	const char *why; /* FORMERR: what was wrong with an option, for the
+			  * response's Extended DNS Error (RFC 8914), or NULL */
+
 	bool cookie; /* a well-formed COOKIE option (RFC 7873 4) */
 	uint8_t cookie_client[8];
 	uint8_t cookie_server[32];

@@ -70,6 +70,7 @@ enum {
 	EDNS_OPT_NSID = 3,    /* RFC 5001 */
 	EDNS_OPT_ECS = 8,     /* RFC 7871 */
 	EDNS_OPT_COOKIE = 10, /* RFC 7873 */
+	EDNS_OPT_EDE = 15,    /* RFC 8914 Extended DNS Errors */
 };
 
 #define EDNS_DO 0x8000u

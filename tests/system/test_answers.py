@@ -572,6 +572,26 @@ def test_response_packets_dropped(geodnsd):
     assert_rcode(r, dns.rcode.NOERROR)
 
 
+def ede_of(r):
+    return [(o.code, o.text) for o in r.options if o.otype == dns.edns.EDE]
+
+
+def test_refused_says_why_with_edns(geodnsd):
+    """RFC 8914: REFUSED carries an Extended DNS Error when the query had
+    EDNS, as NSD and Knot do: Not Authoritative (20) for a name served
+    nowhere here, Prohibited (18) for a zone transfer; nothing without
+    EDNS, and nothing on an ordinary answer."""
+    r = geodnsd.query("www.example.org", "A", use_edns=0)
+    assert r.rcode() == dns.rcode.REFUSED and ede_of(r) == [(20, None)], r
+    r = geodnsd.query("example.com", "AXFR", tcp=True, use_edns=0)
+    assert r.rcode() == dns.rcode.REFUSED, r
+    assert ede_of(r) == [(18, "no zone transfers")], r
+    r = geodnsd.query("www.example.org", "A")
+    assert r.rcode() == dns.rcode.REFUSED and r.edns == -1, r
+    r = geodnsd.query("www.example.com", "A", use_edns=0)
+    assert r.rcode() == dns.rcode.NOERROR and ede_of(r) == [], r
+
+
 def test_axfr_refused(geodnsd):
     r = geodnsd.query("example.com", "AXFR", tcp=True)
     assert_rcode(r, dns.rcode.REFUSED)

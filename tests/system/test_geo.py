@@ -831,14 +831,39 @@ MALFORMED_ECS = {
 }
 
 
+# What the FORMERR's Extended DNS Error (RFC 8914, INFO-CODE 0) says.
+MALFORMED_ECS_WHY = {
+    "family 3": "ECS FAMILY is not 1 (IPv4) or 2 (IPv6)",
+    "family 0": "ECS FAMILY is not 1 (IPv4) or 2 (IPv6)",
+    "IPv4 source prefix 33": "ECS SOURCE PREFIX-LENGTH is longer than the address",
+    "IPv6 source prefix 129": "ECS SOURCE PREFIX-LENGTH is longer than the address",
+    "address longer than the prefix needs":
+        "ECS ADDRESS is not SOURCE PREFIX-LENGTH rounded up to octets",
+    "address shorter than the prefix needs":
+        "ECS ADDRESS is not SOURCE PREFIX-LENGTH rounded up to octets",
+    "bits set past the source prefix":
+        "ECS ADDRESS has bits set past SOURCE PREFIX-LENGTH",
+    "bits set past an IPv6 source prefix":
+        "ECS ADDRESS has bits set past SOURCE PREFIX-LENGTH",
+    "non-zero scope in the query": "ECS SCOPE PREFIX-LENGTH is not 0 in a query",
+    "two ECS options": "two ECS options",
+    "option shorter than its fixed part": "ECS option shorter than 4 octets",
+}
+
+
 @pytest.mark.parametrize("label", sorted(MALFORMED_ECS))
 def test_malformed_ecs_is_formerr(plain, label):
+    """FORMERR, with our OPT (the query's was valid) carrying an Extended
+    DNS Error that says what was wrong: a resolver operator cannot guess
+    which of RFC 7871's rules the option broke."""
     r = send_options(plain, MALFORMED_ECS[label])
     assert dns.rcode.to_text(r.rcode()) == "FORMERR", label
     assert r.answer == [], label
     assert r.edns == 0, label       # the query's OPT was valid: ours is sent
     assert ecs_scope(r) is None, label
     assert r.question and r.question[0].name.to_text() == "www.example.com."
+    ede = [(o.code, o.text) for o in r.options if o.otype == dns.edns.EDE]
+    assert ede == [(0, MALFORMED_ECS_WHY[label])], (label, ede)
 
 
 def test_server_answers_after_malformed_ecs(plain):
@@ -1035,6 +1060,8 @@ def test_explain_acl(rules):
     q = "www.example.com.explain.geodnsd."
     r = ask(rules, q, "TXT", rdclass="CH", ecs="192.0.2.0/24")
     assert r.rcode() == dns.rcode.REFUSED and r.answer == []
+    assert [(o.code, o.text) for o in r.options if o.otype == dns.edns.EDE] \
+        == [(18, "source not in explain-acl")], r
     r = ask(rules, q, "TXT", rdclass="CH", source="127.0.10.1")
     assert r.rcode() == dns.rcode.REFUSED and r.answer == []
     lines = explain_lines(rules, "www.example.com", ecs="192.0.2.0/24",
