@@ -593,6 +593,42 @@ static unsigned embedded_v4(struct answer_client *c)
 	return skip;
 }
 
+/*
+ * IPv6 space that embedded_v4() routes as IPv4 (when the source prefix
+ * holds the IPv4 bits): the scope of an answer found in the IPv6 tree must
+ * not reach into it, since the IPv4 data and rules decide there.  Outside
+ * a range the scope stops one bit past where the address parts from it;
+ * inside one (a source prefix too short to hold the IPv4 bits) it covers
+ * the embedded address whole.
+ */
+static unsigned fence_embedded(const uint8_t *a, unsigned scope)
+{
+	static const struct {
+		uint8_t net[16];
+		uint8_t len, whole;
+	} ranges[] = {
+		{ { 0 }, 96, 128 },                        /* ::/96, IPv4-compatible */
+		{ { [10] = 0xff, [11] = 0xff }, 96, 128 }, /* ::ffff:0:0/96, mapped */
+		{ { 0x20, 0x02 }, 16, 48 },                /* 2002::/16, 6to4 */
+		{ { 0x20, 0x01, 0, 0 }, 32, 128 },         /* 2001::/32, Teredo */
+	};
+	for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
+		unsigned cpl = 0;
+		for (unsigned i = 0; i < 16 && cpl < ranges[r].len; i++) {
+			uint8_t x = a[i] ^ ranges[r].net[i];
+			if (x != 0) {
+				cpl += (unsigned)__builtin_clz(x) - 24;
+				break;
+			}
+			cpl += 8;
+		}
+		unsigned need = cpl >= ranges[r].len ? ranges[r].whole : cpl + 1;
+		if (scope < need)
+			scope = need;
+	}
+	return scope;
+}
+
 /* The order and scope for a client; with why, also what decided it (the
  * location, rule and reason explain shows). */
 static void decide(const struct geo *g, const struct answer_client *in, struct decision *dn,
@@ -621,8 +657,6 @@ static void decide(const struct geo *g, const struct answer_client *in, struct d
 			 * now the database network matters too. */
 			merge_order(g, &nr->rule->dcs, g->ranks[l->index].near, dn->buf);
 			dn->order = dn->buf;
-			dn->scope = (nm > tscope ? nm : tscope) + skip;
-			return;
 		}
 	} else if (g->db != NULL) {
 		const struct geo_loc *l = NULL;
@@ -642,8 +676,11 @@ static void decide(const struct geo *g, const struct answer_client *in, struct d
 								      c.addr, &nm)];
 	}
 	/* The answer holds where both the rule tree and the database say
-	 * the same: the longer of the two prefixes. */
-	dn->scope = (nr == NULL && nm > tscope ? nm : tscope) + skip;
+	 * the same: the longer of the two prefixes.  (A rule's datacenters are
+	 * followed by the record's order, so its network counts too.) */
+	dn->scope = (nm > tscope ? nm : tscope) + skip;
+	if (skip == 0 && c.family == 6)
+		dn->scope = fence_embedded(c.addr, dn->scope);
 }
 
 static uint32_t degraded_ttl(const struct geo_service *c, uint32_t ttl)

@@ -1079,6 +1079,57 @@ def dc_for(srv, ecs):
 DEFAULT_IAD = "routing:\n  default: [ iad, sin, fra ]\n"
 
 
+def test_ipv6_scope_stays_out_of_embedded_ipv4(server_factory, mmdb_dir):
+    """6to4, Teredo and IPv4-mapped clients are routed by their IPv4
+    address (and IPv4 rules).  A native IPv6 answer's scope must not cover
+    them: here every record ranks the same (a Country database, no country
+    rules), so the IPv6 tree alone would say scope 0 for 2600:1::/48, while
+    the 6to4 and Teredo clients of 192.0.2.0/24 get fra by a network rule."""
+    srv = server_factory(
+        database=os.path.join(mmdb_dir, "country.mmdb"),
+        routing="routing:\n  networks:\n    - { network: 192.0.2.0/24, "
+                "datacenters: [ fra ] }\n  default: [ iad, fra, sin ]\n")
+    native = chosen(ask(srv, "www.example.com", ecs="2600:1::/48"))
+    assert native[:2] == ("NOERROR", "iad"), native
+    six = chosen(ask(srv, "www.example.com", ecs="2002:c000:200::/48"))
+    teredo = chosen(ask(srv, "www.example.com",
+                        ecs="2001:0:4136:e378:8000:63bf:3fff:fdff/128"))
+    assert six[:2] == teredo[:2] == ("NOERROR", "fra"), (six, teredo)
+    # 2600:: and 2002:: (and 2001::) part at bit 5: the scope stops at 6.
+    assert native[2] == 6, native
+    for ecs, want in (("2600:1::/48", 6), ("2001:db8:1::/48", 21),
+                      ("2002:c000:200::/48", 16 + 24)):
+        got = chosen(ask(srv, "www.example.com", ecs=ecs))[2]
+        assert got == want, (ecs, got)
+        # An address at the far end of that scope is no embedded one.
+        net = ipaddress.ip_network("%s/%d" % (ecs.split("/")[0], got),
+                                   strict=False)
+        for embedded in ("::/96", "::ffff:0:0/96", "2002::/16", "2001::/32"):
+            if not ecs.startswith("2002"):
+                assert not net.overlaps(ipaddress.ip_network(embedded)), \
+                    (ecs, got, embedded)
+
+
+def test_rule_scope_keeps_the_database_network(server_factory, mmdb_dir):
+    """A network rule's datacenters come first and the rest follow the
+    record's own order: by distance where it has coordinates (Singapore),
+    the default order where not (Tokyo).  Inside a /16 rule the two differ,
+    so the scope is each record's /24, not the rule's /16."""
+    srv = server_factory(
+        database=os.path.join(mmdb_dir, "city.mmdb"),
+        routing="routing:\n  networks:\n    - { network: 127.0.0.0/16, "
+                "datacenters: [ fra ] }\n  default: [ iad, fra, sin ]\n")
+    assert chosen(ask(srv, "www.example.com", ecs="127.0.4.0/24")) == \
+        ("NOERROR", "fra", 24)
+    assert chosen(ask(srv, "www.example.com", ecs="127.0.3.0/24")) == \
+        ("NOERROR", "fra", 24)
+    tokyo = explain_lines(srv, "www.example.com", ecs="127.0.4.0/24")
+    singapore = explain_lines(srv, "www.example.com", ecs="127.0.3.0/24")
+    order = [[l.split(":")[0].split()[-1] for l in lines if l.startswith("#")]
+             for lines in (tokyo, singapore)]
+    assert order == [["fra", "iad", "sin"], ["fra", "sin", "iad"]], order
+
+
 def test_sighup_swaps_database(server_factory, mmdb_dir):
     srv = server_factory(database=os.path.join(mmdb_dir, "city.mmdb"),
                          routing=DEFAULT_IAD)
