@@ -710,14 +710,26 @@ static void ldns_record(struct loader *L, const char *file, unsigned *fidx, cons
  * serve 'a.@Z.example.com.': warn. */
 static void gdnsd_at_names(struct loader *L, const char *file, const struct zfline *zl)
 {
-	for (const char *p = zl->text; (p = strchr(p, '@')) != NULL; p++) {
+	bool quoted = false;
+	for (const char *p = zl->text; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\0') {
+			p++; /* an escaped character is data */
+			continue;
+		}
+		if (*p == '"')
+			quoted = !quoted;
+		if (quoted || *p != '@')
+			continue;
+		char c = (char)(p[1] & ~0x20);
+		if (c != 'Z' && c != 'F')
+			continue;
 		bool start = p == zl->text || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '.';
 		bool end = p[2] == '\0' || p[2] == ' ' || p[2] == '\t' || p[2] == '.';
-		if (start && (p[1] == 'Z' || p[1] == 'F' || p[1] == 'z' || p[1] == 'f') && end) {
+		if (start && end) {
 			diag_report(L->d, LOG_LEVEL_WARNING, file, zl->line,
 				    "'@%c' is gdnsd's shorthand for the %s; here it is a "
 				    "label of its own: write the name out",
-				    p[1] & ~0x20, (p[1] & ~0x20) == 'Z' ? "zone's name" : "origin");
+				    c, c == 'Z' ? "zone's name" : "origin");
 			return;
 		}
 	}

@@ -409,7 +409,7 @@ static void test_warnings(void)
 	/* A zone moved over from gdnsd: @Z and @F are plain labels here. */
 	z = load("example.com", fixture("warn-gdnsd-at.zone"), &d);
 	OK(z != NULL, "warn-gdnsd-at.zone loads");
-	IS_INT(d.warnings, 2, "warn-gdnsd-at: two warnings (none for the TXT)");
+	IS_INT(d.warnings, 2, "warn-gdnsd-at: two warnings (none in quotes, none for a lone @)");
 	snprintf(msg, sizeof(msg),
 		 "%s:5: warning: '@Z' is gdnsd's shorthand for the zone's name; here it is "
 		 "a label of its own: write the name out\n"
