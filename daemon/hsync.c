@@ -333,14 +333,24 @@ static void dc_watch(struct dataset *ds, size_t s, const bool *up, const unsigne
 		if (!(changed >> k & 1))
 			continue;
 		const char *dc = gc->dcs[svc->dcs[k].dc].name;
-		if (down >> k & 1)
+		int forced = geo_service_dc_forced(ds->geo, s, k);
+		if ((down >> k & 1) && forced == GEO_FORCE_DOWN)
+			log_msg(LOG_LEVEL_WARNING,
+				"healthcheck: service %s: datacenter %s is DOWN (forced down "
+				"by the operator); its clients go to the next datacenter in "
+				"their order",
+				svc->name, dc);
+		else if (down >> k & 1)
 			log_msg(LOG_LEVEL_WARNING,
 				"healthcheck: service %s: datacenter %s is DOWN (%u of %u "
-				"address%s up%s); its clients go to the next datacenter in "
-				"their order",
-				svc->name, dc, n_up[k], total[k], total[k] == 1 ? "" : "es",
-				n_up[k] >= svc->up_min ? ", forced down by the operator"
-						       : ", fewer than up-min");
+				"address%s up, fewer than up-min); its clients go to the next "
+				"datacenter in their order",
+				svc->name, dc, n_up[k], total[k], total[k] == 1 ? "" : "es");
+		else if (forced == GEO_FORCE_UP)
+			log_msg(LOG_LEVEL_NOTICE,
+				"healthcheck: service %s: datacenter %s is up again (forced up "
+				"by the operator); its clients come back",
+				svc->name, dc);
 		else
 			log_msg(LOG_LEVEL_NOTICE,
 				"healthcheck: service %s: datacenter %s is up again (%u of %u "

@@ -422,6 +422,12 @@ void geo_service_health(const struct geo *g, size_t s, bool *up, unsigned *addrs
 	}
 }
 
+int geo_service_dc_forced(const struct geo *g, size_t s, size_t k)
+{
+	const struct geo_service *conf = &g->gc->services[s];
+	return k < conf->n_dcs ? dc_forced(g, conf->dcs[k].dc) : 0;
+}
+
 /*
  * The database for gc: prev's when it was read from the same file and that
  * file is unchanged; else read now, and when that fails while prev has the

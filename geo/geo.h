@@ -209,6 +209,10 @@ const struct geo_conf *geo_conf_of(const struct geo *g);
 void geo_service_health(const struct geo *g, size_t s, bool *dc_up, unsigned *addrs_up,
 			unsigned *addrs_total, size_t n);
 
+/* The operator's override of service s's k-th datacenter: GEO_FORCE_UP,
+ * GEO_FORCE_DOWN or 0. */
+int geo_service_dc_forced(const struct geo *g, size_t s, size_t k);
+
 /* True when service s has addresses of family (4 or 6) and no datacenter
  * is up for it: its all-down policy answers that family's queries. */
 bool geo_family_down(const struct geo *g, size_t s, int family);

@@ -1532,6 +1532,17 @@ def test_override_datacenter_down_by_file(overrides):
     assert "answer A: iad (degraded), ttl 30, ecs scope /23" in lines
 
 
+def test_override_datacenter_lines_say_forced(overrides):
+    """A datacenter line names the operator when an override moved it,
+    not an address count that the override made up."""
+    log = overrides["srv"].stderr
+    assert "geodnsd: warning: healthcheck: service web: datacenter fra is " \
+        "DOWN (forced down by the operator); its clients go to the next " \
+        "datacenter in their order" in log, log
+    assert "geodnsd: notice: healthcheck: service dead: datacenter fra is up " \
+        "again (forced up by the operator); its clients come back" in log, log
+
+
 def test_override_cleared_by_tool(overrides):
     s = overrides["dc_clear_tool"]
     assert s["ok"] and s["after"] <= OVERRIDE_STEP, (s["after"], s["web"])
