@@ -306,6 +306,7 @@ static void service_dc(struct loader *ld, const struct cnode *k, const struct cn
 			   "service '%s', datacenter '%s': expected a list "
 			   "of addresses, not %s",
 			   svc->name, k->text, cnode_desc(v, desc, sizeof(desc)));
+		svc->dc_missing = true;
 		return;
 	}
 	struct geo_service_dc *sd = &svc->dcs[svc->n_dcs++];

@@ -85,7 +85,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 void diag_report(struct diag *d, enum log_level level, const char *file, unsigned line,
 		 const char *fmt, ...)
 {
-	char msg[1536], where[600] = "";
+	char msg[2560], where[600] = "";
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -783,6 +783,7 @@ static void all_down(const struct geo *g, const struct geo_svc *s, const uint16_
 			return;
 		}
 		out->set = s->dc[dc].set[fam];
+		out->dc_name = g->gc->dcs[dc].name; /* for the query log */
 		break;
 	}
 	out->ttl = degraded_ttl(s->conf, out->ttl);

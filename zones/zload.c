@@ -986,7 +986,7 @@ static void hold(struct loader *L, enum log_level lvl, unsigned file, unsigned l
 static void hold(struct loader *L, enum log_level lvl, unsigned file, unsigned line,
 		 const char *fmt, ...)
 {
-	char msg[1536];
+	char msg[DNAME_MAXLEN * 8 + 256]; /* two names in full, and words */
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);

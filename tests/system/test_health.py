@@ -1107,7 +1107,8 @@ def _run_outage(srv):
                 and geo(srv, "failopen") == ans(["192.0.2.40", "192.0.2.41"],
                                                 HALF_TTL)
                 and geo(srv, "dual", rdtype="AAAA").addrs != DUAL6_FULL.addrs
-                and srv.count("every datacenter is down") >= 3)
+                and srv.count("every datacenter is down") >= 3
+                and srv.count("service upmin: datacenter fra is DOWN") >= 1)
 
     o["degraded"] = poll(degraded, 8.0)[0]
     o["degraded_after"] = time.monotonic() - t0
@@ -1115,6 +1116,17 @@ def _run_outage(srv):
         o[name] = geo(srv, name)
     o["dual6"] = geo(srv, "dual", rdtype="AAAA")
     o["failopen_nyc"] = geo(srv, "failopen", NYC)
+    # The query log names the datacenter a fail-open answer came from.
+    n = srv.count("query log: on")
+    srv.send_signal(signal.SIGUSR1)
+    poll(lambda: srv.count("query log: on") > n, 5.0)
+    geo(srv, "failopen")
+    o["qlog_failopen"] = poll(lambda: re.search(
+        r"query: \S+ udp failopen\.example\.com\. IN A NOERROR aa \d+ "
+        r"ecs \S+ scope \d+ dc fra$", srv.stderr, re.M), 5.0)[0]
+    m = srv.count("query log: off")
+    srv.send_signal(signal.SIGUSR1)
+    poll(lambda: srv.count("query log: off") > m, 5.0)
     o["status"] = status(srv)
     o["explain"] = {name: explain_lines(srv, name) for name in
                     ("web", "upmin", "failopen", "lastresort", "servfail",
@@ -1134,7 +1146,8 @@ def _run_outage(srv):
     t["b"].start()
     t["x"].start()
     o["recovered"], _ = poll(
-        lambda: normal() and srv.count(": up again in ") >= 3, 8.0)
+        lambda: normal() and srv.count(": up again in ") >= 3
+        and srv.count("service upmin: datacenter fra is up again") >= 1, 8.0)
     for name in names:
         o[name + "_after"] = geo(srv, name)
     o["dual6_after"] = geo(srv, "dual", rdtype="AAAA")
@@ -1210,6 +1223,10 @@ def test_all_down_fail_open(pool, outage):
         "not forced down, as if its probes said up), ttl 30, ecs scope /23" \
         in lines, lines
     assert outage["failopen_after"] == FAILOPEN_FULL
+
+
+def test_query_log_names_the_fail_open_datacenter(pool, outage):
+    assert outage["qlog_failopen"], outage["log"]
 
 
 def test_all_down_last_resort(pool, outage):
