@@ -1061,6 +1061,7 @@ static const struct conf_key server_keys[] = {
 	  .offset = offsetof(struct conf, workers) },
 	{ .name = "log-target", .set = set_log_target },
 	{ .name = "query-log", .set = conf_set_bool, .offset = offsetof(struct conf, query_log) },
+	{ .name = "freebind", .set = conf_set_bool, .offset = offsetof(struct conf, freebind) },
 	{ .name = "cookies", .set = conf_set_bool, .offset = offsetof(struct conf, cookies) },
 	{ .name = "cookie-secret", .set = set_cookie_secret },
 	{ .name = "rate-limit",
@@ -1259,6 +1260,8 @@ int conf_load(const char *path, struct conf **out, struct diag *d)
 		conf_geo_datacenters(&ld, root, ld.conf);
 		walk_map(&ld, root, 0, &top_section, ld.conf);
 		conf_defaults(ld.conf);
+		for (size_t i = 0; i < ld.conf->n_listen; i++)
+			ld.conf->listen[i].freebind = ld.conf->freebind;
 	}
 	fclose(fp);
 	cnode_free(root);

@@ -23,6 +23,7 @@ struct conf_listen {
 	struct sockaddr_storage addr; /* AF_INET or AF_INET6, port set */
 	socklen_t addr_len;
 	unsigned line; /* line in the config file */
+	bool freebind; /* server: freebind: bind before the address exists */
 };
 
 /* One served zone. */
@@ -46,6 +47,7 @@ struct conf {
 	unsigned tcp_max_connections;  /* >= 1, default 256 */
 	unsigned tcp_idle_timeout_ms;  /* default 10000 */
 	unsigned workers;              /* UDP threads; 0 = one per CPU */
+	bool freebind;                 /* listen on addresses not (yet) configured */
 	int log_level;                 /* enum log_level, default LOG_LEVEL_INFO */
 	int log_target;                /* enum log_target, default stderr */
 	bool query_log;                /* log every answered query */

@@ -203,6 +203,7 @@ static void restart_warnings(const struct conf *b, const struct conf *c)
 	} keys[] = {
 		{ listen_changed(b, c), "listen" },
 		{ b->workers != c->workers, "workers" },
+		{ b->freebind != c->freebind, "freebind" },
 		{ b->tcp_max_connections != c->tcp_max_connections, "tcp-max-connections" },
 		{ b->tcp_idle_timeout_ms != c->tcp_idle_timeout_ms, "tcp-idle-timeout" },
 		{ b->cookie_secret_set != c->cookie_secret_set ||

@@ -68,6 +68,12 @@ int server_socket(const struct conf_listen *cl, int type)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (cl->addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	/* An address that a keepalived or anycast set-up adds later: bind
+	 * now, receive once it is there (as NSD's ip-freebind). */
+	if (cl->freebind)
+		setsockopt(fd, cl->addr.ss_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+			   cl->addr.ss_family == AF_INET6 ? IPV6_FREEBIND : IP_FREEBIND, &on,
+			   sizeof(on));
 	if (type == SOCK_DGRAM) {
 		/* One socket per UDP worker on the same address: the kernel
 		 * spreads clients over them by flow hash. */

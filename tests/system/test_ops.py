@@ -500,3 +500,21 @@ def test_make_install(tmp_path):
     assert unit.index("--check-reload", check) < unit.index(
         "ExecReload=/bin/kill -HUP $MAINPID"), unit
     assert "@" + "sbindir@" not in unit
+
+
+def test_freebind_listens_before_the_address_exists(make_geodnsd):
+    """An address that keepalived or an anycast set-up adds later: without
+    freebind the start fails (as NSD without ip-freebind); with it geodnsd
+    binds and serves its other addresses.  Nothing is sent to 192.0.2.53
+    (TEST-NET-1, on no interface here); binding sends nothing."""
+    port = free_port()
+    listen = ["127.0.0.1@%d" % port, "192.0.2.53@%d" % port]
+    srv = make_geodnsd(start=False, listen=listen, port=port)
+    srv.start(wait=False)
+    assert srv.proc.wait(timeout=20) == 1, srv.stderr
+    assert "192.0.2.53@%d" % port in srv.stderr and \
+        "Cannot assign requested address" in srv.stderr, srv.stderr
+    srv = make_geodnsd(listen=listen, port=port, freebind="true")
+    assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
+    assert "listening on 192.0.2.53@%d" % port in srv.stderr, srv.stderr
+    srv.stop()
