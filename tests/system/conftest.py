@@ -80,19 +80,27 @@ def wait_until(cond, timeout, interval=0.05):
         time.sleep(interval)
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port(family=socket.AF_INET, addr="127.0.0.1"):
     """A port that is free for both UDP and TCP on addr (best effort: the
-    port is released before the server binds it)."""
+    port is released before the server binds it), and not one this test
+    process was given before: the kernel can hand the same free port out
+    twice, and a server's DNS and metrics ports then collide."""
     for _ in range(50):
         tcp = socket.socket(family, socket.SOCK_STREAM)
         udp = socket.socket(family, socket.SOCK_DGRAM)
         try:
             tcp.bind((addr, 0))
             port = tcp.getsockname()[1]
+            if port in _PORTS_GIVEN:
+                continue
             try:
                 udp.bind((addr, port))
             except OSError:
                 continue
+            _PORTS_GIVEN.add(port)
             return port
         finally:
             tcp.close()
