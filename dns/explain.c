@@ -232,11 +232,29 @@ unsigned explain_answer(const struct answer_data *d, const struct query *q,
 			d->conf.dyn.explain(d->conf.dyn.ctx, n->dyn, client, emit_line, &e);
 			break;
 		}
+		/* A DNAME or a CNAME leads on: the next name, and how the line
+		 * says it (each ends the same three ways). */
+		static const char *const dname_end[] = {
+			" (RFC 6672); following it",
+			", which closes a loop: resolvers give up (SERVFAIL)",
+			"; not followed here after 8 redirections (the answer stops there too)",
+		};
+		static const char *const cname_end[] = {
+			"; following it",
+			", which closes a CNAME loop: resolvers give up (SERVFAIL)",
+			"; not followed here after 8 CNAMEs (the answer stops there too; "
+			"resolvers go on)",
+		};
+		const char *const *ends = cname_end;
+		char via[DNAME_MAXLEN * 4 + 64];
+		uint8_t next[DNAME_MAXLEN];
 		const struct zrrset *dn = w.dname ? znode_rrset(w.node, RRTYPE_DNAME) : NULL;
+		const struct zrrset *cname =
+			!w.referral && !w.dname && n != NULL ? znode_rrset(n, RRTYPE_CNAME) : NULL;
 		if (dn != NULL) {
 			/* RFC 6672 2.2: the owner's part of the name is replaced by
 			 * the DNAME's target, as the answer does it. */
-			char owner[DNAME_MAXLEN * 4 + 2], to[DNAME_MAXLEN * 4 + 2];
+			char owner[DNAME_MAXLEN * 4 + 2];
 			const uint8_t *dt = dn->data + 2;
 			size_t keep = dname_len(target) - dname_len(w.node->name);
 			dname_to_str(w.node->name, owner, sizeof(owner));
@@ -248,53 +266,34 @@ unsigned explain_answer(const struct answer_data *d, const struct query *q,
 				emit_line(&e, line);
 				break;
 			}
-			uint8_t next[DNAME_MAXLEN];
 			memcpy(next, target, keep);
 			memcpy(next + keep, dt, dname_len(dt));
-			dname_to_str(next, to, sizeof(to));
-			bool loop = false;
-			for (unsigned i = 0; i <= hop && !loop; i++)
-				loop = dname_equal(seen[i], next);
-			bool last = hop == EXPLAIN_HOPS;
-			snprintf(line, sizeof(line), "%s: below the DNAME at %s, so %s%s", str,
-				 owner, to,
-				 loop   ? ", which closes a loop: resolvers give up (SERVFAIL)"
-				 : last ? "; not followed here after 8 redirections (the answer "
-					  "stops there too)"
-					: " (RFC 6672); following it");
-			emit_line(&e, line);
-			if (loop || last)
-				break;
-			memcpy(target, next, dname_len(next));
-			dname_split(target, &name);
-			memcpy(str, to, sizeof(str));
-			continue;
-		}
-		const struct zrrset *cname =
-			!w.referral && !w.dname && n != NULL ? znode_rrset(n, RRTYPE_CNAME) : NULL;
-		if (cname == NULL) {
+			snprintf(via, sizeof(via), "below the DNAME at %s, so", owner);
+			ends = dname_end;
+		} else if (cname != NULL) {
+			memcpy(next, cname->data + 2, dname_len(cname->data + 2));
+			snprintf(via, sizeof(via), "CNAME%s to",
+				 w.exact ? "" : " (from a wildcard)");
+		} else {
 			explain_static(&w, str, &e);
 			break;
 		}
-		const uint8_t *next = cname->data + 2;
 		char to[DNAME_MAXLEN * 4 + 2];
 		dname_to_str(next, to, sizeof(to));
 		bool loop = false;
 		for (unsigned i = 0; i <= hop && !loop; i++)
 			loop = dname_equal(seen[i], next);
 		bool last = hop == EXPLAIN_HOPS;
-		snprintf(line, sizeof(line), "%s: CNAME%s to %s%s", str,
-			 w.exact ? "" : " (from a wildcard)", to,
-			 loop   ? ", which closes a CNAME loop: resolvers give up (SERVFAIL)"
-			 : last ? "; not followed here after 8 CNAMEs (the answer stops "
-				  "there too; resolvers go on)"
-				: "; following it");
+		snprintf(line, sizeof(line), "%s: %s %s%s", str, via, to,
+			 ends[loop   ? 1
+			      : last ? 2
+				     : 0]);
 		emit_line(&e, line);
 		if (loop || last)
 			break;
 		memcpy(target, next, dname_len(next));
 		dname_split(target, &name);
-		memcpy(str, to, sizeof(to) <= sizeof(str) ? sizeof(to) : sizeof(str));
+		memcpy(str, to, sizeof(str));
 	}
 	if (e.full) {
 		*flags |= HDR_TC;
