@@ -109,11 +109,9 @@ static void emit_services(struct status_walk *w)
 		if (w->service != NULL && strcasecmp(w->service, svc->name) != 0)
 			continue;
 		found = true;
-		geo_service_health(g, s, up, n_up, total, GEO_DC_MAX);
+		bool down = geo_service_health(g, s, up, n_up, total, GEO_DC_MAX);
 		size_t o = (size_t)snprintf(line, sizeof(line), "service %s:", svc->name);
-		unsigned any = 0;
 		for (size_t k = 0; k < svc->n_dcs && o < sizeof(line) - 64; k++) {
-			any += up[k];
 			o += (size_t)snprintf(line + o, sizeof(line) - o, " %s %s %u/%u;",
 					      gc->dcs[svc->dcs[k].dc].name, up[k] ? "up" : "DOWN",
 					      n_up[k], total[k]);
@@ -121,7 +119,7 @@ static void emit_services(struct status_walk *w)
 		const char *how = svc->all_down == GEO_ALL_DOWN_SERVFAIL      ? "SERVFAIL"
 				  : svc->all_down == GEO_ALL_DOWN_LAST_RESORT ? "last-resort"
 									      : "fail-open";
-		if (!any)
+		if (down)
 			snprintf(line + o, sizeof(line) - o, " ALL DOWN: answering %s", how);
 		else if (geo_family_down(g, s, 6) || geo_family_down(g, s, 4))
 			/* Up for one family only: the other's answers come from
@@ -367,12 +365,9 @@ void hsync_watch(struct dataset *ds)
 	for (size_t s = 0; s < gc->n_services; s++) {
 		const struct geo_service *svc = &gc->services[s];
 		bool up[GEO_DC_MAX];
-		unsigned n_up[GEO_DC_MAX], total[GEO_DC_MAX], any = 0;
-		geo_service_health(ds->geo, s, up, n_up, total, GEO_DC_MAX);
-		for (size_t k = 0; k < svc->n_dcs; k++)
-			any += up[k];
+		unsigned n_up[GEO_DC_MAX], total[GEO_DC_MAX];
+		bool down = geo_service_health(ds->geo, s, up, n_up, total, GEO_DC_MAX);
 		dc_watch(ds, s, up, n_up, total);
-		bool down = svc->n_dcs > 0 && any == 0;
 		family_watch(ds, s, down);
 		if (down == ds->all_down[s])
 			continue;

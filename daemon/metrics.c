@@ -167,17 +167,15 @@ static void geo_metrics(struct evbuffer *b, const struct dataset *ds, const stru
 	for (size_t s = 0; s < gc->n_services; s++) {
 		const struct geo_service *svc = &gc->services[s];
 		bool up[GEO_DC_MAX];
-		unsigned n_up[GEO_DC_MAX], total[GEO_DC_MAX], any = 0;
-		geo_service_health(ds->geo, s, up, n_up, total, GEO_DC_MAX);
-		for (size_t k = 0; k < svc->n_dcs; k++)
-			any += up[k];
+		unsigned n_up[GEO_DC_MAX], total[GEO_DC_MAX];
+		bool down = geo_service_health(ds->geo, s, up, n_up, total, GEO_DC_MAX);
 		ADD(b, "geodnsd_service_all_down{service=\"");
 		label(b, svc->name);
 		evbuffer_add_printf(b, "\",policy=\"%s\"} %d\n",
 				    svc->all_down == GEO_ALL_DOWN_SERVFAIL      ? "servfail"
 				    : svc->all_down == GEO_ALL_DOWN_LAST_RESORT ? "last-resort"
 										: "fail-open",
-				    svc->n_dcs > 0 && any == 0 ? 1 : 0);
+				    down ? 1 : 0);
 	}
 }
 

@@ -411,15 +411,18 @@ static uint64_t up_records(const struct geo_svc *s, const struct geo_svc_dc *d, 
 	return mask;
 }
 
-void geo_service_health(const struct geo *g, size_t s, bool *up, unsigned *addrs_up,
+bool geo_service_health(const struct geo *g, size_t s, bool *up, unsigned *addrs_up,
 			unsigned *addrs_total, size_t n)
 {
 	const struct geo_service *conf = &g->gc->services[s];
+	bool any = false;
 	for (size_t k = 0; k < conf->n_dcs && k < n; k++) {
 		unsigned dc = conf->dcs[k].dc;
 		up[k] = dc_up(g, &g->svcs[s], dc, &addrs_up[k]);
 		addrs_total[k] = g->svcs[s].dc[dc].n_addrs;
+		any |= up[k];
 	}
+	return conf->n_dcs > 0 && !any;
 }
 
 int geo_service_dc_forced(const struct geo *g, size_t s, size_t k)

@@ -205,8 +205,10 @@ const struct geo_conf *geo_conf_of(const struct geo *g);
 
 /* A service's health summary: for each of its datacenters whether it is
  * up now (override applied) and how many addresses are up of how many.
- * Fills up to n entries of the arrays (index = services[s].dcs index). */
-void geo_service_health(const struct geo *g, size_t s, bool *dc_up, unsigned *addrs_up,
+ * Fills up to n entries of the arrays (index = services[s].dcs index).
+ * Returns true when no datacenter of the service is up (its all-down
+ * policy answers). */
+bool geo_service_health(const struct geo *g, size_t s, bool *dc_up, unsigned *addrs_up,
 			unsigned *addrs_total, size_t n);
 
 /* The operator's override of service s's k-th datacenter: GEO_FORCE_UP,
