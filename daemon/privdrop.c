@@ -173,88 +173,95 @@ static int drop_dac(void)
 	return (int)syscall(SYS_capset, &h, c);
 }
 
-void privdrop_check_files_without_dac(const struct conf *conf, unsigned *warnings)
+/*
+ * Run fn(conf) in a child process and return its exit status.  -1: it
+ * could not be run or waited for (*failed names the call, errno says
+ * why); -2: it died, with *status from waitpid().  SIGCHLD is at its
+ * default meanwhile: one ignored by whoever started us is inherited and
+ * would reap the child itself, and waitpid() would find nothing.
+ */
+static int in_child(int (*fn)(const struct conf *), const struct conf *conf, const char **failed,
+		    int *status)
 {
-	if (geteuid() != 0)
-		return;
-	fflush(NULL);
+	fflush(NULL); /* nothing buffered is written twice */
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
 	sigemptyset(&dfl.sa_mask);
 	sigaction(SIGCHLD, &dfl, &old);
 	pid_t pid = fork();
-	if (pid < 0) {
-		sigaction(SIGCHLD, &old, NULL);
-		return;
-	}
 	if (pid == 0) {
-		if (drop_dac() < 0)
-			_exit(0); /* nothing to learn */
-		no_dac = true;
-		unsigned others, n = privdrop_check_files(conf, LOG_LEVEL_WARNING, &others);
+		int code = fn(conf);
 		fflush(NULL);
-		n += others;
-		_exit(n > 255 ? 255 : (int)n);
+		_exit(code);
 	}
-	int status, rc;
-	while ((rc = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-		;
+	int rc = -1;
+	if (pid > 0)
+		while ((rc = waitpid(pid, status, 0)) < 0 && errno == EINTR)
+			;
+	int err = errno;
 	sigaction(SIGCHLD, &old, NULL);
-	if (rc > 0 && WIFEXITED(status))
-		*warnings += (unsigned)WEXITSTATUS(status);
+	errno = err;
+	if (pid < 0 || rc < 0) {
+		*failed = pid < 0 ? "fork" : "waitpid";
+		return -1;
+	}
+	return WIFEXITED(*status) ? WEXITSTATUS(*status) : -2;
+}
+
+/* The check as root without the DAC capabilities: how many files failed. */
+static int check_without_dac(const struct conf *conf)
+{
+	if (drop_dac() < 0)
+		return 0; /* nothing to learn */
+	no_dac = true;
+	unsigned others, n = privdrop_check_files(conf, LOG_LEVEL_WARNING, &others);
+	n += others;
+	return n > 255 ? 255 : (int)n;
+}
+
+void privdrop_check_files_without_dac(const struct conf *conf, unsigned *warnings)
+{
+	const char *failed;
+	int status;
+	if (geteuid() != 0)
+		return;
+	int st = in_child(check_without_dac, conf, &failed, &status);
+	if (st > 0)
+		*warnings += (unsigned)st;
+}
+
+/* The check as the configured user (see CHECK_CANNOT_SWITCH). */
+static int check_as_user(const struct conf *conf)
+{
+	gid_t gid = conf->gid;
+	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(conf->uid, conf->uid, conf->uid) < 0) {
+		log_msg(LOG_LEVEL_WARNING, "privdrop: cannot switch to user '%s': %s", conf->user,
+			strerror(errno));
+		return CHECK_CANNOT_SWITCH;
+	}
+	unsigned others, n = privdrop_check_files(conf, LOG_LEVEL_ERR, &others);
+	return (n > 63 ? 63 : (int)n) | (int)(others << 6);
 }
 
 void privdrop_check_files_as_user(const struct conf *conf, unsigned *errors, unsigned *warnings)
 {
+	const char *failed;
+	int status;
 	if (conf->user == NULL || conf->uid == 0 || geteuid() != 0)
 		return;
-	fflush(NULL); /* nothing buffered is written twice */
-	/* A SIGCHLD ignored by whoever started us (it is inherited) would
-	 * reap the child itself, and waitpid() would find nothing. */
-	struct sigaction dfl = { .sa_handler = SIG_DFL }, old;
-	sigemptyset(&dfl.sa_mask);
-	sigaction(SIGCHLD, &dfl, &old);
-	pid_t pid = fork();
-	if (pid < 0) {
-		sigaction(SIGCHLD, &old, NULL);
-		++*warnings;
+	int st = in_child(check_as_user, conf, &failed, &status);
+	if (st == -1 && strcmp(failed, "fork") == 0)
 		log_msg(LOG_LEVEL_WARNING, "privdrop: cannot check files as user '%s': fork: %s",
 			conf->user, strerror(errno));
-		return;
-	}
-	if (pid == 0) {
-		gid_t gid = conf->gid;
-		if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
-		    setresuid(conf->uid, conf->uid, conf->uid) < 0) {
-			log_msg(LOG_LEVEL_WARNING, "privdrop: cannot switch to user '%s': %s",
-				conf->user, strerror(errno));
-			fflush(NULL);
-			_exit(CHECK_CANNOT_SWITCH);
-		}
-		unsigned others, n = privdrop_check_files(conf, LOG_LEVEL_ERR, &others);
-		fflush(NULL);
-		_exit((n > 63 ? 63 : (int)n) | (int)(others << 6));
-	}
-	int status, rc;
-	while ((rc = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-		;
-	int err = errno;
-	sigaction(SIGCHLD, &old, NULL);
-	if (rc < 0) {
+	else if (st == -1)
 		log_msg(LOG_LEVEL_WARNING, "privdrop: checking files as user '%s': waitpid: %s",
-			conf->user, strerror(err));
-		++*warnings;
-		return;
-	}
-	if (!WIFEXITED(status)) {
+			conf->user, strerror(errno));
+	else if (st == -2)
 		log_msg(LOG_LEVEL_WARNING,
 			"privdrop: checking files as user '%s': the check process "
 			"died (status %d)",
 			conf->user, status);
-		++*warnings;
-		return;
-	}
-	int st = WEXITSTATUS(status);
-	if (st == CHECK_CANNOT_SWITCH) {
+	if (st < 0 || st == CHECK_CANNOT_SWITCH) {
 		++*warnings;
 		return;
 	}
