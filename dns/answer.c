@@ -21,15 +21,22 @@
 #define CNAME_CHAIN_MAX 8 /* hops followed before answering as is */
 #define ADDL_MAX        32
 
-/* State of one answer as it is built. */
 /* RFC 8914 Extended DNS Errors, for the errors whose reason a resolver
  * operator cannot guess: why a query was refused, or what was wrong with
  * its ECS or COOKIE option. */
-#define EDE_OTHER             0
-#define EDE_PROHIBITED        18
-#define EDE_NOT_AUTHORITATIVE 20
-#define EDE_TEXT_MAX          80
+#define EDE_OTHER    0
+#define EDE_TEXT_MAX 80
 
+struct ede {
+	uint16_t code;
+	const char *text; /* EXTRA-TEXT, or NULL */
+};
+
+static const struct ede ede_not_authoritative = { 20, NULL };
+static const struct ede ede_no_transfers = { 18, "no zone transfers" }; /* Prohibited */
+static const struct ede ede_explain_acl = { 18, "source not in explain-acl" };
+
+/* State of one answer as it is built. */
 struct ans {
 	const struct answer_data *d;
 	const struct query *q;
@@ -39,13 +46,12 @@ struct ans {
 	bool have_client;
 	const struct sockaddr *from;
 	struct answer_stats *stats;
-	uint8_t scope;        /* widest ECS scope any part of the answer needs */
-	const char *geo_dc;   /* datacenter of the last GEO answer, for the log */
-	uint16_t ede;         /* RFC 8914 INFO-CODE of a REFUSED... */
-	const char *ede_text; /* ...and its EXTRA-TEXT, or NULL */
-	bool servfail;        /* a dynamic answer's policy asked for it */
-	uint32_t zone_hash;   /* apex hash of the first zone (RRL kind) */
-	size_t apex_at;       /* where the current zone's apex name stands in the
+	uint8_t scope;         /* widest ECS scope any part of the answer needs */
+	const char *geo_dc;    /* datacenter of the last GEO answer, for the log */
+	const struct ede *ede; /* why a REFUSED; NULL: not authoritative */
+	bool servfail;         /* a dynamic answer's policy asked for it */
+	uint32_t zone_hash;    /* apex hash of the first zone (RRL kind) */
+	size_t apex_at;        /* where the current zone's apex name stands in the
 			     * packet (a suffix of the question), 0: unknown */
 	uint16_t flags;
 	bool truncated;
@@ -355,10 +361,8 @@ static unsigned resolve(struct ans *a)
 		if (explain_match(q)) {
 			unsigned rc =
 				explain_answer(a->d, q, client_of(a), a->from, a->p, &a->flags);
-			if (rc == RCODE_REFUSED) {
-				a->ede = EDE_PROHIBITED;
-				a->ede_text = "source not in explain-acl";
-			}
+			if (rc == RCODE_REFUSED)
+				a->ede = &ede_explain_acl;
 			return rc;
 		}
 		return chaos_answer(&a->d->conf, q, a->p, &a->flags);
@@ -368,8 +372,7 @@ static unsigned resolve(struct ans *a)
 	switch (q->qtype) {
 	case RRTYPE_AXFR:
 	case RRTYPE_IXFR:
-		a->ede = EDE_PROHIBITED;
-		a->ede_text = "no zone transfers";
+		a->ede = &ede_no_transfers;
 		return RCODE_REFUSED; /* no zone transfers are offered */
 	case RRTYPE_OPT:
 		return RCODE_FORMERR; /* a meta type, not a question */
@@ -430,9 +433,10 @@ static uint16_t put_ede(uint8_t *e, uint16_t code, const char *text)
 	return (uint16_t)(6 + n);
 }
 
-static void put_opt(struct pkt *p, const struct answer_data *d, const struct query *q,
-		    unsigned rcode, uint8_t scope, const struct sockaddr *from, const struct ans *a)
+static void put_opt(const struct ans *a, unsigned rcode)
 {
+	const struct answer_data *d = a->d;
+	const struct query *q = a->q;
 	uint8_t rdata[4 + 256 + 4 + 20 + 4 + 24 + 6 + EDE_TEXT_MAX];
 	uint16_t rdlen = 0;
 	if (q->nsid && d->conf.nsid != NULL && d->conf.nsid_len <= 256) {
@@ -454,12 +458,12 @@ static void put_opt(struct pkt *p, const struct answer_data *d, const struct que
 		e[4] = (uint8_t)(q->ecs_family >> 8);
 		e[5] = (uint8_t)q->ecs_family;
 		e[6] = q->ecs_source;
-		e[7] = scope;
+		e[7] = a->scope;
 		memcpy(e + 8, q->ecs_addr, sizeof(q->ecs_addr)); /* the rest is room */
 		rdlen = (uint16_t)(rdlen + 8 + q->ecs_addr_len);
 	}
 	const uint8_t *addr;
-	int family = source_addr(from, &addr);
+	int family = source_addr(a->from, &addr);
 	if (q->cookie && d->conf.cookies && family != 0) {
 		/* RFC 7873 5.2: echo the client cookie with a fresh server one. */
 		uint8_t *c = rdata + rdlen;
@@ -472,14 +476,15 @@ static void put_opt(struct pkt *p, const struct answer_data *d, const struct que
 			    c + 4 + COOKIE_CLIENT_LEN);
 		rdlen = (uint16_t)(rdlen + 4 + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN);
 	}
-	if (rcode == RCODE_REFUSED)
-		rdlen = (uint16_t)(rdlen + put_ede(rdata + rdlen, a->ede, a->ede_text));
-	else if (rcode == RCODE_FORMERR && q->why != NULL)
+	if (rcode == RCODE_REFUSED) {
+		const struct ede *e = a->ede != NULL ? a->ede : &ede_not_authoritative;
+		rdlen = (uint16_t)(rdlen + put_ede(rdata + rdlen, e->code, e->text));
+	} else if (rcode == RCODE_FORMERR && q->why != NULL)
 		rdlen = (uint16_t)(rdlen + put_ede(rdata + rdlen, EDE_OTHER, q->why));
 	/* RFC 6891 6.1.3: TTL = extended rcode, version 0, flags; RFC 3225 3:
 	 * the DO bit is copied from the query. */
 	uint32_t ttl = (uint32_t)(rcode >> 4) << 24 | (q->edns_flags & EDNS_DO);
-	pkt_put_opt(p, d->conf.udp_max_payload, ttl, rdata, rdlen);
+	pkt_put_opt(a->p, d->conf.udp_max_payload, ttl, rdata, rdlen);
 }
 
 /* The client as RFC 7871 defines it: the ECS subnet, or the source. */
@@ -641,8 +646,7 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t ql
 	a.stats = stats;
 	a.scope = 0;
 	a.geo_dc = NULL;
-	a.ede = EDE_NOT_AUTHORITATIVE;
-	a.ede_text = NULL;
+	a.ede = NULL;
 	a.servfail = false;
 	a.zone_hash = 0;
 	a.apex_at = 0;
@@ -661,7 +665,7 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t ql
 		return 0;
 	p.max = limit;
 	if (q.edns)
-		put_opt(&p, d, &q, rcode, a.scope, from, &a);
+		put_opt(&a, rcode);
 	pkt_finish(&p, a.flags, rcode & 0xF);
 	if (stats != NULL)
 		count(stats, &q, rcode, a.flags, tr);
