@@ -122,18 +122,11 @@ static bool allowed(const struct answer_data *d, const struct sockaddr *from)
 static void explain_static(const struct answer_walk *w, const char *name, struct emitter *e)
 {
 	char line[DNAME_MAXLEN * 8 + 128];
-	char owner[DNAME_MAXLEN * 4 + 2];
 	if (w->referral) {
 		snprintf(line, sizeof(line),
 			 "%s: delegated (referral); not geo-routed, "
 			 "ecs scope /0",
 			 name);
-	} else if (w->dname) {
-		dname_to_str(w->node->name, owner, sizeof(owner));
-		snprintf(line, sizeof(line),
-			 "%s: below the DNAME at %s, substituted (RFC 6672); ask "
-			 "about the substitute for its answer",
-			 name, owner);
 	} else if (!w->exact && w->node->wild == NULL)
 		snprintf(line, sizeof(line), "%s: does not exist (NXDOMAIN); ecs scope /0", name);
 	else
