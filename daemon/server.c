@@ -44,6 +44,7 @@ struct server {
 	unsigned tcp_conns;
 	unsigned tcp_max;
 	struct timeval tcp_idle;
+	uint16_t tcp_keepalive;    /* tcp_idle in RFC 7828 units of 100 ms */
 	struct tcp_conn *conns;    /* open TCP connections, for shutdown */
 	struct answer_stats stats; /* TCP answers */
 	struct answer_stats sum;   /* server_stats() result */
@@ -231,6 +232,8 @@ struct server *server_new(struct event_base *base, const struct conf *conf)
 	s->tcp_max = conf->tcp_max_connections;
 	s->tcp_idle.tv_sec = conf->tcp_idle_timeout_ms / 1000;
 	s->tcp_idle.tv_usec = (conf->tcp_idle_timeout_ms % 1000) * 1000;
+	unsigned units = conf->tcp_idle_timeout_ms / 100;
+	s->tcp_keepalive = (uint16_t)(units < UINT16_MAX ? units : UINT16_MAX);
 	s->ls = xcalloc(conf->n_listen, sizeof(*s->ls));
 	for (size_t i = 0; i < conf->n_listen; i++) {
 		s->n_ls = i + 1;
@@ -253,6 +256,9 @@ struct server *server_new(struct event_base *base, const struct conf *conf)
 void server_publish(struct server *s, struct dataset *ds)
 {
 	struct dataset *old = s->live;
+	/* Every dataset carries the timeout of the connections it answers
+	 * on, which a reload does not change (it is bound at start-up). */
+	ds->answer.conf.tcp_keepalive = s->tcp_keepalive;
 	rcu_assign_pointer(s->live, ds);
 	/* Wait until every UDP worker has passed a quiescent state (it does
 	 * after each batch, and is offline while idle): then none can still

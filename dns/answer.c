@@ -437,7 +437,7 @@ static void put_opt(const struct ans *a, unsigned rcode)
 {
 	const struct answer_data *d = a->d;
 	const struct query *q = a->q;
-	uint8_t rdata[4 + 256 + 4 + 20 + 4 + 24 + 6 + EDE_TEXT_MAX];
+	uint8_t rdata[4 + 256 + 4 + 20 + 4 + 24 + 6 + 6 + EDE_TEXT_MAX];
 	uint16_t rdlen = 0;
 	if (q->nsid && d->conf.nsid != NULL && d->conf.nsid_len <= 256) {
 		rdata[0] = 0;
@@ -475,6 +475,18 @@ static void put_opt(const struct ans *a, unsigned rcode)
 		cookie_make(q->cookie_client, addr, family == 4 ? 4 : 16, (uint32_t)time(NULL),
 			    c + 4 + COOKIE_CLIENT_LEN);
 		rdlen = (uint16_t)(rdlen + 4 + COOKIE_CLIENT_LEN + COOKIE_SERVER_LEN);
+	}
+	if (q->keepalive != KEEPALIVE_NONE && a->tr == ANSWER_TCP) {
+		/* RFC 7828 3.2.2: the idle timeout of this connection.  Never
+		 * over UDP, where the option is ignored. */
+		uint8_t *k = rdata + rdlen;
+		k[0] = 0;
+		k[1] = EDNS_OPT_KEEPALIVE;
+		k[2] = 0;
+		k[3] = 2;
+		k[4] = (uint8_t)(d->conf.tcp_keepalive >> 8);
+		k[5] = (uint8_t)d->conf.tcp_keepalive;
+		rdlen = (uint16_t)(rdlen + 6);
 	}
 	if (rcode == RCODE_REFUSED) {
 		const struct ede *e = a->ede != NULL ? a->ede : &ede_not_authoritative;
@@ -631,7 +643,14 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t ql
 	if (q.edns)
 		opt_len = 11 + (q.nsid && d->conf.nsid ? 4 + d->conf.nsid_len : 0) +
 			  (q.ecs ? 8 + q.ecs_addr_len : 0) +
-			  (q.cookie && d->conf.cookies ? 4 + 24 : 0);
+			  (q.cookie && d->conf.cookies ? 4 + 24 : 0) + (q.keepalive ? 6 : 0);
+	if (__builtin_expect(q.keepalive == KEEPALIVE_VALUE, 0) && tr == ANSWER_TCP &&
+	    rc == RCODE_NOERROR) {
+		/* RFC 7828 3.2.1: a query carries no TIMEOUT; only a server
+		 * sends one.  Over UDP the option is ignored (3.2.2). */
+		rc = RCODE_FORMERR;
+		q.why = "edns-tcp-keepalive option with a TIMEOUT in a query (RFC 7828 3.2.1)";
+	}
 
 	struct pkt p;
 	/* Field by field: a designated initializer would zero addl[] too,

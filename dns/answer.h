@@ -74,7 +74,11 @@ struct answer_conf {
 	const uint8_t *nsid;  /* RFC 5001 payload, NULL when off */
 	size_t nsid_len;
 	uint16_t udp_max_payload; /* largest UDP response we send */
-	struct answer_dyn dyn;    /* all NULL when nothing is geo-routed */
+	/* The TCP idle timeout, in the 100 ms units of RFC 7828, that a TCP
+	 * answer to an edns-tcp-keepalive query carries.  The server sets it
+	 * when it publishes the data: the timeout is its own. */
+	uint16_t tcp_keepalive;
+	struct answer_dyn dyn; /* all NULL when nothing is geo-routed */
 	/* CH TXT [<service>.]status.geodnsd: health state, one line each. */
 	void (*status)(const void *ctx, const char *service,
 		       void (*emit)(void *arg, const char *line), void *arg);

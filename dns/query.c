@@ -96,6 +96,8 @@ static int parse_opt_rdata(const uint8_t *p, size_t rdlen, struct query *q)
 			return -1;
 		if (code == EDNS_OPT_NSID)
 			q->nsid = true; /* RFC 5001 2.1: the request is empty */
+		else if (code == EDNS_OPT_KEEPALIVE)
+			q->keepalive = olen == 0 ? KEEPALIVE_EMPTY : KEEPALIVE_VALUE;
 		else if (code == EDNS_OPT_ECS && parse_ecs(p + o, olen, q) < 0)
 			return -2;
 		else if (code == EDNS_OPT_COOKIE && parse_cookie(p + o, olen, q) < 0)
@@ -230,6 +232,7 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 	q->have_question = false;
 	q->edns = false;
 	q->nsid = false;
+	q->keepalive = KEEPALIVE_NONE;
 	q->ecs = false;
 	q->cookie = false;
 	q->why = NULL;

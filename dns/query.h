@@ -25,6 +25,7 @@ struct query {
 	uint8_t edns_version;
 	uint16_t edns_flags; /* DO bit etc. (RFC 6891 6.1.4) */
 	bool nsid;           /* NSID option present (RFC 5001) */
+	uint8_t keepalive;   /* edns-tcp-keepalive (RFC 7828): KEEPALIVE_* */
 
 	bool ecs;             /* a valid ECS option (RFC 7871 6) */
 	uint16_t ecs_family;  /* 1 IPv4, 2 IPv6 */
@@ -40,6 +41,12 @@ struct query {
 	uint8_t cookie_server[32];
 	uint8_t cookie_server_len; /* 0: the client has none yet */
 };
+
+/* query.keepalive: absent, as a client sends it (no TIMEOUT), or with a
+ * TIMEOUT, which only a server may send (RFC 7828 3.2.1). */
+#define KEEPALIVE_NONE  0
+#define KEEPALIVE_EMPTY 1
+#define KEEPALIVE_VALUE 2
 
 /* query_parse() result beyond an rcode: the packet gets no answer at all. */
 #define QUERY_DROP (-1)

@@ -67,10 +67,11 @@ enum {
 
 /* EDNS option codes we act on. */
 enum {
-	EDNS_OPT_NSID = 3,    /* RFC 5001 */
-	EDNS_OPT_ECS = 8,     /* RFC 7871 */
-	EDNS_OPT_COOKIE = 10, /* RFC 7873 */
-	EDNS_OPT_EDE = 15,    /* RFC 8914 Extended DNS Errors */
+	EDNS_OPT_NSID = 3,       /* RFC 5001 */
+	EDNS_OPT_ECS = 8,        /* RFC 7871 */
+	EDNS_OPT_COOKIE = 10,    /* RFC 7873 */
+	EDNS_OPT_KEEPALIVE = 11, /* RFC 7828 edns-tcp-keepalive */
+	EDNS_OPT_EDE = 15,       /* RFC 8914 Extended DNS Errors */
 };
 
 #define EDNS_DO 0x8000u

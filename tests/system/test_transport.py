@@ -6,6 +6,7 @@ import os
 import socket
 import time
 
+import dns.edns
 import dns.flags
 import dns.message
 import dns.rcode
@@ -170,6 +171,68 @@ def test_tcp_idle_timeout(make_geodnsd):
     with tcp_connect(srv.port) as s:      # never sent anything
         elapsed = wait_closed(s, 4.0)
     assert elapsed is not None and elapsed < 3.0
+
+
+KEEPALIVE = 11  # RFC 7828 edns-tcp-keepalive
+
+
+def keepalive_query(name, timeout=None):
+    """A query with the edns-tcp-keepalive option, as clients send it (no
+    TIMEOUT) or, with timeout, as only servers may."""
+    data = b"" if timeout is None else timeout.to_bytes(2, "big")
+    return make_query(name, "A", use_edns=0, options=[
+        dns.edns.GenericOption(KEEPALIVE, data)])
+
+
+def keepalive_of(msg):
+    """The TIMEOUT of the reply's keepalive option; None when absent."""
+    for o in msg.options:
+        if o.otype == KEEPALIVE:
+            data = o.to_wire()
+            assert len(data) == 2, "keepalive option of length %d" % len(data)
+            return int.from_bytes(data, "big")
+    return None
+
+
+def test_tcp_keepalive_names_the_idle_timeout(make_geodnsd):
+    """RFC 7828: a TCP answer carries the connection's idle timeout in
+    100 ms units, the timeout the server then keeps; a reload that
+    changes tcp-idle-timeout (bound at start-up) does not change it."""
+    srv = make_geodnsd(tcp_idle_timeout=2)
+    with tcp_connect(srv.port) as s:
+        tcp_send_msg(s, keepalive_query("www.example.com").to_wire())
+        r = dns.message.from_wire(tcp_recv_msg(s))
+        assert r.rcode() == dns.rcode.NOERROR and answer_count(r) > 0
+        assert keepalive_of(r) == 20
+        elapsed = wait_closed(s, 6.0)
+    assert elapsed is not None and 1.0 < elapsed < 4.0, \
+        "closed after %r s, advertised 2.0 s" % elapsed
+
+    plain = srv.send(make_query("www.example.com", "A", use_edns=0), tcp=True)
+    assert plain.edns == 0 and keepalive_of(plain) is None, \
+        "sent to a client that did not ask"
+    udp = srv.send(keepalive_query("www.example.com"))
+    assert udp.rcode() == dns.rcode.NOERROR and keepalive_of(udp) is None, \
+        "RFC 7828 3.2.2: never over UDP"
+
+    srv.server_opts["tcp-idle-timeout"] = 30
+    srv.write_config()
+    srv.reload(lambda: "differs from the running process" in srv.stderr)
+    r = srv.send(keepalive_query("www.example.com"), tcp=True)
+    assert keepalive_of(r) == 20, "the running timeout, not the file's"
+
+
+def test_tcp_keepalive_with_timeout_in_query(geodnsd):
+    """RFC 7828 3.2.1: a query carries no TIMEOUT.  Over TCP that is
+    FORMERR with a reason; over UDP the option is ignored."""
+    q = keepalive_query("www.example.com", timeout=600)
+    r = geodnsd.send(q, tcp=True)
+    assert r.rcode() == dns.rcode.FORMERR and r.edns == 0
+    ede = [o for o in r.options if o.otype == 15]
+    assert ede and "RFC 7828" in ede[0].text
+    r = geodnsd.send(q)
+    assert r.rcode() == dns.rcode.NOERROR and answer_count(r) > 0
+    assert keepalive_of(r) is None
 
 
 def tcp_works(port, timeout=1.0):

@@ -29,6 +29,8 @@ struct qopt {
 	unsigned udp; /* OPT class: the requester's UDP size */
 	unsigned version;
 	bool nsid;
+	bool keepalive;    /* edns-tcp-keepalive option... */
+	unsigned ka_value; /* ...with this TIMEOUT (0: none, as clients send it) */
 };
 
 static size_t put16(uint8_t *p, size_t o, unsigned v)
@@ -65,10 +67,17 @@ static size_t mkquery(uint8_t *buf, unsigned id, const char *name, unsigned qtyp
 		buf[off++] = 0;
 		buf[off++] = (uint8_t)o->version;
 		off = put16(buf, off, 0);
-		off = put16(buf, off, o->nsid ? 4 : 0);
+		unsigned ka = !o->keepalive ? 0 : o->ka_value == 0 ? 4 : 6;
+		off = put16(buf, off, (o->nsid ? 4 : 0) + ka);
 		if (o->nsid) {
 			off = put16(buf, off, EDNS_OPT_NSID);
 			off = put16(buf, off, 0);
+		}
+		if (o->keepalive) {
+			off = put16(buf, off, EDNS_OPT_KEEPALIVE);
+			off = put16(buf, off, ka - 4);
+			if (o->ka_value > 0)
+				off = put16(buf, off, o->ka_value);
 		}
 	}
 	return off;
@@ -611,6 +620,71 @@ static void test_edns(void)
 	IS_INT(R.qd, 1, "two OPT: question echoed");
 }
 
+/* The option `code` in the reply's OPT: its data offset in out, or 0. */
+static size_t opt_find(unsigned code, unsigned *len)
+{
+	if (R.opt == NULL)
+		return 0;
+	size_t o = R.opt->rdoff, end = o + R.opt->rdlen;
+	while (o + 4 <= end) {
+		unsigned c = get16(out + o), l = get16(out + o + 2);
+		if (c == code) {
+			*len = l;
+			return o + 4;
+		}
+		o += 4 + l;
+	}
+	return 0;
+}
+
+/* RFC 7828: edns-tcp-keepalive. */
+static void test_keepalive(void)
+{
+	D.conf.tcp_keepalive = 100; /* 10 s */
+	struct qopt o = { .edns = true, .udp = 1232, .keepalive = true };
+	unsigned len = 0;
+	size_t at;
+
+	ask("www.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_TCP);
+	IS_INT(R.rcode, RCODE_NOERROR, "keepalive over TCP: answered");
+	IS_INT(R.an, 2, "keepalive over TCP: the answer");
+	at = opt_find(EDNS_OPT_KEEPALIVE, &len);
+	OK(at != 0 && len == 2 && get16(out + at) == 100,
+	   "keepalive over TCP: the connection's idle timeout, in 100 ms units");
+
+	ask("www.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_UDP);
+	OK(R.rcode == RCODE_NOERROR && R.an == 2 && R.opt != NULL,
+	   "keepalive over UDP: answered with an OPT");
+	OK(opt_find(EDNS_OPT_KEEPALIVE, &len) == 0, "keepalive over UDP: never in the reply");
+
+	o.keepalive = false;
+	ask("www.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_TCP);
+	OK(R.opt != NULL && opt_find(EDNS_OPT_KEEPALIVE, &len) == 0,
+	   "TCP without the option: none in the reply");
+
+	o.keepalive = true;
+	o.ka_value = 50;
+	ask("www.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_TCP);
+	IS_INT(R.rcode, RCODE_FORMERR, "keepalive with a TIMEOUT in a TCP query: FORMERR");
+	OK(R.an == 0 && R.qd == 1, "keepalive FORMERR: the question, no answer");
+	at = opt_find(EDNS_OPT_EDE, &len);
+	OK(at != 0 && get16(out + at) == 0 && len > 2 &&
+		   memmem(out + at + 2, len - 2, "RFC 7828", 8) != NULL,
+	   "keepalive FORMERR: an Extended DNS Error names the rule");
+
+	ask("www.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_UDP);
+	OK(R.rcode == RCODE_NOERROR && R.an == 2 && opt_find(EDNS_OPT_KEEPALIVE, &len) == 0,
+	   "keepalive with a TIMEOUT over UDP: ignored (RFC 7828 3.2.2)");
+
+	o.ka_value = 0;
+	o.nsid = true;
+	ask("www.example.com.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_TCP);
+	at = opt_find(EDNS_OPT_KEEPALIVE, &len);
+	OK(at != 0 && len == 2 && get16(out + at) == 100 && opt_find(EDNS_OPT_NSID, &len) != 0,
+	   "keepalive beside NSID: both answered");
+	D.conf.tcp_keepalive = 0;
+}
+
 static void test_sizes(void)
 {
 	/* 6 TXT records of ~114 octets: over 512, under 1232. */
@@ -856,6 +930,7 @@ int main(void)
 	test_negative();
 	test_chaos();
 	test_edns();
+	test_keepalive();
 	test_sizes();
 	test_cut_to_tc();
 	test_malformed();

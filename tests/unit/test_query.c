@@ -334,10 +334,38 @@ static void test_ecs(void)
 	OK(!q.ecs && !q.edns, "ECS reset between parses");
 }
 
+/* RFC 7828: the edns-tcp-keepalive option as clients send it (empty) or
+ * with a TIMEOUT; the transport decides what that means (answer.c). */
+static void test_keepalive(void)
+{
+	struct qb b;
+	struct query q;
+	query(&b, 1);
+	opt(&b, 1232, 0, 0, 4);
+	put16(&b, EDNS_OPT_KEEPALIVE);
+	put16(&b, 0);
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_NOERROR, "keepalive: parsed");
+	IS_INT(q.keepalive, KEEPALIVE_EMPTY, "keepalive without TIMEOUT");
+
+	query(&b, 1);
+	opt(&b, 1232, 0, 0, 6);
+	put16(&b, EDNS_OPT_KEEPALIVE);
+	put16(&b, 2);
+	put16(&b, 100);
+	IS_INT(query_parse(b.buf, b.len, &q), RCODE_NOERROR, "keepalive with TIMEOUT: parsed");
+	IS_INT(q.keepalive, KEEPALIVE_VALUE, "keepalive with TIMEOUT");
+
+	query(&b, 1);
+	opt(&b, 1232, 0, 0, 0);
+	query_parse(b.buf, b.len, &q);
+	IS_INT(q.keepalive, KEEPALIVE_NONE, "keepalive reset between parses");
+}
+
 int main(void)
 {
 	test_basic();
 	test_edns();
 	test_ecs();
+	test_keepalive();
 	return tap_done();
 }
