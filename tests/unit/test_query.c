@@ -4,6 +4,7 @@
 #include "dns/query.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dns/rrtype.h"
@@ -332,6 +333,32 @@ static void test_ecs(void)
 	query(&b, 0);
 	IS_INT(query_parse(b.buf, b.len, &q), RCODE_NOERROR, "no OPT after ECS");
 	OK(!q.ecs && !q.edns, "ECS reset between parses");
+
+	/* Every address length, each octet its own value, the packet at the
+	 * very end of its allocation (ASan sees a read past it), the struct
+	 * holding another query's address before. */
+	uint8_t a6[16];
+	for (unsigned i = 0; i < 16; i++)
+		a6[i] = (uint8_t)(0x11 * (i + 1) - 1);
+	bool all = true;
+	for (unsigned alen = 0; alen <= 16; alen++) {
+		ecs_query(&b, 2, alen * 8, 0, a6, alen);
+		uint8_t *exact = malloc(b.len);
+		if (exact == NULL)
+			exit(1);
+		memcpy(exact, b.buf, b.len);
+		memset(q.ecs_addr, 0xEE, sizeof(q.ecs_addr));
+		int rc = query_parse(exact, b.len, &q);
+		bool ok = rc == RCODE_NOERROR && q.ecs && q.ecs_addr_len == alen &&
+			  memcmp(q.ecs_addr, a6, alen) == 0;
+		for (unsigned i = alen; i < 16; i++)
+			ok = ok && q.ecs_addr[i] == 0;
+		if (!ok)
+			printf("# ECS address of %u octets read wrong\n", alen);
+		all = all && ok;
+		free(exact);
+	}
+	OK(all, "ECS addresses of 0-16 octets: copied exactly, the rest zero");
 }
 
 /* RFC 7828: the edns-tcp-keepalive option as clients send it (empty) or
