@@ -27,8 +27,9 @@
  * record is, and the health flag of each address. */
 struct geo_svc_dc {
 	const struct zrrset *set[2];
-	uint8_t n[2];                               /* records per family */
-	uint8_t idx[2][GEO_ADDR_MAX];               /* record -> address index */
+	uint8_t n[2];                 /* records per family */
+	uint8_t idx[2][GEO_ADDR_MAX]; /* record -> address index */
+	int8_t run[2];                /* idx[fam] counts up from run[fam]; -1: it does not */
 	const _Atomic uint8_t *up[GEO_ADDR_MAX];    /* NULL: counts as up */
 	const _Atomic uint8_t *force[GEO_ADDR_MAX]; /* overrides: explain, fail-open */
 	uint8_t n_addrs;
@@ -324,6 +325,10 @@ static void build_service(struct geo *g, const struct geo_service *s, struct geo
 		for (int fam = 0; fam < 2; fam++) {
 			d->set[fam] =
 				make_set(g, sd->addrs, d->n_addrs, fam, d->idx[fam], &d->n[fam]);
+			d->run[fam] = (int8_t)d->idx[fam][0];
+			for (unsigned i = 1; i < d->n[fam]; i++)
+				if (d->idx[fam][i] != d->idx[fam][0] + i)
+					d->run[fam] = -1;
 			if (d->set[fam] != NULL)
 				out->n_with[fam]++;
 		}
@@ -405,6 +410,8 @@ static uint64_t up_records(const struct geo_svc *s, const struct geo_svc_dc *d, 
 		}
 	if (!enough_up(s, d, up))
 		return 0;
+	if (d->run[fam] >= 0) /* the usual listing: each family's in a row */
+		return up_bits >> d->run[fam] & ((UINT64_C(1) << d->n[fam]) - 1);
 	uint64_t mask = 0;
 	for (unsigned i = 0; i < d->n[fam]; i++)
 		mask |= (uint64_t)(up_bits >> d->idx[fam][i] & 1u) << i;

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,6 +232,94 @@ static void test_answers(void)
 	geo_conf_clear(&gc);
 }
 
+/* A service of one datacenter with addresses fams[0..n) (4 or 6), in that
+ * order: 10.0.0.i or 2001:db8::i for address i - 1. */
+static void one_dc_conf(struct geo_conf *gc, const int *fams, unsigned n)
+{
+	memset(gc, 0, sizeof(*gc));
+	gc->n_dcs = 1;
+	gc->dcs = calloc(1, sizeof(*gc->dcs));
+	gc->dcs[0].name = strdup("fra");
+	gc->n_services = 1;
+	gc->services = calloc(1, sizeof(*gc->services));
+	struct geo_service *s = &gc->services[0];
+	s->name = strdup("web");
+	s->n_dcs = 1;
+	s->dcs = calloc(1, sizeof(*s->dcs));
+	s->dcs[0].n_addrs = n;
+	s->dcs[0].addrs = calloc(n, sizeof(struct geo_prefix));
+	for (unsigned i = 0; i < n; i++) {
+		char text[32];
+		s->dcs[0].addrs[i].family = (uint8_t)fams[i];
+		snprintf(text, sizeof(text), fams[i] == 4 ? "10.0.0.%u" : "2001:db8::%u", i + 1);
+		inet_pton(fams[i] == 4 ? AF_INET : AF_INET6, text, s->dcs[0].addrs[i].addr);
+	}
+	gc->default_order.n = 1;
+	gc->default_order.dc = calloc(1, sizeof(uint16_t));
+}
+
+/* Which records an answer holds when some addresses are down, for the
+ * families listed in a row and interleaved: for every up/down pattern, the
+ * answer is exactly the up addresses of the family asked for. */
+static void test_record_masks(void)
+{
+	static const int rows[] = { 4, 4, 4, 6, 6 }, mixed[] = { 6, 4, 6, 4, 4 };
+	const int *lists[2] = { rows, mixed };
+	const char *what[2] = { "families in a row", "families interleaved" };
+	for (int l = 0; l < 2; l++) {
+		struct geo_conf gc;
+		struct diag d = { .print = 1 };
+		one_dc_conf(&gc, lists[l], 5);
+		struct geo *g = geo_build(&gc, "test.yaml", NULL, false, &d);
+		struct arena *bindings = arena_new();
+		const void *web = geo_bind(bindings, 0, 60);
+		_Atomic uint8_t flag[5];
+		for (unsigned a = 0; a < 5; a++)
+			geo_set_address_flag(g, 0, 0, a, &flag[a], NULL);
+		struct answer_client c;
+		client(&c, 4, "192.0.2.0", 24);
+		unsigned checked = 0, wrong = 0;
+		for (unsigned pattern = 1; pattern < 32; pattern++) {
+			for (unsigned a = 0; a < 5; a++)
+				atomic_store(&flag[a], (uint8_t)(pattern >> a & 1));
+			for (int fam = 4; fam <= 6; fam += 2) {
+				/* Expected: the up addresses of fam, as the text
+				 * that holds their index. */
+				char want[64] = "", got[64] = "", buf[INET6_ADDRSTRLEN];
+				for (unsigned a = 0; a < 5; a++)
+					if (lists[l][a] == fam && (pattern >> a & 1))
+						snprintf(want + strlen(want),
+							 sizeof(want) - strlen(want), "%u ", a + 1);
+				if (want[0] == '\0')
+					continue; /* fail-open: another test's matter */
+				struct dyn_answer ans;
+				geo_answer(g, web, fam == 4 ? RRTYPE_A : RRTYPE_AAAA, &c, &ans);
+				for (unsigned r = 0; ans.set != NULL && r < ans.set->count; r++) {
+					if (!(ans.mask >> r & 1))
+						continue;
+					inet_ntop(fam == 4 ? AF_INET : AF_INET6,
+						  ans.set->data + r * (fam == 4 ? 6 : 18) + 2, buf,
+						  sizeof(buf));
+					const char *last = strrchr(buf, fam == 4 ? '.' : ':');
+					snprintf(got + strlen(got), sizeof(got) - strlen(got),
+						 "%s ", last + 1);
+				}
+				checked++;
+				if (strcmp(want, got) != 0) {
+					wrong++;
+					printf("# %s, up 0x%02x, %s: want %sgot %s\n", what[l],
+					       pattern, fam == 4 ? "A" : "AAAA", want, got);
+				}
+			}
+		}
+		OK(checked > 30 && wrong == 0, "%s: the up records of the family, %u patterns",
+		   what[l], checked);
+		geo_free(g);
+		arena_free(bindings);
+		geo_conf_clear(&gc);
+	}
+}
+
 static void test_bad_database(void)
 {
 	struct geo_conf gc;
@@ -247,6 +337,7 @@ int main(void)
 	log_set_level(LOG_LEVEL_ERR);
 	test_trie();
 	test_answers();
+	test_record_masks();
 	test_bad_database();
 	return tap_done();
 }
