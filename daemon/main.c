@@ -553,6 +553,11 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		query_log_toggle(r);
 		return;
 	}
+	if (sig == SIGUSR2) {
+		log_msg(LOG_LEVEL_NOTICE, "received SIGUSR2: ignored (SIGHUP reloads, SIGUSR1 "
+					  "toggles the query log)");
+		return;
+	}
 	log_msg(LOG_LEVEL_NOTICE, "received %s, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	sdnotify_stopping();
 	event_base_loopbreak(event_get_base(r->done_ev));
@@ -611,8 +616,22 @@ static int parse_args(int argc, char **argv, const char **conf, int *check, cons
 	return 0;
 }
 
-#define N_SIGNALS 4
-static const int signums[N_SIGNALS] = { SIGHUP, SIGUSR1, SIGTERM, SIGINT };
+#define N_SIGNALS 5
+static const int signums[N_SIGNALS] = { SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGINT };
+
+/* The signals that do not stop the daemon.  Their default action would:
+ * they are blocked from the start until the loop can take them, so that a
+ * reload asked for while the zones load is queued, not fatal.  Every
+ * thread inherits the block; exec probes start with an empty mask. */
+static void operator_signals(int how)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(how, &set, NULL);
+}
 
 /* The loop's own events: reload results, signals, the file watch. */
 static int events_add(struct event_base *base, struct reloader *r, struct event **sigs)
@@ -707,6 +726,8 @@ static int run(const char *conf_path, struct dataset *ds)
 	struct event *sigs[N_SIGNALS] = { NULL };
 	struct metrics *metrics = NULL;
 	int rc = events_add(base, &r, sigs) < 0 ? 1 : 0;
+	if (rc == 0) /* a signal that came during start-up is taken now */
+		operator_signals(SIG_UNBLOCK);
 	if (rc == 0 && conf->metrics_on &&
 	    (metrics = metrics_new(base, &conf->metrics, srv, r.health, &r.counters)) == NULL)
 		rc = 1;
@@ -788,6 +809,8 @@ int main(int argc, char **argv)
 		return check_overrides(conf_path, overrides);
 	if (check == 3)
 		return print_state_file(conf_path);
+	if (!check)
+		operator_signals(SIG_BLOCK);
 
 	struct diag d = { .print = check };
 	struct timespec t0;

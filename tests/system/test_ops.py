@@ -125,6 +125,54 @@ def test_query_log_bad_value_is_an_error(tmp_path):
                      r.stderr), r.stderr
 
 
+# ---------------------------------------------------------------- signals
+
+def blocked_signals(pid):
+    """The signal numbers blocked by pid's main thread (/proc SigBlk)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("SigBlk:"):
+                mask = int(line.split()[1], 16)
+                return {n for n in range(1, 65) if mask >> (n - 1) & 1}
+    return set()
+
+
+def test_signals_during_startup_are_queued(tmp_path):
+    """SIGHUP, SIGUSR1 and SIGUSR2 while the zones load used to kill the
+    daemon (their default action) with nothing logged.  Now a reload and
+    the query-log toggle asked for then happen once it is ready, and
+    SIGUSR2 is logged and ignored."""
+    big = tmp_path / "slow.zone"
+    with open(big, "w") as f:
+        f.write("$ORIGIN slow.example.\n$TTL 300\n"
+                "@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\n"
+                "ns1 A 192.0.2.1\n")
+        for i in range(200000):
+            f.write("h%d A 192.0.2.%d\n" % (i, i % 250 + 1))
+    srv = Geodnsd(tmp_path, zones=[("slow.example", str(big))])
+    srv.first_zone = "slow.example"
+    srv.start(wait=False)
+    pid = srv.proc.pid
+    assert wait_until(lambda: srv.proc.poll() is not None
+                      or {signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
+                      <= blocked_signals(pid), 10, interval=0.002), srv.stderr
+    assert "ready" not in srv.stderr, "loaded before the signals: test says nothing"
+    for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        srv.send_signal(sig)
+    srv.wait_ready(timeout=60)
+    assert wait_until(reload_done(srv, 1), 60), srv.stderr
+    err = srv.stderr
+    ready_at = err.index("ready")
+    assert err.index("reload: done") > ready_at, "reload ran before ready"
+    assert "query log: on (SIGUSR1)" in err[ready_at:]
+    assert "received SIGUSR2: ignored" in err
+    assert srv.running()
+    # Exec probes and other children start with nothing blocked; the
+    # daemon's own loop takes the signals once it runs.
+    assert signal.SIGHUP not in blocked_signals(pid)
+    srv.stop()
+
+
 # ---------------------------------------------------------------- log-target
 
 def test_log_target_syslog_starts_and_stops(make_geodnsd):
