@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -689,12 +690,54 @@ static int drop_privileges(const struct conf *conf)
 	return 0;
 }
 
+/* libevent's own messages (a socket error it cannot hand back, say) go
+ * through our log: its level filter, syslog, journald priorities. */
+static void libevent_log(int severity, const char *msg)
+{
+	enum log_level l = severity >= EVENT_LOG_ERR    ? LOG_LEVEL_ERR
+			   : severity == EVENT_LOG_WARN ? LOG_LEVEL_WARNING
+			   : severity == EVENT_LOG_MSG  ? LOG_LEVEL_INFO
+							: LOG_LEVEL_DEBUG;
+	log_msg(l, "libevent: %s", msg);
+}
+
+/* Descriptors beyond the TCP connections: sockets, probes, files. */
+#define FD_SPARE 128
+
+/* Every TCP connection is a descriptor.  Raise the soft limit as far as the
+ * configured cap needs, within the hard one (NSD and Knot raise it too),
+ * and say so when even that is short: connections past it wait in the kernel's queue
+ * until others close (acceptguard.h). */
+static void fd_limit(const struct conf *conf)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)conf->tcp_max_connections + FD_SPARE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur) {
+		rlim_t to = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+		struct rlimit raised = { to, rl.rlim_max };
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl.rlim_cur = to;
+	}
+	if (rl.rlim_cur < need)
+		log_msg(LOG_LEVEL_WARNING,
+			"tcp-max-connections %u needs about %llu file descriptors, and the "
+			"limit is %llu (RLIMIT_NOFILE; systemd's LimitNOFILE=): TCP "
+			"connections past it wait until others close",
+			conf->tcp_max_connections, (unsigned long long)need,
+			(unsigned long long)rl.rlim_cur);
+}
+
 static int run(const char *conf_path, struct dataset *ds)
 {
 	if (privdrop_check(ds->conf) < 0) {
 		dataset_free(ds);
 		return 1;
 	}
+	event_set_log_callback(libevent_log);
+	fd_limit(ds->conf);
 	struct event_base *base = event_base_new();
 	if (base == NULL) {
 		log_msg(LOG_LEVEL_ERR, "cannot create the event loop");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/acceptguard.h"
 #include "daemon/conf.h"
 #include "daemon/dataset.h"
 #include "daemon/server.h"
@@ -29,6 +30,7 @@
 
 struct metrics {
 	struct evhttp *http;
+	struct accept_guard *guard;
 	struct server *server;
 	struct health *health;
 	const struct metrics_counters *c;
@@ -462,12 +464,17 @@ struct metrics *metrics_new(struct event_base *base, const struct conf_listen *l
 	m->health = health;
 	m->c = c;
 	errno = 0;
-	if (m->http == NULL || evhttp_bind_socket(m->http, host, port) != 0) {
+	struct evhttp_bound_socket *bound = NULL;
+	if (m->http == NULL ||
+	    (bound = evhttp_bind_socket_with_handle(m->http, host, port)) == NULL) {
 		log_msg(LOG_LEVEL_ERR, "metrics: cannot listen on %s: %s", listen->text,
 			errno != 0 ? strerror(errno) : "cannot set up the HTTP server");
 		metrics_free(m);
 		return NULL;
 	}
+	char what[96];
+	snprintf(what, sizeof(what), "metrics %s", listen->text);
+	m->guard = accept_guard_new(base, evhttp_bound_socket_get_listener(bound), what);
 	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
 	evhttp_set_cb(m->http, "/metrics", metrics_cb, m);
 	evhttp_set_cb(m->http, "/status", status_cb, m);
@@ -479,6 +486,7 @@ void metrics_free(struct metrics *m)
 {
 	if (m == NULL)
 		return;
+	accept_guard_free(m->guard);
 	if (m->http != NULL)
 		evhttp_free(m->http);
 	free(m);

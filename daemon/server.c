@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <urcu-qsbr.h>
 
+#include "daemon/acceptguard.h"
 #include "daemon/conf.h"
 #include "daemon/dataset.h"
 #include "daemon/udp.h"
@@ -29,6 +30,7 @@ struct tcp_conn;
 
 struct listener {
 	struct evconnlistener *tcp;
+	struct accept_guard *guard;
 	struct server *server;
 	int family;
 };
@@ -222,6 +224,9 @@ static int listener_open(struct server *s, struct listener *l, const struct conf
 		close(tfd);
 		return -1;
 	}
+	char what[96];
+	snprintf(what, sizeof(what), "server: tcp %s", cl->text);
+	l->guard = accept_guard_new(s->base, l->tcp, what);
 	return 0;
 }
 
@@ -289,6 +294,7 @@ void server_free(struct server *s)
 	udp_stop(s->udp);
 	for (size_t i = 0; i < s->n_ls; i++) {
 		struct listener *l = &s->ls[i];
+		accept_guard_free(l->guard);
 		if (l->tcp != NULL)
 			evconnlistener_free(l->tcp);
 	}

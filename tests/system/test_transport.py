@@ -13,8 +13,9 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from conftest import (ipv6_loopback_available, make_query, tcp_connect,
-                      tcp_recv_msg, tcp_send_msg, wait_until)
+from conftest import (GEODNSD, Geodnsd, free_port, ipv6_loopback_available,
+                      make_query, tcp_connect, tcp_recv_msg, tcp_send_msg,
+                      wait_until)
 
 
 def answer_count(msg):
@@ -272,6 +273,60 @@ def test_tcp_connection_cap(make_geodnsd):
     finally:
         for s in held:
             s.close()
+    assert srv.running()
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of pid so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_pauses_accepting(tmp_path):
+    """With too few file descriptors, accept() fails with EMFILE while the
+    connection waits in the kernel's queue.  libevent then retried at once,
+    forever: a core at 100 % and hundreds of thousands of unformatted
+    '[warn] Error from accept() call' lines a second, on the DNS and the
+    metrics listeners alike.  Now the start-up warns that the limit is
+    short, a listener that hits it pauses for a second with one log line,
+    UDP keeps answering, and TCP serves again once connections close."""
+    mport = free_port()
+    srv = Geodnsd(tmp_path, tcp_max_connections=1000)
+    srv.write_config(srv.config_text()
+                     + "metrics:\n  listen: 127.0.0.1@%d\n" % mport)
+    srv.argv = lambda: ["prlimit", "--nofile=48:48", GEODNSD, "-c",
+                        srv.config_path]
+    srv.start()
+    assert "tcp-max-connections 1000 needs about 1128 file descriptors, " \
+        "and the limit is 48" in srv.stderr
+    held = []
+    try:
+        for port in (srv.port, mport):
+            for _ in range(50):
+                held.append(tcp_connect(port))
+        cpu0 = cpu_seconds(srv.proc.pid)
+        time.sleep(3)
+        used = cpu_seconds(srv.proc.pid) - cpu0
+        assert srv.query("www.example.com", "A").rcode() == dns.rcode.NOERROR
+        err = srv.stderr
+        assert used < 1.0, "%.2f s of CPU in 3 s: accept() spins" % used
+        assert "Error from accept" not in err and "[warn]" not in err, \
+            err[-2000:]
+        lines = [l for l in err.splitlines() if "cannot accept" in l]
+        assert any(l.startswith("geodnsd: warning: server: tcp 127.0.0.1@%d: "
+                                "cannot accept a connection: Too many open "
+                                "files; new connections wait 1 s" % srv.port)
+                   for l in lines), err
+        assert any("metrics 127.0.0.1@%d: cannot accept" % mport in l
+                   for l in lines), err
+        assert len(lines) <= 4, "one line per listener per minute:\n" + \
+            "\n".join(lines)
+    finally:
+        for s in held:
+            s.close()
+    assert wait_until(lambda: tcp_works(srv.port), 10.0), \
+        "no TCP service after the connections closed:\n" + srv.stderr
     assert srv.running()
 
 
