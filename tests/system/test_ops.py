@@ -521,9 +521,25 @@ def test_make_install(tmp_path):
     assert any(p.endswith("/man8/geodnsd.8") for p in found.get("geodnsd.8", []))
     assert any(p.endswith("/man5/geodnsd.yaml.5")
                for p in found.get("geodnsd.yaml.5", []))
-    for page in ("geodnsd.8", "geodnsd.yaml.5"):
+    for page in ("geodnsd.8", "geodnsd.yaml.5", "geodnsd-force.8"):
+        assert any("/man" in p for p in found.get(page, [])), (page, sorted(found))
         with open(str(dest) + found[page][0]) as f:
             assert "@sysconfdir@" not in f.read()
+    # geodnsd-force's defaults are the daemon's configured paths.
+    make_vars = {}
+    with open(os.path.join(BUILD_DIR, "Makefile")) as f:
+        for line in f:
+            m = re.match(r"^(prefix|sysconfdir|localstatedir) = (.*)$", line)
+            if m:
+                make_vars[m.group(1)] = m.group(2).strip()
+    etc = make_vars["sysconfdir"].replace("${prefix}", make_vars["prefix"])
+    var = make_vars["localstatedir"].replace("${prefix}", make_vars["prefix"])
+    force_path = [p for p in found.get("geodnsd-force", []) if "/sbin/" in p]
+    assert force_path, sorted(found)
+    with open(str(dest) + force_path[0]) as f:
+        force_text = f.read()
+    assert "\nDEFAULT_CONFIG=%s/geodnsd/geodnsd.yaml\n" % etc in force_text
+    assert "%s/lib/geodnsd/overrides" % var in force_text
 
     with open(os.path.join(BUILD_DIR, "Makefile")) as f:
         unit_wanted = re.search(r"^systemdsystemunit_DATA\s*=", f.read(),

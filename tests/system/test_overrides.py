@@ -329,6 +329,68 @@ def test_force_with_config_edits_the_file_it_names(server, tmp_path):
         assert f.read() == ""
 
 
+def force_with_default_config(tmp_path, default_config):
+    """The tool as 'make install' writes it, with the daemon's default
+    configuration at default_config (and its state directory beside)."""
+    with open(FORCE) as f:
+        text = f.read()
+    assert "DEFAULT_CONFIG=/etc/geodnsd/geodnsd.yaml\n" in text
+    path = tmp_path / "geodnsd-force"
+    path.write_text(text.replace("/etc/geodnsd/geodnsd.yaml", default_config)
+                    .replace("/var/lib/geodnsd", str(tmp_path / "varlib")))
+    return str(path)
+
+
+def test_force_without_options_edits_the_daemons_file(server, tmp_path):
+    """Without -c and -f the tool reads the daemon's own configuration
+    when it exists (geodnsd's default), so the edit lands where geodnsd
+    reads; one that names no overrides file is an error, not a file
+    written where nothing reads it.  Without that configuration the
+    default file's directory must exist."""
+    env = dict(os.environ, GEODNSD=GEODNSD)
+    for k in ("GEODNSD_STATE_FILE", "GEODNSD_CONFIG"):
+        env.pop(k, None)
+    tool = force_with_default_config(tmp_path, server.config_path)
+    run = lambda *a: subprocess.run(  # noqa: E731
+        ["sh", tool] + list(a), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, timeout=20, env=env, stdin=subprocess.DEVNULL)
+    res = run("datacenter", "fra", "down", "maint")
+    assert (res.returncode, res.stderr) == (0, ""), res
+    with open(server.state) as f:
+        assert f.read() == "datacenter fra down maint\n"
+    res = run("datacenter", "Fra", "down")
+    assert res.returncode == 1 and "did you mean 'fra'?" in res.stderr, res
+    res = run("list")
+    assert res.stdout == "datacenter fra down maint\n", res
+
+    no_state = tmp_path / "no-state.yaml"
+    with open(server.config_path) as f:
+        no_state.write_text("".join(l for l in f if "state-file" not in l))
+    tool = force_with_default_config(tmp_path, str(no_state))
+    res = run("datacenter", "fra", "up")
+    assert res.returncode == 1, res
+    assert "%s names no overrides file, so geodnsd reads none; nothing " \
+        "changed" % no_state in res.stderr, res.stderr
+
+    tool = force_with_default_config(tmp_path, str(tmp_path / "absent.yaml"))
+    res = run("datacenter", "fra", "down")
+    assert res.returncode == 1, res
+    assert res.stderr == ("geodnsd-force: directory %s does not exist (the "
+                          "geodnsd unit creates it when it first starts); "
+                          "nothing changed\n" % (tmp_path / "varlib")), res.stderr
+    assert not (tmp_path / "varlib").exists()
+
+
+def test_force_help_and_usage():
+    res = force("--help")
+    assert res.returncode == 0 and res.stderr == "", res
+    assert res.stdout.startswith("geodnsd-force: force a datacenter"), res
+    assert "geodnsd-force [-f FILE] list" in res.stdout
+    res = force("-x")
+    assert res.returncode == 2 and res.stdout == "", res
+    assert "geodnsd-force [-f FILE] list" in res.stderr
+
+
 # ------------------------------------------------- 2. the file the tool writes
 
 IS_ROOT = os.geteuid() == 0
