@@ -4,9 +4,11 @@
 #include "dns/log.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
 /* Read by every thread that logs (UDP workers write the query log), set by
@@ -19,6 +21,25 @@ static const char *const level_names[] = {
 	[LOG_LEVEL_ERR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
 	[LOG_LEVEL_INFO] = "info", [LOG_LEVEL_DEBUG] = "debug",
 };
+
+/* Whether stderr is the journal stream systemd gave us: JOURNAL_STREAM holds
+ * its device and inode (sd-daemon(3)).  The variable alone is not enough:
+ * a shell started from a unit inherits it, and a geodnsd run from there to
+ * a terminal would print "<6>" prefixes.  Worked out once. */
+static bool stderr_is_journal(void)
+{
+	static _Atomic int known = -1;
+	int v = atomic_load_explicit(&known, memory_order_relaxed);
+	if (v >= 0)
+		return v;
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	v = js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+	atomic_store_explicit(&known, v, memory_order_relaxed);
+	return v;
+}
 
 void log_set_level(enum log_level level)
 {
@@ -68,7 +89,7 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		return;
 	}
 	/* journald reads "<N>" as the priority of a stderr line (sd-daemon(3)). */
-	if (getenv("JOURNAL_STREAM") != NULL)
+	if (stderr_is_journal())
 		fprintf(stderr, "<%d>%s\n", (int)level, line);
 	else
 		fprintf(stderr, "geodnsd: %s: %s\n", level_names[level], line);

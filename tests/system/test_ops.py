@@ -175,6 +175,31 @@ def test_signals_during_startup_are_queued(tmp_path):
 
 # ---------------------------------------------------------------- log-target
 
+def test_journal_prefixes_only_on_the_journal_stream(tmp_path):
+    """sd-daemon(3): JOURNAL_STREAM is the device:inode of the journal
+    stream.  A shell started from a unit inherits the variable; geodnsd run
+    from there to a terminal or file printed '<4>' prefixes, since only the
+    variable's presence was checked."""
+    # A start that fails at once logs through the logger, then exits.
+    srv = Geodnsd(tmp_path, zones=[("example.com", str(tmp_path / "none"))])
+    out = tmp_path / "stderr"
+    for stream, prefixed in ((None, True), ("1:2", False)):
+        with open(out, "w") as f:
+            st = os.fstat(f.fileno())
+            env = dict(os.environ, JOURNAL_STREAM=stream or
+                       "%d:%d" % (st.st_dev, st.st_ino))
+            subprocess.run([GEODNSD, "-c", srv.config_path],
+                           stdout=subprocess.DEVNULL, stderr=f, env=env,
+                           timeout=30)
+        text = out.read_text()
+        assert text, "nothing logged"
+        first = text.splitlines()[0]
+        if prefixed:
+            assert re.match(r"<\d>", first), first
+        else:
+            assert first.startswith("geodnsd: "), first
+
+
 def test_log_target_syslog_starts_and_stops(make_geodnsd):
     # syslog itself cannot be read reliably here: check the server runs,
     # reloads and stops cleanly with it, and logs nothing to stderr after
