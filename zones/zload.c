@@ -651,10 +651,39 @@ static bool type_check(struct loader *L, const char *file, const struct zfline *
 	return false;
 }
 
+/* RFC 1035 5.1 allows "<class> <TTL>" as well as "<TTL> <class>"; ldns
+ * reads only the second.  A copy of the line with the two swapped in
+ * place (every other octet where it was, so the entry's line breaks still
+ * fall where they did), or NULL when it has them in ldns's order. */
+static char *ttl_before_class(const struct zfline *zl, const struct head *h)
+{
+	if (h->ttl == HEAD_NONE || h->rclass == HEAD_NONE || h->rclass > h->ttl)
+		return NULL;
+	/* head_parse() took them as adjacent fields: find the class's. */
+	const char *s = zl->text, *rest = s;
+	for (size_t k = 0; k < h->rclass; k++) {
+		free(first_token(s, &rest));
+		s = rest;
+	}
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t cl = strlen(h->tok[h->rclass]), tl = strlen(h->tok[h->ttl]);
+	const char *ttl = s + cl;
+	while (*ttl == ' ' || *ttl == '\t')
+		ttl++;
+	size_t ws = (size_t)(ttl - s) - cl;
+	char *out = xstrdup(zl->text);
+	char *at = out + (s - zl->text);
+	memcpy(at, h->tok[h->ttl], tl);
+	memcpy(at + tl, s + cl, ws);
+	memcpy(at + tl + ws, h->tok[h->rclass], cl);
+	return out;
+}
+
 /* An entry the fast path did not take, read by ldns; h is its head,
  * already head_check()ed. */
-static void ldns_record(struct loader *L, const char *file, unsigned *fidx, const struct zfline *zl,
-			const ldns_rdf *origin, const struct head *h)
+static void ldns_record_as(struct loader *L, const char *file, unsigned *fidx,
+			   const struct zfline *zl, const ldns_rdf *origin, const struct head *h)
 {
 	char *text = NULL;
 	if (zl->blank_owner) {
@@ -733,6 +762,21 @@ static void gdnsd_at_names(struct loader *L, const char *file, const struct zfli
 			return;
 		}
 	}
+}
+
+/* ldns_record_as() with the TTL and class in the order ldns reads. */
+static void ldns_record(struct loader *L, const char *file, unsigned *fidx, const struct zfline *zl,
+			const ldns_rdf *origin, const struct head *h)
+{
+	char *swapped = ttl_before_class(zl, h);
+	if (swapped == NULL) {
+		ldns_record_as(L, file, fidx, zl, origin, h);
+		return;
+	}
+	struct zfline as = *zl;
+	as.text = swapped;
+	ldns_record_as(L, file, fidx, &as, origin, h);
+	free(swapped);
 }
 
 static void record_line(struct loader *L, const char *file, unsigned *fidx, const struct zfline *zl,

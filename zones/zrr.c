@@ -304,8 +304,8 @@ int zrr_parse(const char *text, bool blank_owner, const uint8_t *origin, const u
 	}
 	out->owner_len = (uint8_t)len;
 
-	/* ldns takes [TTL] [class] in that order only; a field starting with
-	 * a digit is the TTL. */
+	/* [TTL] [class] or [class] [TTL] (RFC 1035 5.1); a field starting
+	 * with a digit is the TTL. */
 	if (!next_tok(&p, &t))
 		return 0;
 	out->has_ttl = t.s[0] >= '0' && t.s[0] <= '9';
@@ -314,6 +314,11 @@ int zrr_parse(const char *text, bool blank_owner, const uint8_t *origin, const u
 		return 0;
 	if (tok_is(&t, "IN") && !next_tok(&p, &t))
 		return 0;
+	if (!out->has_ttl && t.s[0] >= '0' && t.s[0] <= '9') {
+		out->has_ttl = true;
+		if (!ttl_parse(&t, &out->ttl) || !next_tok(&p, &t))
+			return 0;
+	}
 	out->type = type_parse(&t);
 	if (out->type == 0)
 		return 0;

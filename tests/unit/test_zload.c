@@ -450,6 +450,31 @@ static void test_ttl_zero(void)
 	zone_free(z);
 }
 
+/* The class before the TTL, on lines the fast reader takes and on lines
+ * ldns reads (SOA over two lines, SSHFP, HINFO), blank owner included. */
+static void test_class_before_ttl(void)
+{
+	struct diag d;
+	struct zone *z = load("example.com", fixture("class-ttl.zone"), &d);
+	OK(z != NULL, "class-ttl.zone loads");
+	IS_STR(captured, "", "class-ttl: nothing printed");
+	if (z == NULL)
+		return;
+	check_set(z, "example.com.", RRTYPE_SOA, 1, 3600);
+	IS_INT(z->neg_ttl, 300, "class-ttl: the SOA's fields read");
+	check_set(z, "example.com.", RRTYPE_NS, 1, 300);
+	check_set(z, "ns1.example.com.", RRTYPE_A, 1, 3600);
+	check_set(z, "a.example.com.", RRTYPE_A, 1, 300);
+	check_set(z, "a.example.com.", RRTYPE_AAAA, 1, 300);
+	check_set(z, "t.example.com.", RRTYPE_TXT, 1, 3600);
+	check_set(z, "c.example.com.", RRTYPE_CNAME, 1, 300);
+	check_set(z, "m.example.com.", RRTYPE_MX, 1, 120);
+	check_set(z, "s.example.com.", 44 /* SSHFP */, 1, 120);
+	check_set(z, "h.example.com.", 13 /* HINFO */, 1, 60);
+	check_set(z, "h.example.com.", RRTYPE_TXT, 1, 70);
+	zone_free(z);
+}
+
 /* GEO lines: the service 'web' exists; bind() records the TTL it gets. */
 static const void *geo_bind(void *ctx, const char *service, uint32_t ttl)
 {
@@ -596,6 +621,7 @@ int main(void)
 	test_errors();
 	test_warnings();
 	test_ttl_zero();
+	test_class_before_ttl();
 	test_ttl_range();
 	test_named_errors();
 	test_dname();
