@@ -19,7 +19,9 @@
 #include "dns/ztree.h"
 
 #define CNAME_CHAIN_MAX 8 /* hops followed before answering as is */
-#define ADDL_MAX        32
+/* RRsets of one answer whose targets' addresses go in the additional
+ * section (NS sets: a referral, an NS answer, ANY over TCP at the apex). */
+#define ADDL_SETS_MAX 8
 
 /* RFC 8914 Extended DNS Errors, for the errors whose reason a resolver
  * operator cannot guess: why a query was refused, or what was wrong with
@@ -56,10 +58,7 @@ struct ans {
 	uint16_t flags;
 	bool truncated;
 	unsigned n_addl;
-	struct {
-		const struct znode *node;
-		bool required;
-	} addl[ADDL_MAX];
+	const struct zrrset *addl[ADDL_SETS_MAX];
 	/* RDATA (RDLENGTH, name) of the CNAMEs synthesized from DNAMEs, one
 	 * per hop: the packet's compression table points into them until
 	 * the answer is finished. */
@@ -83,11 +82,12 @@ static void put_set_masked(struct ans *a, enum pkt_section sec, const uint8_t *o
 		truncate_answer(a);
 		return;
 	}
-	for (unsigned i = 0; i < s->n_addl && a->n_addl < ADDL_MAX; i++) {
-		a->addl[a->n_addl].node = s->addl[i];
-		a->addl[a->n_addl].required = i < s->n_required;
-		a->n_addl++;
-	}
+	if (s->n_addl == 0)
+		return;
+	if (a->n_addl < ADDL_SETS_MAX)
+		a->addl[a->n_addl++] = s;
+	else if (s->n_required > 0)
+		truncate_answer(a); /* RFC 9471 3: all the glue, or TC */
 }
 
 static void put_set(struct ans *a, enum pkt_section sec, const uint8_t *owner,
@@ -98,20 +98,23 @@ static void put_set(struct ans *a, enum pkt_section sec, const uint8_t *owner,
 
 static void put_additional(struct ans *a)
 {
-	for (unsigned i = 0; i < a->n_addl && !a->truncated; i++) {
-		const struct znode *n = a->addl[i].node;
-		static const uint16_t types[2] = { RRTYPE_A, RRTYPE_AAAA };
-		for (unsigned t = 0; t < 2; t++) {
-			const struct zrrset *s = znode_rrset(n, types[t]);
-			if (s == NULL)
-				continue;
-			if (pkt_put_rrset(a->p, PKT_ADDITIONAL, n->name, RRCLASS_IN, s, s->ttl) <
-				    0 &&
-			    a->addl[i].required) {
-				/* RFC 9471 3: in-domain glue that does not fit
-				 * means the referral must be retried over TCP. */
-				truncate_answer(a);
-				return;
+	static const uint16_t types[2] = { RRTYPE_A, RRTYPE_AAAA };
+	for (unsigned k = 0; k < a->n_addl && !a->truncated; k++) {
+		const struct zrrset *set = a->addl[k];
+		for (unsigned i = 0; i < set->n_addl; i++) {
+			const struct znode *n = set->addl[i];
+			for (unsigned t = 0; t < 2; t++) {
+				const struct zrrset *s = znode_rrset(n, types[t]);
+				if (s == NULL || pkt_put_rrset(a->p, PKT_ADDITIONAL, n->name,
+							       RRCLASS_IN, s, s->ttl) == 0)
+					continue;
+				if (i < set->n_required) {
+					/* RFC 9471 3: in-domain glue that does
+					 * not fit means the referral must be
+					 * retried over TCP. */
+					truncate_answer(a);
+					return;
+				}
 			}
 		}
 	}

@@ -180,7 +180,9 @@ static bool has_address(const struct znode *n)
  * authoritative addresses of the apex's name servers. */
 static void resolve_addl(struct zone *z, const struct znode *owner, struct zrrset *s)
 {
-	const struct znode *req[256], *opt[256];
+	/* Every target, however many (RFC 9471 3: all the glue, or TC):
+	 * required ones from the front, the others from the back. */
+	const struct znode **list = xcalloc(s->count > 0 ? s->count : 1, sizeof(*list));
 	unsigned n_req = 0, n_opt = 0;
 	bool referral = (owner->flags & ZNODE_CUT) && s->type == RRTYPE_NS;
 	const uint8_t *p = s->data;
@@ -197,27 +199,27 @@ static void resolve_addl(struct zone *z, const struct znode *owner, struct zrrse
 		if (!referral && (t->flags & (ZNODE_CUT | ZNODE_OCCLUDED)))
 			continue;
 		bool dup = false;
-		for (unsigned i = 0; i < n_req; i++)
-			dup |= req[i] == t;
-		for (unsigned i = 0; i < n_opt; i++)
-			dup |= opt[i] == t;
+		for (unsigned i = 0; i < n_req && !dup; i++)
+			dup = list[i] == t;
+		for (unsigned i = 0; i < n_opt && !dup; i++)
+			dup = list[s->count - 1 - i] == t;
 		if (dup)
 			continue;
-		if (referral && dname_is_subdomain(t->name, owner->name)) {
-			if (n_req < 256)
-				req[n_req++] = t;
-		} else if (n_opt < 256) {
-			opt[n_opt++] = t;
-		}
+		if (referral && dname_is_subdomain(t->name, owner->name))
+			list[n_req++] = t;
+		else
+			list[s->count - 1 - n_opt++] = t;
 	}
-	if (n_req + n_opt == 0)
-		return;
-	const struct znode **list = arena_alloc(z->arena, (n_req + n_opt) * sizeof(*list));
-	memcpy(list, req, n_req * sizeof(*list));
-	memcpy(list + n_req, opt, n_opt * sizeof(*list));
-	s->addl = list;
-	s->n_addl = (uint16_t)(n_req + n_opt);
-	s->n_required = (uint16_t)n_req;
+	if (n_req + n_opt > 0) {
+		const struct znode **kept = arena_alloc(z->arena, (n_req + n_opt) * sizeof(*kept));
+		memcpy(kept, list, n_req * sizeof(*kept));
+		for (unsigned i = 0; i < n_opt; i++) /* in record order */
+			kept[n_req + i] = list[s->count - 1 - i];
+		s->addl = kept;
+		s->n_addl = (uint16_t)(n_req + n_opt);
+		s->n_required = (uint16_t)n_req;
+	}
+	free(list);
 }
 
 int zone_finish(struct zone *z)

@@ -85,7 +85,7 @@ static size_t mkquery(uint8_t *buf, unsigned id, const char *name, unsigned qtyp
 
 /* ---- parsing responses ----------------------------------------------- */
 
-#define MAX_RRS 256
+#define MAX_RRS 1024
 
 struct rr {
 	char owner[DNAME_MAXLEN * 4 + 2];
@@ -259,12 +259,13 @@ static struct zone *load_zone(const char *apex, const char *file)
 
 static void setup(void)
 {
-	struct zone **zones = malloc(2 * sizeof(*zones));
+	struct zone **zones = malloc(3 * sizeof(*zones));
 	if (zones == NULL)
 		exit(1);
 	zones[0] = load_zone("example.com", "answer.zone");
 	zones[1] = load_zone("example.net", "answer-net.zone");
-	D.zones = zonedb_new(zones, 2);
+	zones[2] = load_zone("glue.test", "answer-glue.zone");
+	D.zones = zonedb_new(zones, 3);
 	D.conf.identity = "test-1";
 	D.conf.version = "geodnsd-test";
 	D.conf.nsid = NSID;
@@ -685,6 +686,24 @@ static void test_keepalive(void)
 	D.conf.tcp_keepalive = 0;
 }
 
+/* RFC 9471 3: a referral carries all its in-domain glue, or TC.  300 name
+ * servers: more than any fixed table the answer or the loader had. */
+static void test_all_glue(void)
+{
+	ask("www.many.glue.test.", RRTYPE_A, RRCLASS_IN, NULL, ANSWER_TCP);
+	OK(R.ok, "300 NS referral over TCP: well-formed");
+	OK(R.rcode == RCODE_NOERROR && !AA(R.flags) && !TC(R.flags), "referral, no TC");
+	IS_INT(R.ns, 300, "every NS");
+	unsigned glue = 0;
+	for (unsigned i = 0; i < R.n; i++)
+		glue += R.rr[i].section == 2 && R.rr[i].type == RRTYPE_A;
+	IS_INT(glue, 300, "every glue address, over TCP");
+
+	struct qopt o = { .edns = true, .udp = 1232 };
+	ask("www.many.glue.test.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_UDP);
+	OK(TC(R.flags) && R.ns == 0, "over UDP it does not fit: TC, nothing partial");
+}
+
 static void test_sizes(void)
 {
 	/* 6 TXT records of ~114 octets: over 512, under 1232. */
@@ -931,6 +950,7 @@ int main(void)
 	test_chaos();
 	test_edns();
 	test_keepalive();
+	test_all_glue();
 	test_sizes();
 	test_cut_to_tc();
 	test_malformed();
