@@ -1105,7 +1105,18 @@ static void check_owner(struct loader *L, const struct rec *b, const struct rec 
 
 	for (const struct rec *r = b; r < e; r++) {
 		if (r > b && same_data(r, r - 1)) {
-			report_at(L, LOG_LEVEL_ERR, r, r - 1, "duplicate record");
+			/* RFC 2181 5: duplicates are meaningless, and servers
+			 * should suppress them (Knot and NSD serve one). */
+			const struct rec *first = r - 1;
+			const char *how = r->ttl == first->ttl ? "served once"
+							       : "served once, with the lower TTL";
+			if (first->file == r->file)
+				hold(L, LOG_LEVEL_WARNING, r->file, r->line,
+				     "duplicate record (first at line %u); %s", first->line, how);
+			else
+				hold(L, LOG_LEVEL_WARNING, r->file, r->line,
+				     "duplicate record (first at %s:%u); %s", rec_file(L, first),
+				     first->line, how);
 			continue;
 		}
 		if (r->type == RRTYPE_SOA && !is_apex)
@@ -1220,6 +1231,8 @@ static void build_rrset(struct zone *z, struct znode *n, const struct rec *b, co
 	uint16_t count = 0;
 	uint32_t ttl = b->ttl;
 	for (const struct rec *r = b; r < e; r++) {
+		if (r->ttl < ttl)
+			ttl = r->ttl; /* a duplicate's too (check_owner says so) */
 		if (r > b && same_data(r, r - 1))
 			continue;
 		buf[len] = (uint8_t)(r->rdlen >> 8);
@@ -1227,8 +1240,6 @@ static void build_rrset(struct zone *z, struct znode *n, const struct rec *b, co
 		memcpy(buf + len + 2, r->rdata, r->rdlen);
 		len += 2 + (size_t)r->rdlen;
 		count++;
-		if (r->ttl < ttl)
-			ttl = r->ttl;
 	}
 	zone_add_rrset(z, n, b->type, ttl, count, buf, len);
 	uint64_t h = hash_bytes((uint64_t)b->type << 32 | ttl, b->owner, b->owner_len);

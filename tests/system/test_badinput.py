@@ -77,7 +77,6 @@ ZONE_ERRORS = [
     ("soa-not-apex.zone", "SOA record not at the zone apex"),
     ("no-ns.zone", "no NS records at the zone apex"),
     ("outside.zone", "outside the zone"),
-    ("duplicate.zone", "duplicate record"),
     ("include-missing.zone", "cannot open"),
     ("class-ch.zone", "class CH is not supported"),
     ("class-ch-rdata.zone", "class CH is not supported"),
@@ -130,6 +129,23 @@ def test_missing_glue_is_a_warning(make_geodnsd):
         res.stderr)
     find_report(res.stderr, path, "missing glue",
                 marker_lines(path, "WARNING"), warning=True)
+
+
+def test_duplicate_record_is_a_warning_and_served_once(make_geodnsd):
+    """RFC 2181 5: servers should suppress duplicates; Knot and NSD load
+    such a zone.  geodnsd refused it, and with it the start or reload."""
+    path = os.path.join(BADZONES, "duplicate.zone")
+    srv, res = check_config(make_geodnsd, path)
+    assert res.returncode == 0, "a warning must not fail --check:\n%s" % (
+        res.stderr)
+    line, text = find_report(res.stderr, path, "duplicate record",
+                             marker_lines(path, "WARNING"), warning=True)
+    assert "(first at line %d); served once" % marker_lines(
+        path, "FIRST")[0] in text, text
+    srv.start()
+    r = srv.query("www.example.com", "A")
+    assert sorted(rr.address for rrset in r.answer for rr in rrset) == [
+        "192.0.2.80", "192.0.2.81"]
 
 
 def test_missing_zone_file(make_geodnsd, tmp_path):
