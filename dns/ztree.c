@@ -177,7 +177,9 @@ static bool has_address(const struct znode *n)
 
 /* The additional-section targets of an NS RRset: glue for a referral (any
  * in-zone address, in-bailiwick ones first and marked required), or the
- * authoritative addresses of the apex's name servers. */
+ * authoritative addresses of the apex's name servers; of an MX or SRV
+ * RRset, the authoritative addresses of its targets in the zone (a target
+ * that is geo-routed has none: they depend on the client). */
 static void resolve_addl(struct zone *z, const struct znode *owner, struct zrrset *s)
 {
 	/* Every target, however many (RFC 9471 3: all the glue, or TC):
@@ -249,9 +251,11 @@ int zone_finish(struct zone *z)
 			continue;
 		for (unsigned k = 0; k < n->n_rrsets; k++) {
 			uint16_t t = n->rrsets[k].type;
-			/* Minimal responses (as NSD's and Knot's): only NS
-			 * answers and referrals carry addresses. */
-			if (t == RRTYPE_NS)
+			/* NS answers and referrals carry their servers'
+			 * addresses; MX and SRV answers their targets' (RFC
+			 * 1035 3.3.9, RFC 2782), as Knot, NSD and gdnsd do
+			 * by default.  Nothing else does. */
+			if (t == RRTYPE_NS || t == RRTYPE_MX || t == RRTYPE_SRV)
 				resolve_addl(z, n, &n->rrsets[k]);
 		}
 	}

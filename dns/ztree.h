@@ -16,8 +16,8 @@ struct znode;
  * An RRset kept in wire form: data holds count records, each as a 2-octet
  * RDLENGTH (network order) followed by RDATA with uncompressed names.
  * addl lists the nodes whose A/AAAA go in the additional section when this
- * RRset is answered (NS targets inside the zone: minimal responses), resolved
- * at load.
+ * RRset is answered (NS, MX and SRV targets inside the zone), resolved at
+ * load.
  */
 struct zrrset {
 	uint16_t type;

@@ -336,11 +336,24 @@ static void test_positive(void)
 	IS_STR(rr_owner(sec(2, 0)), "ns1.example.com.", "additional ns1");
 	IS_STR(rdata_a(sec(2, 0)), "192.0.2.1", "ns1 address");
 
-	/* MX: minimal responses, no additional section. */
+	/* MX: the target's address in additional (RFC 1035 3.3.9), as Knot,
+	 * NSD and gdnsd add it; no NS in authority. */
 	ask("example.com.", RRTYPE_MX, RRCLASS_IN, NULL, ANSWER_UDP);
 	IS_INT(R.an, 1, "MX: one record");
-	IS_INT(R.ar, 0, "MX: no additional (minimal responses)");
 	IS_STR(rdata_name(sec(0, 0), 2), "mail.example.com.", "MX target");
+	IS_INT(R.ns, 0, "MX: nothing in authority");
+	IS_INT(R.ar, 1, "MX: the target's address in additional");
+	IS_STR(rr_owner(sec(2, 0)), "mail.example.com.", "additional: mail");
+	IS_STR(rdata_a(sec(2, 0)), "192.0.2.25", "mail's address");
+
+	/* SRV: the in-zone target's addresses; an out-of-zone target and one
+	 * without addresses (an empty non-terminal) add nothing. */
+	ask("_sip._tcp.example.com.", RRTYPE_SRV, RRCLASS_IN, NULL, ANSWER_UDP);
+	IS_INT(R.an, 3, "SRV: three records");
+	IS_INT(R.ar, 2, "SRV: multi's A and AAAA in additional, nothing else");
+	OK(R.ar == 2 && strcmp(rr_owner(sec(2, 0)), "multi.example.com.") == 0 &&
+		   strcmp(rr_owner(sec(2, 1)), "multi.example.com.") == 0,
+	   "SRV additional: the target's two addresses");
 
 	/* Class ANY questions are answered from class IN data, without AA
 	 * (only IN is ours), and negative answers without the SOA. */
