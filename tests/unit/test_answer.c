@@ -335,6 +335,10 @@ static void test_positive(void)
 	IS_INT(R.ar, 3, "apex NS: ns1 A, ns2 A, ns2 AAAA in additional");
 	IS_STR(rr_owner(sec(2, 0)), "ns1.example.com.", "additional ns1");
 	IS_STR(rdata_a(sec(2, 0)), "192.0.2.1", "ns1 address");
+	IS_STR(rr_owner(sec(2, 2)), "ns2.example.com.", "ns2's AAAA: the owner its A wrote");
+	IS_INT(rr_type(sec(2, 2)), RRTYPE_AAAA, "ns2's AAAA last");
+	OK(sec(2, 2)->owner_off >= 2 && out[sec(2, 2)->owner_off] >= 0xC0,
+	   "ns2's AAAA: its owner compressed");
 
 	/* MX: the target's address in additional (RFC 1035 3.3.9), as Knot,
 	 * NSD and gdnsd add it; no NS in authority. */
