@@ -78,7 +78,8 @@ static double since_ms(const struct timespec *t0)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: geodnsd [-c FILE] [--check | --check-reload | --check-overrides FILE]\n"
+		"Usage: geodnsd [-c FILE] [--check | --check-reload | --state-file |\n"
+		"                          --check-overrides FILE]\n"
 		"Authoritative DNS server with geographic routing.\n\n"
 		"  -c, --config FILE  configuration file (default %s)\n"
 		"  -t, --check        load and validate the configuration and every\n"
@@ -97,7 +98,8 @@ static void usage(FILE *out)
 		"  -V, --version      print the version and exit\n"
 		"  -h, --help         print this help and exit\n\n"
 		"Signals: SIGHUP reloads configuration and zones; SIGUSR1 turns\n"
-		"the query log on or off; SIGTERM and SIGINT stop the server.\n"
+		"the query log on or off; SIGTERM and SIGINT stop the server;\n"
+		"SIGUSR2 is ignored.\n"
 		"See geodnsd(8) and geodnsd.yaml(5).\n",
 		DEFAULT_CONFIG);
 }

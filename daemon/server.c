@@ -252,9 +252,10 @@ struct server *server_new(struct event_base *base, const struct conf *conf)
 		server_free(s);
 		return NULL;
 	}
+	unsigned nw = udp_count(s->udp);
 	for (size_t i = 0; i < conf->n_listen; i++)
-		log_msg(LOG_LEVEL_INFO, "server: listening on %s (udp: %u workers, tcp)",
-			conf->listen[i].text, udp_count(s->udp));
+		log_msg(LOG_LEVEL_INFO, "server: listening on %s (udp: %u worker%s, tcp)",
+			conf->listen[i].text, nw, nw == 1 ? "" : "s");
 	return s;
 }
 

@@ -550,6 +550,16 @@ def test_make_install(tmp_path):
         assert any("/man" in p for p in found.get(page, [])), (page, sorted(found))
         with open(str(dest) + found[page][0]) as f:
             assert "@sysconfdir@" not in f.read()
+    # The docs keep the source tree's layout: README.md's links to docs/
+    # and examples/ lead to installed files.
+    readme = [p for p in found.get("README.md", []) if "/doc/geodnsd/" in p]
+    assert readme, sorted(found)
+    docdir = os.path.dirname(str(dest) + readme[0])
+    with open(str(dest) + readme[0]) as f:
+        links = set(re.findall(r"\]\(((?:docs|examples)/[^)#]+)", f.read()))
+    assert "docs/configuration.md" in links and "docs/performance.md" in links
+    missing = [l for l in sorted(links) if not os.path.isfile(os.path.join(docdir, l))]
+    assert not missing, "README links to files not installed: %s" % missing
     # geodnsd-force's defaults are the daemon's configured paths.
     make_vars = {}
     with open(os.path.join(BUILD_DIR, "Makefile")) as f:
