@@ -560,6 +560,18 @@ def test_make_install(tmp_path):
     assert "docs/configuration.md" in links and "docs/performance.md" in links
     missing = [l for l in sorted(links) if not os.path.isfile(os.path.join(docdir, l))]
     assert not missing, "README links to files not installed: %s" % missing
+    # The system account, for systemd-sysusers (unless configured out).
+    with open(os.path.join(BUILD_DIR, "Makefile")) as f:
+        sysusers_wanted = re.search(r"^sysusersdir = ", f.read(), re.M)
+    if sysusers_wanted:
+        conf = [p for p in found.get("geodnsd.conf", []) if "/sysusers.d/" in p]
+        assert conf, sorted(found)
+        if shutil.which("systemd-sysusers"):
+            r = subprocess.run(["systemd-sysusers", "--dry-run", "--root=%s" % dest,
+                                str(dest) + conf[0]], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, universal_newlines=True,
+                               timeout=60)
+            assert r.returncode == 0 and "Creating user 'geodnsd'" in r.stdout, r.stdout
     # geodnsd-force's defaults are the daemon's configured paths.
     make_vars = {}
     with open(os.path.join(BUILD_DIR, "Makefile")) as f:
