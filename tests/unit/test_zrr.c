@@ -146,8 +146,9 @@ static void test_left(void)
 		"www CH A 192.0.2.1",
 		"www HS A 192.0.2.1",
 		"www CLASS1 A 192.0.2.1",
-		"www IN 300 A 192.0.2.1",
 		"www 300 300 A 192.0.2.1",
+		"www IN 300 300 A 192.0.2.1",
+		"www IN 300x A 192.0.2.1",
 		"www 300x IN A 192.0.2.1",
 		/* ldns wraps these modulo 2^32; the loader reports them. */
 		"www 4294967296 IN A 192.0.2.1",
@@ -188,6 +189,23 @@ static void test_left(void)
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		OK(differ(lines[i]) == 0, "left to ldns: '%s'", lines[i]);
+
+	/* RFC 1035 5.1: the class before the TTL reads as the TTL before the
+	 * class (which ldns reads, and differ() compares with). */
+	static const char *swapped[][2] = {
+		{ "www IN 300 A 192.0.2.1", "www 300 IN A 192.0.2.1" },
+		{ "www IN 1h TXT \"a\" \"b\"", "www 1h IN TXT \"a\" \"b\"" },
+		{ "www IN 60 MX 10 mail", "www 60 IN MX 10 mail" },
+	};
+	for (size_t i = 0; i < sizeof(swapped) / sizeof(swapped[0]); i++) {
+		struct zrr a, b;
+		int ra = zrr_parse(swapped[i][0], false, ldns_rdf_data(origin), NULL, &a);
+		int rb = zrr_parse(swapped[i][1], false, ldns_rdf_data(origin), NULL, &b);
+		OK(ra == 1 && rb == 1 && differ(swapped[i][1]) == 1 && a.has_ttl && b.has_ttl &&
+			   a.ttl == b.ttl && a.type == b.type && a.rdlen == b.rdlen &&
+			   memcmp(a.rdata, b.rdata, a.rdlen) == 0,
+		   "'%s' reads as '%s'", swapped[i][0], swapped[i][1]);
+	}
 
 	/* A blank owner with no previous owner is the loader's error. */
 	struct zrr z;
