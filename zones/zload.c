@@ -608,6 +608,45 @@ static bool soa_check(struct loader *L, const char *file, const struct zfline *z
 	return true;
 }
 
+/* 16-bit numbers that ldns reads modulo 2^16 without a word (an MX
+ * preference of 70000 is served as 4464, an SRV port of 65536 as 0): an
+ * error naming the field, as Knot's.  Returns true after reporting one. */
+static bool u16_check(struct loader *L, const char *file, const struct zfline *zl,
+		      const struct head *h)
+{
+	static const struct {
+		const char *type;
+		const char *field[3];
+	} numbers[] = {
+		{ "MX", { "preference" } },
+		{ "SRV", { "priority", "weight", "port" } },
+	};
+	if (h->type >= h->n)
+		return false;
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		if (strcasecmp(h->tok[h->type], numbers[i].type) != 0)
+			continue;
+		for (size_t f = 0; f < 3 && numbers[i].field[f] != NULL; f++) {
+			size_t k = h->type + 1 + f;
+			if (k >= h->n)
+				return false;
+			const char *t = h->tok[k];
+			if (t[0] == '\0' || strspn(t, "0123456789") != strlen(t))
+				continue; /* not a number: ldns words that */
+			while (t[0] == '0' && t[1] != '\0')
+				t++;
+			if (strlen(t) < 5 || (strlen(t) == 5 && strcmp(t, "65535") <= 0))
+				continue;
+			t = h->tok[k];
+			diag_report(L->d, LOG_LEVEL_ERR, file, zl->line,
+				    "%s %s '%s' is more than 65535", numbers[i].type,
+				    numbers[i].field[f], t);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* After ldns failed on an entry: a type it does not know, or a common
  * type with the wrong number of data fields, is named (ldns says only
  * "could not parse the RR's rdata" or "unknown RR type").  Returns false
@@ -685,6 +724,8 @@ static char *ttl_before_class(const struct zfline *zl, const struct head *h)
 static void ldns_record_as(struct loader *L, const char *file, unsigned *fidx,
 			   const struct zfline *zl, const ldns_rdf *origin, const struct head *h)
 {
+	if (u16_check(L, file, zl, h))
+		return;
 	char *text = NULL;
 	if (zl->blank_owner) {
 		char ptext[DNAME_MAXLEN * 4 + 2];

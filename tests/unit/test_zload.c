@@ -198,9 +198,11 @@ static void test_good(void)
 		   "required glue listed first");
 	}
 	const struct zrrset *mx = rrset(z, "example.com.", RRTYPE_MX);
-	/* Minimal responses: an MX answer carries no additional addresses,
-	 * even for the in-zone target mail.example.com. */
-	OK(mx != NULL && mx->n_addl == 0 && mx->n_required == 0, "MX n_addl 0 (minimal responses)");
+	/* An MX answer carries its in-zone target's addresses: mail, not the
+	 * target in another zone nor the one below a delegation (glue). */
+	OK(mx != NULL && mx->n_addl == 1 && mx->n_required == 0 &&
+		   mx->addl[0] == node(z, "mail.example.com."),
+	   "MX n_addl 1: mail.example.com, not required");
 	const struct zrrset *apexns = rrset(z, "example.com.", RRTYPE_NS);
 	OK(apexns != NULL && apexns->n_addl == 2 && apexns->n_required == 0,
 	   "apex NS n_addl 2, none required");
@@ -328,6 +330,12 @@ static void test_errors(void)
 	/* What ldns words as "could not parse the RR's rdata". */
 	load_fails("unknown-type.zone", apex,
 		   want("unknown-type.zone", ":5: unknown record type 'AAA'"));
+	/* ldns would serve 70000 as 4464 and 65536 as 0; leading zeros are
+	 * fine (065535 is 65535). */
+	load_fails("mx-range.zone", apex,
+		   want("mx-range.zone", ":5: MX preference '70000' is more than 65535"));
+	load_fails("u16-range.zone", apex,
+		   want("u16-range.zone", ":7: SRV weight '65536' is more than 65535"));
 	load_fails("mx-fields.zone", apex,
 		   want("mx-fields.zone",
 			":5: MX has 1 data field, needs 2: preference and exchange"));
