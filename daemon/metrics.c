@@ -326,18 +326,50 @@ static void metrics_cb(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
-/* JSON strings: escape quote, backslash and control characters. */
-static void jstr(struct evbuffer *b, const char *s)
+/* Octets of the well-formed UTF-8 sequence at s (RFC 3629 4), 0 if none. */
+static size_t utf8_len(const unsigned char *s)
 {
+	unsigned char c = s[0];
+	size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+		   : c >= 0xE0 && c <= 0xEF ? 3
+		   : c >= 0xF0 && c <= 0xF4 ? 4
+					    : 0;
+	if (n == 0)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0; /* also stops at the terminating NUL */
+	if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
+	    (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+		return 0; /* overlong, surrogate, past U+10FFFF */
+	return n;
+}
+
+/* JSON strings: escape quote, backslash and control characters.  JSON is
+ * UTF-8 (RFC 8259 8.1): an octet that is not part of a well-formed
+ * sequence (a probe's output, or a reason cut in the middle of a
+ * character) becomes U+FFFD, so that a parser never rejects the whole
+ * document. */
+static void jstr(struct evbuffer *b, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
 	ADD(b, "\"");
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	while (*s != '\0') {
+		unsigned char c = *s;
+		size_t n;
 		if (c == '"' || c == '\\')
 			evbuffer_add_printf(b, "\\%c", c);
 		else if (c < 0x20)
 			evbuffer_add_printf(b, "\\u%04x", c);
-		else
+		else if (c < 0x80)
 			evbuffer_add(b, s, 1);
+		else if ((n = utf8_len(s)) > 0) {
+			evbuffer_add(b, s, n);
+			s += n;
+			continue;
+		} else
+			ADD(b, "\\ufffd");
+		s++;
 	}
 	ADD(b, "\"");
 }

@@ -100,6 +100,26 @@ def test_metrics_count_queries_answers_and_probes(server):
     assert "# TYPE geodnsd_target_up gauge" in text
 
 
+def test_status_is_utf8_when_a_reason_is_cut_inside_a_character(server):
+    """A reason is kept to 159 octets, which can end inside a multi-octet
+    character: /status then was not UTF-8, and a JSON parser rejected the
+    whole document.  Such an octet is sent as U+FFFD."""
+    server.overrides.write_bytes(("address 198.51.100.10 down " + "x" * 158 +
+                                  "\u2013 and more\n").encode())
+
+    def forced():
+        t = get(server.metrics_port, "/metrics")[2]
+        return metric(t, "geodnsd_target_forced",
+                      'service="web",datacenter="iad",address="198.51.100.10"') == 2
+    assert wait_until(forced, 5), get(server.metrics_port, "/metrics")[2]
+    with urllib.request.urlopen("http://127.0.0.1:%d/status" % server.metrics_port,
+                                timeout=3) as r:
+        raw = r.read()
+    st = json.loads(raw.decode("utf-8"))   # strict: fails on a stray octet
+    t = [t for t in st["targets"] if t["address"] == "198.51.100.10"][0]
+    assert t["forced_reason"] == "x" * 158 + "\ufffd", t["forced_reason"]
+
+
 def test_overrides_show_in_metrics_and_status(server):
     server.overrides.write_text("datacenter fra down maintenance window\n"
                                 "address 198.51.100.10 up trusted\n")
