@@ -153,12 +153,13 @@ void file_id_get(const char *path, struct file_id *id)
 	id->ino = (unsigned long long)st.st_ino;
 	id->size = (unsigned long long)st.st_size;
 	id->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	id->ctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
 }
 
 bool file_id_equal(const struct file_id *a, const struct file_id *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime_ns == b->mtime_ns;
+	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
 
 struct dataset *dataset_load(const char *conf_path, const struct dataset *prev, bool check_only,

@@ -25,6 +25,7 @@ struct zonedb;
 struct file_id {
 	unsigned long long dev, ino, size;
 	long long mtime_ns;
+	long long ctime_ns; /* a chmod or chown alone changes only this */
 };
 
 /* Fill *id for path; all zero when it cannot be stat'ed. */

@@ -277,6 +277,8 @@ void hsync_attach(struct health *h, struct dataset *ds, const struct dataset *pr
 	if (ds->conf->state_file != NULL) {
 		health_load_overrides(h, ds->conf->state_file);
 		file_id_get(ds->conf->state_file, &ds->state_file_id);
+	} else {
+		health_clear_overrides(h);
 	}
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "dns/log.h"
 #include "dns/xalloc.h"
@@ -53,6 +54,8 @@ struct hc_target {
  * target list and every target's text and counters against that; the flag
  * the answer path reads is an atomic and needs no lock.
  */
+struct override;
+
 struct health {
 	pthread_mutex_t lock;
 	struct event_base *base;
@@ -70,6 +73,10 @@ struct health {
 	 * stay): the first error, and since when; "" when it was applied. */
 	char rejected[320];
 	time_t rejected_since;
+	/* The overrides in force: the last list applied.  A target that a
+	 * reload creates while the file is rejected gets them from here. */
+	struct override *applied;
+	size_t n_applied;
 	uint32_t rng;
 };
 
@@ -166,6 +173,11 @@ static bool effective_up(const struct hc_target *t)
 	return t->state == HC_STATE_UP;
 }
 
+/* The probes changed their verdict (why): published, and logged even when
+ * an override keeps the answers as they are, so that the operator knows
+ * what clearing it would do. */
+static void probed(struct hc_target *t, const char *why);
+
 /* Publish the effective state; log once when it changes. */
 static void publish(struct hc_target *t, const char *why)
 {
@@ -176,6 +188,18 @@ static void publish(struct hc_target *t, const char *why)
 	t->since = time(NULL);
 	log_msg(up ? LOG_LEVEL_NOTICE : LOG_LEVEL_WARNING, "healthcheck: %s: %s (%s)", t->label,
 		up ? "UP" : "DOWN", why);
+}
+
+static void probed(struct hc_target *t, const char *why)
+{
+	if (t->force != HC_FORCE_NONE)
+		log_msg(LOG_LEVEL_NOTICE,
+			"healthcheck: %s: probes say %s (%s); forced %s by the operator, "
+			"so answered as %s",
+			t->label, t->state == HC_STATE_UP ? "up" : "DOWN", why,
+			t->force == HC_FORCE_UP ? "up" : "down",
+			t->force == HC_FORCE_UP ? "up" : "down");
+	publish(t, why);
 }
 
 static void schedule(struct hc_target *t, bool first);
@@ -207,7 +231,7 @@ static void probe_done(struct hc_probe *p, bool ok, const char *reason)
 			else
 				snprintf(why, sizeof(why), "%u consecutive successes: %s",
 					 t->ok_streak, reason);
-			publish(t, why);
+			probed(t, why);
 		}
 	} else {
 		t->n_fail++;
@@ -220,7 +244,7 @@ static void probe_done(struct hc_probe *p, bool ok, const char *reason)
 			else
 				snprintf(why, sizeof(why), "%u consecutive failures: %s",
 					 t->fail_streak, reason);
-			publish(t, why);
+			probed(t, why);
 		}
 	}
 	pthread_mutex_unlock(&t->h->lock);
@@ -342,6 +366,7 @@ void health_free(struct health *h)
 	pthread_mutex_destroy(&h->lock);
 	free(h->overrides_path);
 	free(h->unmatched);
+	free(h->applied);
 	free(h->index);
 	free(h);
 }
@@ -680,10 +705,16 @@ static void target_force_set(struct hc_target *t, const struct override *ov, siz
 	}
 	t->force = f;
 	atomic_store(&t->force_flag, (uint8_t)f);
-	char why[320];
-	snprintf(why, sizeof(why), "%s%s%s",
-		 f == HC_FORCE_NONE ? "override cleared" : "forced by operator",
-		 *t->force_reason ? ": " : "", t->force_reason);
+	char why[512];
+	if (f == HC_FORCE_NONE && t->have_result)
+		/* Back to the probes: say what they say, and why. */
+		snprintf(why, sizeof(why), "override cleared; probes say %s, last %s: %s",
+			 t->state == HC_STATE_UP ? "up" : "down", t->last_ok ? "ok" : "FAIL",
+			 t->last_reason);
+	else
+		snprintf(why, sizeof(why), "%s%s%s",
+			 f == HC_FORCE_NONE ? "override cleared" : "forced by operator",
+			 *t->force_reason ? ": " : "", t->force_reason);
 	publish(t, why);
 }
 
@@ -708,9 +739,20 @@ static void apply_overrides(struct health *h, const struct override *ov, size_t 
 			dc_force_set(d, HC_FORCE_NONE, "");
 }
 
+/* The whole file cannot be read (first says why): logged, -1. */
+static int overrides_unreadable(const char *path, const char *what, char *first, size_t first_size)
+{
+	snprintf(first, first_size, "%s: %s", path, what);
+	log_msg(LOG_LEVEL_ERR, "healthcheck: %s", first);
+	return -1;
+}
+
 /* Read the overrides file at path into *out (the caller frees it), or log
  * every bad line with file:line and return -1.  A missing file is an empty
- * list. */
+ * list; one that is not a regular file, or that fails to read, is an
+ * error (read as empty, it would clear every override).  Lines may be of
+ * any length; a line whose first character that is not a blank is '#' is a
+ * comment, and a '#' anywhere else is text, as in a reason ("see #4711"). */
 static int overrides_read(const char *path, struct override **out, size_t *n, char *first,
 			  size_t first_size)
 {
@@ -720,20 +762,24 @@ static int overrides_read(const char *path, struct override **out, size_t *n, ch
 	if (fp == NULL) {
 		if (errno == ENOENT)
 			return 0;
-		snprintf(first, first_size, "%s: cannot open: %s", path, strerror(errno));
-		log_msg(LOG_LEVEL_ERR, "healthcheck: %s", first);
-		return -1;
+		char what[160];
+		snprintf(what, sizeof(what), "cannot open: %s", strerror(errno));
+		return overrides_unreadable(path, what, first, first_size);
+	}
+	struct stat st;
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(fp);
+		return overrides_unreadable(path, "not a regular file", first, first_size);
 	}
 	struct override *ov = NULL;
-	size_t count = 0;
+	size_t count = 0, cap = 0;
 	unsigned line = 0, errors = 0;
-	char buf[1024];
-	while (fgets(buf, sizeof(buf), fp) != NULL) {
+	char *buf = NULL;
+	ssize_t got;
+	while ((got = getline(&buf, &cap, fp)) >= 0) {
 		line++;
-		char *hash = strchr(buf, '#');
-		if (hash != NULL)
-			*hash = '\0';
-		if (strspn(buf, " \t\r\n") == strlen(buf))
+		size_t lead = strspn(buf, " \t\r\n");
+		if (buf[lead] == '\0' || buf[lead] == '#')
 			continue;
 		struct override o = { .line = line };
 		char err[160];
@@ -746,7 +792,13 @@ static int overrides_read(const char *path, struct override **out, size_t *n, ch
 		ov = xrealloc(ov, (count + 1) * sizeof(*ov));
 		ov[count++] = o;
 	}
+	free(buf);
+	bool failed = ferror(fp);
 	fclose(fp);
+	if (failed && errors == 0) {
+		free(ov);
+		return overrides_unreadable(path, "read error", first, first_size);
+	}
 	if (errors > 0) {
 		free(ov);
 		return -1;
@@ -834,6 +886,9 @@ int health_load_overrides(struct health *h, const char *path)
 		if (h->rejected[0] == '\0')
 			h->rejected_since = time(NULL);
 		memcpy(h->rejected, first, sizeof(h->rejected));
+		/* They stay for targets a reload has just made too (a changed
+		 * check makes a new target, which starts with none). */
+		apply_overrides(h, h->applied, h->n_applied);
 		pthread_mutex_unlock(&h->lock);
 		return -1;
 	}
@@ -841,9 +896,28 @@ int health_load_overrides(struct health *h, const char *path)
 	h->rejected[0] = '\0';
 	apply_overrides(h, ov, n);
 	overrides_unmatched(h, path, ov, n, "; line ignored");
+	free(h->applied);
+	h->applied = ov;
+	h->n_applied = n;
 	pthread_mutex_unlock(&h->lock);
-	free(ov);
 	return 0;
+}
+
+void health_clear_overrides(struct health *h)
+{
+	pthread_mutex_lock(&h->lock);
+	if (h->n_applied > 0 || h->rejected[0] != '\0')
+		log_msg(LOG_LEVEL_NOTICE, "healthcheck: no 'state-file' configured any more: "
+					  "every override is cleared");
+	h->rejected[0] = '\0';
+	apply_overrides(h, NULL, 0);
+	free(h->unmatched);
+	h->unmatched = NULL;
+	h->n_unmatched = 0;
+	free(h->applied);
+	h->applied = NULL;
+	h->n_applied = 0;
+	pthread_mutex_unlock(&h->lock);
 }
 
 int health_check_overrides(struct health *h, const char *path)

@@ -116,6 +116,10 @@ struct hc_unmatched {
  */
 int health_load_overrides(struct health *h, const char *path);
 
+/* The configuration names no overrides file any more: clear every
+ * override (logged when there was one). */
+void health_clear_overrides(struct health *h);
+
 /*
  * Check the overrides file at path against h without applying it: every
  * error and every line naming nothing is logged as health_load_overrides()

@@ -22,6 +22,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 import urllib.request
 
 import dns.message
@@ -728,3 +729,137 @@ def test_check_warns_about_a_state_file_directory_that_is_missing(server):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True, timeout=20)
     assert res.returncode == 0 and "state-file" not in res.stderr, res
+
+
+# ------------------------------------------------- 4. files geodnsd must not misread
+
+IAD = 'service="web",datacenter="iad",address="198.51.100.10"'
+
+
+def forced(srv, labels=IAD):
+    return metric(srv.http("/metrics"), "geodnsd_target_forced", labels)
+
+
+def test_long_lines_and_hash_in_a_reason(server):
+    """Lines were read in 1,024-octet pieces: a long reason or comment
+    made the rest of it a line of its own, and the whole file was refused.
+    A '#' anywhere ended the line, cutting 'see #4711' to 'see '.  Now a
+    comment is a line that starts with '#'."""
+    write(server.state, "# " + "c" * 3000 + "\n"
+          "address 198.51.100.10 down see #4711, do not undo " + "r" * 3000 + "\n"
+          "   # an indented comment\n")
+    assert wait_until(lambda: forced(server) == 2, 5), server.stderr
+    assert "not applied" not in server.stderr, server.stderr
+    st = json.loads(server.http("/status"))
+    t = [t for t in st["targets"] if t["address"] == "198.51.100.10"][0]
+    assert t["forced_reason"] == ("see #4711, do not undo " + "r" * 3000)[:159]
+
+
+def test_a_directory_is_not_an_empty_overrides_file(server):
+    """fopen() opens a directory and reading it fails: the file read as
+    empty, and every override was cleared mid-maintenance."""
+    write(server.state, "address 198.51.100.10 down maintenance\n")
+    assert wait_until(lambda: forced(server) == 2, 5), server.stderr
+    os.unlink(server.state)
+    os.mkdir(server.state)
+    assert wait_until(lambda: "%s: not a regular file" % server.state
+                      in server.stderr, 5), server.stderr
+    time.sleep(1.5)
+    assert forced(server) == 2, "the override did not stay:\n" + server.stderr
+    os.rmdir(server.state)
+    assert wait_until(lambda: forced(server) == 0, 5), server.stderr
+
+
+def test_a_mode_change_alone_is_noticed(server):
+    """The watch compared inode, size and mtime: a chmod that makes an
+    unreadable file readable again changes only the ctime, and the file
+    was never read again."""
+    write(server.state, "address 198.51.100.10 down maintenance\n")
+    assert wait_until(lambda: forced(server) == 2, 5), server.stderr
+    n = server.stderr.count("changed, reading it")
+    time.sleep(1.1)   # a ctime the watch has not seen
+    os.chmod(server.state, 0o640)
+    assert wait_until(lambda: server.stderr.count("changed, reading it") > n,
+                      5), server.stderr
+
+
+def test_rejected_file_keeps_overrides_of_targets_a_reload_remakes(tmp_path):
+    """A changed check makes new targets, which start with no override;
+    while the file is refused, nothing applied the old ones to them: a
+    host drained by the operator came back on a reload, and status still
+    said the previous overrides stay."""
+    require_geodnsd()
+    srv = Server(tmp_path)
+    srv.start()
+    try:
+        write(srv.state, "address 198.51.100.10 down bad NIC\n")
+        assert wait_until(lambda: forced(srv) == 2, 5), srv.stderr
+        with open(srv.state, "a") as f:
+            f.write("address 192.0.2.10 donw typo\n")
+        assert wait_until(lambda: "not applied" in srv.stderr, 5), srv.stderr
+        srv.probe = "/bin/true"   # another check: new targets
+        srv.configure(("fra", "iad"))
+        srv.reload(lambda: srv.stderr.count("reload: done") >= 1)
+        assert forced(srv) == 2, srv.http("/metrics")
+        srv.configure(("iad",))   # iad alone: a forced-down address is not served
+        srv.reload(lambda: srv.stderr.count("reload: done") >= 2)
+        assert forced(srv) == 2, srv.http("/metrics")
+    finally:
+        srv.kill()
+
+
+def test_removing_the_state_file_setting_clears_overrides(server):
+    write(server.state, "datacenter fra down maintenance\n")
+    fra = 'service="web",datacenter="fra",address="192.0.2.10"'
+    assert wait_until(lambda: forced(server, fra) == 2, 5), server.stderr
+    with open(server.config_path) as f:
+        text = f.read()
+    server.write_config("".join(l + "\n" for l in text.splitlines()
+                                if "state-file" not in l and
+                                l != "healthcheck:"))
+    server.reload(lambda: "reload: done" in server.stderr)
+    assert wait_until(lambda: forced(server, fra) == 0, 5), server.stderr
+    assert "no 'state-file' configured any more: every override is " \
+        "cleared" in server.stderr
+    assert "192.0.2.10" in server.answer()
+
+
+def test_probe_verdicts_under_an_override_are_logged(tmp_path):
+    """Forced up, a target whose probes failed logged nothing; clearing
+    the override then said only 'DOWN (override cleared)'."""
+    require_geodnsd()
+    flag = tmp_path / "iad-up"
+    flag.write_text("")
+    probe = tmp_path / "probe.sh"
+    probe.write_text("#!/bin/sh\ntest -e %s\n" % flag)
+    probe.chmod(0o755)
+    srv = Server(tmp_path, probe=str(probe))
+    srv.start()
+    try:
+        write(srv.state, "address 198.51.100.10 up trusted\n")
+        assert wait_until(lambda: forced(srv) == 1, 5), srv.stderr
+        flag.unlink()
+        label = "web/iad 198.51.100.10"
+        assert wait_until(lambda: "%s (exec): probes say DOWN (1 failure: " % label
+                          in srv.stderr, 5), srv.stderr
+        assert "forced up by the operator, so answered as up" in srv.stderr
+        write(srv.state, "")
+        assert wait_until(lambda: "DOWN (override cleared; probes say down, "
+                          "last FAIL: " in srv.stderr, 5), srv.stderr
+    finally:
+        srv.kill()
+
+
+def test_force_refuses_a_name_geodnsd_would_refuse(tmp_path):
+    """A datacenter name with a space split the line, and geodnsd refused
+    the whole file, the lines before it included."""
+    state = str(tmp_path / "overrides")
+    res = force("-f", state, "datacenter", "fra iad", "down", "x")
+    assert res.returncode == 2, res
+    assert "'fra iad' is not a datacenter name (1-63 letters, digits, '-' " \
+        "or '_')" in res.stderr
+    assert not os.path.exists(state)
+    res = force("-f", state, "datacenter", "fra_1-b", "down", "see", "#4711")
+    assert res.returncode == 0, res
+    with open(state) as f:
+        assert f.read() == "datacenter fra_1-b down see #4711\n"
