@@ -494,7 +494,8 @@ int get_int(struct loader *ld, const struct conf_key *ck, const struct cnode *va
 	return -1;
 }
 
-/* server.listen: "ADDR" or "ADDR@PORT" with an IPv4 or IPv6 literal. */
+/* server.listen: "ADDR" or "ADDR@PORT" with an IPv4 or IPv6 literal; an
+ * IPv6 literal may be in brackets, as URLs write it ("[::1]@5300"). */
 int conf_sockaddr_parse(const char *text, uint16_t default_port, struct sockaddr_storage *ss,
 			socklen_t *len, const char **why)
 {
@@ -515,7 +516,16 @@ int conf_sockaddr_parse(const char *text, uint16_t default_port, struct sockaddr
 		}
 	}
 	memset(ss, 0, sizeof(*ss));
-	if (hlen > 0 && hlen < sizeof(host)) {
+	if (hlen > 2 && text[0] == '[' && text[hlen - 1] == ']' && hlen - 2 < sizeof(host)) {
+		memcpy(host, text + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_port = htons((uint16_t)port);
+			*len = sizeof(*sin6);
+			return 0;
+		}
+	} else if (hlen > 0 && hlen < sizeof(host)) {
 		memcpy(host, text, hlen);
 		host[hlen] = '\0';
 		if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {

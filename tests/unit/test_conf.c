@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "daemon/conf.h"
+#include "daemon/conf_priv.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
@@ -396,6 +397,29 @@ static void test_limits(void)
 	tmp_remove("over.yaml");
 }
 
+/* Addresses with a port, as listen, metrics and probe targets take them;
+ * an IPv6 literal also in brackets, as URLs write it. */
+static void test_sockaddr(void)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const char *why = NULL;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	uint8_t lo6[16] = { [15] = 1 };
+	OK(conf_sockaddr_parse("[::1]@5300", 53, &ss, &len, &why) == 0 &&
+		   ss.ss_family == AF_INET6 && ntohs(s6->sin6_port) == 5300 &&
+		   memcmp(&s6->sin6_addr, lo6, 16) == 0 && len == sizeof(*s6),
+	   "[::1]@5300: ::1 port 5300");
+	OK(conf_sockaddr_parse("[::1]", 53, &ss, &len, &why) == 0 && ntohs(s6->sin6_port) == 53,
+	   "[::1]: the default port");
+	OK(conf_sockaddr_parse("::1@5300", 53, &ss, &len, &why) == 0 &&
+		   ntohs(s6->sin6_port) == 5300,
+	   "::1@5300 as before");
+	OK(conf_sockaddr_parse("[192.0.2.1]@53", 53, &ss, &len, &why) < 0,
+	   "brackets are for IPv6 only");
+	OK(conf_sockaddr_parse("[::1@53", 53, &ss, &len, &why) < 0, "an unclosed bracket");
+}
+
 int main(void)
 {
 	const char *top = getenv("TOP_SRCDIR");
@@ -416,6 +440,7 @@ int main(void)
 	test_relative_path();
 	test_errors();
 	test_limits();
+	test_sockaddr();
 	if (rmdir(tmp_dir) != 0)
 		perror(tmp_dir);
 	return tap_done();
