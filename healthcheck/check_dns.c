@@ -34,7 +34,8 @@ struct dns_run {
 	evutil_socket_t fd;
 	struct event *ev;
 	uint16_t id;
-	size_t qlen; /* query length; the question is [12, qlen) */
+	unsigned ignored; /* replies that were not to this query */
+	size_t qlen;      /* query length; the question is [12, qlen) */
 	uint8_t query[DNS_HDR_LEN + DNS_MAX_NAME + 4];
 };
 
@@ -215,8 +216,10 @@ static void dns_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		/* Not ours (a late answer to an old query, or spoofed): keep
 		 * waiting, as a resolver would (RFC 5452 section 9.1). */
-		if (n < 2 || dns_get16(buf) != run->id)
+		if (n < 2 || dns_get16(buf) != run->id) {
+			run->ignored++;
 			continue;
+		}
 		if (n < DNS_HDR_LEN)
 			dns_finish(run, false, "malformed response");
 		else
@@ -284,9 +287,23 @@ static void dns_cancel(struct hc_probe *p)
 	p->kind_state = NULL;
 }
 
+/* For a timeout: no answer, and whether replies to other queries came
+ * (a server that answers with another ID, or a late answer). */
+static const char *dns_stage(const struct hc_probe *p)
+{
+	static char text[96];
+	const struct dns_run *run = p->kind_state;
+	if (run == NULL || run->ignored == 0)
+		return "waiting for the answer";
+	snprintf(text, sizeof(text), "waiting for the answer (%u repl%s with another ID ignored)",
+		 run->ignored, run->ignored == 1 ? "y" : "ies");
+	return text;
+}
+
 const struct hc_kind_ops check_dns_ops = {
 	.name = "dns",
 	.default_port = 53,
 	.start = dns_start,
 	.cancel = dns_cancel,
+	.stage = dns_stage,
 };

@@ -379,9 +379,16 @@ static void exec_cancel(struct hc_probe *p)
 	p->kind_state = NULL;
 }
 
+static const char *exec_stage(const struct hc_probe *p)
+{
+	(void)p;
+	return "(the command had not exited; it is killed)";
+}
+
 const struct hc_kind_ops check_exec_ops = {
 	.name = "exec",
 	.default_port = 0,
 	.start = exec_start,
 	.cancel = exec_cancel,
+	.stage = exec_stage,
 };

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -51,6 +52,7 @@ struct http_run {
 	struct event *finish;
 	struct timespec started;
 	bool connected; /* TCP (and TLS) established */
+	bool headers;   /* the response's status line and headers are in */
 	bool got_error; /* evhttp reported an error kind */
 	enum evhttp_request_error error;
 	int error_errno;
@@ -393,6 +395,37 @@ static void http_host_header(const struct hc_probe *p, bool tls, char *buf, size
 		snprintf(buf, len, "%s%s%s:%u", lb, p->addr_text, rb, (unsigned)p->port);
 }
 
+static int http_header_cb(struct evhttp_request *req, void *arg)
+{
+	(void)req;
+	struct http_run *run = arg;
+	run->headers = true;
+	return 0;
+}
+
+/* For a timeout: connecting, the TLS handshake, waiting for the response,
+ * or reading its body. */
+static const char *http_stage(const struct hc_probe *p)
+{
+	const struct http_run *run = p->kind_state;
+	if (run == NULL || run->conn == NULL)
+		return NULL;
+	if (run->headers)
+		return "reading the response body";
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(run->conn);
+	evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&peer, &len) != 0)
+		return "while connecting";
+	if (run->tls) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+		if (ssl != NULL && !SSL_is_init_finished(ssl))
+			return "in the TLS handshake";
+	}
+	return "waiting for the response";
+}
+
 static struct evhttp_request *http_request_new(struct http_run *run, char *reason, size_t len)
 {
 	char host[300];
@@ -402,6 +435,7 @@ static struct evhttp_request *http_request_new(struct http_run *run, char *reaso
 		return NULL;
 	}
 	evhttp_request_set_error_cb(req, http_error_cb);
+	evhttp_request_set_header_cb(req, http_header_cb);
 	http_host_header(run->p, run->tls, host, sizeof(host));
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	if (evhttp_add_header(h, "Host", host) < 0 ||
@@ -530,6 +564,7 @@ const struct hc_kind_ops check_http_ops = {
 	.default_port = 80,
 	.start = http_start,
 	.cancel = http_cancel,
+	.stage = http_stage,
 };
 
 const struct hc_kind_ops check_https_ops = {
@@ -537,4 +572,5 @@ const struct hc_kind_ops check_https_ops = {
 	.default_port = 443,
 	.start = https_start,
 	.cancel = http_cancel,
+	.stage = http_stage,
 };

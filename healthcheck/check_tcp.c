@@ -60,9 +60,17 @@ static void tcp_cancel(struct hc_probe *p)
 	p->kind_state = NULL;
 }
 
+/* The check is the connection itself. */
+static const char *tcp_stage(const struct hc_probe *p)
+{
+	(void)p;
+	return "while connecting";
+}
+
 const struct hc_kind_ops check_tcp_ops = {
 	.name = "tcp",
 	.default_port = 80,
 	.start = tcp_start,
 	.cancel = tcp_cancel,
+	.stage = tcp_stage,
 };

@@ -256,12 +256,14 @@ static void probe_done(struct hc_probe *p, bool ok, const char *reason)
 static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct hc_target *t = arg;
-	char reason[64];
+	char reason[160];
 	(void)fd, (void)what;
 	if (!t->in_flight)
 		return;
+	const char *stage = t->ops->stage != NULL ? t->ops->stage(&t->probe) : NULL;
+	snprintf(reason, sizeof(reason), "timeout after %u ms%s%s", t->params.timeout_ms,
+		 stage != NULL ? " " : "", stage != NULL ? stage : "");
 	t->ops->cancel(&t->probe);
-	snprintf(reason, sizeof(reason), "timeout after %u ms", t->params.timeout_ms);
 	probe_done(&t->probe, false, reason);
 }
 

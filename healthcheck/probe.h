@@ -76,6 +76,9 @@ struct hc_kind_ops {
 	int (*start)(struct hc_probe *p);
 	/* Abandon a run in progress (timeout, shutdown, reload). */
 	void (*cancel)(struct hc_probe *p);
+	/* Where a run in progress stands, for a timeout's reason ("while
+	 * connecting"); NULL when the kind cannot tell. */
+	const char *(*stage)(const struct hc_probe *p);
 };
 
 extern const struct hc_kind_ops check_tcp_ops;

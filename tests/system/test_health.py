@@ -67,7 +67,7 @@ import pytest
 
 from conftest import (make_test_mmdbs, skip_without_mmdb_writer,
                       GEODNSD, TOP_SRCDIR, DnsServer, UdpLoad, free_port,
-                      require_geodnsd, yaml_str)
+                      require_geodnsd, start_web_geo, wait_until, yaml_str)
 
 FORCE = os.path.join(TOP_SRCDIR, "tools", "geodnsd-force")
 
@@ -1345,7 +1345,7 @@ def test_probes_every_interval_even_when_they_time_out(pool):
     gaps = [round(b - a, 3) for a, b in zip(times, times[1:])]
     assert pool.slow_status is not None
     assert (pool.slow_status["state"], pool.slow_status["reason"]) == \
-        ("DOWN", "timeout after 500 ms")
+        ("DOWN", "timeout after 500 ms waiting for the response")
     assert all(0.85 <= g <= 1.2 for g in gaps), (
         "probe starts %s s apart with interval 1 s and timeout 0.5 s" % gaps)
 
@@ -1683,8 +1683,8 @@ def test_override_cleared_back_to_probes(overrides):
     # override was cleared, and now, when fra's (which made it up) was.
     lbl = label("dead", "fra", "192.0.2.50", overrides["ports"]["dead"],
                 "http")
-    assert s["log"].count("healthcheck: %s: DOWN (override cleared)"
-                          % lbl) == 2, s["log"]
+    assert s["log"].count("healthcheck: %s: DOWN (override cleared; probes say "
+                          "down, last FAIL: " % lbl) == 2, s["log"]
 
 
 def test_override_default_reason_and_file_removal(overrides):
@@ -1968,7 +1968,7 @@ def status_expectations(t):
         (label("web", "fra", "192.0.2.11", t["up"].port, "http"),
          "up", "ok", "HTTP 200"),
         (label("web", "iad", "198.51.100.10", t["slow"].port, "http"),
-         "DOWN", "FAIL", "timeout after 500 ms"),
+         "DOWN", "FAIL", "timeout after 500 ms waiting for the response"),
         (label("web", "sin", "203.0.113.10", t["up"].port, "http"),
          "up", "ok", "HTTP 200"),
         (label("body", "fra", "192.0.2.15", t["body"].port, "http"),
@@ -1993,7 +1993,7 @@ def status_expectations(t):
         (label("more", "fra", "192.0.2.50", None, "exec"),
          "DOWN", "FAIL", "killed by signal 9"),
         (label("more", "fra", "192.0.2.51", None, "exec"),
-         "DOWN", "FAIL", "timeout after 500 ms"),
+         "DOWN", "FAIL", "timeout after 500 ms (the command had not exited; it is killed)"),
         (label("more", "iad", "198.51.100.50", None, "exec"),
          "up", "ok", "exit 0"),
         (label("more", "iad", "198.51.100.51", None, "exec"),
@@ -2257,3 +2257,61 @@ def test_check_config_warnings(tmp_path, mmdb):
         "'fra' has 1 address: it is up only when all are" % (
             srv.config_path, config_line(srv, "fra: [")) in res.stderr, \
         res.stderr
+
+
+def test_timeouts_say_where_the_probe_stood(tmp_path):
+    """Every timeout said only 'timeout after N ms': a TLS endpoint that
+    never finishes its handshake looked like one that never answers, and
+    a DNS server answering with the wrong query ID looked like a dead one."""
+    tls_port, dns_port = pick_port(), pick_port()
+    silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    silent.bind(("127.0.0.1", tls_port))
+    silent.listen(16)       # accepts (the kernel does), never speaks TLS
+    wrong = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    wrong.bind(("127.0.0.1", dns_port))
+    stop = threading.Event()
+
+    def answer_with_another_id():
+        wrong.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                data, peer = wrong.recvfrom(512)
+            except socket.timeout:
+                continue
+            reply = bytearray(data)
+            reply[0] ^= 0xFF            # another ID
+            reply[2] |= 0x80            # QR
+            wrong.sendto(bytes(reply), peer)
+    th = threading.Thread(target=answer_with_another_id, daemon=True)
+    th.start()
+    srv = None
+    try:
+        srv = start_web_geo(tmp_path, """datacenters:
+  fra: { latitude: 50.11, longitude: 8.68 }
+  iad: { latitude: 38.95, longitude: -77.45 }
+services:
+  web:
+    datacenters:
+      fra: [ 192.0.2.10 ]
+    probe: { 192.0.2.10: 127.0.0.1@%d }
+    check: { type: https, interval: 1, timeout: 0.4, fall: 1, verify-tls: false }
+  dns:
+    datacenters:
+      iad: [ 198.51.100.10 ]
+    probe: { 198.51.100.10: 127.0.0.1@%d }
+    check: { type: dns, name: example.com, interval: 1, timeout: 0.4, fall: 1 }
+routing:
+  default: [ fra, iad ]
+""" % (tls_port, dns_port))
+        assert wait_until(lambda: "timeout after 400 ms in the TLS handshake"
+                          in srv.stderr, 8), srv.stderr
+        assert wait_until(lambda: re.search(
+            r"timeout after 400 ms waiting for the answer \(\d+ repl(y|ies) "
+            r"with another ID ignored\)", srv.stderr), 8), srv.stderr
+    finally:
+        stop.set()
+        if srv is not None:
+            srv.kill()
+        silent.close()
+        wrong.close()
