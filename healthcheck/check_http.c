@@ -407,9 +407,16 @@ static int http_header_cb(struct evhttp_request *req, void *arg)
  * or reading its body. */
 static const char *http_stage(const struct hc_probe *p)
 {
+	static char finished[sizeof(((struct http_run *)0)->reason) + 2];
 	const struct http_run *run = p->kind_state;
 	if (run == NULL || run->conn == NULL)
 		return NULL;
+	if (run->state == HTTP_FINISHING) {
+		/* libevent's own timeout (as long as ours) ended the run and
+		 * closed the connection just before: its reason says where. */
+		snprintf(finished, sizeof(finished), "(%s)", run->reason);
+		return finished;
+	}
 	if (run->headers)
 		return "reading the response body";
 	struct sockaddr_storage peer;
@@ -482,7 +489,10 @@ static struct http_run *http_run_new(struct hc_probe *p, bool tls, char *reason,
 		snprintf(reason, len, "cannot create HTTP connection");
 		goto fail;
 	}
-	unsigned ms = http_timeout_ms(p);
+	/* The engine's timer ends a run that takes too long, and says where
+	 * it stood (http_stage); libevent's, a little longer, is a backstop.
+	 * Equal, either could fire first. */
+	unsigned ms = http_timeout_ms(p) + 250;
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 	evhttp_connection_set_timeout_tv(run->conn, &tv);
 	evhttp_connection_set_retries(run->conn, 0);
