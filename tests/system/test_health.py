@@ -2311,6 +2311,7 @@ routing:
             r"with another ID ignored\)", srv.stderr), 8), srv.stderr
     finally:
         stop.set()
+        th.join(5)      # before its socket closes under it
         if srv is not None:
             srv.kill()
         silent.close()
