@@ -647,6 +647,11 @@ size_t answer_query(const struct answer_data *d, const uint8_t *query, size_t ql
 		opt_len = 11 + (q.nsid && d->conf.nsid ? 4 + d->conf.nsid_len : 0) +
 			  (q.ecs ? 8 + q.ecs_addr_len : 0) +
 			  (q.cookie && d->conf.cookies ? 4 + 24 : 0) + (q.keepalive ? 6 : 0);
+	if (__builtin_expect(q.cookie_why != NULL, 0) && d->conf.cookies &&
+	    (rc == RCODE_NOERROR || rc == RCODE_FORMERR)) {
+		rc = RCODE_FORMERR; /* RFC 7873 5.2.2 */
+		q.why = q.cookie_why;
+	}
 	if (__builtin_expect(q.keepalive == KEEPALIVE_VALUE, 0) && tr == ANSWER_TCP &&
 	    rc == RCODE_NOERROR) {
 		/* RFC 7828 3.2.1: a query carries no TIMEOUT; only a server

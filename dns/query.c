@@ -83,22 +83,22 @@ static int parse_ecs(const uint8_t *p, size_t len, struct query *q)
 }
 
 /* RFC 7873 4: an 8-octet client cookie, then optionally the server cookie
- * we gave (8 to 32 octets). */
-static int parse_cookie(const uint8_t *p, size_t len, struct query *q)
+ * we gave (8 to 32 octets).  A malformed one is noted, for the answer to
+ * decide (struct query's cookie_why). */
+static void parse_cookie(const uint8_t *p, size_t len, struct query *q)
 {
 	if (q->cookie) {
-		q->why = "two COOKIE options";
-		return -1;
+		q->cookie_why = "two COOKIE options";
+		return;
 	}
 	if (len < 8 || (len > 8 && (len < 16 || len > 40))) {
-		q->why = "COOKIE option of a wrong length (RFC 7873 4)";
-		return -1;
+		q->cookie_why = "COOKIE option of a wrong length (RFC 7873 4)";
+		return;
 	}
 	q->cookie = true;
 	memcpy(q->cookie_client, p, 8);
 	q->cookie_server_len = (uint8_t)(len - 8);
 	memcpy(q->cookie_server, p + 8, len - 8);
-	return 0;
 }
 
 /* RFC 6891 6.1.2: options are {code, length, data}; all must fit exactly. */
@@ -118,8 +118,8 @@ static int parse_opt_rdata(const uint8_t *p, size_t rdlen, struct query *q)
 			q->keepalive = olen == 0 ? KEEPALIVE_EMPTY : KEEPALIVE_VALUE;
 		else if (code == EDNS_OPT_ECS && parse_ecs(p + o, olen, q) < 0)
 			return -2;
-		else if (code == EDNS_OPT_COOKIE && parse_cookie(p + o, olen, q) < 0)
-			return -2;
+		else if (code == EDNS_OPT_COOKIE)
+			parse_cookie(p + o, olen, q);
 		/* Unknown options are ignored (RFC 6891 6.1.2). */
 		o += olen;
 	}
@@ -253,6 +253,7 @@ int query_parse(const uint8_t *pkt, size_t len, struct query *q)
 	q->keepalive = KEEPALIVE_NONE;
 	q->ecs = false;
 	q->cookie = false;
+	q->cookie_why = NULL;
 	q->why = NULL;
 	q->edns_version = 0;
 	if (len < DNS_HEADER_SIZE)

@@ -37,6 +37,10 @@ struct query {
 			  * response's Extended DNS Error (RFC 8914), or NULL */
 
 	bool cookie; /* a well-formed COOKIE option (RFC 7873 4) */
+	/* A malformed COOKIE option: why.  FORMERR only for a server that
+	 * does cookies (RFC 7873 5.2.2); one that does not ignores the option
+	 * as any unknown one (RFC 6891 6.1.2).  NULL: none. */
+	const char *cookie_why;
 	uint8_t cookie_client[8];
 	uint8_t cookie_server[32];
 	uint8_t cookie_server_len; /* 0: the client has none yet */

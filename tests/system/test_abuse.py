@@ -161,6 +161,8 @@ def test_malformed_cookie_formerr(make_geodnsd, length):
                    options=[dns.edns.GenericOption(COOKIE, b"x" * length)])
     r = srv.send(q)
     assert r.rcode() == dns.rcode.FORMERR
+    ede = [o for o in r.options if o.otype == 15]
+    assert ede and "COOKIE option of a wrong length" in ede[0].text, r
     assert srv.query("www.example.com").rcode() == dns.rcode.NOERROR
 
 
@@ -168,6 +170,15 @@ def test_cookies_can_be_turned_off(make_geodnsd):
     srv = make_geodnsd(cookies="false")
     r = srv.send(cookie_query("www.example.com", b"\x01" * 8))
     assert not [o for o in r.options if o.otype == COOKIE]
+    # A server without cookies ignores the option like any unknown one,
+    # malformed or not (RFC 7873 5.2.2 is for servers that do cookies):
+    # it was FORMERR, where Knot and NSD answer.
+    for length in (1, 7, 41):
+        q = make_query("www.example.com", use_edns=0,
+                       options=[dns.edns.GenericOption(COOKIE, b"x" * length)])
+        r = srv.send(q)
+        assert r.rcode() == dns.rcode.NOERROR and r.answer, (length, r)
+        assert not [o for o in r.options if o.otype == COOKIE]
 
 
 def cookie_only(client, server=b""):
