@@ -96,6 +96,17 @@ static void put_set(struct ans *a, enum pkt_section sec, const uint8_t *owner,
 	put_set_masked(a, sec, owner, s, ttl, ~UINT64_C(0));
 }
 
+/* Whether node n is a target of a set queued before the k-th (sets of
+ * one answer can share targets: ANY over TCP with NS and MX at ns1). */
+static bool addl_seen(const struct ans *a, unsigned k, const struct znode *n)
+{
+	for (unsigned j = 0; j < k; j++)
+		for (unsigned i = 0; i < a->addl[j]->n_addl; i++)
+			if (a->addl[j]->addl[i] == n)
+				return true;
+	return false;
+}
+
 static void put_additional(struct ans *a)
 {
 	static const uint16_t types[2] = { RRTYPE_A, RRTYPE_AAAA };
@@ -103,6 +114,8 @@ static void put_additional(struct ans *a)
 		const struct zrrset *set = a->addl[k];
 		for (unsigned i = 0; i < set->n_addl; i++) {
 			const struct znode *n = set->addl[i];
+			if (k > 0 && addl_seen(a, k, n))
+				continue; /* RFC 2181 5: once */
 			for (unsigned t = 0; t < 2; t++) {
 				const struct zrrset *s = znode_rrset(n, types[t]);
 				if (s == NULL || pkt_put_rrset(a->p, PKT_ADDITIONAL, n->name,

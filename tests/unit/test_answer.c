@@ -719,6 +719,15 @@ static void test_all_glue(void)
 	struct qopt o = { .edns = true, .udp = 1232 };
 	ask("www.many.glue.test.", RRTYPE_A, RRCLASS_IN, &o, ANSWER_UDP);
 	OK(TC(R.flags) && R.ns == 0, "over UDP it does not fit: TC, nothing partial");
+
+	/* ANY over TCP: the NS and the MX both name ns1, whose address goes
+	 * in once (RFC 2181 5). */
+	ask("glue.test.", RRTYPE_ANY, RRCLASS_IN, NULL, ANSWER_TCP);
+	unsigned ns1 = 0;
+	for (unsigned i = 0; i < R.n; i++)
+		ns1 += R.rr[i].section == 2 && strcmp(R.rr[i].owner, "ns1.glue.test.") == 0;
+	OK(R.rcode == RCODE_NOERROR && R.an >= 3, "apex ANY over TCP: every RRset");
+	IS_INT(ns1, 1, "apex ANY over TCP: ns1's address once, for both NS and MX");
 }
 
 static void test_sizes(void)
