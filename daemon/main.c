@@ -703,33 +703,50 @@ static void libevent_log(int severity, const char *msg)
 	log_msg(l, "libevent: %s", msg);
 }
 
-/* Descriptors beyond the TCP connections: sockets, probes, files. */
-#define FD_SPARE 128
+/* Descriptors beyond the TCP connections: the listening and UDP sockets,
+ * the loop's own, files read at reload, the metrics server, and two for
+ * each health probe (a socket, or an exec probe's pipe and process). */
+static rlim_t fd_spare(const struct conf *conf)
+{
+	rlim_t probes = 0;
+	for (size_t s = 0; s < conf->geo.n_services; s++)
+		for (size_t k = 0; k < conf->geo.services[s].n_dcs; k++)
+			probes += conf->geo.services[s].dcs[k].n_addrs;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	rlim_t workers = conf->workers ? conf->workers : cpus > 0 ? (rlim_t)cpus : 1;
+	return 128 + 2 * probes + (workers + 1) * conf->n_listen;
+}
 
 /* Every TCP connection is a descriptor.  Raise the soft limit as far as the
- * configured cap needs, within the hard one (NSD and Knot raise it too),
- * and say so when even that is short: connections past it wait in the kernel's queue
- * until others close (acceptguard.h). */
-static void fd_limit(const struct conf *conf)
+ * configured cap and the spare need, within the hard one (NSD and Knot
+ * raise it too).  When even that is short, fewer TCP connections are
+ * taken at once, so that probes, reloads and UDP always have theirs: a
+ * flood of connections must not make probes fail and move answers.
+ * Returns the TCP connection cap to use. */
+static unsigned fd_limit(const struct conf *conf)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)conf->tcp_max_connections + FD_SPARE;
+	rlim_t spare = fd_spare(conf), need = (rlim_t)conf->tcp_max_connections + spare;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
 	    rl.rlim_cur >= need)
-		return;
+		return conf->tcp_max_connections;
 	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > rl.rlim_cur) {
 		rlim_t to = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
 		struct rlimit raised = { to, rl.rlim_max };
 		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
 			rl.rlim_cur = to;
 	}
-	if (rl.rlim_cur < need)
-		log_msg(LOG_LEVEL_WARNING,
-			"tcp-max-connections %u needs about %llu file descriptors, and the "
-			"limit is %llu (RLIMIT_NOFILE; systemd's LimitNOFILE=): TCP "
-			"connections past it wait until others close",
-			conf->tcp_max_connections, (unsigned long long)need,
-			(unsigned long long)rl.rlim_cur);
+	if (rl.rlim_cur >= need)
+		return conf->tcp_max_connections;
+	unsigned cap = rl.rlim_cur > spare + 1 ? (unsigned)(rl.rlim_cur - spare) : 1;
+	log_msg(LOG_LEVEL_WARNING,
+		"tcp-max-connections %u needs about %llu file descriptors, and the limit "
+		"is %llu (RLIMIT_NOFILE; systemd's LimitNOFILE=): at most %u TCP "
+		"connection%s at once, keeping %llu for sockets, probes and files",
+		conf->tcp_max_connections, (unsigned long long)need,
+		(unsigned long long)rl.rlim_cur, cap, cap == 1 ? "" : "s",
+		(unsigned long long)spare);
+	return cap;
 }
 
 static int run(const char *conf_path, struct dataset *ds)
@@ -739,14 +756,14 @@ static int run(const char *conf_path, struct dataset *ds)
 		return 1;
 	}
 	event_set_log_callback(libevent_log);
-	fd_limit(ds->conf);
+	unsigned tcp_cap = fd_limit(ds->conf);
 	struct event_base *base = event_base_new();
 	if (base == NULL) {
 		log_msg(LOG_LEVEL_ERR, "cannot create the event loop");
 		dataset_free(ds);
 		return 1;
 	}
-	struct server *srv = server_new(base, ds->conf);
+	struct server *srv = server_new(base, ds->conf, tcp_cap);
 	if (srv == NULL) {
 		dataset_free(ds);
 		event_base_free(base);

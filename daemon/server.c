@@ -230,11 +230,11 @@ static int listener_open(struct server *s, struct listener *l, const struct conf
 	return 0;
 }
 
-struct server *server_new(struct event_base *base, const struct conf *conf)
+struct server *server_new(struct event_base *base, const struct conf *conf, unsigned tcp_max)
 {
 	struct server *s = xcalloc(1, sizeof(*s));
 	s->base = base;
-	s->tcp_max = conf->tcp_max_connections;
+	s->tcp_max = tcp_max;
 	s->tcp_idle.tv_sec = conf->tcp_idle_timeout_ms / 1000;
 	s->tcp_idle.tv_usec = (conf->tcp_idle_timeout_ms % 1000) * 1000;
 	unsigned units = conf->tcp_idle_timeout_ms / 100;

@@ -10,10 +10,12 @@ struct server;
 
 /*
  * Open a TCP socket on every listen address of conf and register it with
- * base, and start the UDP workers (udp.h).  Start-up only: returns NULL
- * after logging which address could not be bound and why.
+ * base, and start the UDP workers (udp.h).  At most tcp_max TCP
+ * connections are open at once (tcp-max-connections, or fewer when the
+ * descriptor limit is short).  Start-up only: returns NULL after logging
+ * which address could not be bound and why.
  */
-struct server *server_new(struct event_base *base, const struct conf *conf);
+struct server *server_new(struct event_base *base, const struct conf *conf, unsigned tcp_max);
 
 /*
  * Make ds the dataset every following query is answered from, and free the
