@@ -3,6 +3,7 @@
 
 #include "daemon/acceptguard.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <stdint.h>
@@ -54,6 +55,13 @@ static void error_cb(struct evconnlistener *l, void *arg)
 		g = g->next;
 	if (g == NULL)
 		return;
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+		/* One connection's trouble (EPROTO, a network going down):
+		 * the next accept is a new one. */
+		log_msg(LOG_LEVEL_DEBUG, "%s: accept: %s", g->what,
+			evutil_socket_error_to_string(err));
+		return;
+	}
 	evconnlistener_disable(l);
 	struct timeval pause = { PAUSE_S, 0 };
 	evtimer_add(g->resume, &pause);
