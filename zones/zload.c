@@ -1143,12 +1143,14 @@ static void check_owner(struct loader *L, const struct rec *b, const struct rec 
 	const struct rec *cname1 = earliest(b, e, RRTYPE_CNAME);
 	const struct rec *dname1 = earliest(b, e, RRTYPE_DNAME);
 	const struct rec *other = NULL;
+	const struct rec *kept = NULL; /* the last record that is no duplicate */
 
 	for (const struct rec *r = b; r < e; r++) {
-		if (r > b && same_data(r, r - 1)) {
+		if (kept != NULL && same_data(r, kept)) {
 			/* RFC 2181 5: duplicates are meaningless, and servers
-			 * should suppress them (Knot and NSD serve one). */
-			const struct rec *first = r - 1;
+			 * should suppress them (Knot and NSD serve one).  Copies
+			 * sort together: kept is the first of them. */
+			const struct rec *first = kept;
 			const char *how = r->ttl == first->ttl ? "served once"
 							       : "served once, with the lower TTL";
 			if (first->file == r->file)
@@ -1175,11 +1177,12 @@ static void check_owner(struct loader *L, const struct rec *b, const struct rec 
 		if (r->type != RRTYPE_CNAME && r->type != RRTYPE_RRSIG && r->type != RRTYPE_NSEC &&
 		    other == NULL)
 			other = r;
-		if (r > b && r->type == (r - 1)->type && r->ttl != (r - 1)->ttl)
+		if (kept != NULL && r->type == kept->type && r->ttl != kept->ttl)
 			hold(L, LOG_LEVEL_WARNING, r->file, r->line,
 			     "TTL %u differs from the TTL %u of the same RRset; "
 			     "using the lower",
-			     r->ttl, (r - 1)->ttl);
+			     r->ttl, kept->ttl);
+		kept = r;
 	}
 	if (cname1 != NULL && other != NULL) {
 		snprintf(msg, sizeof(msg), "CNAME and other data at '%s'",

@@ -312,6 +312,24 @@ static void test_errors(void)
 	}
 	zone_free(z);
 
+	/* Three copies name the first; a duplicate does not hide a TTL that
+	 * differs from the set's. */
+	z = load(apex, fixture("duplicate-runs.zone"), &d);
+	OK(z != NULL && d.warnings == 4, "duplicate-runs.zone: loads, four warnings");
+	snprintf(msg, sizeof(msg),
+		 "%s:7: warning: duplicate record (first at line 6); served once\n"
+		 "%s:8: warning: duplicate record (first at line 6); served once\n"
+		 "%s:10: warning: duplicate record (first at line 9); served once, with the "
+		 "lower TTL\n"
+		 "%s:11: warning: TTL 600 differs from the TTL 60 of the same RRset; using the "
+		 "lower",
+		 fixture("duplicate-runs.zone"), fixture("duplicate-runs.zone"),
+		 fixture("duplicate-runs.zone"), fixture("duplicate-runs.zone"));
+	IS_STR(captured, msg, "duplicate-runs.zone: each warning names the right line");
+	if (z != NULL)
+		check_set(z, "v.example.com.", RRTYPE_A, 2, 60);
+	zone_free(z);
+
 	/* The checks walk names in sorted order (aaa, mmm, zzz); the report
 	 * follows the file's lines. */
 	z = load(apex, fixture("order.zone"), &d);
