@@ -156,10 +156,15 @@ void file_id_get(const char *path, struct file_id *id)
 	id->ctime_ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
 }
 
-bool file_id_equal(const struct file_id *a, const struct file_id *b)
+bool file_id_same_content(const struct file_id *a, const struct file_id *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+	       a->mtime_ns == b->mtime_ns;
+}
+
+bool file_id_equal(const struct file_id *a, const struct file_id *b)
+{
+	return file_id_same_content(a, b) && a->ctime_ns == b->ctime_ns;
 }
 
 struct dataset *dataset_load(const char *conf_path, const struct dataset *prev, bool check_only,

@@ -31,8 +31,14 @@ struct file_id {
 /* Fill *id for path; all zero when it cannot be stat'ed. */
 void file_id_get(const char *path, struct file_id *id);
 
-/* True when both identify the same version. */
+/* True when both identify the same version, mode and owner too (a chmod
+ * that makes a file readable again is worth another read). */
 bool file_id_equal(const struct file_id *a, const struct file_id *b);
+
+/* True when both identify the same content: the ctime is not compared, so
+ * a chmod, chown or hard link does not count as a new version (reloading
+ * a large GeoIP database for one would be wasted work). */
+bool file_id_same_content(const struct file_id *a, const struct file_id *b);
 
 /*
  * What a GeoIP-only load keeps from the dataset it replaces: everything but

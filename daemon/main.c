@@ -523,7 +523,10 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	struct file_id now;
 	file_id_get(ds->conf->geo.database, &now);
-	if (now.ino == 0 || file_id_equal(&now, &ds->geoip_file) || file_id_equal(&now, &r->failed))
+	/* The version loaded: its content (a chmod is no new database).  One
+	 * that failed: exactly (a chmod that makes it readable retries). */
+	if (now.ino == 0 || file_id_same_content(&now, &ds->geoip_file) ||
+	    file_id_equal(&now, &r->failed))
 		return;
 	log_msg(LOG_LEVEL_NOTICE, "geoip: database '%s' changed on disk, loading it",
 		ds->conf->geo.database);

@@ -1460,6 +1460,21 @@ def test_sighup_and_stop_during_a_database_load(server_factory, mmdb_dir,
     assert "LeakSanitizer" not in srv.stderr, srv.stderr[-3000:]
 
 
+def test_a_mode_change_does_not_reload_the_database(server_factory, mmdb_dir,
+                                                   tmp_path):
+    """The file watches compare the ctime since the overrides file needed
+    it; for the loaded GeoIP database a chmod, chown or hard link is no
+    new version, and a City database takes a while to load."""
+    db = str(tmp_path / "GeoIP2-City.mmdb")
+    shutil.copy(os.path.join(mmdb_dir, "city.mmdb"), db)
+    srv = server_factory(database=db, routing=DEFAULT_IAD)
+    time.sleep(1.1)
+    os.chmod(db, 0o640)
+    os.link(db, db + ".link")
+    time.sleep(2.5)     # the watch looks every second
+    assert "changed on disk" not in srv.stderr, srv.stderr
+
+
 def run_check(config_path):
     require_geodnsd()
     return subprocess.run([GEODNSD, "-c", config_path, "--check"],
