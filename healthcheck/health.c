@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dns/log.h"
 #include "dns/xalloc.h"
@@ -741,6 +743,10 @@ static void apply_overrides(struct health *h, const struct override *ov, size_t 
 			dc_force_set(d, HC_FORCE_NONE, "");
 }
 
+/* A line longer than any an operator writes: a file with one is not an
+ * overrides file (it is read on the event loop). */
+#define OVERRIDE_LINE_MAX 65536
+
 /* The whole file cannot be read (first says why): logged, -1. */
 static int overrides_unreadable(const char *path, const char *what, char *first, size_t first_size)
 {
@@ -755,21 +761,28 @@ static int overrides_unreadable(const char *path, const char *what, char *first,
  * error (read as empty, it would clear every override).  Lines may be of
  * any length; a line whose first character that is not a blank is '#' is a
  * comment, and a '#' anywhere else is text, as in a reason ("see #4711"). */
-static int overrides_read(const char *path, struct override **out, size_t *n, char *first,
-			  size_t first_size)
+static int overrides_read(const char *path, bool watched, struct override **out, size_t *n,
+			  char *first, size_t first_size)
 {
 	*out = NULL;
 	*n = 0;
-	FILE *fp = fopen(path, "r");
+	/* The watched file is read on the event loop: a FIFO put in its
+	 * place must not block it (O_NONBLOCK), and is refused.  --check-
+	 * overrides may read anything, /dev/stdin included. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (watched ? O_NONBLOCK : 0));
+	FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (fp == NULL) {
-		if (errno == ENOENT)
+		int err = errno;
+		if (fd >= 0)
+			close(fd);
+		if (err == ENOENT)
 			return 0;
 		char what[160];
-		snprintf(what, sizeof(what), "cannot open: %s", strerror(errno));
+		snprintf(what, sizeof(what), "cannot open: %s", strerror(err));
 		return overrides_unreadable(path, what, first, first_size);
 	}
 	struct stat st;
-	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (watched && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
 		fclose(fp);
 		return overrides_unreadable(path, "not a regular file", first, first_size);
 	}
@@ -780,6 +793,15 @@ static int overrides_read(const char *path, struct override **out, size_t *n, ch
 	ssize_t got;
 	while ((got = getline(&buf, &cap, fp)) >= 0) {
 		line++;
+		if (got > OVERRIDE_LINE_MAX) {
+			free(buf);
+			free(ov);
+			fclose(fp);
+			char what[96];
+			snprintf(what, sizeof(what), "line %u is longer than %d octets", line,
+				 OVERRIDE_LINE_MAX);
+			return overrides_unreadable(path, what, first, first_size);
+		}
 		size_t lead = strspn(buf, " \t\r\n");
 		if (buf[lead] == '\0' || buf[lead] == '#')
 			continue;
@@ -879,7 +901,7 @@ int health_load_overrides(struct health *h, const char *path)
 	struct override *ov;
 	size_t n;
 	char first[sizeof(h->rejected)];
-	if (overrides_read(path, &ov, &n, first, sizeof(first)) < 0) {
+	if (overrides_read(path, true, &ov, &n, first, sizeof(first)) < 0) {
 		log_msg(LOG_LEVEL_ERR,
 			"healthcheck: %s: not applied; the previous "
 			"overrides stay",
@@ -927,7 +949,7 @@ int health_check_overrides(struct health *h, const char *path)
 	struct override *ov;
 	size_t n;
 	char first[320];
-	if (overrides_read(path, &ov, &n, first, sizeof(first)) < 0)
+	if (overrides_read(path, false, &ov, &n, first, sizeof(first)) < 0)
 		return -1;
 	pthread_mutex_lock(&h->lock);
 	size_t bad = overrides_unmatched(h, path, ov, n, "");

@@ -863,3 +863,32 @@ def test_force_refuses_a_name_geodnsd_would_refuse(tmp_path):
     assert res.returncode == 0, res
     with open(state) as f:
         assert f.read() == "datacenter fra_1-b down see #4711\n"
+
+
+def test_a_fifo_neither_blocks_nor_clears(server):
+    """fopen() on a FIFO blocks until a writer comes: the event loop,
+    and with it every TCP answer, metric and probe, stopped."""
+    write(server.state, "address 198.51.100.10 down maintenance\n")
+    assert wait_until(lambda: forced(server) == 2, 5), server.stderr
+    os.unlink(server.state)
+    os.mkfifo(server.state)
+    assert wait_until(lambda: "%s: not a regular file" % server.state
+                      in server.stderr, 5), server.stderr
+    assert server.query("www.example.com", "A", tcp=True).rcode() == dns.rcode.NOERROR
+    assert forced(server) == 2
+    os.unlink(server.state)
+
+
+def test_check_overrides_reads_stdin_and_refuses_huge_lines(server, tmp_path):
+    res = subprocess.run([GEODNSD, "-c", server.config_path, "--check-overrides",
+                          "/dev/stdin"], input="datacenter fra down maint\n",
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, timeout=20)
+    assert res.returncode == 0, res.stderr
+    huge = tmp_path / "huge"
+    huge.write_text("datacenter fra down " + "x" * 70000 + "\n")
+    res = subprocess.run([GEODNSD, "-c", server.config_path, "--check-overrides",
+                          str(huge)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, timeout=20)
+    assert res.returncode == 1, res
+    assert "%s: line 1 is longer than 65536 octets" % huge in res.stderr, res.stderr
