@@ -587,6 +587,7 @@ def test_make_install(tmp_path):
     with open(str(dest) + force_path[0]) as f:
         force_text = f.read()
     assert "\nDEFAULT_CONFIG=%s/geodnsd/geodnsd.yaml\n" % etc in force_text
+    assert "\nINSTALLED_GEODNSD=%s\n" % sbin[0] in force_text.replace(str(dest), "")
     assert "%s/lib/geodnsd/overrides" % var in force_text
 
     with open(os.path.join(BUILD_DIR, "Makefile")) as f:

@@ -382,6 +382,20 @@ def test_force_without_options_edits_the_daemons_file(server, tmp_path):
     assert not (tmp_path / "varlib").exists()
 
 
+def test_force_with_a_broken_config_says_so(tmp_path):
+    """A configuration that does not load was reported as one that
+    'names no overrides file', after geodnsd's own errors."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('server:\n  listen: [ "nowhere" ]\nzones: []\n')
+    res = force("-c", str(bad), "datacenter", "fra", "down",
+                env=dict(os.environ, GEODNSD=GEODNSD))
+    assert res.returncode == 1, res
+    assert res.stderr.startswith("geodnsd-force: cannot read %s; nothing "
+                                 "changed:\n" % bad), res.stderr
+    assert "%s:2: 'listen' entry 'nowhere'" % bad in res.stderr
+    assert "names no overrides file" not in res.stderr
+
+
 def test_force_help_and_usage():
     res = force("--help")
     assert res.returncode == 0 and res.stderr == "", res
