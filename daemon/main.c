@@ -184,12 +184,18 @@ static bool str_eq(const char *a, const char *b)
 	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* The same address and port, however written ("::1@53", "[::1]", "::1"). */
+static bool same_listen(const struct conf_listen *a, const struct conf_listen *b)
+{
+	return a->addr_len == b->addr_len && memcmp(&a->addr, &b->addr, a->addr_len) == 0;
+}
+
 static bool listen_changed(const struct conf *a, const struct conf *b)
 {
 	if (a->n_listen != b->n_listen)
 		return true;
 	for (size_t i = 0; i < a->n_listen; i++)
-		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+		if (!same_listen(&a->listen[i], &b->listen[i]))
 			return true;
 	return false;
 }
@@ -214,7 +220,8 @@ static void restart_warnings(const struct conf *b, const struct conf *c)
 		  "cookie-secret" },
 		{ !str_eq(b->user, c->user) || b->uid != c->uid, "user" },
 		{ !str_eq(b->group, c->group) || b->gid != c->gid, "group" },
-		{ b->metrics_on != c->metrics_on || !str_eq(b->metrics.text, c->metrics.text),
+		{ b->metrics_on != c->metrics_on ||
+			  (b->metrics_on && !same_listen(&b->metrics, &c->metrics)),
 		  "metrics listen" },
 	};
 	char list[256] = "";

@@ -167,8 +167,9 @@ def test_signals_during_startup_are_queued(tmp_path):
     assert "query log: on (SIGUSR1)" in err[ready_at:]
     assert "received SIGUSR2: ignored" in err
     assert srv.running()
-    # Exec probes and other children start with nothing blocked; the
-    # daemon's own loop takes the signals once it runs.
+    # The daemon's own loop takes the signals once it runs: its main
+    # thread no longer blocks them (exec probes get an empty mask from
+    # posix_spawn, whatever the daemon's).
     assert signal.SIGHUP not in blocked_signals(pid)
     srv.stop()
 

@@ -269,6 +269,14 @@ def test_reload_names_settings_that_wait_for_a_restart(reloadable):
     before = len(srv.stderr)
     srv.reload(lambda: "reload: done" in srv.stderr[before:])
     assert "restart" not in srv.stderr[before:], srv.stderr[before:]
+    # The same address written another way is the same setting.
+    listen = srv.listen
+    srv.listen = ["127.0.0.1@0%d" % srv.port]   # a leading zero
+    srv.write_config()
+    before = len(srv.stderr)
+    srv.reload(lambda: "reload: done" in srv.stderr[before:])
+    srv.listen = listen
+    assert "restart" not in srv.stderr[before:], srv.stderr[before:]
 
 
 def test_reload_is_all_or_nothing(reloadable):
