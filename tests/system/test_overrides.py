@@ -175,7 +175,10 @@ def test_fail_open_never_answers_what_the_operator_forced_down(tmp_path):
 def test_unknown_names_are_reported_not_ignored(server):
     write(server.state, UNKNOWN)
     applied = "(forced by operator: real one)"
-    assert wait_until(lambda: applied in server.stderr, 5), server.stderr
+    # The warnings follow the line that applies the file: wait for them
+    # all (reading the log between two of them made this test flaky).
+    assert wait_until(lambda: applied in server.stderr and all(
+        w in server.stderr for w in unknown_warnings(server)), 5), server.stderr
     log = server.stderr
     for w in unknown_warnings(server):
         assert log.count(w) == 1, (w, log)
