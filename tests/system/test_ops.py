@@ -551,16 +551,24 @@ def test_make_install(tmp_path):
         assert any("/man" in p for p in found.get(page, [])), (page, sorted(found))
         with open(str(dest) + found[page][0]) as f:
             assert "@sysconfdir@" not in f.read()
-    # The docs keep the source tree's layout: README.md's links to docs/
-    # and examples/ lead to installed files.
+    # The docs keep the source tree's layout: every relative link in an
+    # installed document leads to an installed file.
     readme = [p for p in found.get("README.md", []) if "/doc/geodnsd/" in p]
     assert readme, sorted(found)
     docdir = os.path.dirname(str(dest) + readme[0])
-    with open(str(dest) + readme[0]) as f:
-        links = set(re.findall(r"\]\(((?:docs|examples)/[^)#]+)", f.read()))
-    assert "docs/configuration.md" in links and "docs/performance.md" in links
-    missing = [l for l in sorted(links) if not os.path.isfile(os.path.join(docdir, l))]
-    assert not missing, "README links to files not installed: %s" % missing
+    missing, seen = [], set()
+    for root, _, files in os.walk(docdir):
+        for name in (n for n in files if n.endswith(".md")):
+            with open(os.path.join(root, name)) as f:
+                for link in re.findall(r"\]\(([^)#]+)", f.read()):
+                    if ":" in link:
+                        continue        # https://..., mailto:...
+                    seen.add(link)
+                    if not os.path.exists(os.path.join(root, link)):
+                        missing.append("%s: %s" % (os.path.relpath(
+                            os.path.join(root, name), docdir), link))
+    assert "docs/configuration.md" in seen and "docs/performance.md" in seen
+    assert not missing, "links to files not installed: %s" % missing
     # The system account, for systemd-sysusers (unless configured out).
     with open(os.path.join(BUILD_DIR, "Makefile")) as f:
         # configure --with-sysusersdir=no leaves "sysusersdir = " empty.
