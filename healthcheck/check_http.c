@@ -239,7 +239,14 @@ static void http_judge_response(struct http_run *run, struct evhttp_request *req
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
 
 	if (!http_status_accepted(hp, code)) {
-		snprintf(run->reason, sizeof(run->reason), "HTTP %d", code);
+		/* libevent's client ends the request at an informational
+		 * response (RFC 9110 15.2: 100 Continue, 103 Early Hints)
+		 * instead of reading the final one after it. */
+		snprintf(run->reason, sizeof(run->reason),
+			 code >= 100 && code < 200 ? "HTTP %d: an interim response where a "
+						     "final one was due (not read past)"
+						   : "HTTP %d",
+			 code);
 		return;
 	}
 	if (hp->expect != NULL && hp->expect[0] != '\0' &&

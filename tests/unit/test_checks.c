@@ -227,7 +227,7 @@ static struct evhttp *http_server_new(const char *addr, uint16_t *port)
 
 /* Raw TCP servers: one that closes each connection at once, one that
  * accepts and never answers, one that answers garbage. */
-enum raw_mode { RAW_CLOSE, RAW_SILENT, RAW_GARBAGE };
+enum raw_mode { RAW_CLOSE, RAW_SILENT, RAW_GARBAGE, RAW_EARLY_HINTS };
 
 #define MAX_SILENT 16
 static evutil_socket_t silent_fds[MAX_SILENT];
@@ -245,7 +245,11 @@ static void raw_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct s
 		silent_fds[n_silent++] = fd;
 		return;
 	}
+	static const char early[] = "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+				    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 	if (mode == RAW_GARBAGE && write(fd, garbage, sizeof(garbage) - 1) < 0)
+		perror("write");
+	if (mode == RAW_EARLY_HINTS && write(fd, early, sizeof(early) - 1) < 0)
 		perror("write");
 	evutil_closesocket(fd);
 }
@@ -448,7 +452,7 @@ static void dns_server_set(enum dns_mode mode, int rcode, int ancount)
 
 /* ---- the tests -------------------------------------------------------- */
 
-static uint16_t http_port, closer_port, silent_port, garbage_port, refused_port;
+static uint16_t http_port, closer_port, silent_port, garbage_port, early_port, refused_port;
 
 static void test_tcp(void)
 {
@@ -565,6 +569,10 @@ static void test_http_failures(void)
 	IS_STR(out.reason, "connection closed", "http: closed reason");
 	http_get(&check_http_ops, &hp, "/", garbage_port);
 	OK(out.calls == 1 && !out.ok, "http: garbage answer is down (%s)", out.reason);
+	http_get(&check_http_ops, &hp, "/", early_port);
+	OK(out.calls == 1 && !out.ok &&
+		   strncmp(out.reason, "HTTP 103: an interim response", 29) == 0,
+	   "http: 103 Early Hints before the 200: down, and the reason says why (%s)", out.reason);
 
 	/* The engine's timeout: cancel in flight, nothing may complete. */
 	params_init(&hp, HC_HTTP, 2000);
@@ -925,7 +933,7 @@ static void test_cancel_at_once(void)
 /* Every loopback server the tests talk to. */
 struct servers {
 	struct evhttp *http, *https;
-	struct evconnlistener *closer, *silent, *garbage;
+	struct evconnlistener *closer, *silent, *garbage, *early;
 	evutil_socket_t refuser;
 	uint16_t https_port, udp_closed_port;
 	SSL_CTX *tls;
@@ -940,8 +948,9 @@ static int servers_start(struct servers *sv)
 	sv->closer = raw_server_new(RAW_CLOSE, &closer_port);
 	sv->silent = raw_server_new(RAW_SILENT, &silent_port);
 	sv->garbage = raw_server_new(RAW_GARBAGE, &garbage_port);
+	sv->early = raw_server_new(RAW_EARLY_HINTS, &early_port);
 	if (sv->http == NULL || sv->https == NULL || sv->closer == NULL || sv->silent == NULL ||
-	    sv->garbage == NULL)
+	    sv->garbage == NULL || sv->early == NULL)
 		return -1;
 	evhttp_set_bevcb(sv->https, https_bev_cb, sv->tls);
 	sv->refuser = refusing_socket(SOCK_STREAM, &refused_port);
@@ -959,6 +968,7 @@ static void servers_stop(struct servers *sv)
 	evconnlistener_free(sv->closer);
 	evconnlistener_free(sv->silent);
 	evconnlistener_free(sv->garbage);
+	evconnlistener_free(sv->early);
 	evhttp_free(sv->http);
 	evhttp_free(sv->https);
 	SSL_CTX_free(sv->tls);
