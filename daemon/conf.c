@@ -19,6 +19,7 @@
 #include <yaml.h>
 
 #include "daemon/conf_priv.h"
+#include "dns/rfile.h"
 #include "dns/xalloc.h"
 
 /* The tree is built recursively, so nesting is bounded. */
@@ -1242,18 +1243,10 @@ static void conf_defaults(struct conf *conf)
 
 static FILE *conf_open(struct loader *ld)
 {
-	FILE *fp = fopen(ld->path, "r");
-	struct stat st;
-
-	if (fp == NULL) {
-		conf_error(ld, 0, "cannot open: %s", strerror(errno));
-		return NULL;
-	}
-	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-		conf_error(ld, 0, "cannot open: %s", strerror(EISDIR));
-		fclose(fp);
-		return NULL;
-	}
+	const char *why;
+	FILE *fp = rfile_open(ld->path, &why);
+	if (fp == NULL)
+		conf_error(ld, 0, "%s", why);
 	return fp;
 }
 

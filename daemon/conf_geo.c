@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "daemon/conf_priv.h"
+#include "dns/rfile.h"
 #include "dns/xalloc.h"
 
 /* ---- values --------------------------------------------------------- */
@@ -623,16 +624,19 @@ static void set_networks_file(struct loader *ld, const struct conf_key *ck, cons
 	if (s == NULL)
 		return;
 	char *path = path_resolve(ld->path, s);
-	FILE *fp = fopen(path, "r");
+	const char *fault;
+	FILE *fp = rfile_open(path, &fault);
 	if (fp == NULL) {
-		conf_error(ld, val->line, "'networks-file' '%s': cannot open: %s", path,
-			   strerror(errno));
+		conf_error(ld, val->line, "'networks-file' '%s': %s", path, fault);
 		free(path);
 		return;
 	}
-	char buf[4096];
+	/* Lines read whole: read in 4,095-octet pieces, a long comment's
+	 * tail became a line of its own, and a rule. */
+	char *buf = NULL;
+	size_t cap = 0;
 	unsigned line = 0;
-	while (fgets(buf, sizeof(buf), fp) != NULL) {
+	while (getline(&buf, &cap, fp) >= 0) {
 		line++;
 		char *hash = strchr(buf, '#'), *save = NULL;
 		if (hash != NULL)
@@ -671,6 +675,10 @@ static void set_networks_file(struct loader *ld, const struct conf_key *ck, cons
 		else
 			net_rule(ld, ld->conf, &p, path, line, &l);
 	}
+	free(buf);
+	if (ferror(fp))
+		conf_error(ld, val->line, "'networks-file' '%s': read error after line %u", path,
+			   line);
 	fclose(fp);
 	free(path);
 }

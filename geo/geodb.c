@@ -3,6 +3,7 @@
 
 #include "geo/geodb.h"
 
+#include <errno.h>
 #include <arpa/inet.h>
 #include <maxminddb.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "dns/log.h"
+#include "dns/rfile.h"
 #include "dns/xalloc.h"
 
 /* Our copy of the search tree: two 32-bit records per node, each a child
@@ -241,6 +243,17 @@ static void file_now(const char *path, unsigned long long *dev, unsigned long lo
 struct geodb *geodb_open(const char *path, int level, struct diag *d, const char *at_file,
 			 unsigned at_line)
 {
+	/* A FIFO would block libmaxminddb's open, a directory or a device is
+	 * no database: say which, rather than "cannot open". */
+	const char *why;
+	if (rfile_check(path, &why) < 0) {
+		diag_report(d, (enum log_level)level, at_file, at_line, "geoip database '%s': %s",
+			    path,
+			    errno == ENOENT || errno == EACCES
+				    ? "cannot open (missing or unreadable file)"
+				    : why);
+		return NULL;
+	}
 	struct geodb *db = xcalloc(1, sizeof(*db));
 	atomic_init(&db->refs, 1);
 	db->path = xstrdup(path);
@@ -252,7 +265,10 @@ struct geodb *geodb_open(const char *path, int level, struct diag *d, const char
 	if (rc != MMDB_SUCCESS) {
 		diag_report(d, (enum log_level)level, at_file, at_line, "geoip database '%s': %s",
 			    path,
-			    rc == MMDB_IO_ERROR || rc == MMDB_FILE_OPEN_ERROR
+			    db->size == 0 ? "is an empty file, not a MaxMind database"
+			    : rc == MMDB_INVALID_METADATA_ERROR
+				    ? "is not a MaxMind database (no valid metadata at its end)"
+			    : rc == MMDB_IO_ERROR || rc == MMDB_FILE_OPEN_ERROR
 				    ? "cannot open (missing or unreadable file)"
 				    : MMDB_strerror(rc));
 		free(db->table);

@@ -12,11 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "dns/log.h"
+#include "dns/rfile.h"
 #include "dns/xalloc.h"
 
 enum hc_state { HC_STATE_DOWN = 0, HC_STATE_UP = 1 };
@@ -767,24 +765,20 @@ static int overrides_read(const char *path, bool watched, struct override **out,
 	*out = NULL;
 	*n = 0;
 	/* The watched file is read on the event loop: a FIFO put in its
-	 * place must not block it (O_NONBLOCK), and is refused.  --check-
-	 * overrides may read anything, /dev/stdin included. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | (watched ? O_NONBLOCK : 0));
-	FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
+	 * place must not block it, a directory must not read as empty
+	 * (rfile.h).  --check-overrides may read anything, /dev/stdin too. */
+	const char *why = NULL;
+	FILE *fp = watched ? rfile_open(path, &why) : fopen(path, "r");
 	if (fp == NULL) {
 		int err = errno;
-		if (fd >= 0)
-			close(fd);
 		if (err == ENOENT)
 			return 0;
-		char what[160];
-		snprintf(what, sizeof(what), "cannot open: %s", strerror(err));
+		char what[200];
+		if (why != NULL)
+			snprintf(what, sizeof(what), "%s", why);
+		else
+			snprintf(what, sizeof(what), "cannot open: %s", strerror(err));
 		return overrides_unreadable(path, what, first, first_size);
-	}
-	struct stat st;
-	if (watched && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-		fclose(fp);
-		return overrides_unreadable(path, "not a regular file", first, first_size);
 	}
 	struct override *ov = NULL;
 	size_t count = 0, cap = 0;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "dns/log.h"
+#include "dns/rfile.h"
 #include "dns/xalloc.h"
 
 struct zfreader {
@@ -24,30 +25,19 @@ struct zfreader {
 	unsigned n_breaks, cap_breaks;
 };
 
-static void open_failed(const char *path, int err, struct diag *d, const char *at_file,
-			unsigned at_line, const char *what)
-{
-	if (at_file != NULL)
-		diag_report(d, LOG_LEVEL_ERR, at_file, at_line, "%s '%s': cannot open: %s", what,
-			    path, strerror(err));
-	else
-		diag_report(d, LOG_LEVEL_ERR, path, 0, "cannot open: %s", strerror(err));
-}
-
 struct zfreader *zfreader_open(const char *path, struct diag *d, const char *at_file,
 			       unsigned at_line, const char *what)
 {
-	FILE *fp = fopen(path, "r");
+	/* Regular files only: a directory read as an empty file, a FIFO
+	 * blocked the load, /dev/zero never ended. */
+	const char *why;
+	FILE *fp = rfile_open(path, &why);
 	if (fp == NULL) {
-		open_failed(path, errno, d, at_file, at_line, what);
-		return NULL;
-	}
-	/* fopen() opens a directory for reading on Linux; the first read then
-	 * fails with EISDIR, which looked like an empty file. */
-	struct stat st;
-	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fclose(fp);
-		open_failed(path, EISDIR, d, at_file, at_line, what);
+		if (at_file != NULL)
+			diag_report(d, LOG_LEVEL_ERR, at_file, at_line, "%s '%s': %s", what, path,
+				    why);
+		else
+			diag_report(d, LOG_LEVEL_ERR, path, 0, "%s", why);
 		return NULL;
 	}
 	struct zfreader *r = xcalloc(1, sizeof(*r));

@@ -165,9 +165,52 @@ def test_directory_as_zone_file(make_geodnsd, tmp_path):
     zdir.mkdir()
     srv, res = check_config(make_geodnsd, str(zdir))
     assert res.returncode == 1, res.stderr
-    assert "zone 'example.com.': file '%s': cannot open: Is a directory" \
+    assert "zone 'example.com.': file '%s': is a directory, not a file" \
         % zdir in res.stderr, res.stderr
     assert "no SOA record" not in res.stderr, res.stderr
+
+
+def fra_config(path, sections):
+    """A configuration at path: a listener, the datacenter fra, the given
+    YAML sections and the good zone; returns --check's result."""
+    path.write_text('server:\n  listen: [ "127.0.0.1@5399" ]\n' + sections +
+                    "datacenters:\n  fra: { latitude: 50.1, longitude: 8.7 }\n"
+                    "zones:\n  - name: example.com\n    file: %s\n"
+                    % os.path.join(BADZONES, "good.zone"))
+    return run_geodnsd("-c", str(path), "--check")
+
+
+def test_special_files_are_refused_not_read(make_geodnsd, tmp_path):
+    """A FIFO as a zone file, an $INCLUDE, the networks-file or the GeoIP
+    database blocked --check (and a reload) for ever; /dev/zero as a zone
+    file grew without bound; /dev/urandom as a networks-file printed
+    errors without end; a directory as the networks-file read as empty."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(str(fifo))
+    srv, res = check_config(make_geodnsd, str(fifo))
+    assert res.returncode == 1, res.stderr
+    assert "file '%s': is not a regular file (a FIFO, socket or device)" % fifo \
+        in res.stderr, res.stderr
+    srv, res = check_config(make_geodnsd, "/dev/zero")
+    assert res.returncode == 1 and "file '/dev/zero': is not a regular file" \
+        in res.stderr, res.stderr
+    inc = tmp_path / "inc.zone"
+    inc.write_text("$ORIGIN example.com.\n@ 3600 SOA ns1 h 1 2 3 4 5\n@ NS ns1\n"
+                   "ns1 A 192.0.2.1\n$INCLUDE %s\n" % fifo)
+    srv, res = check_config(make_geodnsd, str(inc))
+    assert res.returncode == 1 and "is not a regular file" in res.stderr, res.stderr
+    for nets, what in ((str(fifo), "is not a regular file (a FIFO"),
+                       ("/dev/urandom", "is not a regular file"),
+                       (str(tmp_path), "is a directory, not a file")):
+        cfg = tmp_path / "nets.yaml"
+        res = fra_config(cfg, "routing:\n  networks-file: %s\n" % nets)
+        assert res.returncode == 1, (nets, res.stderr)
+        assert "%s:4: 'networks-file' '%s': %s" % (cfg, nets, what) in res.stderr, \
+            res.stderr
+        assert len(res.stderr) < 2000, "a flood of messages"
+    res = fra_config(cfg, "geoip:\n  database: %s\n" % fifo)
+    assert res.returncode == 1, res.stderr
+    assert "geoip database '%s': is not a regular file" % fifo in res.stderr, res.stderr
 
 
 def test_good_zone_passes_check(make_geodnsd):
@@ -252,3 +295,25 @@ def test_version_and_help():
     res = run_geodnsd("--help")
     assert res.returncode == 0
     assert "-c" in res.stdout + res.stderr
+
+
+def test_networks_file_reads_long_lines_whole(tmp_path):
+    """Read in 4,095-octet pieces, a long comment's tail was parsed as a
+    rule of its own (and line numbers after it were off)."""
+    nets = tmp_path / "nets.txt"
+    nets.write_text("#" + " " * 5000 + "10.0.0.0/8 nosuch\n10.1.0.0/16 bad-dc\n")
+    res = fra_config(tmp_path / "g.yaml", "routing:\n  networks-file: %s\n" % nets)
+    assert res.returncode == 1, res.stderr
+    assert "nosuch" not in res.stderr, res.stderr
+    assert "%s:2: unknown datacenter 'bad-dc'" % nets in res.stderr, res.stderr
+
+
+def test_empty_or_foreign_geoip_file_is_named_as_such(tmp_path):
+    for content, what in ((b"", "is an empty file, not a MaxMind database"),
+                          (b"just some text\n" * 100,
+                           "is not a MaxMind database (no valid metadata at its end)")):
+        db = tmp_path / "x.mmdb"
+        db.write_bytes(content)
+        res = fra_config(tmp_path / "g.yaml", "geoip:\n  database: %s\n" % db)
+        assert res.returncode == 1, res.stderr
+        assert "geoip database '%s': %s" % (db, what) in res.stderr, res.stderr

@@ -779,7 +779,7 @@ def test_a_directory_is_not_an_empty_overrides_file(server):
     assert wait_until(lambda: forced(server) == 2, 5), server.stderr
     os.unlink(server.state)
     os.mkdir(server.state)
-    assert wait_until(lambda: "%s: not a regular file" % server.state
+    assert wait_until(lambda: "%s: is a directory, not a file" % server.state
                       in server.stderr, 5), server.stderr
     time.sleep(1.5)
     assert forced(server) == 2, "the override did not stay:\n" + server.stderr
@@ -889,7 +889,7 @@ def test_a_fifo_neither_blocks_nor_clears(server):
     assert wait_until(lambda: forced(server) == 2, 5), server.stderr
     os.unlink(server.state)
     os.mkfifo(server.state)
-    assert wait_until(lambda: "%s: not a regular file" % server.state
+    assert wait_until(lambda: "%s: is not a regular file (a FIFO" % server.state
                       in server.stderr, 5), server.stderr
     assert server.query("www.example.com", "A", tcp=True).rcode() == dns.rcode.NOERROR
     assert forced(server) == 2

@@ -368,9 +368,9 @@ static void test_errors(void)
 
 	/* A directory is not an empty zone file (fopen() takes it; reading
 	 * it fails with EISDIR). */
-	snprintf(msg, sizeof(msg), "%s: cannot open: Is a directory", fixture("inc"));
+	snprintf(msg, sizeof(msg), "%s: is a directory, not a file", fixture("inc"));
 	load_fails("inc", apex, msg);
-	snprintf(msg, sizeof(msg), "%s:4: $INCLUDE '%s/inc': cannot open: Is a directory",
+	snprintf(msg, sizeof(msg), "%s:4: $INCLUDE '%s/inc': is a directory, not a file",
 		 fixture("include-dir.zone"), fixture_dir);
 	load_fails("include-dir.zone", apex, msg);
 
