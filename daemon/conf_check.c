@@ -1,6 +1,9 @@
 /* conf_check.c: a service's 'check:' mapping (health probe parameters). */
 #include "config.h"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <errno.h>
 #include <ldns/ldns.h>
 #include <stdlib.h>
@@ -9,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon/conf_priv.h"
+#include "dns/rfile.h"
 #include "dns/xalloc.h"
 
 #define CHECK_DEFAULT_INTERVAL_MS 2000
@@ -23,6 +27,7 @@ struct check_ctx {
 	struct hc_params *p;
 	unsigned used; /* K_* of the keys given */
 	unsigned type_line;
+	unsigned ca_line; /* of 'ca-file' */
 	bool have_type;
 };
 
@@ -139,8 +144,19 @@ SETTER(set_path)
 	struct check_ctx *c = obj;
 	(void)key;
 	set_text(ld, ck, val, c, &c->p->path, K_HTTP);
-	if (c->p->path != NULL && c->p->path[0] != '/')
+	if (c->p->path != NULL && c->p->path[0] != '/') {
 		conf_error(ld, val->line, "'path' must start with '/'");
+		return;
+	}
+	/* It goes into the request line as it is: a space would split it, a
+	 * CR or LF would start a header of its own (RFC 9112 3.2). */
+	for (const char *s = c->p->path; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f) {
+			conf_error(ld, val->line,
+				   "'path' has a space or control character; percent-encode it "
+				   "(a space is %%20)");
+			break;
+		}
 }
 
 SETTER(set_host)
@@ -162,6 +178,23 @@ SETTER(set_expect)
 	set_text(ld, ck, val, c, &c->p->expect, K_HTTP);
 }
 
+/* Read by every https probe: one it cannot read fails them all, so say
+ * it at its line: missing, unreadable, a directory, or no certificate. */
+static void ca_file_check(struct loader *ld, unsigned line, const char *path)
+{
+	const char *why;
+	FILE *fp = rfile_open(path, &why);
+	X509 *cert = fp != NULL ? PEM_read_X509(fp, NULL, NULL, NULL) : NULL;
+	if (fp == NULL)
+		conf_error(ld, line, "'ca-file' '%s': %s", path, why);
+	else if (cert == NULL)
+		conf_error(ld, line, "'ca-file' '%s': no PEM certificate in it", path);
+	X509_free(cert);
+	if (fp != NULL)
+		fclose(fp);
+	ERR_clear_error();
+}
+
 SETTER(set_ca_file)
 {
 	struct check_ctx *c = obj;
@@ -171,10 +204,7 @@ SETTER(set_ca_file)
 		char *abs = path_resolve(ld->path, c->p->ca_file);
 		free(c->p->ca_file);
 		c->p->ca_file = abs;
-		/* Read by every https probe: one it cannot read fails them all,
-		 * so say it here, at the line. */
-		if (access(abs, R_OK) < 0)
-			conf_error(ld, val->line, "'ca-file' '%s': %s", abs, strerror(errno));
+		c->ca_line = val->line; /* checked with the whole mapping */
 	}
 }
 
@@ -342,6 +372,8 @@ static void check_consistency(struct loader *ld, const struct check_ctx *c, unsi
 	if (c->p->ca_file != NULL && !c->p->verify_tls && http)
 		conf_warning(ld, line,
 			     "'ca-file' is not used: 'verify-tls' is false (the default)");
+	else if (c->p->ca_file != NULL && http)
+		ca_file_check(ld, c->ca_line, c->p->ca_file);
 }
 
 void conf_check_parse(struct loader *ld, const struct cnode *key, const struct cnode *val,

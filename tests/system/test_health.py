@@ -2217,7 +2217,13 @@ def config_line(srv, needle):
 
 @pytest.mark.parametrize("check, needle, message", [
     (dict(type="https", verify_tls=True, ca_file="/nonexistent/ca.pem"),
-     "ca-file:", "'ca-file' '/nonexistent/ca.pem': No such file or directory"),
+     "ca-file:", "'ca-file' '/nonexistent/ca.pem': cannot open: No such file or directory"),
+    (dict(type="https", verify_tls=True, ca_file="/"),
+     "ca-file:", "'ca-file' '/': is a directory, not a file"),
+    (dict(type="https", verify_tls=True, ca_file=os.path.abspath(__file__)),
+     "ca-file:", "'ca-file' '%s': no PEM certificate in it" % os.path.abspath(__file__)),
+    (dict(type="http", path="/a\r\nX-Evil: 1"), "path:",
+     "'path' has a space or control character; percent-encode it (a space is %20)"),
     (dict(type="dns", name="bad..name"), "name:",
      "'name' 'bad..name' is not a domain name"),
     (dict(type="http", host="a b"), "host:", "'host' 'a b' is not a host name"),
