@@ -67,6 +67,12 @@ struct loader {
 	const struct znode **nodes; /* build(): each owner's node, in recs order */
 	const char *conf_file;      /* where the zone is configured, for "cannot open" */
 	unsigned conf_line;
+	/* Records outside the zone: the first few are listed, the rest only
+	 * counted (a zone named unlike its file's $ORIGIN made one error per
+	 * record, 20,000 lines for a 20,000-record zone). */
+	unsigned outside;
+	const char *outside_file;
+	unsigned outside_line;
 	struct held *held; /* structural problems, reported in line order */
 	size_t n_held, cap_held;
 };
@@ -260,10 +266,38 @@ static unsigned rec_file_index(struct loader *L, const char *file, unsigned *fid
 	return *fidx;
 }
 
+#define OUTSIDE_LISTED 5
+
+/* A record whose owner is not in the zone: an error; after the first
+ * OUTSIDE_LISTED, counted for outside_summary() instead of listed. */
+static void outside_zone(struct loader *L, const char *file, unsigned line, const uint8_t *lname)
+{
+	char buf[DNAME_MAXLEN * 4 + 2];
+	if (++L->outside <= OUTSIDE_LISTED) {
+		diag_report(L->d, LOG_LEVEL_ERR, file, line, "'%s' is outside the zone '%s'",
+			    name_str(lname, buf, sizeof(buf)), L->apex_str);
+		return;
+	}
+	L->d->errors++; /* not listed, but an error all the same */
+	if (L->outside_file == NULL) {
+		L->outside_file = file;
+		L->outside_line = line;
+	}
+}
+
+static void outside_summary(struct loader *L)
+{
+	if (L->outside <= OUTSIDE_LISTED)
+		return;
+	diag_report(L->d, LOG_LEVEL_ERR, L->outside_file, L->outside_line,
+		    "and %u more records outside the zone '%s' (not listed): is '%s', the zone's "
+		    "name in the configuration, the name this file is written for (its $ORIGIN)?",
+		    L->outside - OUTSIDE_LISTED, L->apex_str, L->apex_str);
+	L->d->errors--; /* the line itself is no further error */
+}
 static void add_rec(struct loader *L, const struct parsed *p, const char *file, unsigned *fidx,
 		    unsigned line)
 {
-	char buf[DNAME_MAXLEN * 4 + 2];
 	uint8_t lname[DNAME_MAXLEN];
 	size_t olen = p->owner_len;
 	memcpy(lname, p->owner, olen);
@@ -277,8 +311,7 @@ static void add_rec(struct loader *L, const struct parsed *p, const char *file, 
 		return;
 	}
 	if (!dname_is_subdomain(lname, L->apex)) {
-		diag_report(L->d, LOG_LEVEL_ERR, file, line, "'%s' is outside the zone '%s'",
-			    name_str(lname, buf, sizeof(buf)), L->apex_str);
+		outside_zone(L, file, line, lname);
 		return;
 	}
 	if (p->rdata == NULL || p->rdlen > 65535) {
@@ -442,7 +475,6 @@ static void geo_record(struct loader *L, const char *file, unsigned *fidx, const
 	char *const *tok = h->tok;
 	size_t n = h->n, type = h->type;
 	uint32_t ttl = h->ttl != HEAD_NONE ? h->ttl_value : L->default_ttl; /* head_check()ed */
-	char buf[DNAME_MAXLEN * 4 + 2];
 	if (ttl > 2147483647u) {
 		diag_report(L->d, LOG_LEVEL_WARNING, file, zl->line,
 			    "TTL %u exceeds 2147483647 (RFC 2181 8); using 2147483647", ttl);
@@ -476,8 +508,7 @@ static void geo_record(struct loader *L, const char *file, unsigned *fidx, const
 	set_prev(L, ldns_rdf_data(owner), ldns_rdf_size(owner));
 	ldns_rdf_deep_free(owner);
 	if (!dname_is_subdomain(lname, L->apex)) {
-		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "'%s' is outside the zone '%s'",
-			    name_str(lname, buf, sizeof(buf)), L->apex_str);
+		outside_zone(L, file, zl->line, lname);
 		return;
 	}
 	const char *service = tok[type + 1];
@@ -1462,6 +1493,7 @@ struct zone *zload_file_at(const char *name, const char *file, const struct zloa
 	/* Structural checks only make sense on a file that parsed: an SOA
 	 * with a typo would otherwise also be reported as missing. */
 	read_file(&L, file, origin, NULL, 0, 0);
+	outside_summary(&L);
 	if (d->errors == L.errors0) {
 		if (L.n_recs > 0)
 			sort_recs(&L);

@@ -348,6 +348,25 @@ static void test_errors(void)
 	/* What ldns words as "could not parse the RR's rdata". */
 	load_fails("unknown-type.zone", apex,
 		   want("unknown-type.zone", ":5: unknown record type 'AAA'"));
+	/* A zone named unlike its file's $ORIGIN: five records listed, the
+	 * rest counted, with the likely cause. */
+	z = load(apex, fixture("outside-many.zone"), &d);
+	OK(z == NULL && d.errors == 7, "outside-many.zone: one error per record, %u", d.errors);
+	snprintf(msg, sizeof(msg),
+		 "%s:2: 'example.org.' is outside the zone 'example.com.'\n"
+		 "%s:3: 'example.org.' is outside the zone 'example.com.'\n"
+		 "%s:4: 'ns1.example.org.' is outside the zone 'example.com.'\n"
+		 "%s:5: 'a.example.org.' is outside the zone 'example.com.'\n"
+		 "%s:6: 'b.example.org.' is outside the zone 'example.com.'\n"
+		 "%s:7: and 2 more records outside the zone 'example.com.' (not listed): is "
+		 "'example.com.', the zone's name in the configuration, the name this file is "
+		 "written for (its $ORIGIN)?",
+		 fixture("outside-many.zone"), fixture("outside-many.zone"),
+		 fixture("outside-many.zone"), fixture("outside-many.zone"),
+		 fixture("outside-many.zone"), fixture("outside-many.zone"));
+	IS_STR(captured, msg, "outside-many.zone: five listed, then the count");
+	zone_free(z);
+
 	/* ldns would serve 70000 as 4464 and 65536 as 0; leading zeros are
 	 * fine (065535 is 65535). */
 	load_fails("mx-range.zone", apex,
