@@ -1263,6 +1263,12 @@ int conf_load(const char *path, struct conf **out, struct diag *d)
 		conf_geo_datacenters(&ld, root, ld.conf);
 		walk_map(&ld, root, 0, &top_section, ld.conf);
 		conf_defaults(ld.conf);
+		/* Geo routing needs datacenters; without them the database is
+		 * never read, which --check should not pass over in silence. */
+		if (ld.conf->geo.database != NULL && ld.conf->geo.n_dcs == 0)
+			conf_warning(&ld, ld.conf->geo.database_line,
+				     "'geoip' is not used: there are no 'datacenters', so the "
+				     "database is not read");
 		for (size_t i = 0; i < ld.conf->n_listen; i++)
 			ld.conf->listen[i].freebind = ld.conf->freebind;
 	}

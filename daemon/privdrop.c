@@ -107,6 +107,10 @@ static unsigned check_file(const char *path, const char *what, enum file_use use
 	 * even see for a directory on its path is reported. */
 	if (use == OVERRIDES && access(path, F_OK) < 0 && errno == ENOENT)
 		return 0;
+	/* Missing for everyone, root included: the load says so; this is
+	 * about permissions. */
+	if (no_dac && access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
 	/* Opened as the daemon opens it, with the IDs and capabilities the
 	 * check child now has. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -148,7 +152,9 @@ unsigned privdrop_check_files(const struct conf *conf, int level, unsigned *othe
 		if (f != NULL)
 			last = f;
 	}
-	*others = check_file(conf->geo.database, "geoip database", DATABASE, level) +
+	/* Without datacenters the database is never read (conf.c warns). */
+	const char *db = conf->geo.n_dcs > 0 ? conf->geo.database : NULL;
+	*others = check_file(db, "geoip database", DATABASE, level) +
 		  check_file(conf->state_file, "overrides file", OVERRIDES, level);
 	return n;
 }

@@ -317,3 +317,19 @@ def test_empty_or_foreign_geoip_file_is_named_as_such(tmp_path):
         res = fra_config(tmp_path / "g.yaml", "geoip:\n  database: %s\n" % db)
         assert res.returncode == 1, res.stderr
         assert "geoip database '%s': %s" % (db, what) in res.stderr, res.stderr
+
+
+def test_geoip_without_datacenters_is_not_passed_over(tmp_path):
+    """A geoip database with no datacenters is never read: --check said
+    'OK' with only a warning that blamed CAP_DAC_OVERRIDE for a file that
+    does not exist."""
+    cfg = tmp_path / "g.yaml"
+    cfg.write_text('server:\n  listen: [ "127.0.0.1@5399" ]\n'
+                   "geoip:\n  database: /nonexistent/GeoIP2-City.mmdb\n"
+                   "zones:\n  - name: example.com\n    file: %s\n"
+                   % os.path.join(BADZONES, "good.zone"))
+    res = run_geodnsd("-c", str(cfg), "--check")
+    assert res.returncode == 0, res.stderr
+    assert "%s:4: warning: 'geoip' is not used: there are no 'datacenters', so " \
+        "the database is not read" % cfg in res.stderr, res.stderr
+    assert "CAP_DAC_OVERRIDE" not in res.stderr, res.stderr
