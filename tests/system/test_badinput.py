@@ -333,3 +333,17 @@ def test_geoip_without_datacenters_is_not_passed_over(tmp_path):
     assert "%s:4: warning: 'geoip' is not used: there are no 'datacenters', so " \
         "the database is not read" % cfg in res.stderr, res.stderr
     assert "CAP_DAC_OVERRIDE" not in res.stderr, res.stderr
+
+
+def test_an_entry_ldns_would_cut_is_an_error(make_geodnsd, tmp_path):
+    """ldns copies an entry's data into a 65,535-character buffer and drops
+    the rest: a TXT record of 30,000 strings passed --check and was served
+    with 10,922 of them."""
+    zone = tmp_path / "big-txt.zone"
+    zone.write_text("$ORIGIN example.com.\n$TTL 3600\n@ SOA ns1 h 1 2 3 4 5\n"
+                    "@ NS ns1\nns1 A 192.0.2.1\nt TXT " + " ".join(['"abc"'] * 30000)
+                    + "\n")
+    srv, res = check_config(make_geodnsd, str(zone))
+    assert res.returncode == 1, res.stderr
+    assert "%s:6: entry of 180005 characters: longer than the 65534 the zone file " \
+        "reader takes" % zone in res.stderr, res.stderr

@@ -373,6 +373,12 @@ static void test_errors(void)
 		   want("mx-range.zone", ":5: MX preference '70000' is more than 65535"));
 	load_fails("u16-range.zone", apex,
 		   want("u16-range.zone", ":7: SRV weight '65536' is more than 65535"));
+	load_fails("mx-negative.zone", apex,
+		   want("mx-negative.zone", ":5: MX preference '-1' is negative: 0 to 65535"));
+	load_fails("dnskey-protocol.zone", apex,
+		   want("dnskey-protocol.zone", ":5: DNSKEY protocol '300' is more than 255"));
+	load_fails("caa-flags.zone", apex,
+		   want("caa-flags.zone", ":5: CAA flags '300' is more than 255"));
 	load_fails("mx-fields.zone", apex,
 		   want("mx-fields.zone",
 			":5: MX has 1 data field, needs 2: preference and exchange"));
