@@ -117,11 +117,47 @@ static unsigned offset_line(FILE *fp, size_t off)
 	return line;
 }
 
+/* What an operator did, for libyaml's "found character that cannot start
+ * any token": the character at the mark says. */
+static const char *token_hint(FILE *fp, size_t off)
+{
+	unsigned char c;
+	if (fp == NULL || pread(fileno(fp), &c, 1, (off_t)off) != 1)
+		return "";
+	switch (c) {
+	case '\t':
+		return "; it is a tab: YAML indents with spaces only";
+	case '@':
+	case '`':
+		return "; YAML reserves '@' and '`' at the start of a value: quote it";
+	case '%':
+		return "; a value that starts with '%' must be quoted";
+	default:
+		return "";
+	}
+}
+
 /* Report libyaml's own error text with the line it points at. */
 static void tree_syntax_error(struct loader *ld)
 {
 	const yaml_parser_t *p = &ld->parser;
 	const char *problem = p->problem ? p->problem : "unknown error";
+
+	/* An unclosed quote: libyaml points at the end of the file; the
+	 * quote that opens it is the line to look at. */
+	if (p->error == YAML_SCANNER_ERROR && p->context != NULL &&
+	    strcmp(p->context, "while scanning a quoted scalar") == 0 &&
+	    strstr(problem, "end of stream") != NULL) {
+		conf_error(ld, p->context_mark.line + 1,
+			   "YAML syntax error: a quoted value starts here and is not closed");
+		return;
+	}
+	if (p->error == YAML_SCANNER_ERROR &&
+	    strcmp(problem, "found character that cannot start any token") == 0) {
+		conf_error(ld, p->problem_mark.line + 1, "YAML syntax error: %s%s", problem,
+			   token_hint(ld->fp, p->problem_mark.index));
+		return;
+	}
 
 	switch (p->error) {
 	case YAML_MEMORY_ERROR:

@@ -276,6 +276,15 @@ static void test_errors(void)
 	FAIL("bad-syntax.yaml", 1,
 	     "bad-syntax.yaml:3: YAML syntax error: did not find expected key");
 	FAIL("bad-utf8.yaml", 1, "bad-utf8.yaml:3: cannot read YAML: invalid leading UTF-8 octet");
+	/* libyaml's words, with what they mean here. */
+	FAIL("bad-tab.yaml", 1,
+	     "bad-tab.yaml:3: YAML syntax error: found character that cannot start any token; it "
+	     "is a tab: YAML indents with spaces only");
+	FAIL("bad-at.yaml", 1,
+	     "bad-at.yaml:3: YAML syntax error: found character that cannot start any token; YAML "
+	     "reserves '@' and '`' at the start of a value: quote it");
+	FAIL("bad-quote.yaml", 1,
+	     "bad-quote.yaml:2: YAML syntax error: a quoted value starts here and is not closed");
 	FAIL("bad-unknown-key.yaml", 3, "bad-unknown-key.yaml:3: unknown key 'foo' in 'server'",
 	     "bad-unknown-key.yaml:7: unknown key 'bar' in zone entry",
 	     "bad-unknown-key.yaml:8: unknown key 'extra' at the top level");
