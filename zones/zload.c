@@ -425,6 +425,31 @@ static bool head_check(struct loader *L, const char *file, unsigned line, const 
 	return true;
 }
 
+/* After ldns failed on an entry: an owner name it could not read is
+ * named, with why (ldns says only "could not parse the RR").  Returns
+ * false when the owner is fine, for the other checks. */
+static bool owner_check(struct loader *L, const char *file, const struct zfline *zl,
+			const struct head *h)
+{
+	if (zl->blank_owner || h->n == 0 || strcmp(h->tok[0], "@") == 0)
+		return false;
+	ldns_rdf *n = NULL;
+	ldns_status st = ldns_str2rdf_dname(&n, h->tok[0]);
+	ldns_rdf_deep_free(n);
+	const char *why = st == LDNS_STATUS_LABEL_OVERFLOW        ? "a label longer than 63 octets"
+			  : st == LDNS_STATUS_DOMAINNAME_OVERFLOW ? "longer than 255 octets"
+			  : st == LDNS_STATUS_EMPTY_LABEL  ? "an empty label (two dots in a row)"
+			  : st == LDNS_STATUS_DDD_OVERFLOW ? "an escape \\DDD above 255"
+			  : st == LDNS_STATUS_SYNTAX_BAD_ESCAPE ? "a bad escape"
+			  : st != LDNS_STATUS_OK                ? ldns_get_errorstr_by_id(st)
+								: NULL;
+	if (why == NULL)
+		return false;
+	diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "owner name '%.80s%s' has %s", h->tok[0],
+		    strlen(h->tok[0]) > 80 ? "..." : "", why);
+	return true;
+}
+
 /* After ldns failed on an A or AAAA entry: an address it could not read
  * is named (ldns says only "could not parse the RR's rdata").  Returns
  * false when that is not the problem, for ldns's message to stand. */
@@ -803,7 +828,8 @@ static void ldns_record_as(struct loader *L, const char *file, unsigned *fidx,
 	if (st != LDNS_STATUS_OK) {
 		bool soa = h->type < h->n && strcasecmp(h->tok[h->type], "SOA") == 0;
 		if (soa ? soa_check(L, file, zl, h, false)
-			: !type_check(L, file, zl, h) && !address_check(L, file, zl->line, h))
+			: !owner_check(L, file, zl, h) && !type_check(L, file, zl, h) &&
+				    !address_check(L, file, zl->line, h))
 			diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "syntax error: %s",
 				    ldns_get_errorstr_by_id(st));
 		return;

@@ -373,6 +373,15 @@ static void test_errors(void)
 		   want("mx-range.zone", ":5: MX preference '70000' is more than 65535"));
 	load_fails("u16-range.zone", apex,
 		   want("u16-range.zone", ":7: SRV weight '65536' is more than 65535"));
+	/* ldns says "could not parse the RR" for a bad owner name. */
+	load_fails("owner-empty-label.zone", apex,
+		   want("owner-empty-label.zone",
+			":5: owner name 'a..b' has an empty label (two dots in a row)"));
+	load_fails("owner-long-label.zone", apex,
+		   want("owner-long-label.zone",
+			":5: owner name "
+			"'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' "
+			"has a label longer than 63 octets"));
 	load_fails("mx-negative.zone", apex,
 		   want("mx-negative.zone", ":5: MX preference '-1' is negative: 0 to 65535"));
 	load_fails("dnskey-protocol.zone", apex,
