@@ -112,8 +112,9 @@ static int dc_list(struct loader *ld, const struct cnode *val, const char *what,
 	for (size_t i = 0; i < n; i++) {
 		int dc = items[i]->type == CNODE_SCALAR ? dc_index(ld->conf, items[i]->text) : -1;
 		if (dc < 0) {
-			conf_error(ld, items[i]->line, "%s: unknown datacenter %s", what,
-				   cnode_desc(items[i], desc, sizeof(desc)));
+			if (!ld->dcs_failed || items[i]->type != CNODE_SCALAR)
+				conf_error(ld, items[i]->line, "%s: unknown datacenter %s", what,
+					   cnode_desc(items[i], desc, sizeof(desc)));
 			continue;
 		}
 		l->dc[l->n++] = (uint16_t)dc;
@@ -158,7 +159,15 @@ void conf_geo_datacenters(struct loader *ld, const struct cnode *root, struct co
 			val = root->kids[i + 1];
 	if (val == NULL || val->type == CNODE_BAD)
 		return;
-	if (val->type != CNODE_MAP || val->n == 0) {
+	if (val->type != CNODE_MAP || val->n == 0)
+		ld->dcs_failed = true;
+	if (val->type == CNODE_MAP && val->n == 0) {
+		conf_error(ld, val->line,
+			   "'datacenters' is empty: name at least one, with its coordinates "
+			   "(fra: { latitude: 50.11, longitude: 8.68 })");
+		return;
+	}
+	if (val->type != CNODE_MAP) {
 		conf_error(ld, val->line,
 			   "'datacenters' must be a mapping of names "
 			   "to coordinates, not %s",
@@ -181,11 +190,18 @@ void conf_geo_datacenters(struct loader *ld, const struct cnode *root, struct co
 		}
 		struct geo_dc *dc = &conf->geo.dcs[conf->geo.n_dcs];
 		dc->line = k->line;
-		/* A datacenter with a bad key is still known by name (the
+		if (v->type != CNODE_MAP && v->type != CNODE_BAD && v->type != CNODE_NULL)
+			/* Named, with the form it needs; kept by name below. */
+			conf_error(ld, v->line,
+				   "datacenter '%s' must be a mapping { latitude: ..., longitude: "
+				   "... }, not %s",
+				   k->text, cnode_desc(v, desc, sizeof(desc)));
+		else
+			/* A datacenter with a bad key is still known by name (the
 		 * configuration fails anyway): every service and rule that
 		 * names it would otherwise add an "unknown datacenter" error
 		 * for the one mistake. */
-		walk_map(ld, v, k->line, &dc_section, dc);
+			walk_map(ld, v, k->line, &dc_section, dc);
 		dc->name = xstrdup(k->text);
 		conf->geo.n_dcs++;
 	}
@@ -297,8 +313,9 @@ static void service_dc(struct loader *ld, const struct cnode *k, const struct cn
 	char desc[64];
 	int dc = dc_index(ld->conf, k->text);
 	if (dc < 0) {
-		conf_error(ld, k->line, "service '%s': unknown datacenter '%s'", svc->name,
-			   k->text);
+		if (!ld->dcs_failed)
+			conf_error(ld, k->line, "service '%s': unknown datacenter '%s'", svc->name,
+				   k->text);
 		svc->dc_missing = true;
 		return;
 	}
@@ -655,10 +672,19 @@ static void set_networks_file(struct loader *ld, const struct conf_key *ck, cons
 		bool bad = false;
 		for (char *dc; (dc = strtok_r(NULL, " \t\r\n", &save)) != NULL;) {
 			int i = dc_index(ld->conf, dc);
-			if (i < 0 || l.n == GEO_DC_MAX) {
+			if (l.n == GEO_DC_MAX) {
 				ld->errors++;
 				diag_report(ld->d, LOG_LEVEL_ERR, path, line,
-					    "unknown datacenter '%s'", dc);
+					    "more than %d datacenters on one line", GEO_DC_MAX);
+				bad = true;
+				break;
+			}
+			if (i < 0) {
+				if (!ld->dcs_failed) {
+					ld->errors++;
+					diag_report(ld->d, LOG_LEVEL_ERR, path, line,
+						    "unknown datacenter '%s'", dc);
+				}
 				bad = true;
 				break;
 			}

@@ -36,6 +36,9 @@ struct loader {
 	FILE *fp;
 	yaml_parser_t parser;
 	struct conf *conf;
+	/* The datacenters section itself is wrong (and said so): a name it
+	 * would have defined is no further error where it is used. */
+	bool dcs_failed;
 };
 
 /*

@@ -344,6 +344,14 @@ static void test_errors(void)
 	     "bad-types.yaml:3: 'zones' must be a sequence of zone entries, "
 	     "not 'example.com'");
 	FAIL("bad-no-zones.yaml", 1, "bad-no-zones.yaml:3: 'zones' needs at least one zone");
+	/* One mistake in 'datacenters' is one error: the names it would have
+	 * defined are not "unknown" where they are used. */
+	FAIL("bad-dcs-empty.yaml", 1,
+	     "bad-dcs-empty.yaml:3: 'datacenters' is empty: name at least one, with its "
+	     "coordinates (fra: { latitude: 50.11, longitude: 8.68 })");
+	FAIL("bad-dc-scalar.yaml", 1,
+	     "bad-dc-scalar.yaml:4: datacenter 'fra' must be a mapping { latitude: ..., "
+	     "longitude: ... }, not '50.11,8.68'");
 	FAIL("bad-multidoc.yaml", 1, "bad-multidoc.yaml:6: only one YAML document is allowed");
 	FAIL("bad-depth.yaml", 1, "bad-depth.yaml:1: nesting deeper than 64 levels");
 	FAIL("empty.yaml", 2, "empty.yaml: missing required key 'server' at the top level",
