@@ -29,7 +29,24 @@ struct check_ctx {
 	unsigned type_line;
 	unsigned ca_line; /* of 'ca-file' */
 	bool have_type;
+	const char *type_name; /* as written */
+	/* The first key of each K_* kind given, and its line: a key the
+	 * check's type does not use is reported there, by name. */
+	const char *first_key[4];
+	unsigned first_line[4];
 };
+
+/* Key ck (at val) of kind k was given. */
+static void mark(struct check_ctx *c, unsigned k, const struct conf_key *ck,
+		 const struct cnode *val)
+{
+	unsigned i = k == K_HTTP ? 0 : k == K_DNS ? 1 : k == K_EXEC ? 2 : 3;
+	if (!(c->used & k)) {
+		c->first_key[i] = ck->name;
+		c->first_line[i] = val->line;
+	}
+	c->used |= k;
+}
 
 /* Seconds as a decimal number ("2", "0.5") in [min_ms, max_ms]. */
 static int get_seconds_ms(struct loader *ld, const struct conf_key *ck, const struct cnode *val,
@@ -67,6 +84,7 @@ static void set_type(struct loader *ld, const struct conf_key *ck, const struct 
 			c->p->kind = kinds[i];
 			c->have_type = true;
 			c->type_line = val->line;
+			c->type_name = names[i];
 			return;
 		}
 	}
@@ -84,7 +102,7 @@ SETTER(set_port)
 	(void)key;
 	if (get_int(ld, ck, val, &v) == 0)
 		c->p->port = (uint16_t)v;
-	c->used |= K_PORT;
+	mark(c, K_PORT, ck, val);
 }
 
 SETTER(set_interval)
@@ -132,7 +150,7 @@ static void set_text(struct loader *ld, const struct conf_key *ck, const struct 
 		     struct check_ctx *c, char **dst, unsigned kind)
 {
 	const char *s = get_str(ld, ck, val);
-	c->used |= kind;
+	mark(c, kind, ck, val);
 	if (s == NULL)
 		return;
 	free(*dst);
@@ -212,7 +230,7 @@ SETTER(set_verify)
 {
 	struct check_ctx *c = obj;
 	(void)key;
-	c->used |= K_HTTP;
+	mark(c, K_HTTP, ck, val);
 	get_bool(ld, ck, val, &c->p->verify_tls);
 }
 
@@ -222,7 +240,7 @@ SETTER(set_status)
 	const struct cnode *const *items;
 	size_t n = cnode_items(&val, &items);
 	(void)key;
-	c->used |= K_HTTP;
+	mark(c, K_HTTP, ck, val);
 	free(c->p->status);
 	c->p->status = xcalloc(n ? n : 1, sizeof(int));
 	c->p->n_status = 0;
@@ -251,7 +269,7 @@ SETTER(set_qtype)
 	struct check_ctx *c = obj;
 	const char *s = get_str(ld, ck, val);
 	(void)key;
-	c->used |= K_DNS;
+	mark(c, K_DNS, ck, val);
 	if (s == NULL)
 		return;
 	ldns_rr_type t = ldns_get_rr_type_by_name(s);
@@ -268,7 +286,7 @@ SETTER(set_rcode)
 	static const char *const names[] = { "NOERROR",  "FORMERR", "SERVFAIL",
 					     "NXDOMAIN", "NOTIMP",  "REFUSED" };
 	(void)key;
-	c->used |= K_DNS;
+	mark(c, K_DNS, ck, val);
 	if (s == NULL)
 		return;
 	for (int i = 0; i < 6; i++) {
@@ -287,7 +305,7 @@ SETTER(set_want_answer)
 {
 	struct check_ctx *c = obj;
 	(void)key;
-	c->used |= K_DNS;
+	mark(c, K_DNS, ck, val);
 	get_bool(ld, ck, val, &c->p->dns_want_answer);
 }
 
@@ -296,7 +314,7 @@ SETTER(set_command)
 	struct check_ctx *c = obj;
 	char desc[64];
 	(void)key, (void)ck;
-	c->used |= K_EXEC;
+	mark(c, K_EXEC, ck, val);
 	if (val->type != CNODE_SEQ || val->n == 0) {
 		conf_error(ld, val->line,
 			   "'command' must be a list: program and "
@@ -348,16 +366,20 @@ static void check_consistency(struct loader *ld, const struct check_ctx *c, unsi
 {
 	enum hc_kind k = c->p->kind;
 	bool http = k == HC_HTTP || k == HC_HTTPS;
+	const char *type = c->type_name != NULL ? c->type_name : "tcp";
 	if ((c->used & K_HTTP) && !http)
-		conf_error(ld, line,
-			   "'path', 'host', 'status', 'expect', 'verify-tls' "
-			   "and 'ca-file' apply to http and https checks only");
+		conf_error(ld, c->first_line[0],
+			   "'%s' applies to http and https checks only, not %s (as do 'path', "
+			   "'host', 'status', 'expect', 'verify-tls' and 'ca-file')",
+			   c->first_key[0], type);
 	if ((c->used & K_DNS) && k != HC_DNS)
-		conf_error(ld, line,
-			   "'name', 'qtype', 'rcode' and 'want-answer' apply "
-			   "to dns checks only");
+		conf_error(ld, c->first_line[1],
+			   "'%s' applies to dns checks only, not %s (as do 'name', 'qtype', "
+			   "'rcode' and 'want-answer')",
+			   c->first_key[1], type);
 	if ((c->used & K_EXEC) && k != HC_EXEC)
-		conf_error(ld, line, "'command' applies to exec checks only");
+		conf_error(ld, c->first_line[2], "'command' applies to exec checks only, not %s",
+			   type);
 	if (k == HC_EXEC && c->p->argc == 0)
 		conf_error(ld, line, "an exec check needs 'command'");
 	if (k == HC_DNS && c->p->dns_name == NULL)

@@ -2222,6 +2222,12 @@ def config_line(srv, needle):
      "ca-file:", "'ca-file' '/': is a directory, not a file"),
     (dict(type="https", verify_tls=True, ca_file=os.path.abspath(__file__)),
      "ca-file:", "'ca-file' '%s': no PEM certificate in it" % os.path.abspath(__file__)),
+    (dict(type="tcp", interval=2, path="/health"), "path:",
+     "'path' applies to http and https checks only, not tcp (as do 'path', 'host', "
+     "'status', 'expect', 'verify-tls' and 'ca-file')"),
+    (dict(type="http", name="example.com"), "name:",
+     "'name' applies to dns checks only, not http (as do 'name', 'qtype', 'rcode' "
+     "and 'want-answer')"),
     (dict(type="http", path="/a\r\nX-Evil: 1"), "path:",
      "'path' has a space or control character; percent-encode it (a space is %20)"),
     (dict(type="dns", name="bad..name"), "name:",
