@@ -16,7 +16,7 @@ import dns.edns
 import dns.rcode
 import pytest
 
-from conftest import (GEODNSD, STANDARD_ZONES, Geodnsd, copy_zone,
+from conftest import (GEODNSD, STANDARD_ZONES, TOP_SRCDIR, Geodnsd, copy_zone,
                       free_port, run_geodnsd, wait_until)
 
 QUERY_LINE = re.compile(
@@ -359,14 +359,13 @@ def test_check_as_root_checks_files_as_the_user(tmp_path):
                          r"to it will not be applied"
                          % (re.escape(overrides), pw.pw_uid), r.stderr), r.stderr
         # A GeoIP database only root can read: a reload keeps the loaded
-        # one, but a new version would not be read: a warning.  (Without
-        # datacenters the file is named but not opened.)
+        # one, but a new version would not be read: a warning.
         os.chmod(overrides, 0o644)
         db = os.path.join(d, "GeoIP2-City.mmdb")
-        with open(db, "w") as f:
-            f.write("not read\n")
+        shutil.copy(os.path.join(TOP_SRCDIR, "examples", "demo", "demo.mmdb"), db)
         os.chmod(db, 0o600)
-        srv.write_config(srv.config_text() + "geoip:\n  database: %s\n" % db)
+        srv.write_config(srv.config_text() + "geoip:\n  database: %s\n" % db +
+                         "datacenters:\n  fra: { latitude: 50.1, longitude: 8.7 }\n")
         os.chmod(srv.config_path, 0o644)
         r = run_geodnsd("-c", srv.config_path, "--check")
         assert r.returncode == 0 and "1 warning" in r.stdout, r
