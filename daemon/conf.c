@@ -863,6 +863,7 @@ static void set_zone_file(struct loader *ld, const struct conf_key *ck, const st
 	}
 	free(z->file);
 	z->file = path_resolve(ld->path, s);
+	z->file_line = val->line;
 }
 
 static const struct conf_key zone_keys[] = {
@@ -1068,6 +1069,7 @@ static void set_group(struct loader *ld, const struct conf_key *ck, const struct
 
 	if (s == NULL)
 		return;
+	conf->group_line = val->line;
 	int e = s[0] != '\0' ? getgrnam_r(s, &gr, buf, sizeof(buf), &found) : 0;
 	if (found == NULL) {
 		conf_error(ld, val->line, "'group' '%s': %s", s,
@@ -1151,7 +1153,7 @@ static void set_server(struct loader *ld, const struct conf_key *ck, const struc
 	/* Root keeps the power to become root again: a group alone drops
 	 * nothing. */
 	if (conf->group != NULL && conf->user == NULL)
-		conf_error(ld, key->line, "'group' needs 'user' in 'server'");
+		conf_error(ld, conf->group_line, "'group' needs 'user' in 'server'");
 }
 
 static void set_state_file(struct loader *ld, const struct conf_key *ck, const struct cnode *key,

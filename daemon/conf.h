@@ -28,10 +28,11 @@ struct conf_listen {
 
 /* One served zone. */
 struct conf_zone {
-	char *name;    /* as written, e.g. "example.com" (no trailing dot needed) */
-	char *file;    /* path; relative paths are resolved against the directory
+	char *name;         /* as written, e.g. "example.com" (no trailing dot needed) */
+	char *file;         /* path; relative paths are resolved against the directory
 			 * of the config file, so this is what fopen() takes */
-	unsigned line; /* line of the zone's entry in the config file */
+	unsigned line;      /* line of the zone's entry in the config file */
+	unsigned file_line; /* line of its 'file' key: where the file is named */
 };
 
 struct conf {
@@ -61,6 +62,7 @@ struct conf {
 	char *user;                    /* run as this user after binding; NULL:
 					 * keep the starting user */
 	char *group;                   /* and this group; NULL: user's group */
+	unsigned group_line;           /* where 'group' is set */
 	uid_t uid;                     /* user, resolved when loaded */
 	gid_t gid;                     /* group, or the user's primary group */
 	struct conf_zone *zones;

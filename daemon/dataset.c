@@ -190,7 +190,7 @@ struct dataset *dataset_load(const char *conf_path, const struct dataset *prev, 
 	struct zone **zones = xcalloc(conf->n_zones, sizeof(*zones));
 	for (size_t i = 0; i < conf->n_zones; i++)
 		zones[i] = zload_file_at(conf->zones[i].name, conf->zones[i].file, &dyn, d,
-					 conf->path, conf->zones[i].line);
+					 conf->path, conf->zones[i].file_line);
 	if (d->errors != errors0) {
 		for (size_t i = 0; i < conf->n_zones; i++)
 			zone_free(zones[i]);

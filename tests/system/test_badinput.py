@@ -152,11 +152,12 @@ def test_missing_zone_file(make_geodnsd, tmp_path):
     missing = str(tmp_path / "no-such-file.zone")
     srv, res = check_config(make_geodnsd, missing)
     assert res.returncode == 1, res.stderr
-    # Reported at the zone's entry in the configuration, naming the zone.
+    # Reported at the line of the configuration that names the file, with
+    # the zone.
     with open(srv.config_path) as f:
         line = next(i for i, l in enumerate(f, 1) if "no-such-file.zone" in l)
     assert "%s:%d: zone 'example.com.': file '%s': cannot open: No such " \
-        "file or directory" % (srv.config_path, line - 1, missing) \
+        "file or directory" % (srv.config_path, line, missing) \
         in res.stderr, res.stderr
 
 
