@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include "dns/arena.h"
 #include "dns/dname.h"
@@ -70,6 +72,13 @@ struct loader {
 	/* Records outside the zone: the first few are listed, the rest only
 	 * counted (a zone named unlike its file's $ORIGIN made one error per
 	 * record, 20,000 lines for a 20,000-record zone). */
+	/* The files being read, the zone's own first: an $INCLUDE of one of
+	 * them is a loop, named as such. */
+	struct {
+		unsigned long long dev, ino;
+		const char *path;
+	} chain[INCLUDE_DEPTH_MAX + 1];
+	unsigned chain_n;
 	unsigned outside;
 	const char *outside_file;
 	unsigned outside_line;
@@ -138,6 +147,30 @@ static char *name_str(const uint8_t *name, char *buf, size_t size)
 
 static int read_file(struct loader *L, const char *path, ldns_rdf *origin, const char *at_file,
 		     unsigned at_line, unsigned depth);
+
+/* Whether path is a file already being read: an error showing the chain
+ * ("a.inc -> b.inc -> a.inc") instead of "nested more than 16 deep". */
+static bool include_loop(struct loader *L, const char *file, unsigned line, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return false; /* the open says why */
+	for (unsigned i = 0; i < L->chain_n; i++) {
+		if (L->chain[i].dev != (unsigned long long)st.st_dev ||
+		    L->chain[i].ino != (unsigned long long)st.st_ino)
+			continue;
+		char chain[1024];
+		size_t o = 0;
+		for (unsigned j = i; j < L->chain_n && o < sizeof(chain) - 8; j++)
+			o += (size_t)snprintf(chain + o, sizeof(chain) - o, "%s -> ",
+					      L->chain[j].path);
+		if (o < sizeof(chain))
+			snprintf(chain + o, sizeof(chain) - o, "%s", path);
+		diag_report(L->d, LOG_LEVEL_ERR, file, line, "$INCLUDE loop: %s", chain);
+		return true;
+	}
+	return false;
+}
 
 static char *first_token(const char *s, const char **rest)
 {
@@ -224,7 +257,8 @@ static void directive(struct loader *L, const char *file, unsigned line, const c
 			char *path = include_path(file, arg);
 			/* RFC 1035 5.1: the include's $ORIGIN does not leak
 			 * back into this file. */
-			read_file(L, path, o, file, line, depth + 1);
+			if (!include_loop(L, file, line, path))
+				read_file(L, path, o, file, line, depth + 1);
 			free(path);
 		}
 		ldns_rdf_deep_free(o);
@@ -948,6 +982,15 @@ static int read_file(struct loader *L, const char *path, ldns_rdf *origin_in, co
 	struct zfreader *r = zfreader_open(path, L->d, at_file, at_line, what);
 	if (r == NULL)
 		return -1;
+	struct stat st;
+	if (L->chain_n <= INCLUDE_DEPTH_MAX && stat(path, &st) == 0) {
+		L->chain[L->chain_n].dev = (unsigned long long)st.st_dev;
+		L->chain[L->chain_n].ino = (unsigned long long)st.st_ino;
+		L->chain[L->chain_n].path = path;
+		L->chain_n++;
+	} else {
+		st.st_ino = 0;
+	}
 	ldns_rdf *origin = ldns_rdf_clone(origin_in);
 	unsigned fidx = UINT_MAX;
 	struct zfline zl;
@@ -958,6 +1001,8 @@ static int read_file(struct loader *L, const char *path, ldns_rdf *origin_in, co
 		else
 			record_line(L, path, &fidx, &zl, origin);
 	}
+	if (st.st_ino != 0)
+		L->chain_n--;
 	ldns_rdf_deep_free(origin);
 	zfreader_close(r);
 	return rc;

@@ -279,6 +279,14 @@ static void test_errors(void)
 		 fixture("include-missing.zone"), fixture_dir);
 	load_fails("include-missing.zone", apex, msg);
 
+	/* An $INCLUDE loop is named, with the chain. */
+	static char loop[4 * PATH_MAX + 128];
+	snprintf(loop, sizeof(loop),
+		 "%s/inc/loop-b.inc:2: $INCLUDE loop: %s/inc/loop-a.inc -> %s/inc/loop-b.inc -> "
+		 "%s/inc/loop-a.inc",
+		 fixture_dir, fixture_dir, fixture_dir, fixture_dir);
+	load_fails("include-loop.zone", apex, loop);
+
 	/* Errors inside an include name the included file. */
 	struct diag d;
 	struct zone *z = load(apex, fixture("include-error.zone"), &d);
