@@ -16,8 +16,8 @@ import dns.edns
 import dns.rcode
 import pytest
 
-from conftest import (GEODNSD, STANDARD_ZONES, TOP_SRCDIR, Geodnsd, copy_zone,
-                      free_port, run_geodnsd, wait_until)
+from conftest import (GEODNSD, STANDARD_ZONES, Geodnsd, copy_zone, free_port,
+                      make_test_mmdbs, run_geodnsd, wait_until)
 
 QUERY_LINE = re.compile(
     r"query: 127\.0\.0\.1#\d+ (udp|tcp) (\S+) (\S+) (\S+) (\S+) (\S+) (\d+)"
@@ -362,7 +362,8 @@ def test_check_as_root_checks_files_as_the_user(tmp_path):
         # one, but a new version would not be read: a warning.
         os.chmod(overrides, 0o644)
         db = os.path.join(d, "GeoIP2-City.mmdb")
-        shutil.copy(os.path.join(TOP_SRCDIR, "examples", "demo", "demo.mmdb"), db)
+        mmdbs = make_test_mmdbs(os.path.join(d, "mmdb"))
+        shutil.copy(os.path.join(mmdbs, "city.mmdb"), db)
         os.chmod(db, 0o600)
         srv.write_config(srv.config_text() + "geoip:\n  database: %s\n" % db +
                          "datacenters:\n  fra: { latitude: 50.1, longitude: 8.7 }\n")
