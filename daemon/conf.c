@@ -1296,7 +1296,12 @@ int conf_load(const char *path, struct conf **out, struct diag *d)
 
 	if (fp == NULL)
 		return -1;
-	if (tree_load(&ld, fp, &root) == 0) {
+	if (tree_load(&ld, fp, &root) == 0 && (root == NULL || root->type == CNODE_NULL)) {
+		/* Nothing but comments, or nothing at all. */
+		conf_error(&ld, 0,
+			   "the file is empty: it needs 'server' (with 'listen') and "
+			   "'zones' (examples/geodnsd.yaml shows them)");
+	} else if (ld.errors == 0) {
 		ld.conf = conf_new(path);
 		conf_geo_datacenters(&ld, root, ld.conf);
 		walk_map(&ld, root, 0, &top_section, ld.conf);
