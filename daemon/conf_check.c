@@ -241,8 +241,14 @@ SETTER(set_status)
 	size_t n = cnode_items(&val, &items);
 	(void)key;
 	mark(c, K_HTTP, ck, val);
+	if (n == 0) {
+		/* An empty list read as "not given" (200): say so instead. */
+		conf_error(ld, val->line,
+			   "'status' lists no status code; leave it out for the default (200)");
+		return;
+	}
 	free(c->p->status);
-	c->p->status = xcalloc(n ? n : 1, sizeof(int));
+	c->p->status = xcalloc(n, sizeof(int));
 	c->p->n_status = 0;
 	for (size_t i = 0; i < n; i++) {
 		long v;

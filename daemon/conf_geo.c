@@ -332,6 +332,11 @@ static void service_dc(struct loader *ld, const struct cnode *k, const struct cn
 	snprintf(where, sizeof(where), "service '%s', datacenter '%s': ", svc->name, k->text);
 	sd->dc = (uint16_t)dc;
 	sd->line = k->line;
+	if (v->type == CNODE_SEQ && v->n == 0)
+		/* A datacenter with nothing to answer is always down: a
+		 * mistake, or one to leave out of the service. */
+		conf_error(ld, v->line, "%sno addresses; give some, or leave the datacenter out",
+			   where);
 	addr_list(ld, v, where, &sd->addrs, &sd->n_addrs);
 }
 

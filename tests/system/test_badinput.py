@@ -348,3 +348,13 @@ def test_an_entry_ldns_would_cut_is_an_error(make_geodnsd, tmp_path):
     assert res.returncode == 1, res.stderr
     assert "%s:6: entry of 180005 characters: longer than the 65534 the zone file " \
         "reader takes" % zone in res.stderr, res.stderr
+
+
+def test_a_datacenter_with_no_addresses_is_an_error(tmp_path):
+    """'fra: []' in a service was accepted: a datacenter that is always
+    down, whether a mistake or one meant to be left out."""
+    res = fra_config(tmp_path / "g.yaml", "services:\n  web:\n    datacenters:\n"
+                     "      fra: []\n")
+    assert res.returncode == 1, res.stderr
+    assert "g.yaml:6: service 'web', datacenter 'fra': no addresses; give some, or " \
+        "leave the datacenter out" in res.stderr, res.stderr

@@ -2228,6 +2228,8 @@ def config_line(srv, needle):
     (dict(type="http", name="example.com"), "name:",
      "'name' applies to dns checks only, not http (as do 'name', 'qtype', 'rcode' "
      "and 'want-answer')"),
+    (dict(type="http", status=[]), "status:",
+     "'status' lists no status code; leave it out for the default (200)"),
     (dict(type="http", path="/a\r\nX-Evil: 1"), "path:",
      "'path' has a space or control character; percent-encode it (a space is %20)"),
     (dict(type="dns", name="bad..name"), "name:",
