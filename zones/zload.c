@@ -300,6 +300,29 @@ static unsigned rec_file_index(struct loader *L, const char *file, unsigned *fid
 	return *fidx;
 }
 
+/* RFC 4034 5.1.4, 4509, 6605: a DS digest of a known type has its hash's
+ * length.  ldns pads odd hex ('ABC' is AB C0) and takes a cut-short
+ * digest as it is; resolvers then fail to validate the child.  Returns
+ * true after reporting one. */
+static bool ds_digest_wrong(struct loader *L, const char *file, unsigned line, const uint8_t *rd,
+			    size_t rdlen)
+{
+	static const struct {
+		uint8_t type;
+		size_t len;
+		const char *name;
+	} digests[] = { { 1, 20, "SHA-1" }, { 2, 32, "SHA-256" }, { 4, 48, "SHA-384" } };
+	for (size_t i = 0; i < sizeof(digests) / sizeof(digests[0]); i++) {
+		if (rd[3] != digests[i].type || rdlen - 4 == digests[i].len)
+			continue;
+		diag_report(L->d, LOG_LEVEL_ERR, file, line,
+			    "DS digest is %zu octets; a %s digest (type %u) is %zu", rdlen - 4,
+			    digests[i].name, digests[i].type, digests[i].len);
+		return true;
+	}
+	return false;
+}
+
 #define OUTSIDE_LISTED 5
 
 /* A record whose owner is not in the zone: an error; after the first
@@ -352,6 +375,9 @@ static void add_rec(struct loader *L, const struct parsed *p, const char *file, 
 		diag_report(L->d, LOG_LEVEL_ERR, file, line, "record data too long");
 		return;
 	}
+	if (p->type == RRTYPE_DS && p->rdlen >= 4 &&
+	    ds_digest_wrong(L, file, line, p->rdata, p->rdlen))
+		return;
 	uint32_t ttl = p->ttl;
 	if (ttl > 2147483647u) {
 		/* RFC 2181 8: a TTL is 0 to 2^31 - 1; the top bit is a typo. */

@@ -390,6 +390,9 @@ static void test_errors(void)
 			":5: owner name "
 			"'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' "
 			"has a label longer than 63 octets"));
+	load_fails("ds-digest.zone", apex,
+		   want("ds-digest.zone",
+			":6: DS digest is 4 octets; a SHA-256 digest (type 2) is 32"));
 	load_fails("mx-negative.zone", apex,
 		   want("mx-negative.zone", ":5: MX preference '-1' is negative: 0 to 65535"));
 	load_fails("dnskey-protocol.zone", apex,
