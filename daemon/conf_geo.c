@@ -109,6 +109,7 @@ static int dc_list(struct loader *ld, const struct cnode *val, const char *what,
 	}
 	l->dc = xcalloc(n, sizeof(*l->dc));
 	l->n = 0;
+	size_t dups = 0;
 	for (size_t i = 0; i < n; i++) {
 		int dc = items[i]->type == CNODE_SCALAR ? dc_index(ld->conf, items[i]->text) : -1;
 		if (dc < 0) {
@@ -117,9 +118,21 @@ static int dc_list(struct loader *ld, const struct cnode *val, const char *what,
 					   cnode_desc(items[i], desc, sizeof(desc)));
 			continue;
 		}
+		size_t j = 0;
+		while (j < l->n && l->dc[j] != dc)
+			j++;
+		if (j < l->n) {
+			/* Harmless (the first place counts), but likely a typo
+			 * for another datacenter. */
+			conf_warning(ld, items[i]->line,
+				     "%s: datacenter '%s' is listed twice; the second is ignored",
+				     what, items[i]->text);
+			dups++;
+			continue;
+		}
 		l->dc[l->n++] = (uint16_t)dc;
 	}
-	return l->n == n ? 0 : -1;
+	return l->n + dups == n ? 0 : -1;
 }
 
 /* ---- datacenters ------------------------------------------------------ */

@@ -358,3 +358,12 @@ def test_a_datacenter_with_no_addresses_is_an_error(tmp_path):
     assert res.returncode == 1, res.stderr
     assert "g.yaml:6: service 'web', datacenter 'fra': no addresses; give some, or " \
         "leave the datacenter out" in res.stderr, res.stderr
+
+
+def test_a_datacenter_listed_twice_in_an_order_is_a_warning(tmp_path):
+    """'default: [iad, iad, fra]' was accepted in silence; the second iad is
+    most likely a typo for another datacenter."""
+    res = fra_config(tmp_path / "g.yaml", "routing:\n  default: [ fra, fra ]\n")
+    assert res.returncode == 0, res.stderr
+    assert "g.yaml:4: warning: 'default': datacenter 'fra' is listed twice; the " \
+        "second is ignored" in res.stderr, res.stderr
