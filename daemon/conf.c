@@ -476,6 +476,10 @@ void walk_map(struct loader *ld, const struct cnode *map, unsigned line,
 			conf_error(ld, key->line, "unknown key '%s' %s%s%s%s", key->text,
 				   sec->where, near ? " (did you mean '" : "", near ? near : "",
 				   near ? "'?)" : "");
+			/* A misspelt required key is that one error, not also
+			 * "missing required key". */
+			if (near != NULL && section_find(sec, near, &k) != NULL)
+				seen |= UINT64_C(1) << k;
 			continue;
 		}
 		seen |= UINT64_C(1) << k;

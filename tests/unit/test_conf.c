@@ -288,6 +288,9 @@ static void test_errors(void)
 	FAIL("bad-unknown-key.yaml", 3, "bad-unknown-key.yaml:3: unknown key 'foo' in 'server'",
 	     "bad-unknown-key.yaml:7: unknown key 'bar' in zone entry",
 	     "bad-unknown-key.yaml:8: unknown key 'extra' at the top level");
+	/* A misspelt required key is one error, not also "missing". */
+	FAIL("bad-case-key.yaml", 1,
+	     "bad-case-key.yaml:1: unknown key 'Server' at the top level (did you mean 'server'?)");
 	/* A near miss names the key it was probably meant to be. */
 	FAIL("bad-near-key.yaml", 2,
 	     "bad-near-key.yaml:3: unknown key 'identiy' in 'server' (did you mean 'identity'?)",
