@@ -669,6 +669,16 @@ static void set_txt(struct loader *ld, const struct conf_key *ck, const struct c
 		conf_error(ld, val->line, "'%s' is longer than %d bytes", ck->name, CONF_TXT_MAX);
 		return;
 	}
+	/* One line of text, as dig shows it ('identity: |' keeps a line
+	 * break, which a TXT string would carry as \010). */
+	for (const char *c = s; *c != '\0'; c++)
+		if ((unsigned char)*c < ' ' || *c == 0x7f) {
+			conf_error(ld, val->line,
+				   "'%s' has a line break or control character; it is one line of "
+				   "text",
+				   ck->name);
+			return;
+		}
 	free(*field);
 	*field = xstrdup(s);
 }

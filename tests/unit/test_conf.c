@@ -288,6 +288,9 @@ static void test_errors(void)
 	FAIL("bad-unknown-key.yaml", 3, "bad-unknown-key.yaml:3: unknown key 'foo' in 'server'",
 	     "bad-unknown-key.yaml:7: unknown key 'bar' in zone entry",
 	     "bad-unknown-key.yaml:8: unknown key 'extra' at the top level");
+	FAIL("bad-identity-lines.yaml", 1,
+	     "bad-identity-lines.yaml:3: 'identity' has a line break or control character; it "
+	     "is one line of text");
 	/* A misspelt required key is one error, not also "missing". */
 	FAIL("bad-case-key.yaml", 1,
 	     "bad-case-key.yaml:1: unknown key 'Server' at the top level (did you mean 'server'?)");
