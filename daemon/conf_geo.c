@@ -443,7 +443,9 @@ static void set_service_last_resort(struct loader *ld, const struct conf_key *ck
 	(void)ck, (void)key;
 	snprintf(where, sizeof(where), "service '%s': 'last-resort' ", svc->name);
 	free(svc->last_resort);
+	unsigned errors = ld->errors;
 	addr_list(ld, val, where, &svc->last_resort, &svc->n_last_resort);
+	svc->last_resort_refused = ld->errors != errors;
 }
 
 /* degraded-ttl: "50%" of the record's TTL, or a number of seconds. */
@@ -489,7 +491,9 @@ static const struct conf_key service_keys[] = {
 /* Checks that need the whole service. */
 static void service_check(struct loader *ld, const struct geo_service *svc)
 {
-	if (svc->all_down == GEO_ALL_DOWN_LAST_RESORT && svc->n_last_resort == 0)
+	/* An address already refused is not a second mistake. */
+	if (svc->all_down == GEO_ALL_DOWN_LAST_RESORT && svc->n_last_resort == 0 &&
+	    !svc->last_resort_refused)
 		conf_error(ld, svc->line,
 			   "service '%s': 'all-down: last-resort' needs "
 			   "'last-resort' addresses",

@@ -88,8 +88,9 @@ struct geo_service {
 	unsigned degraded_ttl_pct; /* TTL when degraded, % of normal... */
 	unsigned degraded_ttl_s;   /* ...or at most this many seconds (if > 0) */
 	bool degraded_ttl_abs;
-	bool dc_missing; /* loading only: a datacenter entry was refused, so
+	bool dc_missing;          /* loading only: a datacenter entry was refused, so
 			  * its addresses are unknown (no probe errors) */
+	bool last_resort_refused; /* loading only: an address of it was refused */
 };
 
 /* The geo part of the configuration, as the config loader produces it. */

@@ -367,3 +367,16 @@ def test_a_datacenter_listed_twice_in_an_order_is_a_warning(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "g.yaml:4: warning: 'default': datacenter 'fra' is listed twice; the " \
         "second is ignored" in res.stderr, res.stderr
+
+
+def test_a_refused_last_resort_address_is_one_error(tmp_path):
+    """'last-resort: [nope]' also said the service 'needs last-resort
+    addresses', for the same mistake."""
+    res = fra_config(tmp_path / "g.yaml",
+                     "services:\n  web:\n    datacenters:\n      fra: [ 192.0.2.1 ]\n"
+                     "    all-down: last-resort\n    last-resort: [ nope ]\n")
+    assert res.returncode == 1, res.stderr
+    assert "g.yaml:8: service 'web': 'last-resort' 'nope': not an IPv4 or IPv6 " \
+        "address" in res.stderr, res.stderr
+    assert "needs 'last-resort' addresses" not in res.stderr, res.stderr
+    assert "1 error" in res.stdout + res.stderr
