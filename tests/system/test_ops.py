@@ -152,26 +152,30 @@ def test_signals_during_startup_are_queued(tmp_path):
     srv = Geodnsd(tmp_path, zones=[("slow.example", str(big))])
     srv.first_zone = "slow.example"
     srv.start(wait=False)
-    pid = srv.proc.pid
-    assert wait_until(lambda: srv.proc.poll() is not None
-                      or {signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
-                      <= blocked_signals(pid), 10, interval=0.002), srv.stderr
-    assert "ready" not in srv.stderr, "loaded before the signals: test says nothing"
-    for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
-        srv.send_signal(sig)
-    srv.wait_ready(timeout=60)
-    assert wait_until(reload_done(srv, 1), 60), srv.stderr
-    err = srv.stderr
-    ready_at = err.index("ready")
-    assert err.index("reload: done") > ready_at, "reload ran before ready"
-    assert "query log: on (SIGUSR1)" in err[ready_at:]
-    assert "received SIGUSR2: ignored" in err
-    assert srv.running()
-    # The daemon's own loop takes the signals once it runs: its main
-    # thread no longer blocks them (exec probes get an empty mask from
-    # posix_spawn, whatever the daemon's).
-    assert signal.SIGHUP not in blocked_signals(pid)
-    srv.stop()
+    try:
+        pid = srv.proc.pid
+        assert wait_until(lambda: srv.proc.poll() is not None
+                          or {signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2}
+                          <= blocked_signals(pid), 10, interval=0.002), srv.stderr
+        assert "ready" not in srv.stderr, "loaded before the signals: test says nothing"
+        for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+            srv.send_signal(sig)
+        srv.wait_ready(timeout=60)
+        assert wait_until(reload_done(srv, 1), 60), srv.stderr
+        err = srv.stderr
+        ready_at = err.index("ready")
+        assert err.index("reload: done") > ready_at, "reload ran before ready"
+        assert "query log: on (SIGUSR1)" in err[ready_at:]
+        assert "received SIGUSR2: ignored" in err
+        assert srv.running()
+        # The daemon's own loop takes the signals once it runs: its main
+        # thread no longer blocks them (exec probes get an empty mask from
+        # posix_spawn, whatever the daemon's).
+        assert signal.SIGHUP not in blocked_signals(pid)
+        srv.stop()
+    finally:
+        if srv.running():   # a failed assertion: not left behind
+            srv.kill()
 
 
 # ---------------------------------------------------------------- log-target
