@@ -25,6 +25,7 @@
 #include "daemon/querylog.h"
 #include "daemon/sdnotify.h"
 #include "daemon/server.h"
+#include "daemon/udp.h"
 #include "healthcheck/health.h"
 #include "dns/cookie.h"
 #include "dns/log.h"
@@ -722,8 +723,7 @@ static rlim_t fd_spare(const struct conf *conf)
 	for (size_t s = 0; s < conf->geo.n_services; s++)
 		for (size_t k = 0; k < conf->geo.services[s].n_dcs; k++)
 			probes += conf->geo.services[s].dcs[k].n_addrs;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	rlim_t workers = conf->workers ? conf->workers : cpus > 0 ? (rlim_t)cpus : 1;
+	rlim_t workers = udp_workers_per_address(conf->workers);
 	return 128 + 2 * probes + (workers + 1) * conf->n_listen;
 }
 

@@ -223,8 +223,10 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static unsigned cpu_count(void)
+unsigned udp_workers_per_address(unsigned configured)
 {
+	if (configured)
+		return configured;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (unsigned)n : 1;
 }
@@ -232,7 +234,7 @@ static unsigned cpu_count(void)
 struct udp_workers *udp_start(const struct conf *conf, unsigned n, struct dataset *const *live)
 {
 	struct udp_workers *all = xcalloc(1, sizeof(*all));
-	all->per_addr = n ? n : cpu_count();
+	all->per_addr = udp_workers_per_address(n);
 	all->n = all->per_addr * (unsigned)conf->n_listen;
 	all->live = live;
 	atomic_init(&all->stop, false);

@@ -20,6 +20,10 @@ struct udp_workers;
  */
 struct udp_workers *udp_start(const struct conf *conf, unsigned n, struct dataset *const *live);
 
+/* Workers per listen address: the configured number, or one per online
+ * CPU when it is 0. */
+unsigned udp_workers_per_address(unsigned configured);
+
 /* Number of workers per listen address. */
 unsigned udp_count(const struct udp_workers *w);
 
