@@ -103,13 +103,11 @@ static unsigned check_file(const char *path, const char *what, enum file_use use
 {
 	if (path == NULL)
 		return 0;
-	/* A missing overrides file is an empty one; one the user cannot
-	 * even see for a directory on its path is reported. */
-	if (use == OVERRIDES && access(path, F_OK) < 0 && errno == ENOENT)
-		return 0;
-	/* Missing for everyone, root included: the load says so; this is
-	 * about permissions. */
-	if (no_dac && access(path, F_OK) < 0 && errno == ENOENT)
+	/* A missing overrides file is an empty one (one the user cannot even
+	 * see for a directory on its path is reported); a file missing for
+	 * everyone, root included, is for the load to report: this is about
+	 * permissions. */
+	if ((use == OVERRIDES || no_dac) && access(path, F_OK) < 0 && errno == ENOENT)
 		return 0;
 	/* Opened as the daemon opens it, with the IDs and capabilities the
 	 * check child now has. */
