@@ -173,11 +173,6 @@ static bool effective_up(const struct hc_target *t)
 	return t->state == HC_STATE_UP;
 }
 
-/* The probes changed their verdict (why): published, and logged even when
- * an override keeps the answers as they are, so that the operator knows
- * what clearing it would do. */
-static void probed(struct hc_target *t, const char *why);
-
 /* Publish the effective state; log once when it changes. */
 static void publish(struct hc_target *t, const char *why)
 {
@@ -190,6 +185,9 @@ static void publish(struct hc_target *t, const char *why)
 		up ? "UP" : "DOWN", why);
 }
 
+/* The probes changed their verdict (why): published, and logged even when
+ * an override keeps the answers as they are, so that the operator knows
+ * what clearing it would do. */
 static void probed(struct hc_target *t, const char *why)
 {
 	if (t->force != HC_FORCE_NONE)
