@@ -10,6 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Close fd after a failed call, keeping that call's errno. */
+static void close_keep_errno(int fd)
+{
+	int err = errno;
+	close(fd);
+	errno = err;
+}
+
 /* The phrase for a file of mode m that is not regular, with errno set. */
 static const char *not_regular(mode_t m)
 {
@@ -37,9 +45,7 @@ FILE *rfile_open(const char *path, const char **what)
 	if (fd < 0) {
 		why = cannot_open();
 	} else if (fstat(fd, &st) != 0) {
-		int err = errno;
-		close(fd);
-		errno = err;
+		close_keep_errno(fd);
 		why = cannot_open();
 	} else if (!S_ISREG(st.st_mode)) {
 		close(fd);
@@ -51,9 +57,7 @@ FILE *rfile_open(const char *path, const char **what)
 		FILE *fp = fdopen(fd, "r");
 		if (fp != NULL)
 			return fp;
-		int err = errno;
-		close(fd);
-		errno = err;
+		close_keep_errno(fd);
 		why = cannot_open();
 	}
 	if (what != NULL)
