@@ -8,6 +8,7 @@ Exit status: 0 every target met, 1 a target missed or answers were wrong,
 """
 
 import argparse
+import math
 import os
 import shutil
 import socket
@@ -80,6 +81,28 @@ def parse_args():
     if a.rounds < 1 or a.seconds <= 0 or a.cg_queries < 1:
         ap.error("--rounds, --seconds and --cg-queries must be positive")
     return a
+
+
+# Two-sided 95 % quantiles of Student's t for 1-30 degrees of freedom.
+T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262,
+       2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093,
+       2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045,
+       2.042]
+
+
+def pair_interval(ratios):
+    """Geometric mean of the A B pair ratios and its 95 % confidence
+    interval (t on the logarithms), or None for fewer than 2 pairs.  The
+    pairs are the noise the machine puts on one comparison: the interval
+    says how far the pooled ratio can be trusted."""
+    logs = [math.log(r) for r in ratios if r > 0]
+    n = len(logs)
+    if n < 2:
+        return None
+    mean = sum(logs) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / (n - 1))
+    half = (T95[n - 2] if n - 1 <= len(T95) else 1.96) * sd / math.sqrt(n)
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
 
 
 class Bench:
@@ -350,6 +373,7 @@ class Bench:
         print("%-9s %5s %10s %11s %5s %8s %9s %5s   %s" % (
             "mix", "q/s", "CPU/query", "(rounds)", "", "usr CPU", "Ir/query",
             "", "mix"))
+        intervals = []
         for mix in self.args.mixes:
             g, d = rows[(mix, "geodnsd")], rows[(mix, "gdnsd")]
             cpu_r = g["cpu_us"] / d["cpu_us"] if d["cpu_us"] else float("inf")
@@ -362,6 +386,13 @@ class Bench:
                     pairs.append((rg["cpu_s"] / rg["completed"])
                                  / (rd["cpu_s"] / rd["completed"]))
             spread = ("%.2f-%.2f" % (min(pairs), max(pairs))) if pairs else "-"
+            ci = pair_interval(pairs)
+            if ci is not None:
+                intervals.append("%-9s %.3f (%.3f-%.3f)%s" % (
+                    mix, ci[0], ci[1], ci[2],
+                    "" if ci[2] <= TARGET_CPU else
+                    "  includes %.2f: not below it with 95 %% confidence"
+                    % TARGET_CPU))
             usr_r = g["usr_us"] / d["usr_us"] if d["usr_us"] else float("inf")
             if g["ir"] is not None and d["ir"]:
                 ir_r = g["ir"] / d["ir"]
@@ -376,6 +407,12 @@ class Bench:
                 "PASS" if cpu_ok else "FAIL", usr_r, ir_txt, MIX_TITLES[mix]))
         print("(CPU/query: all rounds together, then the lowest and highest "
               "A B pair; usr CPU: user-space part only)")
+        if intervals:
+            print("\nCPU/query ratio of the A B pairs: geometric mean and "
+                  "95 %% confidence interval (t, %d pairs)" % len(
+                      perf[(self.args.mixes[0], "geodnsd")]))
+            for line in intervals:
+                print("  " + line)
         if funcs:
             print("\n== geodnsd: top 10 functions by instructions per query "
                   "(self cost, callgrind, minus the baseline run)")
