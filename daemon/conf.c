@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -197,20 +198,35 @@ static int tree_skip(struct loader *ld)
 	return 0;
 }
 
-/* Anchors only exist to be aliased, and aliases are refused (below). */
-static void tree_check_anchor(struct loader *ld, const yaml_event_t *ev)
+/* Anchors only exist to be aliased, and aliases are refused (below).  A
+ * tag ('!addr 192.0.2.1', '!!str 5') would be dropped without a word:
+ * nothing here reads one, so it is refused too. */
+static void tree_check_props(struct loader *ld, const yaml_event_t *ev)
 {
-	const yaml_char_t *anchor = NULL;
+	const yaml_char_t *anchor = NULL, *tag = NULL;
 
-	if (ev->type == YAML_SCALAR_EVENT)
+	if (ev->type == YAML_SCALAR_EVENT) {
 		anchor = ev->data.scalar.anchor;
-	else if (ev->type == YAML_SEQUENCE_START_EVENT)
+		tag = ev->data.scalar.tag;
+	} else if (ev->type == YAML_SEQUENCE_START_EVENT) {
 		anchor = ev->data.sequence_start.anchor;
-	else if (ev->type == YAML_MAPPING_START_EVENT)
+		tag = ev->data.sequence_start.tag;
+	} else if (ev->type == YAML_MAPPING_START_EVENT) {
 		anchor = ev->data.mapping_start.anchor;
+		tag = ev->data.mapping_start.tag;
+	}
 	if (anchor != NULL)
 		conf_error(ld, ev->start_mark.line + 1, "YAML anchors are not supported ('&%s')",
 			   (const char *)anchor);
+	if (tag != NULL) {
+		/* libyaml gives '!!str' expanded: show it as written. */
+		static const char core[] = "tag:yaml.org,2002:";
+		const char *t = (const char *)tag;
+		bool is_core = strncmp(t, core, sizeof(core) - 1) == 0;
+		conf_error(ld, ev->start_mark.line + 1,
+			   "YAML tags are not supported ('%s%s'): write the value without it",
+			   is_core ? "!!" : "", is_core ? t + sizeof(core) - 1 : t);
+	}
 }
 
 static bool is_null_word(const char *s)
@@ -332,7 +348,7 @@ static struct cnode *tree_node(struct loader *ld, yaml_event_t *ev, int depth)
 		yaml_event_delete(ev);
 		return NULL;
 	}
-	tree_check_anchor(ld, ev);
+	tree_check_props(ld, ev);
 	if (type == YAML_SCALAR_EVENT) {
 		n = tree_scalar(ld, ev);
 	} else if (type == YAML_ALIAS_EVENT) {
@@ -533,6 +549,37 @@ int get_int(struct loader *ld, const struct conf_key *ck, const struct cnode *va
 	conf_error(ld, val->line, "'%s' must be an integer between %ld and %ld, not %s", ck->name,
 		   ck->min, ck->max, cnode_desc(val, desc, sizeof(desc)));
 	return -1;
+}
+
+/* A number as YAML 1.2's core schema writes one: [-+]? digits with an
+ * optional fraction and exponent, ".5" too.  strtod() alone would also
+ * take hex ("0x1p4" is 16), "inf", "nan" and leading blanks. */
+int conf_decimal(const char *s, double *out)
+{
+	const char *p = s + (*s == '-' || *s == '+');
+	size_t digits = 0;
+	while (*p >= '0' && *p <= '9')
+		p++, digits++;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			digits++;
+	if (digits == 0)
+		return -1;
+	if (*p == 'e' || *p == 'E') {
+		p += 1 + (p[1] == '-' || p[1] == '+');
+		if (*p < '0' || *p > '9')
+			return -1;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p != '\0')
+		return -1;
+	errno = 0;
+	double v = strtod(s, NULL);
+	if (errno != 0 || !isfinite(v))
+		return -1;
+	*out = v;
+	return 0;
 }
 
 /* server.listen: "ADDR" or "ADDR@PORT" with an IPv4 or IPv6 literal; an

@@ -52,11 +52,12 @@ static void mark(struct check_ctx *c, unsigned k, const struct conf_key *ck,
 static int get_seconds_ms(struct loader *ld, const struct conf_key *ck, const struct cnode *val,
 			  unsigned *out)
 {
-	char desc[64], *end;
-	if (val->type == CNODE_SCALAR && val->text[0] >= '0' && val->text[0] <= '9') {
-		double v = strtod(val->text, &end);
+	char desc[64];
+	double v;
+	if (val->type == CNODE_SCALAR && val->text[0] >= '0' && val->text[0] <= '9' &&
+	    conf_decimal(val->text, &v) == 0 && v <= 1e9) {
 		long ms = (long)(v * 1000 + 0.5);
-		if (*end == '\0' && ms >= ck->min && ms <= ck->max) {
+		if (ms >= ck->min && ms <= ck->max) {
 			*out = (unsigned)ms;
 			return 0;
 		}

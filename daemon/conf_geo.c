@@ -78,14 +78,12 @@ static int dc_index(const struct conf *conf, const char *name)
 static int get_degrees(struct loader *ld, const struct cnode *val, const char *what, double max,
 		       double *out)
 {
-	char desc[64], *end;
-	if (val->type == CNODE_SCALAR) {
-		errno = 0;
-		double v = strtod(val->text, &end);
-		if (errno == 0 && end != val->text && *end == '\0' && v >= -max && v <= max) {
-			*out = v;
-			return 0;
-		}
+	char desc[64];
+	double v;
+	if (val->type == CNODE_SCALAR && conf_decimal(val->text, &v) == 0 && v >= -max &&
+	    v <= max) {
+		*out = v;
+		return 0;
 	}
 	conf_error(ld, val->line, "'%s' must be a number between %g and %g, not %s", what, -max,
 		   max, cnode_desc(val, desc, sizeof(desc)));

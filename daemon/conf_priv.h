@@ -110,6 +110,9 @@ const char *get_str(struct loader *ld, const struct conf_key *ck, const struct c
 /* A decimal integer in ck->min..ck->max: 0, or -1 after reporting. */
 int get_int(struct loader *ld, const struct conf_key *ck, const struct cnode *val, long *out);
 
+/* A YAML 1.2 decimal number (no hex, inf or nan): 0, or -1. */
+int conf_decimal(const char *s, double *out);
+
 /* true/yes/on or false/no/off: 0, or -1 after reporting. */
 int get_bool(struct loader *ld, const struct conf_key *ck, const struct cnode *val, bool *out);
 

@@ -1665,6 +1665,11 @@ def test_check_unknown_datacenter_in_networks_file(tmp_path, mmdb_dir):
     ("-90.5", "8.68", "'latitude' must be a number between -90 and 90"),
     ("50.11", "181", "'longitude' must be a number between -180 and 180"),
     ("north", "8.68", "'latitude' must be a number"),
+    # strtod() alone took hex (16) and blanks; YAML numbers are decimal.
+    ("0x1p4", "8.68", "'latitude' must be a number between -90 and 90, "
+                      "not '0x1p4'"),
+    ("50.11", "'-inf'", "'longitude' must be a number between -180 and 180, "
+                        "not '-inf'"),
 ])
 def test_check_bad_coordinates(tmp_path, mmdb_dir, lat, lon, what):
     dcs = [("fra", (lat, lon)), ("iad", DCS["iad"]), ("sin", DCS["sin"])]

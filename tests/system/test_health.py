@@ -2235,6 +2235,11 @@ def config_line(srv, needle):
     (dict(type="dns", name="bad..name"), "name:",
      "'name' 'bad..name' is not a domain name"),
     (dict(type="http", host="a b"), "host:", "'host' 'a b' is not a host name"),
+    # strtod() alone took hex: 'interval: 0x10' was 16 s.
+    (dict(type="tcp", interval="0x10"), "interval:",
+     "'interval' must be a number of seconds between 0.1 and 3600, not '0x10'"),
+    (dict(type="tcp", timeout="1e99"), "timeout:",
+     "'timeout' must be a number of seconds between 0.01 and 600, not '1e99'"),
     (dict(type="tcp", interval=0.5), "check:",
      "'timeout' (1000 ms, the default when not set) must not exceed "
      "'interval' (500 ms)"),

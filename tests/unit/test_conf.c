@@ -333,6 +333,12 @@ static void test_errors(void)
 	     "bad-dup-key.yaml:4: duplicate key 'identity' (first at line 3)");
 	FAIL("bad-alias.yaml", 2, "bad-alias.yaml:2: YAML anchors are not supported ('&addr')",
 	     "bad-alias.yaml:3: YAML aliases are not supported ('*addr')");
+	/* A tag would be dropped silently: every one is named, the core
+	 * schema's as written ('!!str', not libyaml's expanded form). */
+	FAIL("bad-tag.yaml", 3,
+	     "bad-tag.yaml:2: YAML tags are not supported ('!addr'): write the value without it",
+	     "bad-tag.yaml:3: YAML tags are not supported ('!!str'): write the value without it",
+	     "bad-tag.yaml:5: YAML tags are not supported ('!!seq'): write the value without it");
 	FAIL("bad-values.yaml", 6, "bad-values.yaml:3: 'identity' must not be empty",
 	     "bad-values.yaml:4: 'nsid' '0x6e73z1': invalid hex digit 'z'",
 	     "bad-values.yaml:5: 'version' must be a string, not a sequence",
@@ -444,6 +450,29 @@ static void test_sockaddr(void)
 	OK(conf_sockaddr_parse("[::1@53", 53, &ss, &len, &why) < 0, "an unclosed bracket");
 }
 
+/* Numbers (coordinates, seconds) as YAML 1.2 writes them, and only so. */
+static void test_decimal(void)
+{
+	static const struct {
+		const char *text;
+		double value;
+	} good[] = { { "1", 1 },      { "-1.5", -1.5 }, { "+2", 2 }, { ".5", 0.5 }, { "5.", 5 },
+		     { "1e3", 1000 }, { "1E-2", 0.01 }, { "-0", 0 }, { "007", 7 } };
+	static const char *const bad[] = { "",     "-",     ".",     "e5",   "1e",    "1e+",
+					   "0x10", "0x1p4", "inf",   "-inf", "nan",   "NaN",
+					   " 1",   "1 ",    "1.2.3", "1,5",  "1e400", "--1" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		double v = -12345;
+		OK(conf_decimal(good[i].text, &v) == 0 && v == good[i].value,
+		   "conf_decimal '%s' is %g", good[i].text, good[i].value);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		double v = -12345;
+		OK(conf_decimal(bad[i], &v) < 0 && v == -12345, "conf_decimal refuses '%s'",
+		   bad[i]);
+	}
+}
+
 int main(void)
 {
 	const char *top = getenv("TOP_SRCDIR");
@@ -465,6 +494,7 @@ int main(void)
 	test_errors();
 	test_limits();
 	test_sockaddr();
+	test_decimal();
 	if (rmdir(tmp_dir) != 0)
 		perror(tmp_dir);
 	return tap_done();
