@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -101,6 +102,9 @@ static void usage(FILE *out)
 		"Signals: SIGHUP reloads configuration and zones; SIGUSR1 turns\n"
 		"the query log on or off; SIGTERM and SIGINT stop the server;\n"
 		"SIGUSR2 is ignored.\n"
+		"Serving, it exits 0 when stopped, 78 (EX_CONFIG) when the\n"
+		"configuration or a zone does not load, and 1 on other start-up\n"
+		"failures (a socket that cannot be bound).\n"
 		"See geodnsd(8) and geodnsd.yaml(5).\n",
 		DEFAULT_CONFIG);
 }
@@ -763,7 +767,7 @@ static int run(const char *conf_path, struct dataset *ds)
 {
 	if (privdrop_check(ds->conf) < 0) {
 		dataset_free(ds);
-		return 1;
+		return EX_CONFIG;
 	}
 	event_set_log_callback(libevent_log);
 	unsigned tcp_cap = fd_limit(ds->conf);
@@ -911,11 +915,13 @@ int main(int argc, char **argv)
 		return ok ? 0 : 1;
 	}
 	if (ds == NULL) {
+		/* EX_CONFIG: a restart would fail the same way, and the unit's
+		 * RestartPreventExitStatus= says so to systemd. */
 		log_msg(LOG_LEVEL_ERR,
 			"cannot start: %u error%s in the configuration "
 			"or zones",
 			d.errors, d.errors == 1 ? "" : "s");
-		return 1;
+		return EX_CONFIG;
 	}
 	log_set_target((enum log_target)ds->conf->log_target);
 	log_set_level((enum log_level)ds->conf->log_level);

@@ -457,7 +457,9 @@ def test_non_root_needs_its_own_user():
                     proc.send_signal(signal.SIGTERM)
                     assert proc.wait(10) == 0
                 else:
-                    assert proc.wait(20) == 1
+                    # The configured user is not this one: no restart
+                    # would help (EX_CONFIG).
+                    assert proc.wait(20) == 78
                     err = proc.stderr.read()
                     assert "cannot switch to user 'root'" in err, err
             finally:
@@ -626,6 +628,47 @@ def test_make_install(tmp_path):
     assert unit.index("--check-reload", check) < unit.index(
         "ExecReload=/bin/kill -HUP $MAINPID"), unit
     assert "@" + "sbindir@" not in unit
+    # A configuration that does not load is not restarted (exit 78).
+    assert re.search(r"^RestartPreventExitStatus=78$", unit, re.M), unit
+
+
+# ---------------------------------------------------------------- exit status
+
+def test_exit_status_tells_configuration_from_other_failures(tmp_path):
+    """A start that fails on its files exits 78 (EX_CONFIG), which the
+    unit does not restart; one that fails on a busy port exits 1, which it
+    retries.  --check keeps exit 1 for the same errors."""
+    srv = Geodnsd(tmp_path)
+    text = srv.config_text()
+    srv.write_config(text.replace("zones:", "zonez:", 1))
+    r = run_geodnsd("-c", srv.config_path)
+    assert r.returncode == 78, r
+    assert "unknown key 'zonez'" in r.stderr and "cannot start: 1 error" \
+        in r.stderr, r.stderr
+    assert run_geodnsd("-c", srv.config_path, "--check").returncode == 1
+
+    # The same, for a zone file that does not load (a copy: the standard
+    # zones are shared).
+    zdir = tmp_path / "zones"
+    zdir.mkdir()
+    zpath = copy_zone("example.com.zone", zdir)
+    with open(zpath, "a") as f:
+        f.write("bad-entry IN A not-an-address\n")
+    bad = Geodnsd(tmp_path / "badzone", zones=[("example.com", zpath)])
+    r = run_geodnsd("-c", bad.config_path)
+    assert r.returncode == 78 and "cannot start: 1 error" in r.stderr, r
+    assert "invalid IPv4 address 'not-an-address'" in r.stderr, r.stderr
+
+    # A port in use: not a configuration error.
+    srv2 = Geodnsd(tmp_path / "second")
+    busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        busy.bind(("127.0.0.1", srv2.port))
+        r = run_geodnsd("-c", srv2.config_path)
+    finally:
+        busy.close()
+    assert r.returncode == 1, r
+    assert "127.0.0.1" in r.stderr and "in use" in r.stderr, r.stderr
 
 
 def test_freebind_listens_before_the_address_exists(make_geodnsd):
