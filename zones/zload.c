@@ -20,6 +20,7 @@
 #include "dns/rrtype.h"
 #include "dns/xalloc.h"
 #include "dns/ztree.h"
+#include "zones/zcheck.h"
 #include "zones/zfreader.h"
 #include "zones/zrr.h"
 
@@ -901,6 +902,14 @@ static void ldns_record_as(struct loader *L, const char *file, unsigned *fidx,
 	const ldns_rdf *owner = ldns_rr_owner(rr);
 	set_prev(L, ldns_rdf_data(owner), ldns_rdf_size(owner));
 	if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && !soa_check(L, file, zl, h, true)) {
+		ldns_rr_free(rr);
+		return;
+	}
+	char why[200];
+	if (h->type < h->n && !has_generic_rdata(zl->text) &&
+	    zcheck_rdata((uint16_t)ldns_rr_get_type(rr), zl->text, (unsigned)h->type + 1, why,
+			 sizeof(why)) < 0) {
+		diag_report(L->d, LOG_LEVEL_ERR, file, zl->line, "%s", why);
 		ldns_rr_free(rr);
 		return;
 	}

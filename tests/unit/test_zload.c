@@ -393,6 +393,46 @@ static void test_errors(void)
 	load_fails("ds-digest.zone", apex,
 		   want("ds-digest.zone",
 			":6: DS digest is 4 octets; a SHA-256 digest (type 2) is 32"));
+	/* Out-of-range data that ldns takes (zcheck_rdata), each at its
+	 * line; the range edges load. */
+	z = load(apex, fixture("rdata-range.zone"), &d);
+	OK(z == NULL && d.errors == 16 && d.warnings == 0, "rdata-range.zone: 16 errors, %u",
+	   d.errors);
+	{
+		static const char *const lines[] = {
+			":6: LOC latitude degrees '91' is more than 90",
+			":7: LOC latitude is more than 90 degrees",
+			":8: LOC longitude degrees '181' is more than 180",
+			":9: LOC latitude minutes '61' must be below 60",
+			":10: LOC latitude seconds '60' must be below 60",
+			":11: LOC altitude '99999999m' is outside -100000.00 to 42849672.95 m",
+			":12: LOC horizontal precision '95000000m' is outside 0.00 to 90000000.00 "
+			"m",
+			":13: APL prefix '1:198.51.100.0/33' is longer than 32 bits (IPv4)",
+			":14: APL prefix '!2:2001:db8::/129' is longer than 128 bits (IPv6)",
+			":15: NSEC type list names 'FOOBAR', which is not a record type",
+			":16: SSHFP fingerprint has 3 hex digits; each octet takes two",
+			":17: TLSA data has 5 hex digits; each octet takes two",
+			":19: DS digest has 3 hex digits; each octet takes two",
+			":20: ZONEMD digest has 5 hex digits; each octet takes two",
+			":21: CSYNC type list names 'NOSUCHTYPE', which is not a record type",
+			":22: SSHFP fingerprint has 65 hex digits; each octet takes two",
+		};
+		char all[4096] = "";
+		for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+			size_t n = strlen(all);
+			snprintf(all + n, sizeof(all) - n, "%s%s", i ? "\n" : "",
+				 want("rdata-range.zone", "%s", lines[i]));
+		}
+		IS_STR(captured, all, "rdata-range.zone: every value out of range, at its line");
+	}
+	zone_free(z);
+	z = load(apex, fixture("rdata-edges.zone"), &d);
+	OK(z != NULL && d.errors == 0 && d.warnings == 0, "rdata-edges.zone: loads, %u errors",
+	   d.errors);
+	IS_STR(captured, "", "rdata-edges.zone: nothing reported");
+	zone_free(z);
+
 	load_fails("mx-negative.zone", apex,
 		   want("mx-negative.zone", ":5: MX preference '-1' is negative: 0 to 65535"));
 	load_fails("dnskey-protocol.zone", apex,
