@@ -743,6 +743,25 @@ static void apply_overrides(struct health *h, const struct override *ov, size_t 
  * overrides file (it is read on the event loop). */
 #define OVERRIDE_LINE_MAX 65536
 
+/* One line of fp into buf, which holds max + 1 octets: its length with
+ * the newline, 0 at the end of the file, or -1 when it is longer than max
+ * (the rest is left unread: a file of one endless line, /dev/zero given
+ * to --check-overrides, is not read into memory first). */
+static ssize_t override_line(FILE *fp, char *buf, size_t max)
+{
+	size_t n = 0;
+	int c;
+	while ((c = getc(fp)) != EOF) {
+		if (n == max)
+			return -1;
+		buf[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
 /* The whole file cannot be read (first says why): logged, -1. */
 static int overrides_unreadable(const char *path, const char *what, char *first, size_t first_size)
 {
@@ -754,9 +773,10 @@ static int overrides_unreadable(const char *path, const char *what, char *first,
 /* Read the overrides file at path into *out (the caller frees it), or log
  * every bad line with file:line and return -1.  A missing file is an empty
  * list; one that is not a regular file, or that fails to read, is an
- * error (read as empty, it would clear every override).  Lines may be of
- * any length; a line whose first character that is not a blank is '#' is a
- * comment, and a '#' anywhere else is text, as in a reason ("see #4711"). */
+ * error (read as empty, it would clear every override).  Lines may be up
+ * to OVERRIDE_LINE_MAX octets; a line whose first character that is not a
+ * blank is '#' is a comment, and a '#' anywhere else is text, as in a
+ * reason ("see #4711"). */
 static int overrides_read(const char *path, bool watched, struct override **out, size_t *n,
 			  char *first, size_t first_size)
 {
@@ -779,13 +799,13 @@ static int overrides_read(const char *path, bool watched, struct override **out,
 		return overrides_unreadable(path, what, first, first_size);
 	}
 	struct override *ov = NULL;
-	size_t count = 0, cap = 0;
+	size_t count = 0;
 	unsigned line = 0, errors = 0;
-	char *buf = NULL;
+	char *buf = xmalloc(OVERRIDE_LINE_MAX + 1);
 	ssize_t got;
-	while ((got = getline(&buf, &cap, fp)) >= 0) {
+	while ((got = override_line(fp, buf, OVERRIDE_LINE_MAX)) != 0) {
 		line++;
-		if (got > OVERRIDE_LINE_MAX) {
+		if (got < 0) {
 			free(buf);
 			free(ov);
 			fclose(fp);
@@ -795,11 +815,18 @@ static int overrides_read(const char *path, bool watched, struct override **out,
 			return overrides_unreadable(path, what, first, first_size);
 		}
 		size_t lead = strspn(buf, " \t\r\n");
-		if (buf[lead] == '\0' || buf[lead] == '#')
+		if (buf[lead] == '#')
 			continue;
 		struct override o = { .line = line };
 		char err[160];
-		if (parse_override(buf, &o, err, sizeof(err)) < 0) {
+		/* The parser reads up to a NUL: the rest of such a line would
+		 * vanish unseen. */
+		int bad = memchr(buf, '\0', (size_t)got) != NULL ? -1 : 0;
+		if (bad < 0)
+			snprintf(err, sizeof(err), "NUL byte in the line");
+		else if (buf[lead] == '\0')
+			continue;
+		if (bad < 0 || parse_override(buf, &o, err, sizeof(err)) < 0) {
 			log_msg(LOG_LEVEL_ERR, "healthcheck: %s:%u: %s", path, line, err);
 			if (errors++ == 0)
 				snprintf(first, first_size, "%s:%u: %s", path, line, err);

@@ -909,3 +909,18 @@ def test_check_overrides_reads_stdin_and_refuses_huge_lines(server, tmp_path):
                          universal_newlines=True, timeout=20)
     assert res.returncode == 1, res
     assert "%s: line 1 is longer than 65536 octets" % huge in res.stderr, res.stderr
+    # A line that never ends is not read into memory first: /dev/zero is
+    # refused at once (it had grown until memory ran out).
+    res = subprocess.run([GEODNSD, "-c", server.config_path, "--check-overrides",
+                          "/dev/zero"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, timeout=20)
+    assert res.returncode == 1, res
+    assert "/dev/zero: line 1 is longer than 65536 octets" in res.stderr, res.stderr
+    # A NUL byte would hide the rest of its line from the parser.
+    nul = tmp_path / "nul"
+    nul.write_bytes(b"datacenter fra down maint\ndatacenter iad down a\0b\n")
+    res = subprocess.run([GEODNSD, "-c", server.config_path, "--check-overrides",
+                          str(nul)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True, timeout=20)
+    assert res.returncode == 1, res
+    assert "%s:2: NUL byte in the line" % nul in res.stderr, res.stderr
