@@ -101,10 +101,25 @@ static int check_loc(const char *s, char *why, size_t size)
 			char c = (char)(tok[0] & ~0x20);
 			if (tok[1] == '\0' && (c == axis[a].pos || c == axis[a].neg))
 				break;
-			if (n == 3 || decimal(tok, false, &part[n]) < 0 ||
-			    (n < 2 && !all_digits(tok)))
-				return 0; /* not the form checked here: ldns's to judge */
 			static const char *const unit[] = { "degrees", "minutes", "seconds" };
+			/* ldns reads whatever strtol() and strtod() make of a
+			 * field ('1e2' seconds, '0x50'), and so places the rest
+			 * wrongly: only RFC 1876's forms are taken. */
+			if (n == 3) {
+				snprintf(why, size, "LOC %s has '%s' where %c or %c belongs",
+					 axis[a].name, tok, axis[a].pos, axis[a].neg);
+				return -1;
+			}
+			if ((n < 2 && !all_digits(tok)) ||
+			    (n == 2 && (tok[0] == '-' || tok[0] == '+' ||
+					decimal(tok, false, &part[n]) < 0))) {
+				snprintf(why, size, "LOC %s %s '%s' is not %s", axis[a].name,
+					 unit[n], tok,
+					 n < 2 ? "a whole number" : "a decimal number");
+				return -1;
+			}
+			if (n < 2)
+				part[n] = strtod(tok, NULL);
 			double lim = n == 0 ? axis[a].max : 60;
 			if (n == 0 ? part[0] > lim : part[n] >= lim) {
 				snprintf(why, size, "LOC %s %s '%s' %s %g", axis[a].name, unit[n],
@@ -125,8 +140,11 @@ static int check_loc(const char *s, char *why, size_t size)
 					    "vertical precision" };
 	for (int i = 0; i < 4 && next_field(&s, tok); i++) {
 		double v;
-		if (decimal(tok, true, &v) < 0)
-			return 0;
+		if (decimal(tok, true, &v) < 0) {
+			snprintf(why, size, "LOC %s '%s' is not a decimal number of metres",
+				 what[i], tok);
+			return -1;
+		}
 		double lo = i == 0 ? -100000.0 : 0, hi = i == 0 ? 42849672.95 : 90000000.0;
 		if (v < lo || v > hi) {
 			snprintf(why, size, "LOC %s '%s' is outside %.2f to %.2f m", what[i], tok,
@@ -146,9 +164,10 @@ static int check_apl(const char *s, char *why, size_t size)
 		const char *slash = strrchr(t, '/');
 		if (slash == NULL || !all_digits(slash + 1))
 			continue;
+		/* strtoul() saturates: a huge prefix is still too long. */
 		unsigned long len = strtoul(slash + 1, NULL, 10);
 		unsigned max = strncmp(t, "1:", 2) == 0 ? 32 : strncmp(t, "2:", 2) == 0 ? 128 : 0;
-		if (max != 0 && (strlen(slash + 1) > 3 || len > max)) {
+		if (max != 0 && len > max) {
 			snprintf(why, size, "APL prefix '%s' is longer than %u bits (%s)", tok, max,
 				 max == 32 ? "IPv4" : "IPv6");
 			return -1;
@@ -162,7 +181,19 @@ static int check_types(const char *s, const char *rr, char *why, size_t size)
 {
 	char tok[TOK_MAX];
 	while (next_field(&s, tok)) {
-		if (ldns_get_rr_type_by_name(tok) != 0)
+		/* ldns reads TYPEnnn with atoi(): TYPE70000 was served as
+		 * TYPE4464, TYPE1x as A.  RFC 3597 5: 1 to 65535, digits only. */
+		if (strncasecmp(tok, "TYPE", 4) == 0 && all_digits(tok + 4)) {
+			unsigned long v = 0;
+			for (const char *d = tok + 4; *d != '\0' && v <= 65535; d++)
+				v = v * 10 + (unsigned long)(*d - '0');
+			if (v >= 1 && v <= 65535)
+				continue;
+			snprintf(why, size, "%s type list names '%s': a type number is 1 to 65535",
+				 rr, tok);
+			return -1;
+		}
+		if (strncasecmp(tok, "TYPE", 4) != 0 && ldns_get_rr_type_by_name(tok) != 0)
 			continue;
 		snprintf(why, size, "%s type list names '%s', which is not a record type", rr, tok);
 		return -1;
