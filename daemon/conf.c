@@ -574,9 +574,9 @@ int conf_decimal(const char *s, double *out)
 	}
 	if (*p != '\0')
 		return -1;
-	errno = 0;
+	/* Only an overflow is refused: 1e-400 is a valid way to write 0. */
 	double v = strtod(s, NULL);
-	if (errno != 0 || !isfinite(v))
+	if (!isfinite(v))
 		return -1;
 	*out = v;
 	return 0;

@@ -54,10 +54,10 @@ static int get_seconds_ms(struct loader *ld, const struct conf_key *ck, const st
 {
 	char desc[64];
 	double v;
-	if (val->type == CNODE_SCALAR && val->text[0] >= '0' && val->text[0] <= '9' &&
-	    conf_decimal(val->text, &v) == 0 && v <= 1e9) {
-		long ms = (long)(v * 1000 + 0.5);
-		if (ms >= ck->min && ms <= ck->max) {
+	if (val->type == CNODE_SCALAR && conf_decimal(val->text, &v) == 0) {
+		/* Compared as a double: a huge value must not overflow. */
+		double ms = v * 1000 + 0.5;
+		if (ms >= (double)ck->min && ms < (double)ck->max + 1) {
 			*out = (unsigned)ms;
 			return 0;
 		}
