@@ -49,9 +49,9 @@ static bool next_field(const char **s, char tok[TOK_MAX])
 /* Skip k fields; false when there are fewer. */
 static bool skip_fields(const char **s, unsigned k)
 {
-	char tok[TOK_MAX];
+	size_t n;
 	for (unsigned i = 0; i < k; i++)
-		if (!next_field(s, tok))
+		if (field(s, &n) == NULL)
 			return false;
 	return true;
 }
@@ -224,39 +224,45 @@ static bool is_cds_delete(const char *s)
 	return !next_field(&s, tok);
 }
 
+/* Types whose data ends in a type list or in hex: where that part starts
+ * (fields into the data) and what to call it. */
+static const struct {
+	uint16_t type;
+	bool hex; /* hex digits; else a type list */
+	unsigned skip;
+	const char *what;
+} tails[] = {
+	{ LDNS_RR_TYPE_NSEC, false, 1, "NSEC" },
+	{ LDNS_RR_TYPE_NSEC3, false, 5, "NSEC3" },
+	{ LDNS_RR_TYPE_CSYNC, false, 2, "CSYNC" },
+	{ LDNS_RR_TYPE_DS, true, 3, "DS digest" },
+	{ LDNS_RR_TYPE_CDS, true, 3, "CDS digest" },
+	{ LDNS_RR_TYPE_SSHFP, true, 2, "SSHFP fingerprint" },
+	{ LDNS_RR_TYPE_TLSA, true, 3, "TLSA data" },
+	{ LDNS_RR_TYPE_SMIMEA, true, 3, "SMIMEA data" },
+	{ LDNS_RR_TYPE_ZONEMD, true, 3, "ZONEMD digest" },
+};
+
 int zcheck_rdata(uint16_t type, const char *text, unsigned first, char *why, size_t size)
 {
 	const char *s = text;
 	if (!skip_fields(&s, first))
 		return 0;
-	switch (type) {
-	case LDNS_RR_TYPE_LOC:
+	if (type == LDNS_RR_TYPE_LOC)
 		return check_loc(s, why, size);
-	case LDNS_RR_TYPE_APL:
+	if (type == LDNS_RR_TYPE_APL)
 		return check_apl(s, why, size);
-	case LDNS_RR_TYPE_NSEC:
-		return skip_fields(&s, 1) ? check_types(s, "NSEC", why, size) : 0;
-	case LDNS_RR_TYPE_NSEC3:
-		return skip_fields(&s, 5) ? check_types(s, "NSEC3", why, size) : 0;
-	case LDNS_RR_TYPE_CSYNC:
-		return skip_fields(&s, 2) ? check_types(s, "CSYNC", why, size) : 0;
-	case LDNS_RR_TYPE_DS:
-		return skip_fields(&s, 3) ? check_hex(s, "DS digest", why, size) : 0;
-	case LDNS_RR_TYPE_CDS:
-		/* RFC 8078 4 writes the delete request 'CDS 0 0 0 0' (erratum
-		 * 5049: '00'); ldns encodes both alike. */
-		if (is_cds_delete(s))
-			return 0;
-		return skip_fields(&s, 3) ? check_hex(s, "CDS digest", why, size) : 0;
-	case LDNS_RR_TYPE_SSHFP:
-		return skip_fields(&s, 2) ? check_hex(s, "SSHFP fingerprint", why, size) : 0;
-	case LDNS_RR_TYPE_TLSA:
-		return skip_fields(&s, 3) ? check_hex(s, "TLSA data", why, size) : 0;
-	case LDNS_RR_TYPE_SMIMEA:
-		return skip_fields(&s, 3) ? check_hex(s, "SMIMEA data", why, size) : 0;
-	case LDNS_RR_TYPE_ZONEMD:
-		return skip_fields(&s, 3) ? check_hex(s, "ZONEMD digest", why, size) : 0;
-	default:
+	/* RFC 8078 4 writes the delete request 'CDS 0 0 0 0' (erratum 5049:
+	 * '00'); ldns encodes both alike. */
+	if (type == LDNS_RR_TYPE_CDS && is_cds_delete(s))
 		return 0;
+	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		if (tails[i].type != type)
+			continue;
+		if (!skip_fields(&s, tails[i].skip))
+			return 0;
+		return tails[i].hex ? check_hex(s, tails[i].what, why, size)
+				    : check_types(s, tails[i].what, why, size);
 	}
+	return 0;
 }

@@ -302,9 +302,10 @@ static unsigned rec_file_index(struct loader *L, const char *file, unsigned *fid
 }
 
 /* RFC 4034 5.1.4, 4509, 6605: a DS digest of a known type has its hash's
- * length.  ldns pads odd hex ('ABC' is AB C0) and takes a cut-short
- * digest as it is; resolvers then fail to validate the child.  Returns
- * true after reporting one. */
+ * length.  ldns takes a cut-short digest as it is (an odd count of hex
+ * digits, which it would pad, zcheck_rdata has refused already);
+ * resolvers then fail to validate the child.  Returns true after
+ * reporting one. */
 static bool ds_digest_wrong(struct loader *L, const char *file, unsigned line, const uint8_t *rd,
 			    size_t rdlen)
 {
